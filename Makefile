@@ -1,0 +1,39 @@
+# Textcast — `make run` starts the product, `make test` runs the whole suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: run test lint install screenshots bench clean
+
+$(BIN)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	bin/dev
+
+lint: install
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/pytest -n auto --dist loadfile $(PYTEST_ARGS)
+
+# PNGs of the main pages, from the browser tests (needs Debian's chromium), into screenshots/.
+screenshots: install
+	SCREENSHOT_DIR=screenshots $(BIN)/pytest tests/browser -p no:xdist -q
+	@echo "Screenshots in ./screenshots/"
+
+# Benchmarks print figures and ratios to a baseline measured in the same run (not timed tests).
+# The database ones run against PostgreSQL: BENCH_DATABASE_URL overrides the default below.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/textcast_bench
+bench: install
+	$(BIN)/python bench/estimate_parts.py
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/import_recipients.py --rows 1000000
+
+clean:
+	rm -rf var staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,125 @@
+"""A broadcast to 1,000,000 recipients: local estimate, message creation, and page times.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/textcast_bench \\
+        .venv/bin/python bench/broadcast_scale.py --rows 1000000
+
+Loads --rows recipients with COPY (setup, not measured), then measures, each next to a baseline
+from the same run:
+* the local pre-estimate (render + count SMS parts per recipient) vs. only reading the rows;
+* creating one message per recipient at submission (INSERT … SELECT) vs. a bare COUNT(*);
+* rendering the broadcast, broadcast-list and overview pages (pre-aggregated counters) vs. the
+  login page, with a million messages in the table.
+"""
+
+import argparse
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from import_recipients import FIRST, ensure_database, phone, setup_django
+
+
+def timed(label, func, repeat=1):
+    best = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = func()
+        elapsed = time.perf_counter() - start
+        best = elapsed if best is None else min(best, elapsed)
+    print(f"  {label:<52} {best:8.3f} s")
+    return best, result
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        sys.exit("Set DATABASE_URL to a PostgreSQL database (it is created if missing).")
+    ensure_database(url)
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver")  # Django's test client
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+    os.environ.setdefault("STATICFILES_STORAGE", "django.contrib.staticfiles.storage.StaticFilesStorage")
+    setup_django()
+
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+
+    call_command("migrate", verbosity=0)
+    from django.contrib.auth import get_user_model
+
+    from campaigns.estimates import RECIPIENT_FIELDS, local_estimate
+    from campaigns.models import Broadcast, Campaign, Message
+    from campaigns.sending import messages_create
+    from messaging.models import ProviderAccount
+    from recipients.models import Recipient, RecipientList
+    from recipients.selectors import recipients_for_send
+
+    account, _ = ProviderAccount.objects.get_or_create(name="Bench", defaults={"api_key": "bench"})
+    Broadcast.objects.filter(account=account).delete()
+    RecipientList.objects.filter(account=account).delete()
+    campaign, _ = Campaign.objects.get_or_create(account=account, name="Bench", defaults={"remote_id": 1})
+    recipient_list = RecipientList.objects.create(account=account, name="Bench list", recipient_count=args.rows)
+
+    print(f"setup: COPY {args.rows:,} recipients …", flush=True)
+    rnd, seen = random.Random(7), set()
+    table = Recipient._meta.db_table
+    with connection.cursor() as cursor, cursor.copy(
+        f"COPY {table} (recipient_list_id, phone, first_name, custom) FROM STDIN"
+    ) as copy:
+        while len(seen) < args.rows:
+            number = phone(rnd)
+            if number not in seen:
+                seen.add(number)
+                copy.write_row((recipient_list.pk, number, rnd.choice(FIRST), f"order-{len(seen)}"))
+    connection.cursor().execute(f"ANALYZE {table}")
+
+    broadcast = Broadcast.objects.create(account=account, campaign=campaign, name="Bench broadcast",
+                                         body="Hi {{first_name}}, your order {{custom}} ships today! €5 off: "
+                                              "{{shorten_url}}")
+    broadcast.recipient_lists.set([recipient_list])
+
+    print(f"\n{args.rows:,} recipients")
+    ids = [recipient_list.pk]
+    read, _ = timed("baseline: read every recipient's fields",
+                    lambda: sum(1 for _ in recipients_for_send(recipient_list_ids=ids).values(*RECIPIENT_FIELDS)
+                                .iterator(chunk_size=10_000)))
+    estimate, result = timed("local estimate (dedupe, render, count parts)", lambda: local_estimate(broadcast))
+    print(f"    → {result['recipients']:,} recipients, parts {result['parts']}; "
+          f"{estimate / read:.2f}x the bare read")
+
+    count, _ = timed("baseline: SELECT count(*) of the recipients",
+                     lambda: Recipient.objects.filter(recipient_list=recipient_list).count())
+    create, created = timed("create one message per recipient (INSERT … SELECT)", lambda: messages_create(broadcast))
+    print(f"    → {created:,} messages, {created / create:,.0f} rows/s; {create / count:.0f}x the bare count")
+    Broadcast.objects.filter(pk=broadcast.pk).update(state="submitted", recipients_count=created, sent=created,
+                                                     delivered=created // 2)
+
+    user = get_user_model().objects.filter(username="bench").first() or get_user_model().objects.create_superuser(
+        "bench", "", "bench-password-not-secret")
+    client = Client()
+    client.force_login(user)
+    print(f"\npages with {Message.objects.count():,} messages in the table (best of 5)")
+    def login_page():
+        assert Client().get("/accounts/login/").status_code == 200
+
+    baseline, _ = timed("baseline: login page", login_page, repeat=5)
+    for label, path in (("broadcast page", f"/broadcasts/{broadcast.pk}/"),
+                        ("broadcast page, filtered by status", f"/broadcasts/{broadcast.pk}/?status=submitted"),
+                        ("broadcast list", "/broadcasts/"), ("overview", "/"),
+                        ("figures partial (polled)", f"/broadcasts/{broadcast.pk}/figures/")):
+        def get(path=path):
+            response = client.get(path, secure=True)
+            assert response.status_code == 200, (path, response.status_code)
+        elapsed, _ = timed(label, get, repeat=5)
+        print(f"    → {elapsed / baseline:.1f}x the login page")
+
+
+if __name__ == "__main__":
+    main()

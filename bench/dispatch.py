@@ -1,0 +1,158 @@
+"""Dispatch through a generic HTTP provider against a local sink on loopback.
+
+    .venv/bin/python bench/dispatch.py                       # SQLite file var/bench_dispatch.sqlite3
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/textcast_bench .venv/bin/python bench/dispatch.py
+
+The sink is tests/providers/stub.py run as its own process (one per scenario). Each figure is end
+to end: fan-out into messages, rendering ({{first_name}}), sending, recording every outcome on
+its message and the broadcast counters, as `campaigns.tasks.submit_broadcast` does it. Next to
+each, the ceiling from the same run: the same sender firing prebuilt requests at the same sink
+with no database and no rendering.
+
+Targets (issue 8): ≥ 2,000 msg/s with a zero-latency sink; with 200 ms latency and 500
+concurrent requests ≥ 80% of concurrency/latency (2,500 msg/s); a 100 msg/s cap exceeded by
+at most 5% in any one-second window (measured from the sink's arrival times).
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from bisect import bisect_right
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from import_recipients import ensure_database, setup_django  # noqa: E402
+
+
+def start_sink(port: int, latency: float) -> subprocess.Popen:
+    import requests
+
+    proc = subprocess.Popen([sys.executable, "-m", "tests.providers.stub", "--port", str(port),
+                             "--latency", str(latency)], cwd=ROOT)
+    for _ in range(100):
+        try:
+            requests.get(f"http://127.0.0.1:{port}/_stats", timeout=1)
+            return proc
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise RuntimeError("sink did not start")
+
+
+def sink_call(method: str, url: str) -> dict:
+    import requests
+
+    return requests.request(method, url, timeout=30).json()
+
+
+def max_window(times: list[float], window: float = 1.0) -> int:
+    """The most arrivals in any `window` seconds (sliding: a window starting at each arrival)."""
+    times = sorted(times)
+    return max((bisect_right(times, t + window - 1e-9) - i for i, t in enumerate(times)), default=0)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--latency-messages", type=int, default=20_000)
+    parser.add_argument("--capped-messages", type=int, default=1_000)
+    args = parser.parse_args()
+
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith("postgres"):
+        ensure_database(url)
+    else:
+        os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'bench_dispatch.sqlite3'}"
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"  # submit_broadcast → dispatch_broadcast inline
+    setup_django()
+
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    settings.DISPATCH_RUN_SECONDS = 3600
+    call_command("migrate", verbosity=0)
+
+    from campaigns.models import Broadcast, Message
+    from campaigns.tasks import submit_broadcast
+    from messaging.models import GenericProviderConfig, ProviderAccount
+    from messaging.providers.generic.aio import AsyncSender
+    from messaging.providers.generic.request import Record, RequestTemplate
+    from recipients.models import Recipient, RecipientList
+
+    print(f"database: {connection.vendor}, cores: {os.cpu_count()}")
+    run_id = int(time.time())
+
+    def account_for(name, sink_url, **config):
+        account = ProviderAccount.objects.create(name=f"{name} {run_id}", kind="generic", api_key="")
+        GenericProviderConfig.objects.create(
+            account=account, endpoint=f"{sink_url}/sms", method="POST", body_format="json",
+            body_template='{"from": "Shop", "to": "$$To", "text": "$$Body", "client_ref": "$$MessageID"}',
+            response_id_field="message_id", **config)
+        return ProviderAccount.objects.select_related("generic").get(pk=account.pk)
+
+    def run(account, count, sink_url):
+        recipient_list = RecipientList.objects.create(account=account, name="bench")
+        Recipient.objects.bulk_create((Recipient(recipient_list=recipient_list, phone=f"44{7000000000 + i}",
+                                                 first_name=f"N{i % 97}") for i in range(count)), batch_size=5000)
+        broadcast = Broadcast.objects.create(account=account, name="bench",
+                                             body="Hi {{first_name}}, your code is 1234 & more")
+        broadcast.recipient_lists.set([recipient_list])
+        sink_call("POST", f"{sink_url}/_reset")
+        started = time.perf_counter()
+        submit_broadcast(broadcast.pk)
+        elapsed = time.perf_counter() - started
+        broadcast.refresh_from_db()
+        stats = sink_call("GET", f"{sink_url}/_stats")
+        recorded = Message.objects.filter(broadcast=broadcast, status="submitted").exclude(
+            provider_message_id="").count()
+        assert broadcast.state == "completed", broadcast.state
+        assert recorded == count == broadcast.sent, (recorded, count, broadcast.sent)
+        assert stats["count"] == count, stats["count"]
+        return count / elapsed, stats
+
+    def ceiling(config, count):
+        """The sink plus our sender alone: prebuilt requests, no database, no rendering."""
+        template = RequestTemplate(config)
+        jobs = [(i, template.single(Record(f"44{7000000000 + i}", "Hi N1, your code is 1234", "x")), 1)
+                for i in range(count)]
+        sender = AsyncSender(config)
+        try:
+            started = time.perf_counter()
+            sender.submit(jobs).result()
+            return count / (time.perf_counter() - started)
+        finally:
+            sender.close()
+
+    ports = {"fast": 18731, "slow": 18732, "capped": 18733}
+    sinks = [start_sink(ports["fast"], 0.0), start_sink(ports["slow"], 0.2), start_sink(ports["capped"], 0.0)]
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    try:
+        account = account_for("bench zero latency", urls["fast"], max_concurrency=100)
+        cap = ceiling(account.generic, args.messages)
+        rate, _ = run(account, args.messages, urls["fast"])
+        print(f"zero-latency sink, concurrency 100: {rate:8.0f} msg/s end to end "
+              f"(target ≥ 2000; sink+sender ceiling {cap:.0f} msg/s)")
+
+        account = account_for("bench 200 ms", urls["slow"], max_concurrency=500)
+        cap = ceiling(account.generic, args.latency_messages)
+        rate, _ = run(account, args.latency_messages, urls["slow"])
+        bound = 500 / 0.2
+        print(f"200 ms sink, concurrency 500:       {rate:8.0f} msg/s end to end = {rate / bound:.0%} of the "
+              f"{bound:.0f} msg/s bound (target ≥ 80%; sink+sender ceiling {cap:.0f} msg/s)")
+
+        account = account_for("bench capped", urls["capped"], max_concurrency=100, rate_limit=100)
+        rate, stats = run(account, args.capped_messages, urls["capped"])
+        print(f"100 msg/s cap:                      {rate:8.1f} msg/s overall; busiest 1-second window at the "
+              f"sink: {max_window(stats['times'])} requests (limit 105)")
+    finally:
+        for proc in sinks:
+            proc.terminate()
+            proc.wait(5)
+
+
+if __name__ == "__main__":
+    main()

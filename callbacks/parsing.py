@@ -1,0 +1,283 @@
+"""Callback bodies → typed items, strictly.
+
+Three shapes arrive (reference: specs/003, "Example DLR Callback", "Example link click Callback",
+"DLR to webhook"; CleverTap's MessageWhiz page for its status words):
+
+* a single-message DLR: `message_id`, `client_ref`, `state` 1-9 and/or `status` word, `price`, …
+* a "DLR to webhook" batch: `dlrs[]` of `_id, broadcast_id, recipient, price, task_state, updated`,
+  plus `custom_parameter` and `pduDLR` counts;
+* a link click: `message_id, link_id, time, unique_click`.
+
+MessageWhiz posts DLRs and clicks of a /sms message to the same `callback` URL, so the shape is
+told from the keys, not from the URL. Everything the sender got wrong raises `Rejected` with a
+reason for the 400 answer; values are never echoed back. Fields we do not use are not checked,
+so the provider may add some.
+"""
+
+import hashlib
+import json
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from campaigns.models import Message
+
+S = Message.Status
+
+# The reference's DLR states and status words (fast single section).
+STATES = {1: S.ENROUTE, 2: S.DELIVERED, 3: S.EXPIRED, 4: S.DELETED, 5: S.UNDELIVERED, 6: S.ACCEPTED,
+          7: S.UNKNOWN, 8: S.REJECTED, 9: S.FAILED}
+STATUS_WORDS = {
+    "ENROUTE": S.ENROUTE, "DELIVRD": S.DELIVERED, "EXPIRED": S.EXPIRED, "DELETED": S.DELETED,
+    "UNDELIV": S.UNDELIVERED, "ACCEPTD": S.ACCEPTED, "UNKNOWN": S.UNKNOWN, "REJECTD": S.REJECTED, "FAILED": S.FAILED,
+    # CleverTap's words for MessageWhiz DLRs. QUEUED is the provider holding the message, which for
+    # us is still "submitted" (our own QUEUED means we have not sent it yet).
+    "DELIVERED": S.DELIVERED, "QUEUED": S.SUBMITTED,
+}
+# "DLR to webhook" task_state: the documented 0 (Sent), 2, 3, 5, 8, 9 share the DLR state ids;
+# the others are accepted with the same meaning. "Sent" means the carrier has it: en route.
+TASK_STATES = {0: S.ENROUTE, **STATES}
+
+MAX_ID = 64  # Message.provider_message_id
+MAX_PRICE = Decimal(10) ** 6  # Message.price: max_digits=10, decimal_places=4
+MAX_PARTS = 32767
+MAX_EPOCH_MS = 10**13  # year 2286: anything beyond is not a timestamp
+CENT = Decimal("0.0001")
+
+
+class Rejected(ValueError):
+    """A body the sender has to fix; str() is the reason given in the 400 answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One message's status, from a single DLR or one entry of a batch."""
+
+    status: str
+    message_id: str = ""  # the provider's id: /sms message_id or the webhook's _id
+    client_ref: uuid.UUID | None = None  # ours, when the provider echoes it
+    broadcast_id: int | None = None  # MessageWhiz broadcast id (webhook)
+    recipient: str = ""
+    price: Decimal | None = None
+    parts: int | None = None
+    at: datetime | None = None  # when the provider says the status changed
+
+
+@dataclass(frozen=True, slots=True)
+class LinkClick:
+    message_id: str
+    link_id: str
+    at: datetime
+    unique: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    kind: str  # CallbackEvent.Kind
+    items: list
+    dedupe_key: str
+
+
+def decode(raw: bytes) -> tuple[str, object]:
+    """Bytes → (text, JSON value); UTF-8 and standard JSON only (no NaN/Infinity)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Rejected("body is not UTF-8") from None
+    if not text.strip():
+        raise Rejected("body is empty")
+    try:
+        return text, json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        raise Rejected("body is not valid JSON") from None
+
+
+def parse(raw: bytes, *, allowed: frozenset[str]) -> tuple[str, Parsed]:
+    """Validate a request body; returns its text (stored as is) and what it says."""
+    text, value = decode(raw)
+    parsed = parse_value(value)
+    if parsed.kind not in allowed:
+        raise Rejected(f"this URL does not take {parsed.kind.replace('_', ' ')} callbacks")
+    return text, parsed
+
+
+def parse_value(value: object) -> Parsed:
+    if not isinstance(value, dict):
+        raise Rejected("body must be a JSON object")
+    if "dlrs" in value:
+        kind = "dlr_batch"
+    elif "link_id" in value:
+        kind = "click"
+    else:
+        kind = "dlr"
+    items, natural_key = PARSERS[kind](value)
+    return Parsed(kind=kind, items=items, dedupe_key=hashlib.sha256(natural_key.encode()).hexdigest())
+
+
+def load(body: str) -> Parsed:
+    """A stored body (validated when it was received) → what it says."""
+    return parse_value(json.loads(body))
+
+
+def _dlr(obj: dict) -> tuple[list, str]:
+    message_id = _text(obj, "message_id", required=False)
+    client_ref = _client_ref(_text(obj, "client_ref", required=False, max_length=160))
+    if not message_id and client_ref is None:
+        raise Rejected("message_id is required")
+    status = _status(obj)
+    report = Report(status=status, message_id=message_id, client_ref=client_ref,
+                    price=_price(obj, "price"), parts=_int(obj, "parts_count", 0, MAX_PARTS))
+    return [report], f"dlr|{message_id or client_ref}|{status}"
+
+
+def _batch(obj: dict) -> tuple[list, str]:
+    dlrs = obj.get("dlrs")
+    if not isinstance(dlrs, list) or not dlrs:
+        raise Rejected("dlrs must be a non-empty array")
+    custom = _text(obj, "custom_parameter", required=False, max_length=255)
+    # pduDLR counts parts, our counters count messages: checked, and kept in the raw body only.
+    _counts(obj, "pduDLR")
+    # A /sms message's client_ref comes back as the custom parameter of its one-entry batch; a
+    # broadcast's custom parameter is the user's own text and names no message.
+    client_ref = _client_ref(custom) if len(dlrs) == 1 else None
+    reports, keys = [], []
+    for index, item in enumerate(dlrs):
+        where = f"dlrs[{index}]."
+        if not isinstance(item, dict):
+            raise Rejected(f"dlrs[{index}] must be an object")
+        state = _int(item, "task_state", 0, 9, where=where, required=True)
+        updated = _int(item, "updated", 0, MAX_EPOCH_MS, where=where)
+        _int(item, "segment_id", 0, 2**63 - 1, where=where)
+        report = Report(
+            status=TASK_STATES[state],
+            message_id=_text(item, "_id", where=where),
+            client_ref=client_ref,
+            broadcast_id=_int(item, "broadcast_id", 1, 2**63 - 1, where=where, required=True),
+            recipient=_recipient(item, where),
+            price=_price(item, "price", where=where),
+            at=datetime.fromtimestamp(updated / 1000, tz=UTC) if updated is not None else None,
+        )
+        reports.append(report)
+        keys.append(f"{report.message_id}:{state}")
+    return reports, "batch|" + ",".join(keys)
+
+
+def _click(obj: dict) -> tuple[list, str]:
+    message_id = _text(obj, "message_id")
+    link_id = _text(obj, "link_id", max_length=255)
+    moment = _time(obj, "time")
+    unique = obj.get("unique_click")
+    if unique is not None and not isinstance(unique, bool):
+        raise Rejected("unique_click must be true or false")
+    return [LinkClick(message_id, link_id, moment, unique)], f"click|{message_id}|{link_id}|{moment.isoformat()}"
+
+
+PARSERS = {"dlr": _dlr, "dlr_batch": _batch, "click": _click}
+
+
+# --- fields -------------------------------------------------------------------------------------
+def _no_constant(name):
+    raise ValueError(name)
+
+
+def _text(obj: dict, key: str, *, required: bool = True, max_length: int = MAX_ID, where: str = "") -> str:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise Rejected(f"{where}{key} is required")
+        return ""
+    if not isinstance(value, str) or not value:
+        raise Rejected(f"{where}{key} must be a non-empty string")
+    if len(value) > max_length:
+        raise Rejected(f"{where}{key} must be at most {max_length} characters")
+    # Ids go into indexed columns: no control characters, no lone surrogates (PostgreSQL refuses
+    # both, and a 500 would make the provider retry forever).
+    if not value.isprintable():
+        raise Rejected(f"{where}{key} must be printable text")
+    return value
+
+
+def _int(obj: dict, key: str, low: int, high: int, *, where: str = "", required: bool = False) -> int | None:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise Rejected(f"{where}{key} is required")
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise Rejected(f"{where}{key} must be an integer from {low} to {high}")
+    return value
+
+
+def _price(obj: dict, key: str, *, where: str = "") -> Decimal | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if (not isinstance(value, int | float) or isinstance(value, bool)
+            or not math.isfinite(value) or not 0 <= value < MAX_PRICE):
+        raise Rejected(f"{where}{key} must be a number from 0 to {MAX_PRICE}")
+    return Decimal(str(value)).quantize(CENT)
+
+
+def _status(obj: dict) -> str:
+    word, state = obj.get("status"), obj.get("state")
+    if word is None and state is None:
+        raise Rejected("status or state is required")
+    by_word = by_state = None
+    if word is not None:
+        by_word = STATUS_WORDS.get(word.strip().upper()) if isinstance(word, str) else None
+        if by_word is None:
+            raise Rejected(f"status must be one of {', '.join(STATUS_WORDS)}")
+    if state is not None:
+        by_state = STATES.get(state) if isinstance(state, int) and not isinstance(state, bool) else None
+        if by_state is None:
+            raise Rejected("state must be an integer from 1 to 9")
+    if by_word and by_state and by_word != by_state:
+        raise Rejected("state and status disagree")
+    return by_word or by_state
+
+
+def _client_ref(value: str) -> uuid.UUID | None:
+    """Ours are UUIDs; anything else was set by someone else and names no message of ours."""
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+def _recipient(obj: dict, where: str) -> str:
+    value = obj.get("recipient")
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        value = str(value)
+    if not isinstance(value, str):
+        raise Rejected(f"{where}recipient must be a phone number")
+    digits = value.removeprefix("+")
+    # Message.phone holds international digits without '+', as MessageWhiz sends them.
+    if not (digits.isascii() and digits.isdigit() and 1 <= len(digits) <= 15):
+        raise Rejected(f"{where}recipient must be a phone number")
+    return digits
+
+
+def _time(obj: dict, key: str) -> datetime:
+    value = obj.get(key)
+    if not isinstance(value, str) or len(value) > 40:
+        raise Rejected(f"{key} must be an ISO 8601 time")
+    try:
+        moment = datetime.fromisoformat(value)
+        moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise Rejected(f"{key} must be an ISO 8601 time") from None
+    if moment.year < 2000:  # also keeps it inside every database's range once in UTC
+        raise Rejected(f"{key} must be an ISO 8601 time")
+    return moment
+
+
+def _counts(obj: dict, key: str) -> None:
+    value = obj.get(key)
+    if value is None:
+        return
+    if not isinstance(value, dict) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**31 for n in value.values()
+    ):
+        raise Rejected(f"{key} must map names to counts")

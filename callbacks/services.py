@@ -1,0 +1,416 @@
+"""Recording callbacks and applying them to messages and broadcast counters.
+
+The order is the webhook receiver's: the view authenticates and parses strictly, then
+`callback_receive` stores the raw body, and applying de-duplicates and changes state.
+
+Storing. With REDIS_URL set, the raw event goes onto a Redis stream (callbacks.buffer) and the
+request is answered as soon as Redis has it; `manage.py drain_callbacks` moves the stream into
+PostgreSQL in batches. Without Redis (local development) it is stored and applied right here, in
+the request. Both end in `events_record`: the raw rows are inserted and applied in one
+transaction; if applying fails they are still inserted, unapplied, for the pending sweep.
+
+Applying (`_apply`), for a list of events, in one transaction:
+1. resolve each report/click to a message (by our client_ref, the MessageWhiz broadcast id +
+   recipient, or the provider's message id), with one query per kind of reference;
+2. lock those messages (SELECT … FOR UPDATE, in id order so two appliers cannot deadlock) and read
+   what they are now;
+3. fold the events over them in order: a status moves only to a higher STATUS_RANK, so a
+   duplicate or a late ENROUTE changes nothing; a click counts once per (message, link, time);
+4. write the changed messages with one conditional UPDATE per 5,000 rows (`status_rank < new
+   rank`; the rows travel as one JSON parameter), insert the new clicks, and move each broadcast's
+   counters by the difference between the locked "before" and the "after", with F() expressions,
+   in the same transaction.
+Counters therefore equal a recount (callbacks.selectors.recount) under any concurrency, and a
+batch of thousands of events costs a dozen statements.
+
+An event naming a message we do not know yet (the provider was faster than our write of its id)
+keeps applied_at empty; `apply_pending` retries such events, and so does every run of the
+drainer. Campaign code that has just created messages or stored provider ids may call
+`apply_pending_for(message_ids=…)` to apply them at once.
+"""
+
+import json
+import logging
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Case, F, FloatField, Value, When
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from campaigns.models import Broadcast, Message
+from campaigns.models.broadcasts import STATUS_RANK
+
+from . import buffer, parsing
+from .models import CallbackEvent, Click
+from .selectors import BUCKETS
+
+logger = logging.getLogger(__name__)
+
+# Events of messages still unknown after this long are left alone (replay_callbacks still has them).
+PENDING_MAX_AGE = timedelta(days=7)
+CHUNK = 2000  # values per IN (…): inside SQLite's limit of 32,766 parameters
+ROWS_PER_UPDATE = 5000
+
+
+@dataclass
+class Outcome:
+    events: int = 0
+    status_changes: int = 0
+    clicks: int = 0
+    pending: int = 0  # events naming a message we do not know (yet)
+
+    def __iadd__(self, other: "Outcome"):
+        for name in ("events", "status_changes", "clicks", "pending"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
+
+
+def callback_receive(*, account_id: int, parsed: parsing.Parsed, body: str) -> None:
+    """Store one accepted callback (the view has authenticated and validated it)."""
+    if buffer.enabled():
+        buffer.push(account_id=account_id, kind=parsed.kind, dedupe_key=parsed.dedupe_key, body=body,
+                    received_at=timezone.now())
+    else:
+        event = CallbackEvent(account_id=account_id, kind=parsed.kind, body=body, dedupe_key=parsed.dedupe_key,
+                              received_at=timezone.now())
+        events_record([event], parsed=[parsed])
+
+
+def events_record(events: list[CallbackEvent], *, parsed: list[parsing.Parsed] | None = None) -> Outcome:
+    """Insert raw events and apply them in one transaction; if applying fails, insert them
+    unapplied (the pending sweep retries them). Raises only if they cannot be stored at all."""
+    try:
+        with transaction.atomic():
+            outcome = _apply(events, parsed=parsed)
+            _insert(events)
+        return outcome
+    except Exception:
+        logger.exception("Applying %d callback events failed; storing them for a retry", len(events))
+    for event in events:
+        event.applied_at = None
+    with transaction.atomic():
+        _insert(events)
+    return Outcome(events=len(events), pending=len(events))
+
+
+def _insert(events: list[CallbackEvent]) -> None:
+    """Insert raw events, leaving out stream entries stored before (a drainer that died after its
+    commit but before acknowledging them: Redis hands them out again)."""
+    if connection.vendor != "postgresql":
+        CallbackEvent.objects.bulk_create(events, batch_size=CHUNK, ignore_conflicts=True)
+        return
+    entries = [event.buffer_id for event in events if event.buffer_id]
+    stored = set(CallbackEvent.objects.filter(buffer_id__in=entries).values_list("buffer_id", flat=True))
+    names = [f.attname for f in CallbackEvent._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(CallbackEvent._meta.get_field(n).column) for n in names)
+    # COPY takes long bodies as they are: several times faster than a multi-row INSERT, whose
+    # literals psycopg has to escape. (Two drainers racing for one entry hit the unique buffer_id
+    # and roll back; the entry is retried once the other has committed.)
+    with connection.cursor() as cursor, cursor.copy(
+            f"COPY {CallbackEvent._meta.db_table} ({columns}) FROM STDIN") as copy:
+        for event in events:
+            if event.buffer_id is None or event.buffer_id not in stored:
+                copy.write_row([getattr(event, name) for name in names])  # psycopg adapts str, int, datetime
+
+
+def apply_pending(*, account_ids=None, since: datetime | None = None, chunk: int = 200) -> Outcome:
+    """Retry the events still waiting for their message (the periodic sweep)."""
+    events = CallbackEvent.objects.filter(applied_at__isnull=True,
+                                          received_at__gte=since or timezone.now() - PENDING_MAX_AGE)
+    if account_ids is not None:
+        events = events.filter(account_id__in=list(account_ids))
+    return _reapply(events, chunk=chunk)
+
+
+def apply_pending_for(*, message_ids) -> Outcome:
+    """Apply what was waiting for these messages: call after creating messages or storing their
+    provider ids (outside the transaction that did it, so the rows are visible)."""
+    account_ids = set(Message.objects.filter(pk__in=list(message_ids)).values_list("account_id", flat=True))
+    return apply_pending(account_ids=account_ids) if account_ids else Outcome()
+
+
+def replay(*, since: datetime | None = None, account_ids=None, chunk: int = 200) -> Outcome:
+    """Apply stored events again, applied or not; changes nothing that was already applied."""
+    events = CallbackEvent.objects.all()
+    if since is not None:
+        events = events.filter(received_at__gte=since)
+    if account_ids is not None:
+        events = events.filter(account_id__in=list(account_ids))
+    return _reapply(events, chunk=chunk)
+
+
+def _reapply(events, *, chunk: int) -> Outcome:
+    total, last = Outcome(), 0
+    while batch := list(events.filter(pk__gt=last).order_by("pk")[:chunk]):
+        last = batch[-1].pk
+        total += _apply_stored(batch)
+    return total
+
+
+def _apply_stored(events: list[CallbackEvent]) -> Outcome:
+    try:
+        with transaction.atomic():
+            outcome = _apply(events)
+            newly = [e.pk for e in events if e.applied_at]
+            CallbackEvent.objects.filter(pk__in=newly, applied_at__isnull=True).update(applied_at=timezone.now())
+        return outcome
+    except Exception:
+        if len(events) == 1:
+            logger.exception("Could not apply callback event %s", events[0].pk)
+            return Outcome(events=1, pending=1)
+    # One bad event must not hold back the others.
+    total = Outcome()
+    for event in events:
+        total += _apply_stored([event])
+    return total
+
+
+# --- applying -----------------------------------------------------------------------------------
+@dataclass
+class _Message:
+    """A locked message: what it was, and what the events make of it."""
+
+    pk: int
+    broadcast_id: int | None
+    status: str
+    rank: int
+    price: Decimal | None
+    provider_message_id: str
+    clicks: int
+    at: datetime | None = None
+    parts: int | None = None
+    was: tuple = ()
+    learned_id: bool = False
+
+    def __post_init__(self):
+        self.was = (self.status, self.rank, self.price, self.clicks)
+
+
+@dataclass
+class _Refs:
+    """The references the events use, and the message ids they resolve to."""
+
+    by_ref: dict = field(default_factory=dict)  # (account, client_ref uuid) → pk
+    by_id: dict = field(default_factory=dict)  # (account, provider message id) → pk
+    broadcasts: dict = field(default_factory=dict)  # (account, MessageWhiz broadcast id) → broadcast pk
+    by_phone: dict = field(default_factory=dict)  # (broadcast pk, phone) → pk
+
+    def message(self, account_id: int, item) -> int | None:
+        """Our own id first, then broadcast + recipient (unique, and what campaigns created the
+        message by), then the provider's id."""
+        if getattr(item, "client_ref", None) and (pk := self.by_ref.get((account_id, item.client_ref))):
+            return pk
+        if getattr(item, "broadcast_id", None) and (pk := self.by_phone.get(
+                (self.broadcasts.get((account_id, item.broadcast_id)), item.recipient))):
+            return pk
+        return self.by_id.get((account_id, item.message_id)) if item.message_id else None
+
+
+def _apply(events: list[CallbackEvent], *, parsed: list[parsing.Parsed] | None = None) -> Outcome:
+    """Apply events in order (caller holds a transaction); sets each event's applied_at to now,
+    or to None while it names a message we do not know."""
+    now = timezone.now()
+    work = list(zip(events, parsed or [parsing.load(event.body) for event in events], strict=True))
+    refs = _resolve([(event.account_id, item) for event, p in work for item in p.items])
+    messages = _lock({pk for pk in (*refs.by_ref.values(), *refs.by_id.values(), *refs.by_phone.values())})
+    seen_clicks = _clicks_recorded(messages) if any(p.kind == "click" for _, p in work) else set()
+    new_clicks: list[Click] = []
+
+    outcome = Outcome(events=len(events))
+    for event, p in work:
+        known = True
+        for item in p.items:
+            pk = refs.message(event.account_id, item)
+            if pk is None or pk not in messages:
+                known = False
+                continue
+            message = messages[pk]
+            if isinstance(item, parsing.Report):
+                _report(message, item, event.received_at)
+            elif (pk, item.link_id, item.at) not in seen_clicks:
+                seen_clicks.add((pk, item.link_id, item.at))
+                new_clicks.append(Click(message_id=pk, link_id=item.link_id, clicked_at=item.at,
+                                        unique_click=item.unique))
+                message.clicks += 1
+        event.applied_at = now if known else None
+        outcome.pending += not known
+
+    changed = [m for m in messages.values() if m.rank > m.was[1]]
+    _write_statuses(changed)
+    _write_learned_ids([m for m in messages.values() if m.learned_id and m.rank == m.was[1]])
+    Click.objects.bulk_create(new_clicks, batch_size=CHUNK)
+    _write_clicks([m for m in messages.values() if m.clicks != m.was[3]])
+    _write_counters(messages.values())
+    outcome.status_changes, outcome.clicks = len(changed), len(new_clicks)
+    return outcome
+
+
+def _report(message: _Message, report: parsing.Report, received_at: datetime) -> None:
+    if report.message_id and not message.provider_message_id and not (report.broadcast_id and report.client_ref):
+        # Clicks name a message only by the provider's id: keep the one a DLR told us (a /sms
+        # DLR found by client_ref before campaigns stored the answer, or a broadcast's webhook
+        # _id). A /sms message's webhook entry has an _id of its own, not the one clicks use.
+        message.provider_message_id, message.learned_id = report.message_id, True
+    rank = STATUS_RANK[report.status]
+    if rank <= message.rank:
+        return  # a repeat, or news older than what we know: final statuses are final
+    message.status, message.rank, message.at = report.status, rank, report.at or received_at
+    if report.price is not None:
+        message.price = report.price
+    if report.parts is not None:
+        message.parts = report.parts
+
+
+def _resolve(items: list[tuple[int, object]]) -> _Refs:
+    """One query per kind of reference (per chunk), each only for what is still unresolved."""
+    refs = _Refs()
+    accounts = {account for account, _ in items}
+    client_refs = {item.client_ref for _, item in items if getattr(item, "client_ref", None)}
+    for chunk in _chunks(sorted(client_refs, key=str)):
+        rows = Message.objects.filter(client_ref__in=chunk, account_id__in=accounts)
+        for pk, account, ref in rows.values_list("pk", "account_id", "client_ref"):
+            refs.by_ref[(account, uuid.UUID(str(ref)))] = pk
+
+    remote_ids = {item.broadcast_id for _, item in items if getattr(item, "broadcast_id", None)}
+    for chunk in _chunks(sorted(remote_ids)):
+        rows = Broadcast.objects.filter(remote_id__in=chunk, account_id__in=accounts).order_by("-pk")
+        for pk, account, remote_id in rows.values_list("pk", "account_id", "remote_id"):
+            refs.broadcasts[(account, remote_id)] = pk
+    phones = defaultdict(set)
+    for account, item in items:
+        broadcast = refs.broadcasts.get((account, getattr(item, "broadcast_id", None)))
+        if broadcast and not refs.message(account, item):
+            phones[broadcast].add(item.recipient)
+    for broadcast, numbers in phones.items():
+        for chunk in _chunks(sorted(numbers)):
+            rows = Message.objects.filter(broadcast_id=broadcast, phone__in=chunk)
+            refs.by_phone.update({(broadcast, phone): pk for pk, phone in rows.values_list("pk", "phone")})
+
+    for account, item in items:
+        # A DLR found by client_ref also names the provider's id, which a click in the same batch
+        # may use before it is written to the message.
+        if (getattr(item, "client_ref", None) and item.message_id and not getattr(item, "broadcast_id", None)
+                and (pk := refs.by_ref.get((account, item.client_ref)))):
+            refs.by_id.setdefault((account, item.message_id), pk)
+    provider_ids = {item.message_id for account, item in items if item.message_id and not refs.message(account, item)}
+    for chunk in _chunks(sorted(provider_ids)):
+        # exclude(""): lets PostgreSQL use the partial index on provider ids for a long IN list.
+        rows = Message.objects.filter(provider_message_id__in=chunk, account_id__in=accounts).exclude(
+            provider_message_id="").order_by("-pk")
+        for pk, account, provider_id in rows.values_list("pk", "account_id", "provider_message_id"):
+            refs.by_id[(account, provider_id)] = pk  # the oldest wins if a provider ever reused an id
+    return refs
+
+
+def _lock(pks: set[int]) -> dict[int, _Message]:
+    messages = {}
+    for chunk in _chunks(sorted(pks)):
+        rows = Message.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values_list(
+            "pk", "broadcast_id", "status", "status_rank", "price", "provider_message_id", "clicks")
+        messages.update({row[0]: _Message(*row) for row in rows})
+    return messages
+
+
+def _clicks_recorded(pks: list[int]) -> set[tuple]:
+    seen = set()
+    for chunk in _chunks(sorted(pks)):
+        seen.update(Click.objects.filter(message_id__in=chunk).values_list("message_id", "link_id", "clicked_at"))
+    return seen
+
+
+def _write_statuses(changed: list[_Message]) -> None:
+    # Forward only (status_rank < the new rank), and the counters below assume every row moved:
+    # holding the row locks, a shortfall means a bug, and the whole transaction is undone.
+    for chunk in _chunks(changed, ROWS_PER_UPDATE):
+        rows = [{"id": m.pk, "status": m.status, "rank": m.rank, "at": _db_time(m.at),
+                 "price": None if m.price is None else str(m.price), "parts": m.parts,
+                 "provider_id": m.provider_message_id} for m in chunk]
+        updated = _update_from_rows(
+            "status = v.status, status_rank = v.rank, status_at = v.at, price = v.price, "
+            "parts = COALESCE(v.parts, {table}.parts), provider_message_id = v.provider_id",
+            "{table}.status_rank < v.rank", rows,
+            {"id": "bigint", "status": "text", "rank": "integer", "at": "timestamptz", "price": "numeric",
+             "parts": "integer", "provider_id": "text"})
+        if updated != len(chunk):
+            raise DatabaseError(f"{len(chunk) - updated} messages moved under a lock")
+
+
+def _write_learned_ids(messages: list[_Message]) -> None:
+    """Provider ids learned by messages whose status did not move (the status UPDATE writes the rest)."""
+    for chunk in _chunks(messages, ROWS_PER_UPDATE):
+        _update_from_rows("provider_message_id = v.provider_id", "{table}.provider_message_id = ''",
+                          [{"id": m.pk, "provider_id": m.provider_message_id} for m in chunk],
+                          {"id": "bigint", "provider_id": "text"})
+
+
+def _update_from_rows(assignments: str, condition: str, rows: list[dict], columns: dict[str, str]) -> int:
+    """UPDATE messages from a list of rows in one statement (the rows travel as one JSON value,
+    read as a table `v`): thousands of rows per round trip, no per-row SQL to build or parse."""
+    table = connection.ops.quote_name(Message._meta.db_table)
+    if connection.vendor == "postgresql":
+        source = f"jsonb_to_recordset(%s::jsonb) AS v({', '.join(f'{c} {t}' for c, t in columns.items())})"
+    else:
+        picks = ", ".join(f"json_extract(value, '$.{c}') AS {c}" for c in columns)
+        source = f"(SELECT {picks} FROM json_each(%s)) AS v"  # noqa: S608 - our own column names
+    sql = (f"UPDATE {table} SET {assignments} FROM {source} "  # noqa: S608 - no user input in the SQL text
+           f"WHERE {table}.id = v.id AND {condition}").replace("{table}", table)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [json.dumps(rows)])
+        return cursor.rowcount
+
+
+def _db_time(moment: datetime) -> str:
+    """A datetime as the database stores it, for the JSON rows (SQLite keeps naive UTC text)."""
+    value = connection.ops.adapt_datetimefield_value(moment)
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _write_clicks(messages: list[_Message]) -> None:
+    by_increment = defaultdict(list)
+    for message in messages:
+        by_increment[message.clicks - message.was[3]].append(message.pk)
+    for increment, pks in by_increment.items():
+        for chunk in _chunks(pks):
+            Message.objects.filter(pk__in=chunk).update(clicks=F("clicks") + increment)
+
+
+def _write_counters(messages) -> None:
+    deltas: dict[int, Counter] = defaultdict(Counter)
+    for m in messages:
+        if m.broadcast_id is None:
+            continue
+        was_status, was_rank, was_price, was_clicks = m.was
+        delta = deltas[m.broadcast_id]
+        if was_rank == 0 and m.rank > 0:
+            delta["sent"] += 1  # it reached the provider without campaigns having counted it
+        if (before := BUCKETS.get(was_status)) != (after := BUCKETS.get(m.status)):
+            delta[before] -= 1
+            delta[after] += 1
+        delta["cost"] += (m.price or 0) - (was_price or 0)
+        delta["clicks_total"] += m.clicks - was_clicks
+        if was_clicks == 0 and m.clicks > 0:
+            delta["clicks_unique"] += 1
+    # Broadcasts after messages and in id order: the same lock order in every applier.
+    for broadcast_id in sorted(deltas):
+        delta = deltas[broadcast_id]
+        changes = {name: F(name) + value for name, value in delta.items() if name and value}
+        if delta["clicks_unique"]:
+            changes["conversion"] = Case(
+                When(recipients_count=0, then=Value(None)),
+                default=Cast(F("clicks_unique") + delta["clicks_unique"], FloatField()) * 100.0 / F("recipients_count"),
+                output_field=FloatField(),
+            )
+        if changes:
+            Broadcast.objects.filter(pk=broadcast_id).update(**changes)
+
+
+def _chunks(items, size: int = CHUNK):
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+

@@ -1,0 +1,143 @@
+"""Broadcast pages: the list, one broadcast's figures and messages, exports, cancel."""
+
+import csv
+import io
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from messaging.spreadsheets import neutralise
+
+from .compose_views import describe_recurrence
+from .models import Broadcast, Message, RecurringBroadcast
+from .scheduling import broadcast_cancel
+from .segments import segment_continue
+from .selectors import broadcast_figures, broadcast_messages, broadcasts_search
+from .sending import SubmissionProblem
+from .states import TransitionRefused
+
+EXPORT_COLUMNS = ("phone", "status", "client_ref", "provider_message_id", "parts", "price", "clicks", "error",
+                  "submitted_at", "status_at")
+
+
+def broadcast_list(request):
+    query, state = request.GET.get("q", "").strip(), request.GET.get("state", "")
+    page = Paginator(broadcasts_search(query=query, state=state), 25).get_page(request.GET.get("page"))
+    recurring = RecurringBroadcast.objects.filter(enabled=True).select_related("definition")
+    for item in recurring:
+        item.text = describe_recurrence(item)
+    return render(request, "campaigns/broadcast_list.html", {
+        "page": page, "query": query, "state": state, "states": Broadcast.State.choices, "recurring": recurring,
+    })
+
+
+class CountedPaginator(Paginator):
+    """A paginator told its count by the broadcast's counters, so a million messages aren't counted."""
+
+    def __init__(self, object_list, per_page, *, count=None):
+        super().__init__(object_list, per_page)
+        if count is not None:
+            self.count = count  # overrides the cached_property
+
+
+def broadcast_detail(request, pk):
+    broadcast = get_object_or_404(Broadcast.objects.select_related("campaign", "account", "template"), pk=pk)
+    status, phone = request.GET.get("status", ""), request.GET.get("phone", "")
+    # Unfiltered, the count is the one written with the messages; a filter is counted on its index.
+    known = None
+    if not (phone or status) and broadcast.state in (Broadcast.State.SUBMITTED, Broadcast.State.COMPLETED):
+        known = broadcast.recipients_count
+    messages_ = broadcast_messages(broadcast, status=status, phone=phone)
+    page = CountedPaginator(messages_, 50, count=known).get_page(request.GET.get("page"))
+    return render(request, "campaigns/broadcast_detail.html", {
+        "broadcast": broadcast, "figures": broadcast_figures(broadcast), "page": page,
+        "events": broadcast.events.select_related("actor"), "segments": broadcast.segments.all(),
+        "status": status, "phone": phone, "statuses": Message.Status.choices,
+    })
+
+
+def broadcast_figures_partial(request, pk):
+    """Polled every few seconds while a broadcast is in flight (htmx), so figures update in place."""
+    broadcast = get_object_or_404(Broadcast, pk=pk)
+    return render(request, "campaigns/_broadcast_figures.html",
+                  {"broadcast": broadcast, "figures": broadcast_figures(broadcast)})
+
+
+def broadcast_export(request, pk, fmt):
+    if fmt not in ("csv", "xlsx"):
+        raise Http404("Exports are CSV or XLSX.")
+    broadcast = get_object_or_404(Broadcast, pk=pk)
+    rows = broadcast_messages(broadcast, status=request.GET.get("status", ""), phone=request.GET.get("phone", ""))
+    rows = rows.values_list(*EXPORT_COLUMNS).iterator(chunk_size=5000)
+    filename = f"broadcast-{broadcast.pk}-messages.{fmt}"
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("Messages")
+        sheet.append(list(EXPORT_COLUMNS))
+        for row in rows:
+            sheet.append([neutralise(value) if isinstance(value, str) else _cell(value) for value in row])
+        output = io.BytesIO()
+        book.save(output)
+        response = HttpResponse(output.getvalue(),
+                                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    else:
+        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_POST
+def broadcast_continue(request, pk):
+    """Continue a smart broadcast with a new segment, to the same senders, sent now."""
+    broadcast = get_object_or_404(Broadcast, pk=pk)
+    try:
+        size = int(request.POST.get("size", ""))
+        sizes = {name: int(request.POST[name]) for name in ("first_segment_size", "next_segment_size")
+                 if request.POST.get(name)}
+        segment = segment_continue(broadcast, size=size, body=request.POST.get("body", "").strip(),
+                                   senders=list(broadcast.senders.all()),
+                                   sender_lists=list(broadcast.sender_lists.all()), **sizes)
+    except ValueError:
+        messages.error(request, "Give the segment size (and CTR sizes) as whole numbers.")
+    except SubmissionProblem as problem:
+        messages.error(request, str(problem))
+    else:
+        messages.success(request, f"Segment of {segment.size} recipients sent to MessageWhiz.")
+    return redirect("campaigns:broadcast_detail", pk=pk)
+
+
+@require_POST
+def broadcast_cancel_view(request, pk):
+    broadcast = get_object_or_404(Broadcast, pk=pk)
+    try:
+        broadcast_cancel(broadcast, actor=request.user, reason=request.POST.get("reason", "").strip() or "Cancelled")
+    except TransitionRefused as problem:
+        messages.error(request, str(problem))
+    else:
+        messages.success(request, f"Cancelled “{broadcast}”. Nothing will be sent.")
+    return redirect("campaigns:broadcast_detail", pk=pk)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv_lines(rows):
+    writer = csv.writer(_Echo())
+    yield "\ufeff" + writer.writerow(EXPORT_COLUMNS)  # BOM: Excel then reads UTF-8 correctly
+    for row in rows:
+        yield writer.writerow([neutralise(value) if isinstance(value, str) else _cell(value) for value in row])
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value) if not isinstance(value, int | float) else value

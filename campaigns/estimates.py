@@ -1,0 +1,122 @@
+"""Before anything is sent: token checks, our own pre-estimate, and MessageWhiz's estimate.
+
+The pre-estimate renders the message for every recipient the broadcast would reach (after
+de-duplication across lists and unsubscribe exclusion), worst case for word spinners, and counts
+SMS parts per recipient. A body without personal tokens is counted once.
+"""
+
+from collections import Counter
+
+from django.utils import timezone
+
+from messaging.messagewhiz.client import MessageWhizClient
+from messaging.messagewhiz.errors import MessageWhizError
+from recipients.selectors import recipients_for_send
+
+from . import rendering, sms
+from .models import Broadcast, Link, LinkList, WordSpinner
+from .states import broadcast_transition
+
+RECIPIENT_FIELDS = ("phone", "first_name", "last_name", "email", "url", "custom", "custom1", "custom2", "custom3",
+                    "custom4")
+
+
+class EstimateProblem(Exception):
+    pass
+
+
+def broadcast_body(broadcast: Broadcast) -> str:
+    return broadcast.template.body if broadcast.template_id else broadcast.body
+
+
+def token_objects(account) -> dict:
+    """The account's links, link lists and spinners by MessageWhiz id, as token checks need them."""
+    def by_remote_id(model):
+        return {obj.remote_id: obj for obj in model.objects.filter(account=account, remote_id__isnull=False)}
+
+    return {"links": by_remote_id(Link), "link_lists": by_remote_id(LinkList), "spinners": by_remote_id(WordSpinner)}
+
+
+def body_problems(body: str, *, account, otp: bool = False) -> list[rendering.Problem]:
+    return rendering.check(body, otp=otp, **token_objects(account))
+
+
+def local_estimate(broadcast: Broadcast) -> dict:
+    body = broadcast_body(broadcast)
+    objects = token_objects(broadcast.account)
+    problems = rendering.check(body, **objects)
+    renderer = rendering.compile(body, context=rendering.RenderContext(spinners=objects["spinners"],
+                                                                       worst_case=True))
+    if broadcast.type == Broadcast.Type.SINGLE:
+        recipients = [{"phone": broadcast.recipient}]
+        count = 1
+    else:
+        selected = recipients_for_send(
+            recipient_list_ids=list(broadcast.recipient_lists.values_list("pk", flat=True)),
+            unsubscribe_list_ids=list(broadcast.unsubscribe_lists.values_list("pk", flat=True)),
+        )
+        count = None  # counted while rendering, rather than by a second pass over the lists
+        recipients = selected.values(*RECIPIENT_FIELDS).iterator(chunk_size=10_000)
+    if renderer.static_text is not None:
+        count = selected.count() if count is None else count
+        distribution = Counter({sms.count_parts(renderer.static_text): count}) if count else Counter()
+    else:
+        distribution = sms.parts_distribution(renderer(recipient) for recipient in recipients)
+        count = sum(distribution.values())
+    sample = sms.count(renderer({"phone": "", "first_name": "Alexandra", "last_name": "Smith"}))
+    return {
+        "recipients": count,
+        "parts": {str(parts): n for parts, n in sorted(distribution.items())},
+        "total_parts": sum(parts * n for parts, n in distribution.items()),
+        "encoding": sample.encoding,
+        "ucs2_chars": [c.char for c in sample.ucs2_chars],
+        "problems": [{"start": p.start, "end": p.end, "text": p.text, "message": p.message, "severity": p.severity}
+                     for p in problems],
+    }
+
+
+def remote_estimate(broadcast: Broadcast) -> dict:
+    """MessageWhiz's own estimate (messages, parts, sum, rates, warnings, estimateHash)."""
+    from .sending import remote_ids
+
+    b = broadcast
+    smart = b.type == Broadcast.Type.SMART
+    request = {
+        "broadcast_type": b.type,
+        "message_body": b.body or None,
+        "template_id": remote_ids([b.template], "Template")[0] if b.template else None,
+        "unsubscriber_list_ids": remote_ids(b.unsubscribe_lists.all(), "Unsubscribe list") or None,
+        "eb_type": b.eb_type or None if smart else None,
+        "first_segment_size": b.first_segment_size if smart else None,
+        "next_segment_size": b.next_segment_size if smart and b.eb_type == "CTR" else None,
+        "recipient_cap": b.recipient_cap if smart and b.eb_type == "CTR" else None,
+        "template_ids": (remote_ids(b.templates.all(), "Template") or None) if smart else None,
+    }
+    if b.type == Broadcast.Type.SINGLE:
+        request["recipient"] = b.recipient
+    else:
+        request["recipient_list_ids"] = remote_ids(b.recipient_lists.all(), "Recipient list")
+    with MessageWhizClient.from_account(b.account) as client:
+        return client.broadcast_estimate(**request)
+
+
+def broadcast_estimate(broadcast: Broadcast, *, actor=None) -> Broadcast:
+    """Both estimates, stored on the broadcast; a draft becomes `estimated`."""
+    from .sending import SubmissionProblem
+
+    local = local_estimate(broadcast)
+    errors = [p for p in local["problems"] if p["severity"] == rendering.ERROR]
+    remote, error = {}, ""
+    via_messagewhiz = broadcast.account.kind == broadcast.account.Kind.MESSAGEWHIZ
+    if not errors and via_messagewhiz:
+        try:
+            remote = remote_estimate(broadcast)
+        except (MessageWhizError, SubmissionProblem) as exc:
+            error = f"MessageWhiz could not estimate: {exc}"
+    Broadcast.objects.filter(pk=broadcast.pk).update(
+        local_estimate=local, estimate=remote, estimated_at=timezone.now(), last_error=error,
+    )
+    broadcast.local_estimate, broadcast.estimate, broadcast.last_error = local, remote, error
+    if not errors and (remote or not via_messagewhiz):
+        broadcast_transition(broadcast, Broadcast.State.ESTIMATED, actor=actor, reason="Estimated")
+    return broadcast

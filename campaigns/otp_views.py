@@ -1,0 +1,167 @@
+"""OTP from the dashboard (a page with two forms) and as a JSON API for back-office systems.
+
+POST /api/otp/send    {"phone": "380501234567", "sender": "ShopCo", "message": "Code: {{verification_code}}",
+                       "campaign": 12?, "template": 3?, "account": "Main"?}  → 200 {"broadcast": id}
+POST /api/otp/verify  {"phone": "380501234567", "code": "1234", "account": "Main"?} → 200 {"valid": bool}
+Authenticated with `Authorization: Bearer <API token>` (tokens are issued in the admin).
+"""
+
+import json
+
+from django import forms
+from django.contrib import messages
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from messaging.api_auth import api_token_required
+from messaging.models import ProviderAccount, Sender
+
+from .models import Campaign, Template
+from .otp import OtpProblem, otp_send, otp_verify
+from .singles import SingleProblem, single_send
+
+
+def _account(name: str | None) -> ProviderAccount:
+    accounts = ProviderAccount.objects.filter(is_active=True, kind=ProviderAccount.Kind.MESSAGEWHIZ)
+    if name:
+        account = accounts.filter(name=name).first()
+        if account is None:
+            raise OtpProblem(f"No active MessageWhiz account named “{name}”.")
+        return account
+    if accounts.count() != 1:
+        raise OtpProblem("Name the provider account to use (\"account\").")
+    return accounts.get()
+
+
+def _default_campaign(account) -> Campaign:
+    campaigns = Campaign.objects.filter(account=account, enabled=True, remote_id__isnull=False)
+    campaign = campaigns.filter(is_default=True).first() or campaigns.order_by("-created_at").first()
+    if campaign is None:
+        raise OtpProblem("There is no campaign in MessageWhiz to send codes under; create one first.")
+    return campaign
+
+
+class OtpSendForm(forms.Form):
+    account = forms.ModelChoiceField(ProviderAccount.objects.filter(is_active=True), required=False,
+                                     empty_label="The only account")
+    campaign = forms.ModelChoiceField(Campaign.objects.filter(enabled=True, remote_id__isnull=False), required=False,
+                                      empty_label="The default campaign")
+    sender = forms.ModelChoiceField(Sender.objects.filter(enabled=True, remote_id__isnull=False))
+    phone = forms.CharField(max_length=32, help_text="International format, e.g. 380501234567")
+    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), initial="Your code: {{verification_code}}",
+                              help_text="Must contain {{verification_code}}")
+
+
+class SingleForm(forms.Form):
+    sender = forms.CharField(max_length=20, help_text="Up to 11 letters or 20 digits, as recipients will see it")
+    phone = forms.CharField(max_length=32, help_text="International format, e.g. 380501234567")
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "data-sms-counter": "single-count"}),
+                           label="Message")
+
+
+class OtpVerifyForm(forms.Form):
+    phone = forms.CharField(max_length=32)
+    code = forms.CharField(max_length=10)
+
+
+def otp_page(request):
+    send_form = OtpSendForm(prefix="send")
+    verify_form = OtpVerifyForm(prefix="verify")
+    single_form = SingleForm(prefix="single")
+    if request.method == "POST" and "single-phone" in request.POST:
+        single_form = SingleForm(request.POST, prefix="single")
+        if single_form.is_valid():
+            data = single_form.cleaned_data
+            try:
+                message = single_send(account=_account(None), sender=data["sender"], phone=data["phone"],
+                                      text=data["text"], actor=request.user)
+            except (OtpProblem, SingleProblem) as problem:
+                single_form.add_error(None, str(problem))
+            else:
+                messages.success(request, f"Message to {message.phone} sent; its delivery report will show on "
+                                          f"“{message.broadcast}”.")
+                return redirect("campaigns:broadcast_detail", pk=message.broadcast_id)
+    elif request.method == "POST" and "send-phone" in request.POST:
+        send_form = OtpSendForm(request.POST, prefix="send")
+        if send_form.is_valid():
+            data = send_form.cleaned_data
+            try:
+                account = data["account"] or _account(None)
+                sent = otp_send(account=account, campaign=data["campaign"] or _default_campaign(account),
+                                sender=data["sender"], phone=data["phone"], body=data["message"], actor=request.user)
+            except OtpProblem as problem:
+                send_form.add_error(None, str(problem))
+            else:
+                messages.success(request, f"Code sent to {sent.broadcast.recipient}.")
+                return redirect("campaigns:otp")
+    elif request.method == "POST":
+        verify_form = OtpVerifyForm(request.POST, prefix="verify")
+        if verify_form.is_valid():
+            try:
+                valid = otp_verify(account=_account(None), phone=verify_form.cleaned_data["phone"],
+                                   code=verify_form.cleaned_data["code"])
+            except OtpProblem as problem:
+                verify_form.add_error(None, str(problem))
+            else:
+                level = messages.SUCCESS if valid else messages.ERROR
+                messages.add_message(request, level, "The code is valid." if valid else "The code is not valid.")
+                return redirect("campaigns:otp")
+    return render(request, "campaigns/otp.html", {"send_form": send_form, "verify_form": verify_form,
+                                                  "single_form": single_form})
+
+
+def _json_body(request) -> dict:
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise OtpProblem("The body must be a JSON object.") from exc
+    if not isinstance(body, dict):
+        raise OtpProblem("The body must be a JSON object.")
+    return body
+
+
+def _api(handler):
+    @api_token_required
+    @require_POST
+    def view(request):
+        try:
+            return JsonResponse(handler(request, _json_body(request)))
+        except OtpProblem as problem:
+            return JsonResponse({"error": str(problem)}, status=problem.status)
+
+    return view
+
+
+@_api
+def api_otp_send(request, body):
+    account = _account(body.get("account"))
+    sender = Sender.objects.filter(account=account, name=str(body.get("sender") or ""), enabled=True).first()
+    if sender is None:
+        raise OtpProblem("Give \"sender\": the name of an enabled sender of this account.")
+    campaign = _default_campaign(account)
+    if body.get("campaign") is not None:
+        campaign = Campaign.objects.filter(account=account, pk=_int(body["campaign"], "campaign")).first()
+        if campaign is None:
+            raise OtpProblem("No such campaign.")
+    template = None
+    if body.get("template") is not None:
+        template = Template.objects.filter(account=account, pk=_int(body["template"], "template")).first()
+        if template is None:
+            raise OtpProblem("No such template.")
+    sent = otp_send(account=account, campaign=campaign, sender=sender, phone=str(body.get("phone") or ""),
+                    body=str(body.get("message") or ""), template=template, actor=request.user)
+    return {"broadcast": sent.broadcast.pk, "remote_id": sent.remote_id}
+
+
+@_api
+def api_otp_verify(request, body):
+    return {"valid": otp_verify(account=_account(body.get("account")), phone=str(body.get("phone") or ""),
+                                code=str(body.get("code") or ""))}
+
+
+def _int(value, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise OtpProblem(f"\"{name}\" must be a number.") from None

@@ -1,0 +1,81 @@
+"""When broadcasts go out: now, at a local date and time, or on a recurring schedule."""
+
+import json
+import zoneinfo
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+from .models import Broadcast, RecurringBroadcast
+from .states import broadcast_transition_or_raise
+
+
+def due_broadcast_ids() -> list[int]:
+    """Scheduled broadcasts whose send time is within the hand-over lead time (or already past)."""
+    horizon = timezone.now() + timedelta(seconds=settings.SCHEDULE_LEAD_SECONDS)
+    return list(Broadcast.objects.filter(state=Broadcast.State.SCHEDULED, send_at__lte=horizon)
+                .values_list("pk", flat=True))
+
+
+def broadcast_schedule(broadcast: Broadcast, *, send_at, time_zone: str, actor=None) -> None:
+    """Keep the broadcast here until shortly before `send_at` (aware datetime), then submit it."""
+    broadcast.send_at, broadcast.time_zone = send_at, time_zone
+    Broadcast.objects.filter(pk=broadcast.pk).update(send_at=send_at, time_zone=time_zone)
+    local = timezone.localtime(send_at, timezone=zoneinfo.ZoneInfo(time_zone))
+    broadcast_transition_or_raise(broadcast, Broadcast.State.SCHEDULED, actor=actor,
+                                  reason=f"Scheduled for {local:%Y-%m-%d %H:%M} {time_zone}")
+
+
+def broadcast_cancel(broadcast: Broadcast, *, actor=None, reason: str = "Cancelled") -> None:
+    broadcast_transition_or_raise(broadcast, Broadcast.State.CANCELLED, actor=actor, reason=reason)
+
+
+CLONED_FIELDS = ("account", "campaign", "type", "eb_type", "first_segment_size", "next_segment_size",
+                 "conversion_threshold", "recipient_cap", "recipient", "body", "template", "time_zone", "trigger",
+                 "delay", "custom_parameter", "created_by")
+CLONED_RELATIONS = ("senders", "sender_lists", "recipient_lists", "unsubscribe_lists", "templates")
+
+
+def recurring_broadcast_save(recurrence: RecurringBroadcast) -> RecurringBroadcast:
+    """Save the schedule and (re)point its django-celery-beat entry at it."""
+    with transaction.atomic():
+        recurrence.save()
+        crontab, _ = CrontabSchedule.objects.get_or_create(
+            minute=recurrence.minute, hour=recurrence.hour, day_of_week=recurrence.day_of_week,
+            day_of_month=recurrence.day_of_month, month_of_year=recurrence.month_of_year,
+            timezone=zoneinfo.ZoneInfo(recurrence.time_zone),
+        )
+        task = recurrence.periodic_task or PeriodicTask(name=f"Recurring broadcast {recurrence.pk}",
+                                                        task="campaigns.tasks.run_recurring_broadcast")
+        task.crontab, task.args, task.enabled = crontab, json.dumps([recurrence.pk]), recurrence.enabled
+        task.save()
+        RecurringBroadcast.objects.filter(pk=recurrence.pk).update(periodic_task=task)
+        recurrence.periodic_task = task
+    return recurrence
+
+
+def recurring_broadcast_stop(recurrence: RecurringBroadcast) -> None:
+    recurrence.enabled = False
+    recurring_broadcast_save(recurrence)
+
+
+def recurring_broadcast_run(recurrence: RecurringBroadcast, *, fired_at) -> Broadcast | None:
+    """Make this firing's broadcast from the saved definition; None if this firing already ran."""
+    definition = recurrence.definition
+    local = timezone.localtime(fired_at, zoneinfo.ZoneInfo(recurrence.time_zone))
+    fields = {name: getattr(definition, name) for name in CLONED_FIELDS}
+    try:
+        with transaction.atomic():
+            broadcast = Broadcast.objects.create(
+                **fields, name=f"{definition.name} · {local:%Y-%m-%d %H:%M}",
+                recurrence_run=f"{recurrence.pk}:{local:%Y%m%dT%H%M}",
+            )
+            for relation in CLONED_RELATIONS:
+                getattr(broadcast, relation).set(getattr(definition, relation).all())
+    except IntegrityError:
+        return None  # beat fired twice for the same minute: the first one made it
+    RecurringBroadcast.objects.filter(pk=recurrence.pk).update(last_run_at=fired_at)
+    return broadcast

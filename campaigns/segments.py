@@ -1,0 +1,68 @@
+"""Continuing a smart broadcast with another segment (/api/3/Segments).
+
+The segment row is recorded before the request leaves. A lost answer is not retried: MessageWhiz
+lists no segments to reconcile against, so the segment is marked unconfirmed rather than risk
+sending it twice; its messages still show up in the delivery report.
+"""
+
+from django.utils import timezone
+
+from messaging.messagewhiz.client import MessageWhizClient
+from messaging.messagewhiz.errors import AmbiguousRequestError, MessageWhizError
+
+from .models import Broadcast, Segment
+from .sending import SubmissionProblem, remote_ids, utc_offset_minutes
+
+
+def segment_continue(broadcast: Broadcast, *, size: int, body: str = "", templates=(), senders=(),
+                     sender_lists=(), send_at=None, trigger=None, recipient_cap=None, first_segment_size=None,
+                     next_segment_size=None) -> Segment:
+    if broadcast.type != Broadcast.Type.SMART or broadcast.remote_id is None:
+        raise SubmissionProblem("Only a submitted smart broadcast can be continued.")
+    if size < 1:
+        raise SubmissionProblem("The segment needs at least one recipient.")
+    if not (body or templates):
+        raise SubmissionProblem("Write the segment's message or choose templates.")
+    if not (senders or sender_lists):
+        raise SubmissionProblem("Choose at least one sender or sender list.")
+    paused_ctr = broadcast.eb_type == Broadcast.SmartType.CTR
+    if paused_ctr and not (first_segment_size and next_segment_size):
+        raise SubmissionProblem("Continuing a CTR broadcast needs the first and next segment sizes.")
+    request = {
+        "broadcast_id": broadcast.remote_id, "segment_size": size, "message_body": body or None,
+        "template_ids": remote_ids(templates, "Template") or None,
+        "sender_ids": remote_ids(senders, "Sender") or None,
+        "sender_list_ids": remote_ids(sender_lists, "Sender list") or None,
+        "send_now": not (send_at or trigger), "send_date": send_at,
+        "trigger_id": remote_ids([trigger], "Trigger")[0] if trigger else None,
+        "utc_offset": utc_offset_minutes(broadcast),
+        "recipient_cap": (recipient_cap if recipient_cap is not None else "no limit") if paused_ctr else None,
+        "first_segment_size": first_segment_size if paused_ctr else None,
+        "next_segment_size": next_segment_size if paused_ctr else None,
+    }
+    segment = Segment.objects.create(
+        broadcast=broadcast, size=size, body=body, send_at=send_at, trigger=trigger,
+        utc_offset=request["utc_offset"], recipient_cap=recipient_cap, first_segment_size=first_segment_size,
+        next_segment_size=next_segment_size,
+    )
+    segment.templates.set(templates)
+    segment.senders.set(senders)
+    segment.sender_lists.set(sender_lists)
+    try:
+        with MessageWhizClient.from_account(broadcast.account) as client:
+            result = client.segment_create(**request)
+    except AmbiguousRequestError as exc:
+        # Kept: it may exist remotely. The error tells the user to look before trying again.
+        Segment.objects.filter(pk=segment.pk).update(error=f"Unconfirmed: no answer from MessageWhiz ({exc})")
+        raise SubmissionProblem(f"MessageWhiz did not answer; check the broadcast before trying again ({exc}).") \
+            from exc
+    except MessageWhizError as exc:
+        segment.delete()
+        raise SubmissionProblem(f"MessageWhiz refused the segment: {exc}") from exc
+    Segment.objects.filter(pk=segment.pk).update(
+        remote_id=result.get("id"), remote_state=result.get("state"), recipient_count=result.get("recipient_count"),
+        estimated_price=result.get("estimated_price"),
+    )
+    Broadcast.objects.filter(pk=broadcast.pk).update(updated_at=timezone.now())
+    segment.refresh_from_db()
+    return segment

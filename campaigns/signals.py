@@ -1,0 +1,7 @@
+"""What campaigns announce to the apps above it (which campaigns never imports)."""
+
+from django.dispatch import Signal
+
+# Sent with `message_ids` once messages have the provider's id: delivery reports that arrived
+# before it (and are waiting in callbacks) can now be applied.
+messages_identified = Signal()

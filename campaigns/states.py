@@ -1,0 +1,64 @@
+"""The broadcast state machine: the only way a broadcast's state changes.
+
+draft → estimated → scheduled → submitting → submitted → completed, with failed and cancelled
+as the other ends. Each move is a conditional UPDATE (it happens only if the broadcast is still
+in an allowed source state, so two workers can't both claim it) and leaves a BroadcastEvent.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Broadcast, BroadcastEvent
+
+S = Broadcast.State
+
+ALLOWED_FROM = {
+    S.DRAFT: {S.DRAFT, S.ESTIMATED, S.SCHEDULED},
+    S.ESTIMATED: {S.DRAFT, S.ESTIMATED},
+    S.SCHEDULED: {S.DRAFT, S.ESTIMATED},
+    S.SUBMITTING: {S.DRAFT, S.ESTIMATED, S.SCHEDULED},
+    S.SUBMITTED: {S.SUBMITTING},
+    S.COMPLETED: {S.SUBMITTED},
+    S.FAILED: {S.SUBMITTING, S.SUBMITTED},
+    S.CANCELLED: {S.DRAFT, S.ESTIMATED, S.SCHEDULED},
+}
+
+
+class TransitionRefused(Exception):
+    pass
+
+
+def broadcast_transition(broadcast: Broadcast, to_state: str, *, actor=None, reason: str = "",
+                         **fields) -> bool:
+    """Move `broadcast` to `to_state` if its current state allows it; returns whether it moved.
+
+    Extra `fields` are saved in the same UPDATE (e.g. remote_id with SUBMITTED).
+    """
+    sources = ALLOWED_FROM[to_state]
+    now = timezone.now()
+    if to_state == S.SUBMITTED:
+        fields.setdefault("submitted_at", now)
+    if to_state in (S.COMPLETED, S.FAILED, S.CANCELLED):
+        fields.setdefault("completed_at", now)
+    with transaction.atomic():
+        previous = Broadcast.objects.select_for_update().filter(pk=broadcast.pk).values_list("state", flat=True).first()
+        moved = Broadcast.objects.filter(pk=broadcast.pk, state__in=sources).update(
+            state=to_state, updated_at=now, **fields
+        )
+        if moved:
+            BroadcastEvent.objects.create(broadcast_id=broadcast.pk, from_state=previous or "", to_state=to_state,
+                                          actor=actor, reason=reason[:2000])
+    if moved:
+        broadcast.state = to_state
+        for name, value in fields.items():
+            setattr(broadcast, name, value)
+    return bool(moved)
+
+
+def broadcast_transition_or_raise(broadcast: Broadcast, to_state: str, **kwargs) -> None:
+    if not broadcast_transition(broadcast, to_state, **kwargs):
+        current = Broadcast.objects.filter(pk=broadcast.pk).values_list("state", flat=True).first()
+        raise TransitionRefused(
+            f"A {Broadcast.State(current).label.lower()} broadcast can't become "
+            f"{Broadcast.State(to_state).label.lower()}."
+        )

@@ -1,0 +1,106 @@
+from celery import shared_task
+from django.contrib.auth import get_user_model
+
+from .models import Broadcast, Link
+from .scheduling import due_broadcast_ids
+from .sending import SubmissionProblem, TransientSubmitError, broadcast_give_up, broadcast_submit
+from .services import link_conversion_refresh
+
+SUBMITTABLE = (Broadcast.State.DRAFT, Broadcast.State.ESTIMATED, Broadcast.State.SCHEDULED,
+               Broadcast.State.SUBMITTING)
+
+
+@shared_task(soft_time_limit=900, time_limit=960)
+def refresh_link_conversions(link_ids: list[int] | None = None):
+    """Beat job (every enabled, synced link) and the "refresh conversion" action (chosen links)."""
+    links = Link.objects.select_related("account").filter(enabled=True, account__is_active=True)
+    links = links.filter(pk__in=link_ids) if link_ids is not None else links.exclude(remote_id=None)
+    link_conversion_refresh(links=list(links))
+
+
+@shared_task(bind=True, max_retries=8, soft_time_limit=600)
+def submit_broadcast(self, broadcast_id: int, actor_id: int | None = None):
+    """Submit one broadcast. Safe to run twice or after a killed worker: see campaigns.sending."""
+    broadcast = Broadcast.objects.select_related("account", "campaign", "template", "trigger").get(pk=broadcast_id)
+    if broadcast.state not in SUBMITTABLE:
+        return
+    try:
+        broadcast_submit(broadcast, actor=get_user_model().objects.filter(pk=actor_id).first())
+    except SubmissionProblem:
+        return  # recorded on the broadcast for the user to fix
+    except TransientSubmitError as exc:
+        if self.request.retries >= self.max_retries:
+            broadcast_give_up(broadcast, f"MessageWhiz did not confirm the broadcast after retries: {exc}")
+            return
+        raise self.retry(exc=exc, countdown=min(900, 10 * 2**self.request.retries)) from exc
+
+
+@shared_task(soft_time_limit=120)
+def submit_due_broadcasts():
+    """Beat, every minute: hand scheduled broadcasts to MessageWhiz shortly before their time.
+
+    MessageWhiz then starts them exactly at send_date; until we hand them over they can be cancelled.
+    """
+    for broadcast_id in due_broadcast_ids():
+        submit_broadcast.delay(broadcast_id)
+
+
+@shared_task(soft_time_limit=600)
+def refresh_broadcasts():
+    """Beat: bring MessageWhiz's view of every submitted broadcast in; complete the finished ones."""
+    from messaging.models import ProviderAccount
+
+    from .followup import broadcasts_refresh
+
+    for account in ProviderAccount.objects.filter(is_active=True, kind=ProviderAccount.Kind.MESSAGEWHIZ):
+        broadcasts_refresh(account=account)
+
+
+@shared_task(soft_time_limit=120)
+def run_recurring_broadcast(recurrence_id: int):
+    """Fired by django-celery-beat: clone the saved definition and submit the copy."""
+    from django.utils import timezone
+
+    from .models import RecurringBroadcast
+    from .scheduling import recurring_broadcast_run
+
+    recurrence = RecurringBroadcast.objects.select_related("definition").filter(pk=recurrence_id, enabled=True).first()
+    if recurrence is None:
+        return
+    broadcast = recurring_broadcast_run(recurrence, fired_at=timezone.now())
+    if broadcast is not None:
+        submit_broadcast.delay(broadcast.pk)
+
+
+@shared_task(soft_time_limit=600)
+def estimate_broadcast(broadcast_id: int, actor_id: int | None = None):
+    from .estimates import broadcast_estimate
+
+    broadcast = Broadcast.objects.select_related("account", "template").get(pk=broadcast_id)
+    broadcast_estimate(broadcast, actor=get_user_model().objects.filter(pk=actor_id).first())
+
+
+# Generic HTTP providers: our own sender (campaigns.dispatch). The soft limit leaves room for the
+# run budget (DISPATCH_RUN_SECONDS) plus the chunks still in flight when it runs out.
+@shared_task(soft_time_limit=540, time_limit=600)
+def dispatch_broadcast(broadcast_id: int):
+    from .dispatch import dispatch_run
+
+    return dispatch_run(broadcast_id)
+
+
+@shared_task(soft_time_limit=60)
+def send_provider_reply(account_id: int, phone: str, text: str):
+    """An auto-reply to an inbound message (messaging.providers.inbound)."""
+    from messaging.providers.inbound import auto_reply_send
+
+    auto_reply_send(account_id=account_id, phone=phone, text=text)
+
+
+@shared_task(soft_time_limit=60)
+def dispatch_sweep():
+    """Beat, every minute: restart generic-provider broadcasts whose sender died or whose task was lost."""
+    from .dispatch import dispatch_stalled_ids
+
+    for broadcast_id in dispatch_stalled_ids():
+        dispatch_broadcast.delay(broadcast_id)

@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from campaigns import views as campaign_views
+from config import views
+
+urlpatterns = [
+    path("", campaign_views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+    path("", include("messaging.urls")),
+    path("", include("campaigns.urls")),
+    path("", include("recipients.urls")),
+    path("callbacks/", include("callbacks.urls")),
+    path("providers/", include("messaging.providers.urls")),
+]

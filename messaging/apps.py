@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class MessagingConfig(AppConfig):
+    name = "messaging"
+
+    def ready(self):
+        from . import mirrors  # noqa: F401 - registers the mirrored resources

@@ -1,0 +1,33 @@
+from django import forms
+
+from .models import ProviderAccount
+
+
+class ProviderAccountForm(forms.ModelForm):
+    """Edits an account without ever rendering its API key back to the browser."""
+
+    api_key = forms.CharField(
+        label="API key",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only. Leave blank to keep the current key.",
+    )
+
+    base_url = forms.URLField(
+        label="Base URL", assume_scheme="https", help_text="API root, e.g. https://sms.messagewhiz.com"
+    )
+
+    class Meta:
+        model = ProviderAccount
+        fields = ["name", "kind", "base_url", "api_key", "is_active"]
+
+    def clean_api_key(self):
+        key = self.cleaned_data["api_key"]
+        if key:
+            return key
+        if self.instance.pk and self.instance.api_key:
+            return self.instance.api_key
+        if self.data.get("kind", self.instance.kind) != ProviderAccount.Kind.MESSAGEWHIZ:
+            return ""  # HTTP providers authenticate as their own configuration says
+        raise forms.ValidationError("An API key is required.")

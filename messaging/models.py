@@ -1,0 +1,281 @@
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+from .mirror import MirroredModel
+from .validators import validate_sender_name
+
+
+def new_callback_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def default_base_url() -> str:
+    return settings.MESSAGEWHIZ_BASE_URL
+
+
+class ProviderAccount(models.Model):
+    """A set of credentials for one messaging provider.
+
+    The API key is write-only: forms never render it back and pages show only `api_key_hint`.
+    Providers post callbacks to URLs carrying `callback_token`, which is what authenticates them.
+    """
+
+    class Kind(models.TextChoices):
+        MESSAGEWHIZ = "messagewhiz", "MessageWhiz"
+        GENERIC = "generic", "Generic HTTP"
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.MESSAGEWHIZ)
+    base_url = models.URLField(default=default_base_url, help_text="API root, e.g. https://sms.messagewhiz.com")
+    api_key = models.CharField(max_length=255)
+    callback_token = models.CharField(max_length=64, unique=True, default=new_callback_token, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def __repr__(self):
+        # Never let the key reach logs or tracebacks through repr().
+        return f"<ProviderAccount {self.pk} {self.name!r} {self.kind}>"
+
+    @property
+    def api_key_hint(self) -> str:
+        if not self.api_key:
+            return "not set"
+        return "•" * 8 + self.api_key[-4:] if len(self.api_key) > 8 else "•" * 8
+
+    def rotate_callback_token(self) -> None:
+        self.callback_token = new_callback_token()
+        self.save(update_fields=["callback_token", "updated_at"])
+
+
+class Sender(MirroredModel):
+    """The name or number recipients see as the message's origin."""
+
+    name = models.CharField(max_length=20, validators=[validate_sender_name])
+
+    class Meta(MirroredModel.Meta):
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class SenderList(MirroredModel):
+    """A group of senders; MessageWhiz picks one at random for each message."""
+
+    name = models.CharField(max_length=255)
+    senders = models.ManyToManyField(Sender, blank=True, related_name="sender_lists")
+
+    class Meta(MirroredModel.Meta):
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ApiToken(models.Model):
+    """A bearer token with which a back-office system calls Textcast's small JSON API.
+
+    Only a SHA-256 of the token is stored; the token itself is shown once, when it is created.
+    """
+
+    name = models.CharField(max_length=100, help_text="Which system uses it")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    prefix = models.CharField(max_length=8, editable=False, help_text="First characters, to tell tokens apart")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def hash(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, *, name: str, user) -> tuple["ApiToken", str]:
+        key = "tc_" + secrets.token_urlsafe(32)
+        return cls.objects.create(name=name, user=user, prefix=key[:8], key_hash=cls.hash(key)), key
+
+
+
+def default_stop_keywords() -> str:
+    return "STOP\nUNSUBSCRIBE\nСТОП"  # noqa: RUF001 — Cyrillic on purpose
+
+
+class GenericProviderConfig(models.Model):
+    """How to talk to a provider configured the way CleverTap's "Generic SMS" provider is.
+
+    `$$To`, `$$Body` and `$$MessageID` (case-sensitive) may appear in the endpoint, the header
+    values, the parameters and the body template; messaging.providers.generic.request escapes each
+    for where it stands. The password and the values of credential-like headers are write-only.
+    """
+
+    class Channel(models.TextChoices):
+        SMS = "sms", "SMS"
+        WHATSAPP = "whatsapp", "WhatsApp"
+
+    class Method(models.TextChoices):
+        GET = "GET", "GET"
+        POST = "POST", "POST"
+
+    class Auth(models.TextChoices):
+        NONE = "none", "No authentication"
+        BASIC = "basic", "Basic authentication"
+
+    class BodyFormat(models.TextChoices):
+        FORM = "form", "x-www-form-urlencoded"
+        JSON = "json", "JSON"
+        RAW = "raw", "Raw"
+
+    account = models.OneToOneField(ProviderAccount, on_delete=models.CASCADE, related_name="generic")
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.SMS)
+    method = models.CharField("request type", max_length=4, choices=Method.choices, default=Method.POST)
+    endpoint = models.CharField("HTTP endpoint", max_length=2000)
+    auth = models.CharField("authentication", max_length=5, choices=Auth.choices, default=Auth.NONE)
+    username = models.CharField(max_length=255, blank=True)
+    password = models.CharField(max_length=255, blank=True)
+    # [[key, value], …] in order; a key may repeat.
+    headers = models.JSONField(default=list, blank=True)
+    body_format = models.CharField(max_length=4, choices=BodyFormat.choices, default=BodyFormat.FORM)
+    # Form bodies and GET queries: [[key, value], …]. JSON and raw bodies: body_template.
+    params = models.JSONField("parameters", default=list, blank=True)
+    body_template = models.TextField(blank=True)
+    batch_enabled = models.BooleanField("batch", default=False)
+    batch_size = models.PositiveSmallIntegerField(default=100)
+    batch_record_template = models.TextField(blank=True, help_text="JSON for one message")
+    batch_envelope = models.TextField(blank=True, help_text='JSON around the records, "$$Records" where they go')
+    max_concurrency = models.PositiveSmallIntegerField("maximum concurrent requests", default=100)
+    rate_limit = models.PositiveIntegerField("messages per second", null=True, blank=True)
+    timeout = models.PositiveSmallIntegerField("timeout (seconds)", default=30)
+    # When the provider ignores a second request with the same $$MessageID, a request whose answer
+    # was lost may be repeated; otherwise such a message is left for reconciliation, never resent.
+    dedupes_message_id = models.BooleanField("provider de-duplicates by $$MessageID", default=False)
+    response_id_field = models.CharField("message id in the answer", max_length=100, blank=True,
+                                         help_text="Dotted path in the JSON answer, e.g. message_id or data.0.id")
+    is_default = models.BooleanField("default provider", default=False)
+
+    # Delivery reports
+    dlr_enabled = models.BooleanField("delivery reports", default=False)
+    dlr_ref_field = models.CharField("our message id field", max_length=100, blank=True,
+                                     help_text="Where the report carries $$MessageID")
+    dlr_id_field = models.CharField("provider message id field", max_length=100, blank=True)
+    dlr_status_field = models.CharField("status field", max_length=100, blank=True)
+    dlr_error_field = models.CharField("error field", max_length=100, blank=True)
+    # {"provider value": "canonical status"}; values are matched case-insensitively.
+    dlr_status_map = models.JSONField("status mapping", default=dict, blank=True)
+
+    # WhatsApp and inbound messages
+    whatsapp_number = models.CharField(max_length=20, blank=True)
+    auto_reply = models.BooleanField("auto-reply to unknown numbers", default=False)
+    auto_reply_text = models.TextField(blank=True)
+    stop_keywords = models.TextField(default=default_stop_keywords, blank=True, help_text="One per line")
+    optout_list = models.ForeignKey("recipients.UnsubscribeList", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", help_text="Empty: one is created on the first opt-out")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel"], condition=models.Q(is_default=True),
+                                    name="one_default_generic_provider_per_channel"),
+        ]
+
+    def __str__(self):
+        return f"{self.account} ({self.get_channel_display()})"
+
+    def __repr__(self):
+        return f"<GenericProviderConfig {self.pk} account={self.account_id}>"
+
+    @property
+    def has_dlr(self) -> bool:
+        return self.dlr_enabled and bool(self.dlr_status_field) and bool(self.dlr_ref_field or self.dlr_id_field)
+
+    def stop_words(self) -> set[str]:
+        return {" ".join(word.split()).casefold() for word in self.stop_keywords.splitlines() if word.strip()}
+
+
+class WhatsAppTemplate(models.Model):
+    """A template approved at the provider (MSG91), recorded here so that we can send it.
+
+    Validation (`clean`) follows WhatsApp's template rules as CleverTap's page describes them.
+    """
+
+    class Header(models.TextChoices):
+        NONE = "none", "None"
+        TEXT = "text", "Text"
+        IMAGE = "image", "Image"
+        VIDEO = "video", "Video"
+        DOCUMENT = "document", "Document"
+        LOCATION = "location", "Location"
+
+    class Buttons(models.TextChoices):
+        NONE = "none", "None"
+        QUICK_REPLY = "quick_reply", "Quick reply"
+        CALL_TO_ACTION = "cta", "Call to action"
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="whatsapp_templates")
+    name = models.CharField(max_length=512)
+    language = models.CharField(max_length=15, default="en")
+    header_type = models.CharField(max_length=8, choices=Header.choices, default=Header.NONE)
+    header_text = models.CharField(max_length=60, blank=True)
+    header_media_url = models.URLField(blank=True)
+    body = models.TextField(max_length=1024)
+    footer = models.CharField(max_length=60, blank=True)
+    button_type = models.CharField(max_length=11, choices=Buttons.choices, default=Buttons.NONE)
+    # quick reply: [{"text": …}]; call to action: [{"type": "url"|"phone", "text": …, "value": …}]
+    buttons = models.JSONField(default=list, blank=True)
+    limited_time_offer = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name", "language"], name="whatsapp_template_unique_name_lang"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.language})"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from .providers.whatsapp.templates import template_problems
+
+        problems = template_problems(self)
+        if problems:
+            raise ValidationError(problems)
+
+
+class InboundMessage(models.Model):
+    """A message a user sent us through a provider (WhatsApp inbound callback), as received."""
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="inbound_messages",
+                                db_index=False)  # covered by the (account, received_at) index
+    phone = models.CharField(max_length=20)
+    text = models.TextField(blank=True)
+    provider_message_id = models.CharField(max_length=128, blank=True)
+    raw = models.TextField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    opted_out = models.BooleanField(default=False)
+    auto_replied = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        indexes = [models.Index(fields=["account", "received_at"], name="inbound_account_time")]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "provider_message_id"],
+                                    condition=~models.Q(provider_message_id=""), name="inbound_once_per_provider_id"),
+        ]
+
+    def __str__(self):
+        return f"{self.phone}: {self.text[:40]}"

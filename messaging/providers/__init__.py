@@ -1,0 +1,1 @@
+"""Provider transports behind one interface (see messaging/providers/base.py)."""

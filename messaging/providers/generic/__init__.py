@@ -1,0 +1,3 @@
+"""CleverTap-style generic HTTP providers (SMS and WhatsApp)."""
+
+from . import transport  # noqa: F401 — registers GenericTransport

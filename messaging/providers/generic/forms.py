@@ -1,0 +1,202 @@
+"""The generic provider form, as CleverTap's "Add SMS provider" page lays it out.
+
+Pairs (headers, parameters, the status table) are edited as lines of text: no JavaScript needed,
+and pasting a provider's curl example is easy. Secrets are write-only: the password is never
+rendered, and header values other than a few harmless ones are shown masked; submitting the mask
+keeps the stored value.
+"""
+
+from django import forms
+
+from messaging.models import GenericProviderConfig, ProviderAccount
+
+from .dlr import CANONICAL_STATUSES
+from .request import MAX_BATCH, RECORDS, RequestTemplate, TemplateError, parse_json_template
+
+MASK = "********"
+# Header values worth seeing again; every other header may hold a credential.
+PLAIN_HEADERS = frozenset({"content-type", "accept", "accept-language", "user-agent", "content-language"})
+
+
+def pairs_to_text(pairs, sep: str, *, mask_secrets: bool = False) -> str:
+    lines = []
+    for key, value in pairs or []:
+        if mask_secrets and value and key.lower() not in PLAIN_HEADERS:
+            value = MASK
+        lines.append(f"{key}{sep} {value}" if sep == ":" else f"{key}{sep}{value}")
+    return "\n".join(lines)
+
+
+def text_to_pairs(text: str, sep: str, what: str) -> list[list[str]]:
+    pairs = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        key, found, value = line.partition(sep)
+        if not found or not key.strip():
+            raise forms.ValidationError(f"{what}, line {number}: write it as key{sep}value.")
+        pairs.append([key.strip(), value.strip() if sep == ":" else value])
+    return pairs
+
+
+class GenericProviderForm(forms.ModelForm):
+    name = forms.CharField(label="Nickname", max_length=100)
+    is_active = forms.BooleanField(label="Active", required=False, initial=True)
+    headers_text = forms.CharField(
+        label="Headers", required=False, widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text="One per line, Key: Value. Values may use $$To, $$Body, $$MessageID. "
+                  f"Credential values are write-only: {MASK} keeps the saved value.")
+    params_text = forms.CharField(
+        label="Parameters", required=False, widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text="GET or x-www-form-urlencoded: one per line, key=value.")
+    password = forms.CharField(
+        required=False, strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only. Leave blank to keep the saved password.")
+    status_map_text = forms.CharField(
+        label="Status mapping", required=False, widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}),
+        help_text=f"One per line, provider value=our status ({', '.join(CANONICAL_STATUSES)}).")
+
+    class Meta:
+        model = GenericProviderConfig
+        fields = ["channel", "method", "endpoint", "auth", "username", "password", "body_format", "body_template",
+                  "batch_enabled", "batch_size", "batch_record_template", "batch_envelope", "max_concurrency",
+                  "rate_limit", "timeout", "dedupes_message_id", "response_id_field", "is_default",
+                  "dlr_enabled", "dlr_ref_field", "dlr_id_field", "dlr_status_field", "dlr_error_field",
+                  "whatsapp_number", "auto_reply", "auto_reply_text", "stop_keywords", "optout_list"]
+        widgets = {
+            "endpoint": forms.TextInput(attrs={"spellcheck": "false"}),
+            "body_template": forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+            "batch_record_template": forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+            "batch_envelope": forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+            "auto_reply_text": forms.Textarea(attrs={"rows": 2}),
+            "stop_keywords": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {
+            "body_template": "JSON or raw body; $$To, $$Body and $$MessageID are filled in (escaped for JSON).",
+            "max_concurrency": "30 to 1,000 requests in flight at once.",
+            "rate_limit": "Empty: no cap.",
+            "batch_size": f"Records per request, at most {MAX_BATCH:,}.",
+        }
+
+    def __init__(self, *args, account: ProviderAccount | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.account = account or ProviderAccount(kind=ProviderAccount.Kind.GENERIC, api_key="")
+        config = self.instance
+        if not self.is_bound:
+            initial = self.initial
+            initial.setdefault("name", self.account.name)
+            initial.setdefault("is_active", self.account.is_active if self.account.pk else True)
+            initial.setdefault("headers_text", pairs_to_text(initial.get("headers", config.headers), ":",
+                                                             mask_secrets=bool(config.pk)))
+            initial.setdefault("params_text", pairs_to_text(initial.get("params", config.params), "="))
+            status_map = initial.get("dlr_status_map", config.dlr_status_map) or {}
+            initial.setdefault("status_map_text", pairs_to_text(status_map.items(), "="))
+        self.fields["optout_list"].required = False
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if ProviderAccount.objects.filter(name=name).exclude(pk=self.account.pk).exists():
+            raise forms.ValidationError("Another provider account has this nickname.")
+        return name
+
+    def clean_headers_text(self):
+        pairs = text_to_pairs(self.cleaned_data["headers_text"], ":", "Headers")
+        saved = {k.lower(): v for k, v in (self.instance.headers or [])} if self.instance.pk else {}
+        for pair in pairs:
+            if pair[1] == MASK:
+                if pair[0].lower() not in saved:
+                    raise forms.ValidationError(f"Enter a value for the header {pair[0]}.")
+                pair[1] = saved[pair[0].lower()]
+            if any(c in pair[0] for c in " :\r\n"):
+                raise forms.ValidationError(f"“{pair[0]}” is not a valid header name.")
+        return pairs
+
+    def clean_params_text(self):
+        return text_to_pairs(self.cleaned_data["params_text"], "=", "Parameters")
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        return password or (self.instance.password if self.instance.pk else "")
+
+    def clean_status_map_text(self):
+        table = {}
+        for key, value in text_to_pairs(self.cleaned_data["status_map_text"], "=", "Status mapping"):
+            value = value.strip().lower()
+            if value not in CANONICAL_STATUSES:
+                raise forms.ValidationError(f"“{value}” is not one of our statuses ({', '.join(CANONICAL_STATUSES)}).")
+            table[key.strip()] = value
+        return table
+
+    def clean_max_concurrency(self):
+        value = self.cleaned_data["max_concurrency"]
+        if not 30 <= value <= 1000:
+            raise forms.ValidationError("Between 30 and 1,000.")
+        return value
+
+    def clean_batch_size(self):
+        value = self.cleaned_data["batch_size"]
+        if not 1 <= value <= MAX_BATCH:
+            raise forms.ValidationError(f"Between 1 and {MAX_BATCH:,}.")
+        return value
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        # What the saved configuration will be (the instance itself is only filled in after clean()).
+        config = GenericProviderConfig(**{name: data.get(name) for name in ("method", "endpoint", "auth", "username",
+                                                                          "password", "body_format", "body_template",
+                                                                          "batch_enabled", "batch_size",
+                                                                          "batch_record_template", "batch_envelope")},
+                                       headers=data["headers_text"], params=data["params_text"])
+        if data["auth"] == "basic" and not data["username"]:
+            self.add_error("username", "Basic authentication needs a username.")
+        if data["endpoint"].startswith("<") or "<" in data["endpoint"]:
+            self.add_error("endpoint", "Replace the placeholder with your provider's endpoint.")
+            return data
+        if data["batch_enabled"]:
+            if data["method"] != "POST" or data["body_format"] != "json":
+                self.add_error("batch_enabled", "Batch mode sends JSON: choose POST and JSON.")
+            elif RECORDS not in data["batch_envelope"]:
+                self.add_error("batch_envelope", f'Put "{RECORDS}" where the records go.')
+        if data["dlr_enabled"] and not (data["dlr_status_field"] and (data["dlr_ref_field"] or data["dlr_id_field"])):
+            self.add_error("dlr_enabled", "Name the status field and the message id field of the reports.")
+        if data["method"] == "POST" and data["body_format"] == "json":
+            try:
+                parse_json_template(data["body_template"].replace("$$CallbackURL", "") or "{}", "The JSON parameters")
+            except TemplateError as exc:
+                self.add_error("body_template", str(exc))
+                return data
+        try:
+            RequestTemplate(config)
+        except TemplateError as exc:
+            self.add_error(None, str(exc))
+        return data
+
+    def _get_validation_exclusions(self):
+        # Marking this account default un-marks the previous one (services.generic_account_save);
+        # the partial unique constraint on is_default is only the database's backstop.
+        return {*super()._get_validation_exclusions(), "is_default"}
+
+    def save_account(self):
+        from .services import generic_account_save
+
+        self.instance.headers = self.cleaned_data["headers_text"]
+        self.instance.params = self.cleaned_data["params_text"]
+        self.instance.dlr_status_map = self.cleaned_data["status_map_text"]
+        self.account.name = self.cleaned_data["name"]
+        self.account.is_active = self.cleaned_data["is_active"]
+        return generic_account_save(account=self.account, config=self.instance)
+
+
+class TestSendForm(forms.Form):
+    country_code = forms.RegexField(regex=r"^\+?\d{1,4}$", max_length=5, initial="+",
+                                    error_messages={"invalid": "Digits, e.g. +44."})
+    number = forms.RegexField(regex=r"^[\d\s\-()]{4,16}$", label="Mobile number",
+                              error_messages={"invalid": "Digits only."})
+    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1600)
+
+    def phone(self) -> str:
+        digits = "".join(c for c in self.cleaned_data["number"] if c.isdigit())
+        return self.cleaned_data["country_code"].lstrip("+") + digits

@@ -1,0 +1,80 @@
+"""Presets that fill the generic provider form as the providers' CleverTap pages describe them.
+
+Values in <angle brackets> are the user's own (keys, sender ids, numbers) and must be replaced;
+the form refuses to save an endpoint that is still a placeholder.
+"""
+
+import json
+
+MESSAGEWHIZ_DLR_STATUSES = {
+    # CleverTap's words for MessageWhiz DLRs, and MessageWhiz's own status words.
+    "DELIVERED": "delivered", "DELIVRD": "delivered", "FAILED": "failed", "QUEUED": "submitted",
+    "ENROUTE": "enroute", "ACCEPTD": "accepted", "UNDELIV": "undelivered", "EXPIRED": "expired",
+    "REJECTD": "rejected", "DELETED": "deleted", "UNKNOWN": "unknown",
+}
+
+PRESETS = {
+    # specs/000: MessageWhiz's /sms endpoint as a CleverTap generic provider.
+    "messagewhiz_sms": {
+        "label": "MessageWhiz /sms",
+        "name": "MessageWhiz_SMS",
+        "channel": "sms",
+        "method": "POST",
+        "endpoint": "https://sms.messagewhiz.com/sms",
+        "auth": "none",
+        "headers": [["apikey", "<YOUR_MESSAGEWHIZ_API_KEY>"], ["Content-Type", "application/json"]],
+        "body_format": "json",
+        "body_template": json.dumps({"from": "<Your Sender ID>", "to": "$$To", "text": "$$Body",
+                                     "client_ref": "$$MessageID", "callback": "$$CallbackURL"}, indent=2),
+        "response_id_field": "message_id",
+        "dlr_enabled": True,
+        "dlr_ref_field": "client_ref",
+        "dlr_id_field": "message_id",
+        "dlr_status_field": "status",
+        "dlr_error_field": "error",
+        "dlr_status_map": MESSAGEWHIZ_DLR_STATUSES,
+    },
+    # specs/001: Message Central. Credentials travel as headers; no delivery reports.
+    "message_central": {
+        "label": "Message Central",
+        "name": "MessageCentral",
+        "channel": "sms",
+        "method": "POST",
+        "endpoint": "<Auth URL from your Message Central account>",
+        "auth": "none",
+        "headers": [["customerId", "<Customer ID>"], ["email", "<Email>"], ["password", "<Password>"],
+                    ["Content-Type", "application/json"], ["account", "<Account ID>"]],
+        "body_format": "json",
+        "body_template": json.dumps({"to": "$$To", "text": "$$Body"}, indent=2),
+        "batch_record_template": json.dumps({"to": "$$To", "text": "$$Body"}),
+        "batch_envelope": json.dumps({"messages": "$$Records"}),
+        "dlr_enabled": False,
+    },
+    # specs/002: MSG91 WhatsApp, basic authentication with the MSG91 username.
+    "msg91_whatsapp": {
+        "label": "MSG91 WhatsApp",
+        "name": "MSG91",
+        "channel": "whatsapp",
+        "method": "POST",
+        "endpoint": "https://api.msg91.com/api/v5/whatsapp//outbound/clevertap/",
+        "auth": "basic",
+        "headers": [["Authkey", "<MSG91 Authkey>"], ["Content-Type", "application/json"],
+                    ["Accept", "application/json"]],
+        "body_format": "json",
+        "body_template": json.dumps({"integrated_number": "<WhatsApp number>", "to": "$$To",
+                                     "message_id": "$$MessageID", "type": "template", "template": "$$Template"},
+                                    indent=2),
+        "max_concurrency": 30,
+        "dlr_enabled": True,
+        "dlr_ref_field": "message_id",
+        "dlr_id_field": "uuid",
+        "dlr_status_field": "status",
+        "dlr_error_field": "reason",
+        "dlr_status_map": {"sent": "enroute", "delivered": "delivered", "read": "delivered", "failed": "failed",
+                           "rejected": "rejected"},
+    },
+}
+
+
+def preset_choices() -> list[tuple[str, str]]:
+    return [(key, preset["label"]) for key, preset in PRESETS.items()]

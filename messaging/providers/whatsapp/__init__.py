@@ -1,0 +1,1 @@
+"""WhatsApp through a generic provider (MSG91): templates, template sends."""

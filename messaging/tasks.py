@@ -1,0 +1,76 @@
+import logging
+
+from celery import shared_task
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_KEY = "textcast:worker-heartbeat"
+
+
+@shared_task
+def heartbeat():
+    """Run by beat every minute so the dashboard can tell whether workers are alive."""
+    cache.set(HEARTBEAT_KEY, timezone.now().isoformat(), timeout=None)
+    logger.info("Worker heartbeat recorded")
+
+
+@shared_task(bind=True, max_retries=10, soft_time_limit=300)
+def push_mirror(self, model_label: str, pk: int):
+    """Make the provider agree with one mirrored row; transient failures retry with backoff."""
+    from django.apps import apps
+
+    from .sync.push import TransientSyncError, mirror_push
+
+    # Two pushes of one object at once could both create it remotely; the second one waits.
+    # The database name keeps two installations (or test workers) sharing a cache apart.
+    lock = f"textcast:push:{connection.settings_dict['NAME']}:{model_label}:{pk}"
+    if not cache.add(lock, self.request.id or "eager", timeout=300):
+        raise self.retry(countdown=5)
+    try:
+        obj = apps.get_model(model_label).objects.filter(pk=pk).select_related("account").first()
+        if obj is None:
+            return
+        mirror_push(obj)
+    except TransientSyncError as exc:
+        raise self.retry(exc=exc, countdown=min(600, 5 * 2**self.request.retries)) from exc
+    finally:
+        cache.delete(lock)
+
+
+@shared_task(soft_time_limit=1800, time_limit=1860)
+def pull_mirrors(account_id: int | None = None, keys: list[str] | None = None):
+    """Beat job and "pull now": bring every mirrored entity of one or all accounts up to date."""
+    from .models import ProviderAccount
+    from .sync.pull import mirror_pull_account
+
+    accounts = ProviderAccount.objects.filter(is_active=True, kind=ProviderAccount.Kind.MESSAGEWHIZ)
+    if account_id is not None:
+        accounts = accounts.filter(pk=account_id)
+    for account in accounts:
+        for key, summary in mirror_pull_account(account, keys).items():
+            logger.info("Pulled %s for %s: %s", key, account, summary.as_dict())
+
+
+@shared_task(soft_time_limit=120)
+def push_pending():
+    """Beat, every minute: queue a push for rows still PENDING a minute after their last change.
+
+    Edits queue their own push at once; this catches any whose task was lost (a broker restart)
+    and changes made by bulk services that only mark rows pending.
+    """
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .mirror import SyncState
+    from .sync import resources
+
+    settled = timezone.now() - timedelta(seconds=60)
+    for resource in resources.all_resources():
+        pending = resource.model.objects.filter(sync_state=SyncState.PENDING, updated_at__lte=settled,
+                                                account__is_active=True)
+        for pk in pending.values_list("pk", flat=True)[:500]:
+            push_mirror.delay(resource.model._meta.label, pk)

@@ -1,0 +1,21 @@
+from django.urls import include, path
+
+from . import views
+from .mirror_views import MirrorPages
+from .models import Sender, SenderList
+
+app_name = "messaging"
+
+senders = MirrorPages(
+    model=Sender, fields=["name"],
+    help_text="The name or number recipients see. At most 11 latin letters, digits or ' . _ - + & and space, "
+              "or up to 20 digits.",
+)
+sender_lists = MirrorPages(model=SenderList, fields=["name", "senders"],
+                           help_text="MessageWhiz picks one of the list's senders at random for each message.")
+
+urlpatterns = [
+    path("providers/", views.account_list, name="account_list"),
+    path("senders/", include(senders.urls())),
+    path("sender-lists/", include(sender_lists.urls())),
+]

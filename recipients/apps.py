@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class RecipientsConfig(AppConfig):
+    name = "recipients"
+
+    def ready(self):
+        from . import mirrors  # noqa: F401 - registers the mirrored resources

@@ -1,0 +1,99 @@
+"""Downloads of lists: MessageWhiz's CSV form and XLSX, streamed, safe to open in Excel.
+
+Every text cell goes through `messaging.spreadsheets.neutralise`: a value starting with =, +, -, @, tab or CR
+gets a leading apostrophe so a spreadsheet shows it instead of running it as a formula. Phones
+are digits only, so they are never touched.
+"""
+
+import csv
+import io
+from collections.abc import Iterator
+
+from django.db.models import Max
+
+from messaging.spreadsheets import neutralise
+
+from .importing import RECIPIENT_COLUMNS
+from .models import Recipient, RecipientList, UnsubscribeList, UnsubscribeNumber
+
+_CHUNK_ROWS = 2_000
+_FETCH = 10_000
+
+
+def recipient_list_columns(*, recipient_list: RecipientList) -> list[str]:
+    """phone_number plus the fields any recipient of the list has, in MessageWhiz's order."""
+    maxima = Recipient.objects.filter(recipient_list=recipient_list).aggregate(
+        **{column: Max(column) for column in RECIPIENT_COLUMNS}
+    )
+    return ["phone_number", *(column for column in RECIPIENT_COLUMNS if maxima[column])]
+
+
+def recipient_list_export_csv(*, recipient_list: RecipientList, columns: list[str] | None = None) -> Iterator[bytes]:
+    """The list as MessageWhiz's download: `"phone_number";"first_name"` then one row per recipient."""
+    columns = columns or recipient_list_columns(recipient_list=recipient_list)
+    return _csv(columns, _recipient_rows(recipient_list, columns))
+
+
+def unsubscribe_list_export_csv(*, unsubscribe_list: UnsubscribeList) -> Iterator[bytes]:
+    return _csv(["phone_number"], _unsubscribe_rows(unsubscribe_list))
+
+
+def recipient_list_export_xlsx(*, recipient_list: RecipientList, output, columns: list[str] | None = None) -> None:
+    """Write the list as an .xlsx workbook to `output` (a path or a binary file)."""
+    columns = columns or recipient_list_columns(recipient_list=recipient_list)
+    _xlsx(output, recipient_list.name, columns, _recipient_rows(recipient_list, columns))
+
+
+def unsubscribe_list_export_xlsx(*, unsubscribe_list: UnsubscribeList, output) -> None:
+    _xlsx(output, unsubscribe_list.name, ["phone_number"], _unsubscribe_rows(unsubscribe_list))
+
+
+def _recipient_rows(recipient_list, columns) -> Iterator[tuple]:
+    fields = ["phone" if column == "phone_number" else column for column in columns]
+    rows = Recipient.objects.filter(recipient_list=recipient_list).order_by("id").values_list(*fields)
+    # iterator(): a server-side cursor on PostgreSQL, so a million rows never sit in memory.
+    return rows.iterator(chunk_size=_FETCH)
+
+
+def _unsubscribe_rows(unsubscribe_list) -> Iterator[tuple]:
+    rows = UnsubscribeNumber.objects.filter(unsubscribe_list=unsubscribe_list).order_by("id").values_list("phone")
+    return rows.iterator(chunk_size=_FETCH)
+
+
+def _csv(columns: list[str], rows) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", quoting=csv.QUOTE_ALL, lineterminator="\n")
+    writer.writerow(columns)
+    for count, row in enumerate(rows, start=1):
+        writer.writerow([neutralise(value) for value in row])
+        if count % _CHUNK_ROWS == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+def _xlsx(output, title: str, columns: list[str], rows) -> None:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    # Write-only mode streams rows to a temporary file instead of building the sheet in memory.
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(_sheet_title(title))
+    sheet.append(columns)
+
+    def text(value):
+        # Stored as text, never as a number (phones keep every digit) or a formula.
+        cell = WriteOnlyCell(sheet, value=neutralise(value))
+        cell.data_type = "s"
+        return cell
+
+    for row in rows:
+        sheet.append([text(value) for value in row])
+    workbook.save(output)
+
+
+def _sheet_title(name: str) -> str:
+    # Excel: at most 31 characters, none of []:*?/\
+    cleaned = "".join("_" if char in "[]:*?/\\" else char for char in name).strip("'")
+    return cleaned[:31] or "List"

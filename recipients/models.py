@@ -1,0 +1,191 @@
+"""Recipient lists, unsubscribe lists and the imports that fill them.
+
+Phones are stored as international digits without '+' (MessageWhiz's form, e.g. "380501234567").
+Member tables can hold millions of rows, so they carry no per-row timestamps and no index beyond
+the (list, phone) unique constraint, which also serves every per-list lookup.
+"""
+
+from django.db import models
+
+from messaging.mirror import MirroredModel
+
+# MessageWhiz's field limits: first/last name 50, email and url 255, anything else 5000.
+NAME_MAX = 50
+EMAIL_URL_MAX = 255
+OTHER_MAX = 5000
+# E.164 numbers have at most 15 digits, but libphonenumber accepts a few longer national
+# formats (Japanese and Indonesian toll-free numbers reach 19 digits with the country code).
+PHONE_MAX = 20
+
+
+class RecipientList(MirroredModel):
+    name = models.CharField(max_length=255)
+    # Kept exact by every service that changes membership, so list pages never count a million rows.
+    recipient_count = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta(MirroredModel.Meta):
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Recipient(models.Model):
+    # The optional columns have database defaults so bulk loads name only the mapped columns.
+    # db_index=False: the (list, phone) unique index already starts with the list column.
+    recipient_list = models.ForeignKey(
+        RecipientList, on_delete=models.CASCADE, related_name="recipients", db_index=False
+    )
+    phone = models.CharField(max_length=PHONE_MAX)
+    first_name = models.CharField(max_length=NAME_MAX, blank=True, db_default="")
+    last_name = models.CharField(max_length=NAME_MAX, blank=True, db_default="")
+    email = models.CharField(max_length=EMAIL_URL_MAX, blank=True, db_default="")
+    url = models.CharField(max_length=EMAIL_URL_MAX, blank=True, db_default="")
+    custom = models.TextField(blank=True, db_default="")
+    custom1 = models.TextField(blank=True, db_default="")
+    custom2 = models.TextField(blank=True, db_default="")
+    custom3 = models.TextField(blank=True, db_default="")
+    custom4 = models.TextField(blank=True, db_default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient_list", "phone"], name="recipient_unique_phone_per_list"
+            )
+        ]
+
+    def __str__(self):
+        return self.phone
+
+
+class UnsubscribeList(MirroredModel):
+    name = models.CharField(max_length=255)
+    # MessageWhiz's `unsubscribers_amount`.
+    member_count = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta(MirroredModel.Meta):
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class UnsubscribeNumber(models.Model):
+    unsubscribe_list = models.ForeignKey(
+        UnsubscribeList, on_delete=models.CASCADE, related_name="numbers", db_index=False
+    )
+    phone = models.CharField(max_length=PHONE_MAX)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["unsubscribe_list", "phone"], name="unsubscribe_number_unique_phone_per_list"
+            )
+        ]
+
+    def __str__(self):
+        return self.phone
+
+
+class ImportJob(models.Model):
+    """One file (or pasted text) being loaded into a recipient or unsubscribe list.
+
+    The job is the only thing an import writes before it succeeds: the list itself changes in a
+    single transaction at the very end, so a failed job leaves it exactly as it was.
+    """
+
+    class Kind(models.TextChoices):
+        RECIPIENTS = "recipients", "Recipient list"
+        UNSUBSCRIBES = "unsubscribes", "Unsubscribe list"
+
+    class Mode(models.TextChoices):
+        NEW = "new", "Create a new list"
+        APPEND = "append", "Add to the list"
+        REPLACE = "replace", "Replace the whole list"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Stage(models.TextChoices):
+        READING = "reading", "Reading and checking rows"
+        SAVING = "saving", "Saving the list"
+
+    account = models.ForeignKey("messaging.ProviderAccount", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.RECIPIENTS)
+    mode = models.CharField(max_length=7, choices=Mode.choices, default=Mode.NEW)
+    # Set from the start for append/replace; for a new list, set when the import succeeds.
+    recipient_list = models.ForeignKey(
+        RecipientList, null=True, blank=True, on_delete=models.SET_NULL, related_name="import_jobs"
+    )
+    unsubscribe_list = models.ForeignKey(
+        UnsubscribeList, null=True, blank=True, on_delete=models.SET_NULL, related_name="import_jobs"
+    )
+    list_name = models.CharField(
+        max_length=255, blank=True, help_text="Name of the list to create (or rename to, on replace)"
+    )
+
+    source = models.FileField(upload_to="imports/sources/%Y/%m/", max_length=500)
+    source_name = models.CharField(max_length=255, blank=True, help_text="The uploaded file's own name")
+    mapping = models.JSONField(default=dict, help_text='Column index → marker, e.g. {"0": "phone_number"}')
+    truncate = models.BooleanField(default=False)
+    default_country = models.CharField(max_length=2, blank=True, help_text="ISO code for national numbers")
+    sheet = models.CharField(max_length=255, blank=True, help_text="Sheet index or name (spreadsheets)")
+    has_header = models.BooleanField(default=True)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    stage = models.CharField(max_length=10, choices=Stage.choices, blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_estimated = models.PositiveIntegerField(null=True, blank=True)
+
+    # The result in MessageWhiz's vocabulary; total = inserted + wrong + duplicate.
+    inserted = models.PositiveIntegerField(null=True, blank=True)
+    total = models.PositiveIntegerField(null=True, blank=True)
+    wrong = models.PositiveIntegerField(null=True, blank=True)
+    duplicate = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    # CSV of "row,column,value,reason" for every row not loaded (or, for a refused import, every
+    # field over its limit). A file rather than rows in the database: it can hold 100k+ lines
+    # and is only ever downloaded whole.
+    rejects = models.FileField(upload_to="imports/rejects/%Y/%m/", max_length=500, blank=True)
+    rejects_count = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind="recipients", unsubscribe_list__isnull=True)
+                | models.Q(kind="unsubscribes", recipient_list__isnull=True),
+                name="import_job_targets_one_kind_of_list",
+            )
+        ]
+
+    def __str__(self):
+        return f"Import {self.pk} ({self.get_status_display()})"
+
+    @property
+    def target_list(self):
+        return self.recipient_list if self.kind == self.Kind.RECIPIENTS else self.unsubscribe_list
+
+    @property
+    def result(self) -> dict | None:
+        if self.status != self.Status.SUCCEEDED:
+            return None
+        return {
+            "inserted": self.inserted, "total": self.total, "wrong": self.wrong, "duplicate": self.duplicate,
+        }
+
+    @property
+    def progress(self) -> float | None:
+        """Fraction of the file read, 0..1; None while the size is unknown."""
+        if self.status == self.Status.SUCCEEDED:
+            return 1.0
+        if not self.rows_estimated:
+            return None
+        return min(1.0, self.rows_done / self.rows_estimated)

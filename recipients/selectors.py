@@ -1,0 +1,75 @@
+"""Reads of recipient and unsubscribe lists."""
+
+from django.db.models import Exists, Min, OuterRef, QuerySet
+
+from .models import ImportJob, Recipient, RecipientList, UnsubscribeList, UnsubscribeNumber
+
+
+def recipient_list_members(*, recipient_list: RecipientList) -> QuerySet[Recipient]:
+    return Recipient.objects.filter(recipient_list=recipient_list).order_by("id")
+
+
+def unsubscribe_list_members(*, unsubscribe_list: UnsubscribeList) -> QuerySet[str]:
+    """The list's phone numbers (MessageWhiz's /members)."""
+    return (
+        UnsubscribeNumber.objects.filter(unsubscribe_list=unsubscribe_list)
+        .order_by("id")
+        .values_list("phone", flat=True)
+    )
+
+
+def recipients_for_send(
+    *, recipient_list_ids: list[int], unsubscribe_list_ids: list[int] | None = None
+) -> QuerySet[Recipient]:
+    """Who a broadcast to these lists reaches: one recipient per phone, minus unsubscribed ones.
+
+    Unsubscribe lists are applied here, at send time, not at import: a number unsubscribed
+    after its list was imported must still be left out. A phone in several lists counts once,
+    with the fields of its first-added row. The SQL is an anti-join (NOT EXISTS, served by the
+    unsubscribe table's (list, phone) index) inside a GROUP BY phone, so it stays one query
+    whatever the list sizes; iterate it with `.iterator(chunk_size=…)`.
+    """
+    members = Recipient.objects.filter(recipient_list_id__in=recipient_list_ids)
+    if unsubscribe_list_ids:
+        unsubscribed = UnsubscribeNumber.objects.filter(
+            unsubscribe_list_id__in=unsubscribe_list_ids, phone=OuterRef("phone")
+        )
+        members = members.filter(~Exists(unsubscribed))
+    first_per_phone = members.values("phone").annotate(first=Min("id")).values("first")
+    return Recipient.objects.filter(id__in=first_per_phone).order_by("id")
+
+
+def recipients_for_send_count(*, recipient_list_ids: list[int], unsubscribe_list_ids: list[int] | None = None) -> int:
+    return recipients_for_send(
+        recipient_list_ids=recipient_list_ids, unsubscribe_list_ids=unsubscribe_list_ids
+    ).count()
+
+
+def import_job_progress(*, job_id: int) -> dict:
+    """What a progress page polls: a small dict, one indexed row read."""
+    job = ImportJob.objects.get(pk=job_id)
+    return {
+        "status": job.status,
+        "stage": job.stage,
+        "rows_done": job.rows_done,
+        "rows_estimated": job.rows_estimated,
+        "progress": job.progress,
+        "result": job.result,
+        "error": job.error,
+        "rejects_count": job.rejects_count,
+    }
+
+
+def phones_for_send(*, recipient_list_ids: list[int], unsubscribe_list_ids: list[int] | None = None) -> QuerySet:
+    """The distinct phones a broadcast reaches, in phone order — what creating its messages needs.
+
+    Cheaper than `recipients_for_send` (no per-phone row lookup), and sorted so that inserting
+    messages in this order appends to the (broadcast, phone) index instead of scattering.
+    """
+    members = Recipient.objects.filter(recipient_list_id__in=recipient_list_ids)
+    if unsubscribe_list_ids:
+        unsubscribed = UnsubscribeNumber.objects.filter(
+            unsubscribe_list_id__in=unsubscribe_list_ids, phone=OuterRef("phone")
+        )
+        members = members.filter(~Exists(unsubscribed))
+    return members.values_list("phone", flat=True).distinct().order_by("phone")

@@ -1,0 +1,63 @@
+"""Broadcast pages show pre-aggregated figures, filter and export messages, and cancel."""
+
+from django.urls import reverse
+
+from campaigns.models import Broadcast, Message
+
+from .test_sending import run_task
+
+
+def test_list_and_detail_render_with_figures(admin_client, make_broadcast, sandbox):
+    broadcast = run_task(make_broadcast())
+    Broadcast.objects.filter(pk=broadcast.pk).update(delivered=2, clicks_unique=1)
+    page = admin_client.get(reverse("campaigns:broadcast_list")).content.decode()
+    assert "Autumn sale" in page and "Submitted" in page
+    detail = admin_client.get(reverse("campaigns:broadcast_detail", args=[broadcast.pk])).content.decode()
+    assert '"funnel-data"' in detail and '["Delivered", 2]' in detail
+    assert "380501234567" in detail
+    assert 'hx-trigger="every 5s"' in detail  # in flight: figures refresh themselves
+
+
+def test_messages_filter_and_exports(admin_client, make_broadcast, sandbox):
+    broadcast = run_task(make_broadcast())
+    Message.objects.filter(broadcast=broadcast, phone="380501234568").update(status="delivered", error="=cmd|x")
+    page = admin_client.get(reverse("campaigns:broadcast_detail", args=[broadcast.pk]) + "?status=delivered")
+    assert page.content.decode().count("<td>38050123456") == 1
+    csv_body = b"".join(admin_client.get(
+        reverse("campaigns:broadcast_export", args=[broadcast.pk, "csv"]) + "?status=delivered").streaming_content)
+    lines = csv_body.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("phone,status")
+    assert len(lines) == 2 and "'=cmd|x" in lines[1]
+    xlsx = admin_client.get(reverse("campaigns:broadcast_export", args=[broadcast.pk, "xlsx"]))
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    assert admin_client.get(reverse("campaigns:broadcast_export", args=[broadcast.pk, "exe"])).status_code == 404
+
+
+def test_cancel_from_the_page(admin_client, make_broadcast):
+    broadcast = make_broadcast()
+    admin_client.post(reverse("campaigns:broadcast_cancel", args=[broadcast.pk]))
+    broadcast.refresh_from_db()
+    assert broadcast.state == Broadcast.State.CANCELLED
+
+
+def test_cancel_of_a_submitted_broadcast_is_explained(admin_client, make_broadcast, sandbox):
+    broadcast = run_task(make_broadcast())
+    page = admin_client.post(reverse("campaigns:broadcast_cancel", args=[broadcast.pk]), follow=True)
+    assert "can&#x27;t become cancelled" in page.content.decode()
+
+
+def test_timeline_counts_reports_per_minute_and_clicks_per_link(admin_client, make_broadcast, sandbox):
+    from datetime import UTC, datetime
+
+    from callbacks.models import Click
+
+    broadcast = run_task(make_broadcast())
+    at = datetime(2026, 11, 22, 10, 5, 30, tzinfo=UTC)
+    Message.objects.filter(broadcast=broadcast, phone="380501234567").update(status="delivered", status_at=at)
+    Message.objects.filter(broadcast=broadcast, phone="380501234568").update(status="undelivered", status_at=at)
+    message = Message.objects.get(broadcast=broadcast, phone="380501234567")
+    Click.objects.create(message=message, link_id="hkzt.me/ZPFuT5", clicked_at=at)
+    Click.objects.create(message=message, link_id="hkzt.me/ZPFuT5", clicked_at=at.replace(second=59))
+    data = admin_client.get(reverse("callbacks:broadcast_timeline", args=[broadcast.pk])).json()
+    assert data["minutes"] == [["2026-11-22T10:05:00+00:00", {"delivered": 1, "failed": 1, "other": 0}]]
+    assert data["links"] == [{"link_id": "hkzt.me/ZPFuT5", "clicks": 2, "people": 1, "conversion": 33.33}]

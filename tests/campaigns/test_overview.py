@@ -1,0 +1,35 @@
+"""The overview sums broadcast counters over the chosen period and flags what needs attention."""
+
+from datetime import timedelta
+
+from django.core.cache import cache
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.models import Broadcast, Template
+from messaging.mirror import SyncState
+from messaging.tasks import heartbeat
+
+
+def test_overview_totals_by_period(admin_client, make_broadcast):
+    recent = make_broadcast(name="Recent")
+    old = make_broadcast(name="Old")
+    Broadcast.objects.filter(pk=recent.pk).update(state="submitted", sent=100, delivered=90, clicks_unique=12,
+                                                   failed=4, submitted_at=timezone.now() - timedelta(days=2))
+    Broadcast.objects.filter(pk=old.pk).update(state="completed", sent=50, delivered=50,
+                                               submitted_at=timezone.now() - timedelta(days=20))
+    week = admin_client.get(reverse("home")).content.decode()
+    assert '<span class="stat-value">100</span>' in week and '<span class="stat-value">90</span>' in week
+    month = admin_client.get(reverse("home") + "?days=30").content.decode()
+    assert '<span class="stat-value">150</span>' in month and '<span class="stat-value">140</span>' in month
+
+
+def test_sync_failures_and_missing_worker_are_flagged(admin_client, mw_account):
+    cache.delete("textcast:worker-heartbeat")
+    Template.objects.create(account=mw_account, name="Broken", body="x", sync_state=SyncState.FAILED,
+                            sync_error="Template with name 'Broken' already exists")
+    page = admin_client.get(reverse("home")).content.decode()
+    assert "already exists" in page
+    assert "No background worker has checked in" in page
+    heartbeat()
+    assert "No background worker" not in admin_client.get(reverse("home")).content.decode()

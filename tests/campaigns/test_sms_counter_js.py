@@ -1,0 +1,112 @@
+"""The browser counter (static/js/sms-counter.js) must agree with campaigns.sms to the character.
+
+Runs the script in node with a stub `window` and no `document` (so nothing is wired to a page),
+over a corpus of tricky texts and over every BMP character on its own.
+"""
+
+import json
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from campaigns import sms
+
+JS = Path(__file__).resolve().parents[2] / "static" / "js" / "sms-counter.js"
+EMOJI = "\U0001f600"
+ZHE = "ж"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("node") is None, reason="node is not on PATH, so the browser SMS counter can't be run"
+)
+
+NODE_SCRIPT = """
+const fs = require("fs");
+const vm = require("vm");
+const window = {};
+vm.runInNewContext(fs.readFileSync(process.argv[1], "utf8"), { window });
+const sms = window.TextcastSms;
+const input = JSON.parse(fs.readFileSync(0, "utf8"));
+const corpus = input.corpus.map((text) => ({ ...sms.count(text), replaced: sms.replaceUcs2(text) }));
+const sweep = input.sweep.map((char) => {
+  const result = sms.count(char);
+  return [result.encoding, result.length, result.ucs2Chars.length ? result.ucs2Chars[0].replacement : null];
+});
+process.stdout.write(JSON.stringify({ corpus, sweep }));
+"""
+
+
+def corpus() -> list[str]:
+    texts = list(sms.GSM_BASIC) + list(sms.GSM_EXTENSION) + [sms.GSM_BASIC, sms.GSM_EXTENSION, ""]
+    texts += ["a" * n for n in (69, 70, 71, 134, 135, 152, 153, 154, 159, 160, 161, 305, 306, 307, 459, 460)]
+    texts += [ZHE * n for n in (69, 70, 71, 133, 134, 135, 136, 201, 202, 203)]
+    texts += ["a" * 158 + "€", "a" * 159 + "€", "€" * 80, "€" * 81, "a" * 152 + "€" + "a" * 152]
+    texts += ["a" * 151 + "€" + "a" * 153, "a" * 305 + "|", "a" * 304 + "|" + "a" * 200, "\f" * 77 + "a"]
+    texts += [EMOJI * n for n in (1, 34, 35, 36, 67, 68)]
+    texts += [ZHE * k + EMOJI + ZHE * 70 for k in (64, 65, 66, 67, 132, 133, 134)]
+    texts += ["a" * 69 + EMOJI, "a" * 68 + EMOJI, "a" * 159 + ZHE, "a" * 160 + "\xa0"]
+    texts += [
+        "Hello Привіт 你好 مرحبا שלום Γειά \u03c3\u03bf\u03c5",
+        "ΔΦΓΛΩΠΨΣΘΞ and \u0391\u0392\u0395",
+        "100\xa0EUR — \u201cquoted\u201d \u2018single\u2019 wait\u2026",
+        "Łódź, Kraków, Gdańsk, Straße, Ærø, Ørsted, Ñandú, Çava",
+        "\U0001f1fa\U0001f1e6 flag, \U0001f468\u200d\U0001f469\u200d\U0001f467 family, \U0001f44d\U0001f3fd tone",
+        "tab\there, zero\u200bwidth, soft\u00adhyphen, \ufeffbom",
+        "backtick ` and acute \u00b4 and caret ^",
+        "lone \ud83d surrogate",
+        "{{first_name}}, [sale] ~50% off {today} | only €5 \\ promo",
+        "line\nbreak\r\nand form\ffeed",
+    ]
+    # Random texts from a mixed alphabet, both encodings, up to four parts.
+    alphabet = "aZ0 .\n" * 20 + sms.GSM_EXTENSION * 3 + "éÄ£" + ZHE + "\xa0\u2019" + EMOJI
+    rng = random.Random(7)
+    for _ in range(300):
+        text = "".join(rng.choices(alphabet, k=rng.randrange(0, 480)))
+        texts.append(text if rng.random() < 0.5 else sms.replace_ucs2(text).replace(ZHE, "").replace(EMOJI, ""))
+    return texts
+
+
+def run_node(payload: dict) -> dict:
+    result = subprocess.run(
+        ["node", "-e", NODE_SCRIPT, str(JS)],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
+def python_view(text: str) -> dict:
+    result = sms.count(text)
+    return {
+        "encoding": result.encoding,
+        "length": result.length,
+        "parts": result.parts,
+        "perPart": result.per_part,
+        "remaining": result.remaining,
+        "ucs2Chars": [{"char": c.char, "replacement": c.replacement} for c in result.ucs2_chars],
+        "replaced": sms.replace_ucs2(text),
+    }
+
+
+def test_browser_counter_matches_python():
+    texts = corpus()
+    bmp = [chr(cp) for cp in range(0x10000) if not 0xD800 <= cp <= 0xDFFF]
+    node = run_node({"corpus": texts, "sweep": bmp})
+
+    for text, js in zip(texts, node["corpus"], strict=True):
+        assert js == python_view(text), text
+
+    # Every BMP character on its own: same encoding, same cost, same suggested replacement.
+    mismatches = []
+    for char, js in zip(bmp, node["sweep"], strict=True):
+        result = sms.count(char)
+        python = [result.encoding, result.length, result.ucs2_chars[0].replacement if result.ucs2_chars else None]
+        if js != python:
+            mismatches.append((f"U+{ord(char):04X}", js, python))
+    assert mismatches == []

@@ -1,0 +1,66 @@
+"""The retry policy as the sandbox sees it: how many requests arrived, and what the client slept."""
+
+import pytest
+
+from messaging.messagewhiz.client import MessageWhizClient
+from messaging.messagewhiz.errors import AmbiguousRequestError, RateLimitedError, ServerError
+
+
+def test_idempotent_call_survives_503_then_429(client, sandbox, sleeps):
+    client.campaign_create(name="Kept")
+    sandbox.faults(fail_next=[{"status": 503}, {"status": 429, "retry_after": 1}])
+
+    assert [c["name"] for c in client.campaign_list()] == ["Kept"]
+
+    assert len(sandbox.requests(method="GET", path="^/api/3/campaign$")) == 3
+    assert len(sleeps) == 2
+    assert 0 <= sleeps[0] <= 0.5  # jittered backoff after the 503
+    assert sleeps[1] == 1.0  # Retry-After honoured exactly
+
+
+def test_create_is_not_retried_on_503(client, sandbox, sleeps):
+    sandbox.faults(fail_next=[{"status": 503}])
+
+    with pytest.raises(ServerError) as caught:
+        client.campaign_create(name="Once")
+
+    assert caught.value.status == 503
+    assert len(sandbox.requests(method="POST", path="^/api/3/campaign$")) == 1
+    assert sleeps == []
+    assert sandbox.state("campaigns") == [] or all(c["name"] != "Once" for c in sandbox.state("campaigns"))
+
+
+def test_rate_limited_send_reports_retry_after(client, sandbox, sleeps):
+    sandbox.faults(fail_next=[{"status": 429, "retry_after": 7}])
+    with pytest.raises(RateLimitedError) as caught:
+        client.fast_single_send(to="2605876689", sender="sender", text="hi")
+    assert caught.value.retry_after == 7
+    assert caught.value.permanent is False
+    assert len(sandbox.requests(method="POST", path="^/sms$")) == 1
+
+
+def test_estimate_is_retried_because_it_changes_nothing(client, sandbox, sleeps):
+    list_id = client.recipient_list_create(name="L", numbers=["3852004823"])["recipient_list_id"]
+    sandbox.faults(fail_next=[{"status": 503}])
+    assert client.broadcast_estimate(recipient_list_ids=[list_id], message_body="x")["messages"] == 1
+    assert len(sandbox.requests(method="POST", path="^/api/3/Broadcast/estimate$")) == 2
+
+
+def test_lost_answer_to_a_send_is_ambiguous(sandbox, sleeps):
+    sandbox.faults(fail_next=[{"hang": 3, "apply": True}])
+    mw = MessageWhizClient(sandbox.url, sandbox.api_key, timeout=(2, 0.5), sleep=sleeps.append)
+    with pytest.raises(AmbiguousRequestError) as caught:
+        mw.campaign_create(name="Maybe")
+    assert caught.value.permanent is True  # never blindly resent
+    assert len(sandbox.requests(method="POST", path="^/api/3/campaign$")) == 1
+    assert sleeps == []
+    # It was applied after all: reconciling means looking before sending again.
+    assert [c["name"] for c in sandbox.state("campaigns")] == ["Maybe"]
+
+
+def test_lost_answer_to_a_read_is_retried(sandbox, sleeps):
+    sandbox.faults(fail_next=[{"hang": 3, "apply": True}])
+    with MessageWhizClient(sandbox.url, sandbox.api_key, timeout=(2, 0.5), sleep=sleeps.append) as mw:
+        assert mw.campaign_list() == []
+    assert len(sandbox.requests(method="GET", path="^/api/3/campaign$")) == 2
+    assert len(sleeps) == 1

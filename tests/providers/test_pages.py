@@ -1,0 +1,126 @@
+"""Provider pages: presets fill the form, secrets stay write-only, save offers the test send,
+the test send shows the provider's raw answer."""
+
+import pytest
+
+from messaging.models import GenericProviderConfig, ProviderAccount
+
+pytestmark = pytest.mark.django_db
+
+
+def form_data(stub, **overrides):
+    data = {
+        "name": "Acme SMS", "is_active": "on", "channel": "sms", "method": "POST", "endpoint": f"{stub.url}/sms",
+        "auth": "basic", "username": "acme", "password": "s3cret-pass",
+        "headers_text": "apikey: KEY-123456\nContent-Type: application/json",
+        "params_text": "", "body_format": "json", "body_template": '{"to": "$$To", "text": "$$Body"}',
+        "batch_size": "100", "batch_record_template": "", "batch_envelope": "", "max_concurrency": "100",
+        "rate_limit": "", "timeout": "30", "response_id_field": "message_id", "status_map_text": "",
+        "dlr_ref_field": "", "dlr_id_field": "", "dlr_status_field": "", "dlr_error_field": "",
+        "whatsapp_number": "", "auto_reply_text": "", "stop_keywords": "STOP",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@pytest.mark.parametrize("preset, expected", [
+    ("messagewhiz_sms", ["https://sms.messagewhiz.com/sms", "apikey: &lt;YOUR_MESSAGEWHIZ_API_KEY&gt;",
+                         "&quot;client_ref&quot;: &quot;$$MessageID&quot;"]),
+    ("message_central", ["customerId: &lt;Customer ID&gt;", "&quot;to&quot;: &quot;$$To&quot;"]),
+    ("msg91_whatsapp", ["https://api.msg91.com/api/v5/whatsapp//outbound/clevertap/", "Authkey:",
+                        'value="basic" selected']),
+])
+def test_presets_fill_the_form(admin_client, preset, expected):
+    page = admin_client.get(f"/providers/generic/new/?preset={preset}").content.decode()
+    for text in expected:
+        assert text in page
+
+
+def test_save_offers_the_test_send_and_keeps_secrets_write_only(admin_client, stub):
+    response = admin_client.post("/providers/generic/new/", form_data(stub))
+    account = ProviderAccount.objects.get(name="Acme SMS")
+    assert response.status_code == 302 and response["Location"] == f"/providers/generic/{account.pk}/test/"
+    config = account.generic
+    assert account.kind == "generic" and config.password == "s3cret-pass"
+    assert config.headers == [["apikey", "KEY-123456"], ["Content-Type", "application/json"]]
+
+    page = admin_client.get(f"/providers/generic/{account.pk}/edit/").content.decode()
+    assert "s3cret-pass" not in page and "KEY-123456" not in page
+    assert "apikey: ********" in page and "Content-Type: application/json" in page
+
+    # Saving the masked form unchanged keeps both secrets.
+    admin_client.post(f"/providers/generic/{account.pk}/edit/",
+                      form_data(stub, password="", headers_text="apikey: ********\nContent-Type: application/json"))
+    config.refresh_from_db()
+    assert config.password == "s3cret-pass" and config.headers[0] == ["apikey", "KEY-123456"]
+    assert "s3cret-pass" not in repr(config) and "KEY-123456" not in repr(account)
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"max_concurrency": "29"}, "Between 30 and 1,000."),
+    ({"max_concurrency": "1001"}, "Between 30 and 1,000."),
+    ({"body_template": '{"to": "$$To",}'}, "is not valid JSON"),
+    ({"endpoint": "<Auth URL from your Message Central account>"}, "Replace the placeholder"),
+    ({"endpoint": "ftp://x/$$To"}, "http:// or https://"),
+    ({"batch_enabled": "on", "batch_envelope": "{}"}, "$$Records"),
+    ({"batch_size": "1001"}, "Between 1 and 1,000."),
+    ({"status_map_text": "DELIVRD=great"}, "is not one of our statuses"),
+])
+def test_invalid_configurations_are_refused(admin_client, stub, overrides, field):
+    response = admin_client.post("/providers/generic/new/", form_data(stub, **overrides))
+    assert response.status_code == 200
+    assert field in response.content.decode().replace("&quot;", '"')
+    assert not GenericProviderConfig.objects.exists()
+
+
+def test_only_one_default_provider_per_channel(admin_client, stub):
+    admin_client.post("/providers/generic/new/", form_data(stub, name="A", is_default="on"))
+    admin_client.post("/providers/generic/new/", form_data(stub, name="B", is_default="on"))
+    assert list(GenericProviderConfig.objects.filter(is_default=True).values_list("account__name", flat=True)) == ["B"]
+
+
+def test_test_send_shows_the_raw_answer(admin_client, stub, make_account):
+    account = make_account(body_template='{"to": "$$To", "text": "$$Body", "id": "$$MessageID"}')
+    stub.script = [(401, {"X-Reason": "bad-key"}, '{"error": "<unauthorized>"}' + "x" * 5000)]
+    page = admin_client.post(f"/providers/generic/{account.pk}/test/",
+                             {"country_code": "+44", "number": "7700 900123", "message": "Hello"}).content.decode()
+    sent = stub.requests[0].json()
+    assert sent["to"] == "447700900123" and sent["text"] == "Hello"
+    assert "HTTP 401" in page and "x-reason: bad-key" in page.lower()
+    assert "&lt;unauthorized&gt;" in page and "(truncated)" in page
+
+
+def test_pages_need_staff_to_change(client, django_user_model, make_account):
+    account = make_account()
+    user = django_user_model.objects.create_user("colleague", password="pw")
+    client.force_login(user)
+    assert client.get("/providers/generic/").status_code == 200
+    assert client.get(f"/providers/generic/{account.pk}/").status_code == 200
+    assert client.get(f"/providers/generic/{account.pk}/edit/").status_code == 403
+    assert client.post(f"/providers/generic/{account.pk}/test/", {}).status_code == 403
+
+
+def test_account_without_dlr_says_so(admin_client, make_account):
+    account = make_account()
+    page = admin_client.get(f"/providers/generic/{account.pk}/").content.decode()
+    assert "No delivery reports" in page
+
+
+def test_sending_page_shows_progress_and_controls(admin_client, make_account, make_broadcast):
+    from campaigns.models import Broadcast
+
+    account = make_account()
+    broadcast, _ = make_broadcast(account, 5)
+    Broadcast.objects.filter(pk=broadcast.pk).update(state="submitted", dispatch_state="running",
+                                                     recipients_count=5, sent=2, failed=1)
+    url = f"/providers/broadcasts/{broadcast.pk}/sending/"
+    page = admin_client.get(url).content.decode()
+    assert "2 of 5 sent" in page and "3 waiting" in page and 'value="pause"' in page
+    assert admin_client.get(url, HTTP_ACCEPT="application/json").json()["queued"] == 3
+
+    assert admin_client.post(url, {"action": "pause"}).status_code == 302
+    assert Broadcast.objects.get(pk=broadcast.pk).dispatch_state == "paused"
+    assert 'value="resume"' in admin_client.get(url).content.decode()
+    admin_client.post(url, {"action": "cancel"})
+    assert Broadcast.objects.get(pk=broadcast.pk).dispatch_state in ("cancelled",)
+    assert admin_client.post(url, {"action": "explode"}).status_code == 404

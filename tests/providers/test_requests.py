@@ -1,0 +1,151 @@
+"""What the provider receives: methods, body formats, placeholders and their escaping, auth, batches.
+
+Each test sends through GenericTransport (the test-send path) or a dispatch run to the stub over
+real HTTP and asserts on the request as the provider saw it.
+"""
+
+import base64
+import json
+
+import pytest
+
+from campaigns.models import Message
+from campaigns.tasks import submit_broadcast
+from messaging.providers.base import ProviderError, transport_for
+from messaging.providers.generic.request import Record, RequestTemplate, TemplateError
+
+NASTY = 'Hi "Ann" & Bob\\ 50% off? a=b#c\r\nX-Injected: 1 — ü €'
+REF = "6f1c2a58-7a0b-4a5e-9d55-2f0f8a8f2a10"
+
+
+def send(account, body=NASTY, to="380501234567"):
+    with transport_for(account) as transport:
+        return transport.send(to=to, body=body, message_id=REF)
+
+
+def test_get_with_placeholders_in_endpoint_query_is_url_encoded(stub, make_account):
+    account = make_account(method="GET",
+                           endpoint=f"{stub.url}/rest?method=sms&mobile_no=$$To&content=$$Body&id=$$MessageID")
+    send(account)
+    [request] = stub.requests
+    assert request.method == "GET" and request.path == "/rest"
+    assert request.query == {"method": "sms", "mobile_no": "380501234567", "content": NASTY, "id": REF}
+    assert request.body == b""
+
+
+def test_get_parameters_go_to_the_query_string(stub, make_account):
+    account = make_account(method="GET", params=[["to", "+$$To"], ["text", "$$Body"], ["sender", "EXPL"]])
+    send(account)
+    assert stub.requests[0].query == {"to": "+380501234567", "text": NASTY, "sender": "EXPL"}
+
+
+def test_post_form_body(stub, make_account):
+    account = make_account(body_format="form", params=[["to", "$$To"], ["text", "$$Body"], ["ref", "$$MessageID"]])
+    send(account)
+    [request] = stub.requests
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert request.form == {"to": "380501234567", "text": NASTY, "ref": REF}
+
+
+def test_post_json_body_escapes_strings_and_keeps_structure(stub, make_account):
+    account = make_account(body_template='{"to": ["$$To"], "sms": {"text": "$$Body", "ref": "$$MessageID"}, '
+                                         '"n": 1, "flash": false, "note": "to $$To: $$Body"}')
+    send(account)
+    [request] = stub.requests
+    assert request.headers["content-type"] == "application/json"
+    assert request.json() == {"to": ["380501234567"], "sms": {"text": NASTY, "ref": REF}, "n": 1, "flash": False,
+                              "note": f"to 380501234567: {NASTY}"}
+
+
+def test_a_body_containing_a_placeholder_is_not_substituted_again(stub, make_account):
+    account = make_account(body_template='{"text": "$$Body", "to": "$$To"}')
+    send(account, body="say $$To and $$MessageID")
+    assert stub.requests[0].json() == {"text": "say $$To and $$MessageID", "to": "380501234567"}
+
+
+def test_placeholders_are_case_sensitive(stub, make_account):
+    account = make_account(body_template='{"a": "$$to", "b": "$$BODY", "c": "$$To"}')
+    send(account)
+    assert stub.requests[0].json() == {"a": "$$to", "b": "$$BODY", "c": "380501234567"}
+
+
+def test_raw_body_is_substituted_as_written(stub, make_account):
+    account = make_account(body_format="raw", body_template="<sms to='$$To'>$$Body</sms>",
+                           headers=[["Content-Type", "application/xml"]])
+    send(account, body="hello")
+    [request] = stub.requests
+    assert request.body == b"<sms to='380501234567'>hello</sms>"
+    assert request.headers["content-type"] == "application/xml"
+
+
+def test_header_values_take_placeholders_and_cannot_inject_headers(stub, make_account):
+    account = make_account(headers=[["X-To", "$$To"], ["X-Text", "$$Body"], ["X-Ref", "$$MessageID"],
+                                    ["apikey", "secret-key"]])
+    send(account)
+    headers = stub.requests[0].headers
+    assert headers["x-to"] == "380501234567" and headers["x-ref"] == REF and headers["apikey"] == "secret-key"
+    assert "x-injected" not in headers
+    assert "\r" not in headers["x-text"] and "\n" not in headers["x-text"]
+    from urllib.parse import unquote
+
+    assert unquote(headers["x-text"]) == NASTY
+
+
+def test_basic_auth(stub, make_account):
+    account = make_account(auth="basic", username="msg91user", password="p@ss:word")
+    send(account)
+    auth = stub.requests[0].headers["authorization"]
+    assert auth.startswith("Basic ")
+    assert base64.b64decode(auth[6:]).decode() == "msg91user:p@ss:word"
+
+
+def test_answers_are_classified(stub, make_account):
+    account = make_account(response_id_field="data.0.id")
+    stub.script = [(200, {}, '{"data": [{"id": "abc"}]}'), (400, {}, '{"error": "bad number"}'),
+                   (503, {"Retry-After": "7"}, "busy")]
+    assert send(account).provider_message_id == "abc"
+    with pytest.raises(ProviderError) as bad:
+        send(account)
+    assert bad.value.permanent and "bad number" in str(bad.value)
+    with pytest.raises(ProviderError) as busy:
+        send(account)
+    assert not busy.value.permanent and busy.value.retry_after == 7
+
+
+def test_invalid_json_template_is_refused(make_account):
+    account = make_account(body_template='{"to": "$$To",}')
+    with pytest.raises(TemplateError):
+        RequestTemplate(account.generic)
+
+
+def test_batch_request_envelope_and_records(make_account):
+    account = make_account(batch_enabled=True, batch_size=3,
+                           batch_record_template='{"to": "$$To", "text": "$$Body", "ref": "$$MessageID"}',
+                           batch_envelope='{"sender": "SHOP", "messages": "$$Records"}')
+    template = RequestTemplate(account.generic)
+    prepared = template.batch_request([Record("1", 'a"b', "r1"), Record("2", "c", "r2")])
+    assert json.loads(prepared.body) == {"sender": "SHOP", "messages": [
+        {"to": "1", "text": 'a"b', "ref": "r1"}, {"to": "2", "text": "c", "ref": "r2"}]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batch_mode_dispatch_sends_up_to_batch_size_records_per_request(stub, make_account, make_broadcast):
+    account = make_account(batch_enabled=True, batch_size=4,
+                           batch_record_template='{"to": "$$To", "text": "$$Body", "ref": "$$MessageID"}',
+                           batch_envelope='{"messages": "$$Records"}')
+    broadcast, phones = make_broadcast(account, 10)
+    submit_broadcast(broadcast.pk)
+    sizes = [len(r.json()["messages"]) for r in stub.requests]
+    assert sorted(sizes) == [2, 4, 4]
+    sent = sorted(m["to"] for r in stub.requests for m in r.json()["messages"])
+    assert sent == phones
+    assert Message.objects.filter(broadcast=broadcast, status="submitted").count() == 10
+
+
+def test_logs_carry_neither_the_query_nor_secrets(stub, make_account, caplog):
+    account = make_account(method="GET", endpoint=f"{stub.url}/rest?text=$$Body&password=hunter2",
+                           headers=[["apikey", "secret-key"]])
+    with caplog.at_level("DEBUG"):
+        send(account, body="private words")
+    assert stub.requests[0].query["text"] == "private words"
+    assert "private" not in caplog.text and "hunter2" not in caplog.text and "secret-key" not in caplog.text

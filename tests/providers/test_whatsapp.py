@@ -1,0 +1,176 @@
+"""WhatsApp through the MSG91 preset: template rules, template sends, inbound messages and STOP."""
+
+import json
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from messaging.models import InboundMessage, WhatsAppTemplate
+from messaging.providers.generic.presets import PRESETS
+from recipients.models import Recipient, RecipientList, UnsubscribeNumber
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def wa_account(make_account, stub):
+    preset = {k: v for k, v in PRESETS["msg91_whatsapp"].items() if k not in ("label", "name")}
+    preset["endpoint"] = f"{stub.url}/api/v5/whatsapp//outbound/clevertap/"
+    preset["body_template"] = preset["body_template"].replace("<WhatsApp number>", "918889500122")
+    preset["username"] = "msg91-user"
+    return make_account(name="MSG91", **preset)
+
+
+def template(account, **fields):
+    fields = {"name": "order_update", "language": "en", "body": "Hi {{1}}, order {{2}} ships today.", **fields}
+    return WhatsAppTemplate(account=account, **fields)
+
+
+@pytest.mark.parametrize("fields, field", [
+    ({"name": "Order Update"}, "name"),
+    ({"language": "english"}, "language"),
+    ({"header_type": "text"}, "header_text"),
+    ({"header_type": "text", "header_text": "{{1}} and {{2}}"}, "header_text"),
+    ({"header_type": "image"}, "header_media_url"),
+    ({"header_type": "location", "header_media_url": "https://x.test/a.png"}, "header_media_url"),
+    ({"body": "Hi {{1}} and {{3}}"}, "body"),
+    ({"body": "x" * 1025}, "body"),
+    ({"footer": "Reply {{1}}"}, "footer"),
+    ({"button_type": "quick_reply", "buttons": [{"text": str(i)} for i in range(4)]}, "buttons"),
+    ({"button_type": "quick_reply", "buttons": [{"text": "x" * 26}]}, "buttons"),
+    ({"button_type": "cta", "buttons": [{"type": "url", "text": "Go", "value": "ftp://x"}]}, "buttons"),
+    ({"button_type": "cta", "buttons": [{"type": "url", "text": "A", "value": "https://a.test"},
+                                        {"type": "url", "text": "B", "value": "https://b.test"}]}, "buttons"),
+    ({"limited_time_offer": True, "footer": "bye"}, "footer"),
+    ({"limited_time_offer": True, "header_type": "document", "header_media_url": "https://x.test/a.pdf"},
+     "header_type"),
+    ({"limited_time_offer": True}, "buttons"),
+])
+def test_template_rules(wa_account, fields, field):
+    with pytest.raises(ValidationError) as error:
+        template(wa_account, **fields).full_clean()
+    assert field in error.value.message_dict
+
+
+def test_valid_templates(wa_account):
+    template(wa_account, header_type="image", header_media_url="https://x.test/a.png", footer="Shop",
+             button_type="quick_reply", buttons=[{"text": "Yes"}, {"text": "No"}]).full_clean()
+    template(wa_account, name="flash_sale", limited_time_offer=True, header_type="video",
+             header_media_url="https://x.test/v.mp4",
+             button_type="cta", buttons=[{"type": "url", "text": "Shop", "value": "https://shop.test"},
+                                         {"type": "phone", "text": "Call", "value": "+447700900123"}]).full_clean()
+
+
+def test_name_and_language_are_unique_per_account(admin_client, wa_account, make_account):
+    url = f"/providers/generic/{wa_account.pk}/templates/new/"
+    data = {"name": "order_update", "language": "en", "header_type": "none", "body": "Hi {{1}}",
+            "button_type": "none"}
+    assert admin_client.post(url, data).status_code == 302
+    response = admin_client.post(url, data)
+    assert "already has a template" in response.content.decode()
+    assert admin_client.post(url, {**data, "language": "es"}).status_code == 302
+    other = make_account(name="MSG91 second number", channel="whatsapp")
+    assert admin_client.post(f"/providers/generic/{other.pk}/templates/new/", data).status_code == 302
+    assert WhatsAppTemplate.objects.count() == 3
+
+
+def test_template_test_send_reaches_the_provider(admin_client, wa_account, stub):
+    saved = template(wa_account, header_type="image", header_media_url="https://x.test/a.png")
+    saved.save()
+    page = admin_client.post(f"/providers/generic/{wa_account.pk}/templates/{saved.pk}/test/",
+                             {"country_code": "+91", "number": "8889500122", "body_values_text": "Ann\nA-17"})
+    assert page.status_code == 200 and "HTTP 200" in page.content.decode()
+    [request] = stub.requests
+    assert request.headers["authorization"].startswith("Basic ")
+    sent = request.json()
+    assert sent["to"] == "918889500122" and sent["integrated_number"] == "918889500122"
+    assert sent["template"] == {
+        "name": "order_update", "language": {"code": "en"},
+        "components": [{"type": "header", "parameters": [{"type": "image", "image": {"link": "https://x.test/a.png"}}]},
+                       {"type": "body", "parameters": [{"type": "text", "text": "Ann"},
+                                                       {"type": "text", "text": "A-17"}]}]}
+
+
+def inbound(client, account, body):
+    return client.post(f"/providers/cb/{account.callback_token}/inbound/", data=json.dumps(body),
+                       content_type="application/json")
+
+
+@pytest.mark.parametrize("text", ["STOP", " stop ", "Unsubscribe", "стоп", "СТОП\n"])
+def test_stop_keyword_opts_the_number_out(client, wa_account, text):
+    response = inbound(client, wa_account, {"customerNumber": "+91 88895 00122", "text": text, "uuid": "in-1"})
+    assert response.status_code == 200
+    message = InboundMessage.objects.get()
+    assert message.opted_out and message.phone == "918889500122"
+    wa_account.generic.refresh_from_db()
+    optouts = wa_account.generic.optout_list
+    assert optouts.name == "Opted out (MSG91)"
+    assert list(UnsubscribeNumber.objects.filter(unsubscribe_list=optouts).values_list("phone", flat=True)) == [
+        "918889500122"]
+    assert optouts.member_count == 1
+
+
+def test_ordinary_messages_are_stored_not_opted_out_and_repeats_ignored(client, wa_account, admin_client):
+    assert inbound(client, wa_account, {"from": "918889500122", "text": "please stop by", "uuid": "a"}).json() == {
+        "ok": True, "duplicate": False}
+    assert inbound(client, wa_account, {"from": "918889500122", "text": "please stop by", "uuid": "a"}).json()[
+        "duplicate"]
+    assert InboundMessage.objects.count() == 1 and not UnsubscribeNumber.objects.exists()
+    page = admin_client.get(f"/providers/generic/{wa_account.pk}/inbound/").content.decode()
+    assert "please stop by" in page
+
+
+def test_custom_stop_keywords(client, wa_account):
+    wa_account.generic.stop_keywords = "ARRET\nBAJA"
+    wa_account.generic.save()
+    inbound(client, wa_account, {"from": "34600000001", "text": "baja", "uuid": "1"})
+    inbound(client, wa_account, {"from": "34600000002", "text": "STOP", "uuid": "2"})
+    assert list(UnsubscribeNumber.objects.values_list("phone", flat=True)) == ["34600000001"]
+
+
+def test_auto_reply_only_to_unknown_numbers(client, wa_account, stub, django_capture_on_commit_callbacks):
+    config = wa_account.generic
+    config.auto_reply, config.auto_reply_text = True, "Thanks! We'll be in touch."
+    config.save()
+    known = RecipientList.objects.create(account=wa_account, name="Known")
+    Recipient.objects.create(recipient_list=known, phone="918889500122")
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound(client, wa_account, {"from": "918889500122", "text": "hi", "uuid": "1"})
+        inbound(client, wa_account, {"from": "918889500199", "text": "hi", "uuid": "2"})
+        inbound(client, wa_account, {"from": "918889500198", "text": "STOP", "uuid": "3"})
+    assert [r.json()["to"] for r in stub.requests] == ["918889500199"]
+    assert list(InboundMessage.objects.filter(auto_replied=True).values_list("phone", flat=True)) == ["918889500199"]
+
+
+@pytest.mark.parametrize("body", [b"{", b"[]", b'{"text": "STOP"}', b"\xff"])
+def test_malformed_inbound_is_400(client, wa_account, body):
+    response = client.post(f"/providers/cb/{wa_account.callback_token}/inbound/", data=body,
+                           content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_unknown_token_is_404(client, wa_account):
+    assert inbound(client, wa_account.__class__(callback_token="nope"), {"from": "1"}).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_whatsapp_broadcast_sends_the_template_with_each_recipients_variables(wa_account, stub, make_broadcast):
+    from campaigns.models import Broadcast
+    from campaigns.tasks import submit_broadcast
+
+    approved = template(wa_account)
+    approved.save()
+    broadcast, phones = make_broadcast(wa_account, 3, body="{{first_name}}\nA-17")
+    submit_broadcast(broadcast.pk)
+    broadcast.refresh_from_db()
+    assert broadcast.state == Broadcast.State.DRAFT and "approved templates" in broadcast.last_error
+    assert stub.requests == []
+
+    broadcast, phones = make_broadcast(wa_account, 3, body="{{first_name}}\nA-17", whatsapp_template=approved)
+    submit_broadcast(broadcast.pk)
+    sent = sorted((r.json() for r in stub.requests), key=lambda b: b["to"])
+    assert [b["to"] for b in sent] == phones
+    assert {json.dumps(b["template"]) for b in sent} == {json.dumps({
+        "name": "order_update", "language": {"code": "en"},
+        "components": [{"type": "body", "parameters": [{"type": "text", "text": "Ann"},
+                                                       {"type": "text", "text": "A-17"}]}]})}
