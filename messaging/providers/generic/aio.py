@@ -26,6 +26,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from ..base import ProviderError, SendResult
+from .ratelimit import RateLimiter, shared_book
 from .request import Prepared
 from .transport import classify
 from .wire import NoAnswer, NotSent, Pool
@@ -41,30 +42,6 @@ class Outcome:
     result: SendResult | None = None
     error: str = ""
     attempts: int = 1
-
-
-class RateLimiter:
-    """Evenly spaced starts: at most `rate` in any one-second window (+1 at its edge).
-
-    Starts are taken one at a time (a lock) and each is spaced from the *actual* previous start,
-    so a stalled loop (a garbage collection, the GIL busy with the database thread) only delays
-    sending: it never lets the slots it missed go out in a burst. Taking `n` slots at once (a
-    batch of n messages) spaces the next start n/rate seconds away.
-    """
-
-    def __init__(self, rate: float | None):
-        self.interval = 1.0 / rate if rate else 0.0
-        self.next_at = 0.0
-        self.lock = asyncio.Lock()
-
-    async def acquire(self, n: int = 1) -> None:
-        if not self.interval:
-            return
-        async with self.lock:
-            delay = self.next_at - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self.next_at = time.monotonic() + self.interval * n
 
 
 class AsyncSender:
@@ -87,7 +64,7 @@ class AsyncSender:
         self._call(self._setup()).result()
 
     async def _setup(self):
-        self.limiter = RateLimiter(self.rate)
+        self.limiter = RateLimiter(self.rate, shared_book(self.config.account_id) if self.rate else None)
         self.slots = asyncio.Semaphore(self.concurrency)
         self.pool = Pool(size=self.concurrency, connect_timeout=5.0, read_timeout=float(self.config.timeout))
 
@@ -117,6 +94,7 @@ class AsyncSender:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
         self.pool.close()
+        await self.limiter.close()
 
     async def _send_all(self, jobs) -> dict:
         # A fixed set of workers pulling from the chunk, rather than a coroutine per job waiting on
