@@ -72,7 +72,8 @@ class GenericProviderConfigAdmin(admin.ModelAdmin):
                     "dlr_enabled", "is_default"]
     list_filter = ["channel", "method", "dlr_enabled"]
     list_select_related = ["account"]
-    exclude = ["password", "headers"]  # write-only; never rendered back
+    exclude = ["password", "headers", "params", "endpoint"]  # may hold credentials: write-only
+    readonly_fields = ["display_endpoint"]
     raw_id_fields = ["account", "optout_list"]
 
 

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 
 from .mirror import MirroredModel
+from .providers.generic.secrets import mask_url
 from .validators import validate_sender_name
 
 
@@ -195,6 +196,11 @@ class GenericProviderConfig(models.Model):
 
     def __repr__(self):
         return f"<GenericProviderConfig {self.pk} account={self.account_id}>"
+
+    @property
+    def display_endpoint(self) -> str:
+        """The endpoint as pages show it: credential-looking query values masked."""
+        return mask_url(self.endpoint)
 
     @property
     def has_dlr(self) -> bool:

@@ -37,7 +37,7 @@ def test_presets_fill_the_form(admin_client, preset, expected):
 
 
 def test_save_offers_the_test_send_and_keeps_secrets_write_only(admin_client, stub):
-    response = admin_client.post("/providers/generic/new/", form_data(stub))
+    response = admin_client.post("/providers/generic/new/", form_data(stub, params_text="api_key=P-777\nsender=ACME"))
     account = ProviderAccount.objects.get(name="Acme SMS")
     assert response.status_code == 302 and response["Location"] == f"/providers/generic/{account.pk}/test/"
     config = account.generic
@@ -47,13 +47,30 @@ def test_save_offers_the_test_send_and_keeps_secrets_write_only(admin_client, st
     page = admin_client.get(f"/providers/generic/{account.pk}/edit/").content.decode()
     assert "s3cret-pass" not in page and "KEY-123456" not in page
     assert "apikey: ********" in page and "Content-Type: application/json" in page
+    assert "P-777" not in page and "api_key=********\nsender=ACME" in page
 
-    # Saving the masked form unchanged keeps both secrets.
+    # Saving the masked form unchanged keeps every secret.
     admin_client.post(f"/providers/generic/{account.pk}/edit/",
-                      form_data(stub, password="", headers_text="apikey: ********\nContent-Type: application/json"))
+                      form_data(stub, password="", headers_text="apikey: ********\nContent-Type: application/json",
+                                params_text="api_key=********\nsender=ACME"))
     config.refresh_from_db()
     assert config.password == "s3cret-pass" and config.headers[0] == ["apikey", "KEY-123456"]
+    assert config.params == [["api_key", "P-777"], ["sender", "ACME"]]
     assert "s3cret-pass" not in repr(config) and "KEY-123456" not in repr(account)
+
+
+def test_credentials_in_the_endpoint_query_are_masked_and_kept(admin_client, stub):
+    endpoint = f"{stub.url}/send/?apikey=AB%2FC9&numbers=$$To&message=$$Body&sender=TXTLCL"
+    admin_client.post("/providers/generic/new/", form_data(stub, endpoint=endpoint, method="GET"))
+    account = ProviderAccount.objects.get(name="Acme SMS")
+    masked = f"{stub.url}/send/?apikey=********&amp;numbers=$$To&amp;message=$$Body&amp;sender=TXTLCL"
+    for url in (f"/providers/generic/{account.pk}/edit/", f"/providers/generic/{account.pk}/"):
+        page = admin_client.get(url).content.decode()
+        assert "AB%2FC9" not in page and masked in page
+    admin_client.post(f"/providers/generic/{account.pk}/edit/",
+                      form_data(stub, method="GET", endpoint=masked.replace("&amp;", "&").replace("TXTLCL", "ACME")))
+    account.generic.refresh_from_db()
+    assert account.generic.endpoint == endpoint.replace("TXTLCL", "ACME")
 
 
 @pytest.mark.parametrize("overrides, field", [

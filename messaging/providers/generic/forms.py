@@ -1,9 +1,9 @@
 """The generic provider form, as CleverTap's "Add SMS provider" page lays it out.
 
 Pairs (headers, parameters, the status table) are edited as lines of text: no JavaScript needed,
-and pasting a provider's curl example is easy. Secrets are write-only: the password is never
-rendered, and header values other than a few harmless ones are shown masked; submitting the mask
-keeps the stored value.
+and pasting a provider's curl example is easy. Secrets are write-only (see `secrets`): the
+password is never rendered, other credentials are shown masked and the mask submitted back keeps
+the stored value.
 """
 
 from django import forms
@@ -12,16 +12,13 @@ from messaging.models import GenericProviderConfig, ProviderAccount
 
 from .dlr import CANONICAL_STATUSES
 from .request import MAX_BATCH, RECORDS, RequestTemplate, TemplateError, parse_json_template
-
-MASK = "********"
-# Header values worth seeing again; every other header may hold a credential.
-PLAIN_HEADERS = frozenset({"content-type", "accept", "accept-language", "user-agent", "content-language"})
+from .secrets import MASK, is_secret, mask_url, unmask_url
 
 
 def pairs_to_text(pairs, sep: str, *, mask_secrets: bool = False) -> str:
     lines = []
     for key, value in pairs or []:
-        if mask_secrets and value and key.lower() not in PLAIN_HEADERS:
+        if mask_secrets and value and is_secret(key, header=sep == ":"):
             value = MASK
         lines.append(f"{key}{sep} {value}" if sep == ":" else f"{key}{sep}{value}")
     return "\n".join(lines)
@@ -89,7 +86,10 @@ class GenericProviderForm(forms.ModelForm):
             initial.setdefault("is_active", self.account.is_active if self.account.pk else True)
             initial.setdefault("headers_text", pairs_to_text(initial.get("headers", config.headers), ":",
                                                              mask_secrets=bool(config.pk)))
-            initial.setdefault("params_text", pairs_to_text(initial.get("params", config.params), "="))
+            initial.setdefault("params_text", pairs_to_text(initial.get("params", config.params), "=",
+                                                            mask_secrets=bool(config.pk)))
+            if config.pk:
+                initial["endpoint"] = mask_url(config.endpoint)
             status_map = initial.get("dlr_status_map", config.dlr_status_map) or {}
             initial.setdefault("status_map_text", pairs_to_text(status_map.items(), "="))
         self.fields["optout_list"].required = False
@@ -100,20 +100,33 @@ class GenericProviderForm(forms.ModelForm):
             raise forms.ValidationError("Another provider account has this nickname.")
         return name
 
-    def clean_headers_text(self):
-        pairs = text_to_pairs(self.cleaned_data["headers_text"], ":", "Headers")
-        saved = {k.lower(): v for k, v in (self.instance.headers or [])} if self.instance.pk else {}
+    def clean_endpoint(self):
+        try:
+            return unmask_url(self.cleaned_data["endpoint"].strip(), self.instance.endpoint if self.instance.pk else "")
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def _unmask(self, pairs, saved_pairs, what: str):
+        """A masked value submitted back unchanged means "keep the saved one"."""
+        saved = {k.lower(): v for k, v in (saved_pairs or [])} if self.instance.pk else {}
         for pair in pairs:
             if pair[1] == MASK:
                 if pair[0].lower() not in saved:
-                    raise forms.ValidationError(f"Enter a value for the header {pair[0]}.")
+                    raise forms.ValidationError(f"Enter a value for the {what} {pair[0]}.")
                 pair[1] = saved[pair[0].lower()]
-            if any(c in pair[0] for c in " :\r\n"):
-                raise forms.ValidationError(f"“{pair[0]}” is not a valid header name.")
+        return pairs
+
+    def clean_headers_text(self):
+        pairs = self._unmask(text_to_pairs(self.cleaned_data["headers_text"], ":", "Headers"),
+                             self.instance.headers, "header")
+        for key, _value in pairs:
+            if any(c in key for c in " :\r\n"):
+                raise forms.ValidationError(f"“{key}” is not a valid header name.")
         return pairs
 
     def clean_params_text(self):
-        return text_to_pairs(self.cleaned_data["params_text"], "=", "Parameters")
+        return self._unmask(text_to_pairs(self.cleaned_data["params_text"], "=", "Parameters"),
+                            self.instance.params, "parameter")
 
     def clean_password(self):
         password = self.cleaned_data["password"]
