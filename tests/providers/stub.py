@@ -108,8 +108,10 @@ class _Protocol(asyncio.Protocol):
 
 
 class StubServer:
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0, record: bool = True):
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0, record: bool = True,
+                 ssl_context=None):
         self.host, self.port, self.latency, self.record = host, port, latency, record
+        self.ssl_context = ssl_context  # serve HTTPS
         self.requests: list[StubRequest] = []
         self.script: list = []
         self.responder = None
@@ -124,7 +126,7 @@ class StubServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.ssl_context else 'http'}://{self.host}:{self.port}"
 
     def handle(self, request: StubRequest):
         with self._lock:
@@ -162,7 +164,8 @@ class StubServer:
 
     async def _serve(self):
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(lambda: _Protocol(self), self.host, self.port, backlog=4096)
+        server = await loop.create_server(lambda: _Protocol(self), self.host, self.port, backlog=4096,
+                                          ssl=self.ssl_context)
         self.port = server.sockets[0].getsockname()[1]
         return server
 
