@@ -5,12 +5,14 @@ import io
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from messaging.models import ProviderAccount
 from messaging.spreadsheets import neutralise
 
+from . import dispatch
 from .compose_views import describe_recurrence
 from .models import Broadcast, Message, RecurringBroadcast
 from .scheduling import broadcast_cancel
@@ -141,3 +143,20 @@ def _cell(value):
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value) if not isinstance(value, int | float) else value
+
+
+def broadcast_dispatch(request, pk):
+    broadcast = get_object_or_404(Broadcast.objects.select_related("account"), pk=pk,
+                                  account__kind=ProviderAccount.Kind.GENERIC)
+    if request.method == "POST":
+        action = {"pause": dispatch.dispatch_pause, "resume": dispatch.dispatch_resume,
+                  "cancel": dispatch.dispatch_cancel}.get(request.POST.get("action"))
+        if action is None:
+            raise Http404
+        if not action(broadcast):
+            messages.error(request, "The broadcast is not in a state that allows this.")
+        return redirect("campaigns:broadcast_dispatch", broadcast.pk)
+    progress = dispatch.dispatch_progress(broadcast)
+    if request.headers.get("Accept") == "application/json":
+        return JsonResponse(progress)
+    return render(request, "providers/dispatch.html", {"broadcast": broadcast, "progress": progress})

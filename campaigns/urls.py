@@ -42,6 +42,7 @@ urlpatterns = [
     path("broadcasts/<int:pk>/figures/", broadcast_views.broadcast_figures_partial, name="broadcast_figures"),
     path("broadcasts/<int:pk>/messages.<str:fmt>", broadcast_views.broadcast_export, name="broadcast_export"),
     path("broadcasts/<int:pk>/cancel/", broadcast_views.broadcast_cancel_view, name="broadcast_cancel"),
+    path("broadcasts/<int:pk>/sending/", broadcast_views.broadcast_dispatch, name="broadcast_dispatch"),
     path("broadcasts/<int:pk>/continue/", broadcast_views.broadcast_continue, name="broadcast_continue"),
     path("api/otp/send", otp_views.api_otp_send, name="api_otp_send"),
     path("api/otp/verify", otp_views.api_otp_verify, name="api_otp_verify"),

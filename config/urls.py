@@ -13,5 +13,6 @@ urlpatterns = [
     path("", include("campaigns.urls")),
     path("", include("recipients.urls")),
     path("callbacks/", include("callbacks.urls")),
+    path("providers/cb/", include("callbacks.provider_urls")),
     path("providers/", include("messaging.providers.urls")),
 ]

@@ -8,10 +8,7 @@ import json
 import logging
 import uuid
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
-
-from messaging.models import InboundMessage, ProviderAccount
+from messaging.models import ProviderAccount
 
 from .base import ProviderError, transport_for
 from .generic.request import TEMPLATE
@@ -57,50 +54,6 @@ def parse_inbound(raw: bytes) -> dict:
 
 def is_stop_word(config, text: str) -> bool:
     return " ".join(text.split()).casefold() in config.stop_words()
-
-
-def inbound_receive(*, account: ProviderAccount, raw: bytes) -> InboundMessage | None:
-    """Store one inbound message; a repeat of a provider id changes nothing (returns None)."""
-    fields = parse_inbound(raw)
-    config = account.generic
-    stop = is_stop_word(config, fields["text"])
-    try:
-        with transaction.atomic():
-            message = InboundMessage.objects.create(account=account, raw=raw.decode("utf-8")[:100000],
-                                                    opted_out=stop, **fields)
-            if stop:
-                optout_add(config=config, phone=fields["phone"])
-    except IntegrityError:
-        return None  # the provider re-delivered it
-    if not stop and config.auto_reply and config.auto_reply_text and not _known(fields["phone"]):
-        InboundMessage.objects.filter(pk=message.pk).update(auto_replied=True)
-        transaction.on_commit(lambda: _queue_reply(account.pk, fields["phone"], config.auto_reply_text))
-    return message
-
-
-def _known(phone: str) -> bool:
-    from recipients.models import Recipient
-
-    return Recipient.objects.filter(phone=phone).exists()
-
-
-def _queue_reply(account_id: int, phone: str, text: str) -> None:
-    from campaigns.tasks import send_provider_reply
-
-    send_provider_reply.delay(account_id, phone, text)
-
-
-def optout_add(*, config, phone: str) -> None:
-    """Add the number to the account's opt-out list, creating "Opted out (<account>)" if it has none."""
-    from recipients.models import UnsubscribeList, UnsubscribeNumber
-
-    if config.optout_list_id is None:
-        config.optout_list = UnsubscribeList.objects.create(account=config.account,
-                                                            name=f"Opted out ({config.account.name})")
-        type(config).objects.filter(pk=config.pk).update(optout_list=config.optout_list)
-    _, created = UnsubscribeNumber.objects.get_or_create(unsubscribe_list_id=config.optout_list_id, phone=phone)
-    if created:
-        UnsubscribeList.objects.filter(pk=config.optout_list_id).update(member_count=F("member_count") + 1)
 
 
 def auto_reply_send(*, account_id: int, phone: str, text: str) -> None:

@@ -14,8 +14,4 @@ urlpatterns = [
     path("generic/<int:pk>/templates/<int:template_pk>/", views.template_edit, name="template_edit"),
     path("generic/<int:pk>/templates/<int:template_pk>/test/", views.template_test, name="template_test"),
     path("generic/<int:pk>/inbound/", views.inbound_list, name="inbound"),
-    path("broadcasts/<int:pk>/sending/", views.broadcast_dispatch, name="broadcast_dispatch"),
-    # Provider-facing: authenticated by the token in the URL.
-    path("cb/<str:token>/dlr/", views.dlr_receive, name="dlr"),
-    path("cb/<str:token>/inbound/", views.inbound_receive, name="inbound_callback"),
 ]

@@ -1,27 +1,18 @@
-"""Pages for generic providers, their WhatsApp templates and inbound messages, and the two
-provider-facing endpoints (delivery reports, inbound messages).
+"""Pages for generic providers, their WhatsApp templates and inbound messages.
 
-Pages are thin: forms validate, services write. The provider-facing endpoints follow the webhook
-order — authenticate (the account's callback token, constant-time) → parse strictly → store →
-apply — and answer 404 for an unknown token, 400 for a body the provider must fix, never a 500.
+Pages are thin: forms validate, services write. The endpoints providers call are in
+callbacks.provider_views, sending progress in campaigns.broadcast_views.
 """
 
-import hmac
 import logging
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
-from django.db import DatabaseError, IntegrityError
-from django.http import Http404, JsonResponse
+from django.db import IntegrityError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from messaging.models import GenericProviderConfig, InboundMessage, ProviderAccount, WhatsAppTemplate
 
-from . import inbound as inbound_service
-from .generic import dlr
 from .generic.forms import GenericProviderForm, TestSendForm
 from .generic.presets import PRESETS, preset_choices
 from .generic.request import TEMPLATE
@@ -141,84 +132,3 @@ def inbound_list(request, pk):
     account = _account(pk)
     received = InboundMessage.objects.filter(account=account)[:200]
     return render(request, "providers/inbound.html", {"account": account, "received": received})
-
-
-# --- sending progress and control (campaigns.dispatch) -------------------------------------------------
-def broadcast_dispatch(request, pk):
-    from campaigns import dispatch
-    from campaigns.models import Broadcast
-
-    broadcast = get_object_or_404(Broadcast.objects.select_related("account"), pk=pk,
-                                  account__kind=ProviderAccount.Kind.GENERIC)
-    if request.method == "POST":
-        action = {"pause": dispatch.dispatch_pause, "resume": dispatch.dispatch_resume,
-                  "cancel": dispatch.dispatch_cancel}.get(request.POST.get("action"))
-        if action is None:
-            raise Http404
-        if not action(broadcast):
-            messages.error(request, "The broadcast is not in a state that allows this.")
-        return redirect("providers:broadcast_dispatch", broadcast.pk)
-    progress = dispatch.dispatch_progress(broadcast)
-    if request.headers.get("Accept") == "application/json":
-        return JsonResponse(progress)
-    return render(request, "providers/dispatch.html", {"broadcast": broadcast, "progress": progress})
-
-
-# --- provider-facing endpoints -----------------------------------------------------------------------
-def _account_for_token(token: str) -> ProviderAccount | None:
-    account = (ProviderAccount.objects.select_related("generic")
-               .filter(callback_token=token, kind=ProviderAccount.Kind.GENERIC, is_active=True).first())
-    # The database finds the row; the comparison that decides is constant-time.
-    if account is None or not hmac.compare_digest(account.callback_token.encode(), token.encode()):
-        return None
-    return account
-
-
-def _error(status: int, reason: str) -> JsonResponse:
-    return JsonResponse({"ok": False, "error": reason}, status=status)
-
-
-@csrf_exempt
-@login_not_required
-def dlr_receive(request, token):
-    account = _account_for_token(token)
-    if account is None:
-        return _error(404, "not found")
-    if request.method not in ("GET", "POST"):
-        return _error(405, "use GET or POST")
-    if not account.generic.has_dlr:
-        return _error(404, "delivery reports are not enabled for this account")
-    body = request.body if request.method == "POST" else b""
-    if len(body) > MAX_CALLBACK_BYTES:
-        return _error(413, "body too large")
-    try:
-        records = dlr.records_from_request(method=request.method, content_type=request.content_type or "",
-                                           body=body, query=request.GET.dict())
-        reports, skipped = dlr.map_records(account.generic, records)
-        dlr.reports_apply(account=account, reports=reports)
-    except (dlr.Malformed, UnicodeDecodeError) as exc:
-        return _error(400, str(exc) if isinstance(exc, dlr.Malformed) else "body is not UTF-8")
-    except DatabaseError:
-        logger.exception("Could not store a delivery report for account %s", account.pk)
-        return _error(503, "try again")
-    return JsonResponse({"ok": True, "applied": len(reports), "unmapped": skipped})
-
-
-@csrf_exempt
-@login_not_required
-@require_POST
-def inbound_receive(request, token):
-    account = _account_for_token(token)
-    if account is None:
-        return _error(404, "not found")
-    if len(request.body) > MAX_CALLBACK_BYTES:
-        return _error(413, "body too large")
-    try:
-        stored = inbound_service.inbound_receive(account=account, raw=request.body)
-    except inbound_service.Malformed as exc:
-        return _error(400, str(exc))
-    except DatabaseError:
-        logger.exception("Could not store an inbound message for account %s", account.pk)
-        return _error(503, "try again")
-    return JsonResponse({"ok": True, "duplicate": stored is None})
-

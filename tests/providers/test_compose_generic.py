@@ -24,7 +24,7 @@ def test_compose_review_send_through_a_generic_provider(admin_client, make_accou
     assert broadcast.state in (Broadcast.State.SUBMITTED, Broadcast.State.COMPLETED)
     assert sorted(request.json()["to"] for request in stub.requests) == sorted(phones)
     detail = admin_client.get(reverse("campaigns:broadcast_detail", args=[broadcast.pk])).content.decode()
-    assert reverse("providers:broadcast_dispatch", args=[broadcast.pk]) in detail
+    assert reverse("campaigns:broadcast_dispatch", args=[broadcast.pk]) in detail
 
 
 def test_messagewhiz_still_needs_a_campaign_and_sender(admin_client, mw_account):

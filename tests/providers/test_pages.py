@@ -130,7 +130,7 @@ def test_sending_page_shows_progress_and_controls(admin_client, make_account, ma
     broadcast, _ = make_broadcast(account, 5)
     Broadcast.objects.filter(pk=broadcast.pk).update(state="submitted", dispatch_state="running",
                                                      recipients_count=5, sent=2, failed=1)
-    url = f"/providers/broadcasts/{broadcast.pk}/sending/"
+    url = f"/broadcasts/{broadcast.pk}/sending/"
     page = admin_client.get(url).content.decode()
     assert "2 of 5 sent" in page and "3 waiting" in page and 'value="pause"' in page
     assert admin_client.get(url, HTTP_ACCEPT="application/json").json()["queued"] == 3

@@ -17,8 +17,8 @@ CALLBACK_URL = "$$CallbackURL"  # preset-only: becomes this account's DLR URL wh
 def callback_urls(account: ProviderAccount) -> dict[str, str]:
     base = settings.PUBLIC_BASE_URL
     return {
-        "dlr": base + reverse("providers:dlr", args=[account.callback_token]),
-        "inbound": base + reverse("providers:inbound_callback", args=[account.callback_token]),
+        "dlr": base + reverse("provider_callbacks:dlr", args=[account.callback_token]),
+        "inbound": base + reverse("provider_callbacks:inbound", args=[account.callback_token]),
     }
 
 
