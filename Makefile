@@ -30,10 +30,15 @@ screenshots: install
 
 # Benchmarks print figures and ratios to a baseline measured in the same run (not timed tests).
 # The database ones run against PostgreSQL: BENCH_DATABASE_URL overrides the default below.
+# The callbacks one also needs Redis (BENCH_REDIS_URL). Each prints its own figures; about 10 minutes in all.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/textcast_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/3
 bench: install
 	$(BIN)/python bench/estimate_parts.py
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/import_recipients.py --rows 1000000
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/broadcast_scale.py --rows 1000000
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/dispatch.py
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python bench/callbacks.py --seconds 60
 
 clean:
 	rm -rf var staticfiles .pytest_cache .ruff_cache

@@ -66,9 +66,10 @@ def inbound_receive(*, account: ProviderAccount, raw: bytes) -> InboundMessage |
                 optout_add(config=config, phone=fields["phone"])
     except IntegrityError:
         return None  # the provider re-delivered it
-    if not stop and config.auto_reply and config.auto_reply_text and not _known(fields["phone"]):
+    replies = config.auto_reply_template_id if config.channel == config.Channel.WHATSAPP else config.auto_reply_text
+    if not stop and config.auto_reply and replies and not _known(fields["phone"]):
         InboundMessage.objects.filter(pk=message.pk).update(auto_replied=True)
-        transaction.on_commit(lambda: _queue_reply(account.pk, fields["phone"], config.auto_reply_text))
+        transaction.on_commit(lambda: _queue_reply(account.pk, fields["phone"]))
     return message
 
 
@@ -76,8 +77,8 @@ def _known(phone: str) -> bool:
     return Recipient.objects.filter(phone=phone).exists()
 
 
-def _queue_reply(account_id: int, phone: str, text: str) -> None:
-    send_provider_reply.delay(account_id, phone, text)
+def _queue_reply(account_id: int, phone: str) -> None:
+    send_provider_reply.delay(account_id, phone)
 
 
 def optout_add(*, config, phone: str) -> None:

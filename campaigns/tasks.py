@@ -90,11 +90,11 @@ def dispatch_broadcast(broadcast_id: int):
 
 
 @shared_task(soft_time_limit=60)
-def send_provider_reply(account_id: int, phone: str, text: str):
+def send_provider_reply(account_id: int, phone: str):
     """An auto-reply to an inbound message (messaging.providers.inbound)."""
     from messaging.providers.inbound import auto_reply_send
 
-    auto_reply_send(account_id=account_id, phone=phone, text=text)
+    auto_reply_send(account_id=account_id, phone=phone)
 
 
 @shared_task(soft_time_limit=60)

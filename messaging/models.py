@@ -181,6 +181,10 @@ class GenericProviderConfig(models.Model):
     whatsapp_number = models.CharField(max_length=20, blank=True)
     auto_reply = models.BooleanField("auto-reply to unknown numbers", default=False)
     auto_reply_text = models.TextField(blank=True)
+    # WhatsApp lets a business write first only with an approved template, so a WhatsApp account
+    # replies with one; the reply text's lines fill its variables.
+    auto_reply_template = models.ForeignKey("WhatsAppTemplate", null=True, blank=True, on_delete=models.SET_NULL,
+                                            related_name="+")
     stop_keywords = models.TextField(default=default_stop_keywords, blank=True, help_text="One per line")
     optout_list = models.ForeignKey("recipients.UnsubscribeList", null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+", help_text="Empty: one is created on the first opt-out")

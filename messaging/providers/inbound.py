@@ -12,6 +12,7 @@ from messaging.models import ProviderAccount
 
 from .base import ProviderError, transport_for
 from .generic.request import TEMPLATE
+from .whatsapp.templates import template_object
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +57,20 @@ def is_stop_word(config, text: str) -> bool:
     return " ".join(text.split()).casefold() in config.stop_words()
 
 
-def auto_reply_send(*, account_id: int, phone: str, text: str) -> None:
-    account = ProviderAccount.objects.select_related("generic").get(pk=account_id)
+def auto_reply_send(*, account_id: int, phone: str) -> None:
+    """The account's auto-reply: its text by SMS, its template (variables from the text's lines) on WhatsApp."""
+    account = ProviderAccount.objects.select_related("generic__auto_reply_template").get(pk=account_id)
+    config = account.generic
+    text, template = config.auto_reply_text, config.auto_reply_template
+    if config.channel == config.Channel.WHATSAPP:
+        if template is None:
+            logger.warning("Account %s has no auto-reply template; nothing sent", account_id)
+            return
+        text, payload = template.body, template_object(template, body_values=text.splitlines())
+    else:
+        payload = None
     try:
         with transport_for(account) as transport:
-            transport.send(to=phone, body=text, message_id=str(uuid.uuid4()), objects={TEMPLATE: None})
+            transport.send(to=phone, body=text, message_id=str(uuid.uuid4()), objects={TEMPLATE: payload})
     except ProviderError as exc:
         logger.warning("Auto-reply through account %s failed: %s", account_id, exc)

@@ -82,6 +82,8 @@ def test_credentials_in_the_endpoint_query_are_masked_and_kept(admin_client, stu
     ({"batch_enabled": "on", "batch_envelope": "{}"}, "$$Records"),
     ({"batch_size": "1001"}, "Between 1 and 1,000."),
     ({"status_map_text": "DELIVRD=great"}, "is not one of our statuses"),
+    ({"auto_reply": "on"}, "Write the reply."),
+    ({"auto_reply": "on", "channel": "whatsapp", "auto_reply_text": "Hi"}, "must use an approved template"),
 ])
 def test_invalid_configurations_are_refused(admin_client, stub, overrides, field):
     response = admin_client.post("/providers/generic/new/", form_data(stub, **overrides))

@@ -128,9 +128,12 @@ def test_custom_stop_keywords(client, wa_account):
     assert list(UnsubscribeNumber.objects.values_list("phone", flat=True)) == ["34600000001"]
 
 
-def test_auto_reply_only_to_unknown_numbers(client, wa_account, stub, django_capture_on_commit_callbacks):
+def test_auto_reply_only_to_unknown_numbers_with_the_reply_template(client, wa_account, stub,
+                                                                    django_capture_on_commit_callbacks):
+    welcome = template(wa_account, name="welcome", body="Thanks for writing! {{1}}")
+    welcome.save()
     config = wa_account.generic
-    config.auto_reply, config.auto_reply_text = True, "Thanks! We'll be in touch."
+    config.auto_reply, config.auto_reply_text, config.auto_reply_template = True, "We answer within a day.", welcome
     config.save()
     known = RecipientList.objects.create(account=wa_account, name="Known")
     Recipient.objects.create(recipient_list=known, phone="918889500122")
@@ -138,8 +141,19 @@ def test_auto_reply_only_to_unknown_numbers(client, wa_account, stub, django_cap
         inbound(client, wa_account, {"from": "918889500122", "text": "hi", "uuid": "1"})
         inbound(client, wa_account, {"from": "918889500199", "text": "hi", "uuid": "2"})
         inbound(client, wa_account, {"from": "918889500198", "text": "STOP", "uuid": "3"})
-    assert [r.json()["to"] for r in stub.requests] == ["918889500199"]
+    [reply] = [r.json() for r in stub.requests]
+    assert reply["to"] == "918889500199" and reply["type"] == "template"
+    assert reply["template"] == {"name": "welcome", "language": {"code": "en"}, "components": [
+        {"type": "body", "parameters": [{"type": "text", "text": "We answer within a day."}]}]}
     assert list(InboundMessage.objects.filter(auto_replied=True).values_list("phone", flat=True)) == ["918889500199"]
+
+
+def test_sms_accounts_auto_reply_with_their_text(client, make_account, stub, django_capture_on_commit_callbacks):
+    account = make_account(name="Two-way SMS", auto_reply=True, auto_reply_text="Thanks, we'll call you back.")
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound(client, account, {"from": "447700900123", "text": "Call me", "uuid": "1"})
+    assert [r.json() for r in stub.requests] == [
+        {"to": "447700900123", "text": "Thanks, we'll call you back.", "ref": stub.requests[0].json()["ref"]}]
 
 
 @pytest.mark.parametrize("body", [b"{", b"[]", b'{"text": "STOP"}', b"\xff"])

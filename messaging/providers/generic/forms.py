@@ -8,7 +8,7 @@ the stored value.
 
 from django import forms
 
-from messaging.models import GenericProviderConfig, ProviderAccount
+from messaging.models import GenericProviderConfig, ProviderAccount, WhatsAppTemplate
 
 from .dlr import CANONICAL_STATUSES
 from .request import MAX_BATCH, RECORDS, RequestTemplate, TemplateError, parse_json_template
@@ -60,7 +60,8 @@ class GenericProviderForm(forms.ModelForm):
                   "batch_enabled", "batch_size", "batch_record_template", "batch_envelope", "max_concurrency",
                   "rate_limit", "timeout", "dedupes_message_id", "response_id_field", "is_default",
                   "dlr_enabled", "dlr_ref_field", "dlr_id_field", "dlr_status_field", "dlr_error_field",
-                  "whatsapp_number", "auto_reply", "auto_reply_text", "stop_keywords", "optout_list"]
+                  "whatsapp_number", "auto_reply", "auto_reply_text", "auto_reply_template", "stop_keywords",
+                  "optout_list"]
         widgets = {
             "endpoint": forms.TextInput(attrs={"spellcheck": "false"}),
             "body_template": forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
@@ -74,6 +75,8 @@ class GenericProviderForm(forms.ModelForm):
             "max_concurrency": "30 to 1,000 requests in flight at once.",
             "rate_limit": "Empty: no cap.",
             "batch_size": f"Records per request, at most {MAX_BATCH:,}.",
+            "auto_reply_text": "SMS: the reply. WhatsApp: one line per variable of the reply template.",
+            "auto_reply_template": "WhatsApp accounts reply with an approved template (add one under Templates).",
         }
 
     def __init__(self, *args, account: ProviderAccount | None = None, **kwargs):
@@ -93,6 +96,8 @@ class GenericProviderForm(forms.ModelForm):
             status_map = initial.get("dlr_status_map", config.dlr_status_map) or {}
             initial.setdefault("status_map_text", pairs_to_text(status_map.items(), "="))
         self.fields["optout_list"].required = False
+        # A new account has no templates yet (account_id None matches nothing).
+        self.fields["auto_reply_template"].queryset = WhatsAppTemplate.objects.filter(account_id=self.account.pk)
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
@@ -173,6 +178,11 @@ class GenericProviderForm(forms.ModelForm):
                 self.add_error("batch_enabled", "Batch mode sends JSON: choose POST and JSON.")
             elif RECORDS not in data["batch_envelope"]:
                 self.add_error("batch_envelope", f'Put "{RECORDS}" where the records go.')
+        if data["auto_reply"]:
+            if data["channel"] == GenericProviderConfig.Channel.WHATSAPP and not data["auto_reply_template"]:
+                self.add_error("auto_reply_template", "WhatsApp replies must use an approved template: choose one.")
+            elif data["channel"] == GenericProviderConfig.Channel.SMS and not data["auto_reply_text"].strip():
+                self.add_error("auto_reply_text", "Write the reply.")
         if data["dlr_enabled"] and not (data["dlr_status_field"] and (data["dlr_ref_field"] or data["dlr_id_field"])):
             self.add_error("dlr_enabled", "Name the status field and the message id field of the reports.")
         if data["method"] == "POST" and data["body_format"] == "json":
