@@ -36,19 +36,28 @@ def broadcast_list(request):
     })
 
 
+# A filter matching more messages than this is shown as "200+ pages": counting a million index
+# entries per request would make the page slow, and the export gives them all.
+FILTERED_COUNT_CAP = 10_000
+
+
 class CountedPaginator(Paginator):
-    """A paginator told its count by the broadcast's counters, so a million messages aren't counted."""
+    """A paginator that never counts a million rows: unfiltered, the broadcast's own count is used;
+    filtered, matches are counted up to FILTERED_COUNT_CAP (`capped` tells the page there are more)."""
 
     def __init__(self, object_list, per_page, *, count=None):
         super().__init__(object_list, per_page)
-        if count is not None:
-            self.count = count  # overrides the cached_property
+        self.capped = False
+        if count is None:
+            count = object_list[:FILTERED_COUNT_CAP + 1].count()
+            self.capped = count > FILTERED_COUNT_CAP
+            count = min(count, FILTERED_COUNT_CAP)
+        self.count = count  # overrides the cached_property
 
 
 def broadcast_detail(request, pk):
     broadcast = get_object_or_404(Broadcast.objects.select_related("campaign", "account", "template"), pk=pk)
     status, phone = request.GET.get("status", ""), request.GET.get("phone", "")
-    # Unfiltered, the count is the one written with the messages; a filter is counted on its index.
     known = None
     if not (phone or status) and broadcast.state in (Broadcast.State.SUBMITTED, Broadcast.State.COMPLETED):
         known = broadcast.recipients_count
