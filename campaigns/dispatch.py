@@ -263,7 +263,7 @@ def _claim(broadcast_id: int, size: int) -> list[tuple[int, str, str]]:
         cursor.execute(
             f"UPDATE {table} SET submitted_at = %s WHERE id IN ("  # noqa: S608
             f"SELECT id FROM {table} WHERE broadcast_id = %s AND status = %s AND submitted_at IS NULL "
-            f"ORDER BY id LIMIT %s {lock}) RETURNING id, phone, client_ref",
+            f"ORDER BY phone LIMIT %s {lock}) RETURNING id, phone, client_ref",
             [timezone.now(), broadcast_id, M.QUEUED, size],
         )
         rows = cursor.fetchall()
