@@ -10,8 +10,12 @@ their endpoints and classify answers:
 * any other POST creates or sends something and is retried only when it provably never left
   (the connection could not even be opened). A timeout or a dropped connection after sending
   raises `AmbiguousRequestError`: the provider may have acted, so the caller must look before it
-  sends again. Resending blindly is how a customer gets the same SMS twice;
-* whatever status finally comes back is returned as is: classifying it is the provider's job.
+  sends again. Resending blindly is how a customer gets the same SMS twice. A 5xx answer to such
+  a POST is just as uncertain (`maybe_applied`);
+* redirects are never followed: requests would re-send custom credential headers (`apikey`) to
+  whatever host the Location names, re-post the body (307/308) or turn a send into a GET (302);
+* whatever status finally comes back (3xx included) is returned as is: classifying it is the
+  provider's job.
 
 Only method, path, status and duration are logged: headers and bodies carry API keys.
 """
@@ -66,6 +70,15 @@ def never_sent(exc: Exception) -> bool:
         return True
     cause = exc.args[0] if exc.args else None
     return isinstance(cause, MaxRetryError) and isinstance(cause.reason, ConnectTimeoutError)
+
+
+def maybe_applied(status: int) -> bool:
+    """Whether an error status to a request that creates or sends leaves its outcome unknown.
+
+    A 500, or a gateway's 502/504, may come after the backend did the work. Only 503 (and 429,
+    not a 5xx) say that the request was not processed.
+    """
+    return status >= 500 and status != 503
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -137,6 +150,7 @@ class HttpClient:
             idempotent = method in IDEMPOTENT_METHODS
         url = self.base_url + path
         kwargs.setdefault("timeout", self.timeout)
+        kwargs["allow_redirects"] = False
         rewind = _rewinder(kwargs.get("files"))
         attempt = 0
         while True:
@@ -176,7 +190,10 @@ class HttpClient:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if retry_after is None:
             return self.backoff(attempt)
-        return retry_after if retry_after <= self.max_retry_after else None
+        if retry_after > self.max_retry_after:
+            return None
+        # Never earlier than asked, but not all workers told "1" at the same instant either.
+        return retry_after + random.uniform(0, self.backoff_base)
 
 
 def _ms(started: float) -> float:

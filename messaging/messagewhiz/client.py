@@ -10,8 +10,9 @@ Conventions
   phone numbers digit strings, `enabled` a bool, dates aware datetimes. `*_disable` returns a bool,
   `*_download` the file's text.
 * Failures raise the typed errors of `errors.py`; a 200 carrying `errorCode != 0` is a `ResultError`.
-* HTTP policy (timeouts, retries, pooling) is `messaging.http.HttpClient`'s. Calls that create or
-  send are POSTs and never retried once sent: on a lost answer they raise `AmbiguousRequestError`.
+* HTTP policy (timeouts, retries, pooling, no redirects) is `messaging.http.HttpClient`'s. Calls
+  that create or send are POSTs and never retried once sent: on a lost answer, or a 5xx other than
+  503, they raise `AmbiguousRequestError` (`AmbiguousServerError` for the 5xx).
   POSTs that only read (estimate, previews, link conversion, delivery report) are marked safe.
 * Lists of ids go out comma-separated (`"12,13"`) where the reference asks for strings, and
   `filter` accepts a dict: `{"name": "x", "type": [2, 12]}` -> `name=x,type=2,type=12`.
@@ -134,8 +135,10 @@ class MessageWhizClient:
             raise AmbiguousRequestError(str(exc)) from exc
         except http.TransportError as exc:
             raise TransportError(str(exc)) from exc
-        if not response.ok:
-            raise error_from_response(response, method=method, path=path)
+        if idempotent is None:
+            idempotent = method in http.IDEMPOTENT_METHODS
+        if not 200 <= response.status_code < 300:  # a 3xx too: redirects are not followed
+            raise error_from_response(response, method=method, path=path, idempotent=idempotent)
         if text:
             return response.text
         try:
@@ -148,7 +151,7 @@ class MessageWhizClient:
             ) from None
         if isinstance(body, dict) and "errorCode" in body:
             if to_int(body["errorCode"]) not in (0, None):
-                raise error_from_response(response, method=method, path=path)
+                raise error_from_response(response, method=method, path=path, idempotent=idempotent)
             return normalise(body.get("result"))
         return normalise(body)
 
@@ -173,6 +176,9 @@ class MessageWhizClient:
         """Yield every item of a `*_list` method, page by page, until a short page.
 
         `client.iter_pages(client.campaign_list, enabled=False)`; each resource also has `*_iter`.
+        The reference's list answers are bare arrays with no total count, so a page shorter than
+        `limit` is the only end marker: this assumes the server never shortens a page for another
+        reason (a size cap below our `page_size` would end the walk early).
         """
         start, previous = 0, None
         while True:

@@ -12,8 +12,9 @@ MessageWhiz answers errors in three shapes, all parsed here:
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from messaging.http import parse_retry_after
+from messaging.http import maybe_applied, parse_retry_after
 
 if TYPE_CHECKING:
     import requests
@@ -76,6 +77,13 @@ class ConflictError(MessageWhizError):
     permanent = True
 
 
+class RedirectError(MessageWhizError):
+    """3xx: MessageWhiz never redirects API calls, so the account's base URL is wrong (http for
+    https, a proxy, a moved host). Not followed: the key would go to wherever Location points."""
+
+    permanent = True
+
+
 class RateLimitedError(MessageWhizError):
     """429: slow down; `retry_after` says for how long when the provider told us."""
 
@@ -97,6 +105,11 @@ class AmbiguousRequestError(MessageWhizError):
     """
 
     permanent = True
+
+
+class AmbiguousServerError(AmbiguousRequestError):
+    """A create/send request was answered with a 5xx other than 503: the provider may have acted
+    before it failed. An AmbiguousRequestError, so callers reconcile it like a lost answer."""
 
 
 class ResultError(MessageWhizError):
@@ -133,8 +146,14 @@ def messages(value) -> list[str]:
     return [str(value)]
 
 
-def error_from_response(response: requests.Response, *, method: str, path: str) -> MessageWhizError:
-    """The typed error for a non-2xx response, or for a 2xx whose envelope says errorCode != 0."""
+def error_from_response(
+    response: requests.Response, *, method: str, path: str, idempotent: bool = True
+) -> MessageWhizError:
+    """The typed error for a non-2xx response, or for a 2xx whose envelope says errorCode != 0.
+
+    `idempotent` False (a create or a send) turns a 5xx that may have been applied into
+    AmbiguousServerError instead of a retryable ServerError.
+    """
     status = response.status_code
     try:
         body = response.json()
@@ -155,8 +174,20 @@ def error_from_response(response: requests.Response, *, method: str, path: str) 
     if 200 <= status < 300:
         cls = ResultError
         summary = f"{method} {path}: errorCode {error_code}: {detail}"
-        # errorCode borrows HTTP numbers (the reference's table): a 5xx or 429 there is worth a retry.
+        # errorCode borrows HTTP numbers (the reference's table): a 5xx or 429 there is worth a retry,
+        # unless it answers a create or send, which it may have applied like a 5xx status.
         permanent = not (error_code is not None and (error_code == 429 or error_code >= 500))
+        if not idempotent and error_code is not None and maybe_applied(error_code):
+            cls, permanent = AmbiguousServerError, None
+    elif 300 <= status < 400:
+        cls = RedirectError
+        # Without its query: ours may be echoed there, and the host and path are what help.
+        target = urlsplit(response.headers.get("Location", ""))._replace(query="", fragment="").geturl()
+        summary = (f"{method} {path}: HTTP {status}: redirected to {target or 'nowhere'}; "
+                   "set the account's base URL to MessageWhiz's API address")
+    elif not idempotent and maybe_applied(status):
+        cls = AmbiguousServerError
+        summary = f"{method} {path}: HTTP {status} after sending; it may have been applied: {detail}"
     else:
         cls = STATUS_CLASSES.get(status) or (ServerError if status >= 500 else MessageWhizError)
         summary = f"{method} {path}: HTTP {status}: {detail}"

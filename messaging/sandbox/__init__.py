@@ -15,14 +15,16 @@ CRUD resources, `sending` turns broadcasts into segments and messages, `reports`
 Control endpoint (no API key, JSON):
   GET  /_sandbox/health                  {"ok": true}
   POST /_sandbox/reset                   empty state, request log, callback settings/log, faults
-  GET|POST /_sandbox/faults              latency_ms, error_rate, error_status, rate_limit_rate,
-                                         retry_after, timeout_rate, hang_seconds, path, fail_next, seed
+  GET|POST /_sandbox/faults              latency_ms, error_rate, error_status, error_apply,
+                                         rate_limit_rate, retry_after, timeout_rate, hang_seconds,
+                                         timeout_apply, path, fail_next, seed (see faults.py)
   GET|DELETE /_sandbox/requests          ?path=regex&method=POST
   GET  /_sandbox/state[/<collection>]
   POST /_sandbox/seed/<collection>       {"items": [{...}]} → the created objects
   GET|POST /_sandbox/callbacks           delay_ms, statuses, enroute, duplicate_rate, out_of_order,
-                                         click_rate, callback_url, click_url, dlr_webhook_url,
-                                         batch_size, webhook_flush_ms, timeout_s, seed
+                                         jitter_ms, click_rate, click_before_dlr, callback_url,
+                                         click_url, dlr_webhook_url, batch_size, webhook_flush_ms,
+                                         timeout_s, seed (see callbacks.py)
   GET  /_sandbox/callbacks/log           ?kind=dlr|click|dlr_webhook
   POST /_sandbox/callbacks/drain         run every pending delivery event now
   POST /_sandbox/messages/<message_id>/click    {"link_index": 0}

@@ -127,12 +127,15 @@ class SandboxApp:
     def _fault_response(self, fault: Fault, style: str, started: float) -> Response | None:
         if fault.hang:
             time.sleep(fault.hang)
+        if fault.error_code is not None:
+            error = ApiError(fault.error_code, fault.error_message)
+            return json_response(v3_body(error.status, error.messages, round(time.perf_counter() - started, 9)))
         if fault.status:
             headers = {}
             if fault.status == 429:
                 seconds = fault.retry_after if fault.retry_after is not None else 1
                 headers["Retry-After"] = str(int(seconds)) if float(seconds).is_integer() else str(seconds)
-            return self._error(style, ApiError(fault.status, headers=headers), started)
+            return self._error(style, ApiError(fault.status, fault.error_message, headers=headers), started)
         if not fault.apply:
             return self._error(style, ApiError(504), started)  # the gateway gave up: nothing applied
         return None

@@ -4,6 +4,11 @@ Each message's fate (final status, whether it is clicked, whether its callback i
 drawn from the seeded RNG when it is created, in the request thread, so a test run repeats exactly;
 the thread only carries the fates out on time: it updates the message's state, POSTs the
 single-message DLR and click callbacks, and batches "DLR to webhook" posts per broadcast.
+
+Faults a receiver must survive: every callback (DLR, webhook batch, click) may be posted twice
+(`duplicate_rate`) and late by a random extra delay (`jitter_ms`, which shuffles callbacks of every
+kind and message, a duplicate included); the final DLR may come before ENROUTE (`out_of_order`)
+and a click before any DLR (`click_before_dlr`).
 """
 
 import heapq
@@ -48,9 +53,11 @@ DEFAULTS = {
     "delay_ms": 200,  # from acceptance (or send date) to the final DLR
     "statuses": {"DELIVRD": 0.9, "UNDELIV": 0.04, "EXPIRED": 0.03, "REJECTD": 0.02, "FAILED": 0.01},
     "enroute": False,  # send an ENROUTE (state 1) DLR half way
-    "duplicate_rate": 0.0,  # share of callbacks posted twice
+    "duplicate_rate": 0.0,  # share of callbacks (DLRs, webhook batches, clicks) posted twice
     "out_of_order": False,  # with enroute: the final DLR first, ENROUTE after it
+    "jitter_ms": 0,  # each callback posted after a random extra 0..jitter_ms: every kind shuffled
     "click_rate": 0.0,  # share of delivered messages with a link that get clicked
+    "click_before_dlr": False,  # clicked messages are clicked before their DLRs are sent
     "callback_url": None,  # account-level DLR URL (portal "Callback" setting) for /sms without callback
     "click_url": None,  # where clicks go; default: the message's callback URL, then callback_url
     "dlr_webhook_url": None,  # "DLR to webhook" (configured by MessageWhiz staff, hence only here)
@@ -69,7 +76,8 @@ def validate_config(raw: dict) -> dict:
     config["delay_ms"] = integer(config["delay_ms"], "delay_ms", minimum=0)
     config["batch_size"] = integer(config["batch_size"], "batch_size", minimum=1)
     config["webhook_flush_ms"] = integer(config["webhook_flush_ms"], "webhook_flush_ms", minimum=0)
-    for key in ("enroute", "out_of_order"):
+    config["jitter_ms"] = integer(config["jitter_ms"], "jitter_ms", minimum=0)
+    for key in ("enroute", "out_of_order", "click_before_dlr"):
         config[key] = boolean(config[key], key)
     for key in ("duplicate_rate", "click_rate", "timeout_s"):
         if not isinstance(config[key], int | float) or isinstance(config[key], bool) or config[key] < 0:
@@ -150,7 +158,10 @@ class Dispatcher:
     def _seed_fates(self, seed: int) -> None:
         # One RNG per kind of decision: the n-th message's status does not depend on how many ids
         # or links were drawn before it, nor on the click and duplicate settings.
-        self.fates = {kind: random.Random(f"{seed}:{kind}") for kind in ("status", "click", "duplicate")}
+        self.fates = {
+            kind: random.Random(f"{seed}:{kind}")
+            for kind in ("status", "click", "duplicate", "click_duplicate", "jitter")
+        }
 
     def reset(self) -> None:
         with self._cond:
@@ -240,15 +251,17 @@ class Dispatcher:
         else:
             self.schedule(start, self._sent_event, message["message_id"])
         delay = self.config["delay_ms"] / 1000
-        final_at = start + delay
+        final_at, enroute_at = start + delay, start + delay / 2
+        if self.config["out_of_order"]:
+            final_at, enroute_at = enroute_at, final_at
+        if message["planned"]["click"]:
+            # Scheduled first, so that with no delay at all it still comes before the DLRs.
+            before = self.config["click_before_dlr"]
+            click_at = start + delay / 4 if before else start + delay + max(delay / 2, 0.01)
+            self.schedule(click_at, self._click_event, message["message_id"])
         if self.config["enroute"]:
-            enroute_at = start + delay / 2
-            if self.config["out_of_order"]:
-                final_at, enroute_at = enroute_at, final_at
             self.schedule(enroute_at, self._enroute_event, message["message_id"])
         self.schedule(final_at, self._final_event, message["message_id"])
-        if message["planned"]["click"]:
-            self.schedule(max(final_at, start + delay) + max(delay / 2, 0.01), self._click_event, message["message_id"])
 
     @staticmethod
     def _mark_sent(message: dict) -> None:
@@ -278,7 +291,7 @@ class Dispatcher:
                 message["state"], message["status"] = 1, "ENROUTE"
             body, target = dlr_body(message, "ENROUTE"), self._dlr_url(message)
         if target:
-            self.post("dlr", target, body)
+            self.deliver("dlr", target, body)
 
     def _final_event(self, message_id: str) -> None:
         with self.store.lock:
@@ -301,9 +314,7 @@ class Dispatcher:
                 self._buffer(message)
             duplicate = message["planned"]["duplicate"]
         if target:
-            self.post("dlr", target, body)
-            if duplicate:
-                self.post("dlr", target, body)
+            self.deliver("dlr", target, body, duplicate)
 
     def _click_event(self, message_id: str) -> None:
         self.click(message_id)
@@ -337,10 +348,11 @@ class Dispatcher:
                 },
             )
             target = self.config["click_url"] or message["callback"] or self.config["callback_url"]
+            duplicate = self.fates["click_duplicate"].random() < self.config["duplicate_rate"]
             if self.on_click is not None:
                 self.on_click(message)
         if target:
-            self.post("click", target, body)
+            self.deliver("click", target, body, duplicate)
         return body
 
     # DLR to webhook ------------------------------------------------------------------------------
@@ -370,9 +382,7 @@ class Dispatcher:
                     posts.append((self._webhook_body(broadcast, messages), duplicate))
         for body, duplicate in posts:
             if target:
-                self.post("dlr_webhook", target, body)
-                if duplicate:
-                    self.post("dlr_webhook", target, body)
+                self.deliver("dlr_webhook", target, body, duplicate)
 
     @staticmethod
     def _webhook_body(broadcast: dict, messages: list[dict]) -> dict:
@@ -405,6 +415,15 @@ class Dispatcher:
         return body
 
     # outgoing HTTP -------------------------------------------------------------------------------
+    def deliver(self, kind: str, target: str, body: dict, duplicate: bool = False) -> None:
+        """Post the callback (twice if `duplicate`), each post delayed by its own jitter if set."""
+        for _ in range(2 if duplicate else 1):
+            jitter = self.config["jitter_ms"] / 1000
+            if jitter:
+                self.schedule(time.time() + self.fates["jitter"].random() * jitter, self.post, kind, target, body)
+            else:
+                self.post(kind, target, body)
+
     def post(self, kind: str, target: str, body: dict) -> None:
         generation = self._running if self._running is not None else self._generation
         entry = {"time": iso(now()), "kind": kind, "url": target, "body": body, "status": None, "error": None}

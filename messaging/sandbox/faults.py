@@ -1,10 +1,14 @@
-"""Fault injection for API requests: latency, 5xx, 429 with Retry-After, hangs.
+"""Fault injection for API requests: latency, 4xx/5xx, 429 with Retry-After, hangs, errorCode in a 200.
 
 `fail_next` is the deterministic tool: a queue consumed one entry per API request (matching `path`),
-each `{"status": 503}`, `{"status": 429, "retry_after": 1}` or `{"hang": 3, "apply": true}`.
-`apply` says whether the real action happens anyway (a response lost after the request was applied)
-or not (the request never got through). The random rates use their own seeded RNG so they never
-change the sandbox's ids or message fates.
+each `{"status": 503}`, `{"status": 500, "apply": true}`, `{"status": 429, "retry_after": 1}`,
+`{"status": 403, "error_message": "User is disabled"}`, `{"hang": 3, "apply": true}` or
+`{"status": 200, "error_code": 7, "error_message": "Campaign is disabled"}` (the v3 envelope with
+`errorCode != 0` inside a 200, also on the NestJS paths, which have no error shape of their own for it).
+`apply` says whether the real action happens anyway (the provider acted, then failed or its answer
+was lost) or not (the request never got through). The random faults take the same choice from
+`error_apply` (default: not applied) and `timeout_apply` (default: applied). The random rates use
+their own seeded RNG so they never change the sandbox's ids or message fates.
 """
 
 import random
@@ -22,8 +26,10 @@ DEFAULTS = {
     "error_status": 503,
     "rate_limit_rate": 0.0,
     "retry_after": 1,
+    "error_apply": False,
     "timeout_rate": 0.0,
     "hang_seconds": 5.0,
+    "timeout_apply": True,
     "path": None,
     "fail_next": [],
     "seed": 0,
@@ -37,6 +43,8 @@ class Fault:
     retry_after: float | None = None  # with a Retry-After header
     hang: float | None = None  # sleep this long before answering
     apply: bool = False  # perform the real action anyway
+    error_code: int | None = None  # with status 200: the envelope's errorCode
+    error_message: str | None = None  # instead of the reference's default message
 
     def describe(self) -> dict:
         return {key: value for key, value in asdict(self).items() if value is not None}
@@ -52,15 +60,24 @@ def _entry(raw) -> Fault:
     if (
         not isinstance(raw, dict)
         or not ({"status", "hang"} & set(raw))
-        or set(raw) - {"status", "retry_after", "hang", "apply"}
+        or set(raw) - {"status", "retry_after", "hang", "apply", "error_code", "error_message"}
     ):
         raise ApiError(
             400,
-            'each fail_next entry is {"status": 503}, {"status": 429, "retry_after": 1} or {"hang": 3, "apply": true}',
+            'each fail_next entry is {"status": 503}, {"status": 429, "retry_after": 1}, {"hang": 3, "apply": true}'
+            ' or {"status": 200, "error_code": 7, "error_message": "..."}',
         )
     fault = Fault("fail_next", apply=boolean(raw.get("apply", False), "apply"))
     if "status" in raw:
-        fault.status = integer(raw["status"], "status", minimum=400, maximum=599)
+        fault.status = integer(raw["status"], "status", minimum=200, maximum=599)
+        if (fault.status == 200) != ("error_code" in raw) or 200 < fault.status < 400:
+            raise ApiError(400, "status is 400-599, or 200 with an error_code (and only then)")
+    if "error_code" in raw:
+        fault.error_code = integer(raw["error_code"], "error_code", minimum=1)
+    if "error_message" in raw:
+        if not isinstance(raw["error_message"], str) or "status" not in raw:
+            raise ApiError(400, "error_message is a string, given with a status")
+        fault.error_message = raw["error_message"]
     if "hang" in raw:
         fault.hang = _number(raw["hang"], "hang")
     if "retry_after" in raw:
@@ -90,6 +107,8 @@ class Faults:
         ):
             config[key] = _number(config[key], key)
         config["error_status"] = integer(config["error_status"], "error_status", minimum=500, maximum=599)
+        for key in ("error_apply", "timeout_apply"):
+            config[key] = boolean(config[key], key)
         if config["path"] is not None:
             try:
                 re.compile(config["path"])
@@ -122,12 +141,12 @@ class Faults:
                 return latency, self.fail_next.popleft()
             draw = self.rng.random()
             if draw < config["error_rate"]:
-                return latency, Fault("random", status=config["error_status"])
+                return latency, Fault("random", status=config["error_status"], apply=config["error_apply"])
             draw -= config["error_rate"]
             if draw < config["rate_limit_rate"]:
                 return latency, Fault("random", status=429, retry_after=config["retry_after"])
             draw -= config["rate_limit_rate"]
             if draw < config["timeout_rate"]:
-                # answers, but only after the hang: the client has usually given up by then
-                return latency, Fault("random", hang=config["hang_seconds"], apply=True)
+                # answers after the hang, when the client has usually given up: applied, or a 504
+                return latency, Fault("random", hang=config["hang_seconds"], apply=config["timeout_apply"])
             return latency, None

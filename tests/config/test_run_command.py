@@ -1,5 +1,6 @@
 """The README's run command boots the whole product on embedded defaults and stops on Ctrl-C."""
 
+import contextlib
 import os
 import re
 import signal
@@ -42,6 +43,47 @@ class Output:
         return "".join(self.lines)
 
 
+def processes() -> dict[int, tuple[int, int, str]]:
+    """pid → (parent pid, process group, command line) of every live process (from /proc: Linux)."""
+    table = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, ppid, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue  # exited meanwhile
+        if state != "Z":
+            table[int(stat.parent.name)] = (int(ppid), int(group), cmdline.replace(b"\0", b" ").decode().strip())
+    return table
+
+
+def descendants(pid: int) -> dict[int, tuple[int, str]]:
+    """pid → (process group, command line) of every process started under `pid`."""
+    table, found, parents = processes(), {}, {pid}
+    while parents:
+        children = {child for child, (ppid, _, _) in table.items() if ppid in parents and child not in found}
+        found.update({child: table[child][1:] for child in children})
+        parents = children
+    return found
+
+
+def wait_for_groups_to_exit(proc: subprocess.Popen, groups: set[int], timeout: float) -> set[int]:
+    """The process groups still alive after `timeout` (empty once every one is gone)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        proc.poll()  # reap the leader, or its zombie would keep its group alive
+        alive = set()
+        for group in groups:
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                continue
+            alive.add(group)
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.2)
+
+
 @pytest.mark.slow
 def test_run_command_starts_web_worker_beat_and_sandbox_and_ctrl_c_stops_them(tmp_path):
     web_port, sandbox_port = free_port(), free_port()
@@ -80,13 +122,25 @@ def test_run_command_starts_web_worker_beat_and_sandbox_and_ctrl_c_stops_them(tm
         # The worker really executes the task queued at start-up, and beat is running.
         output.wait_for(r"Task messaging\.tasks\.heartbeat\[.*\] succeeded", timeout=90)
         output.wait_for(r"beat: Starting", timeout=30)
+
+        commands = [cmdline for _, cmdline in descendants(proc.pid).values()]
+        for name in ("runserver", "celery -A config worker", "celery -A config beat", "messaging.sandbox"):
+            assert any(name in cmdline for cmdline in commands), (name, commands)
+        # The sandbox's API key is passed in the environment: command lines are public (`ps`).
+        key = next(line.split("=", 1)[1] for line in (tmp_path / "dev.env").read_text().splitlines()
+                   if line.startswith("SANDBOX_API_KEY="))
+        assert not [cmdline for cmdline in commands if key in cmdline]
     finally:
+        # honcho starts each process in a process group of its own: every one must be gone, not
+        # just those holding a port (a worker or beat left behind would go on running tasks).
+        groups = {proc.pid} | {group for group, _ in descendants(proc.pid).values()}
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            raise AssertionError(f"Ctrl-C did not stop everything:\n{output.text}") from None
+        alive = wait_for_groups_to_exit(proc, groups, timeout=30)
+        left = [cmdline for _, group, cmdline in processes().values() if group in alive]
+        for group in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+        assert not alive, f"Ctrl-C left running: {left}\n{output.text}"
 
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{web_port}/healthz", timeout=2)

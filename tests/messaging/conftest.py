@@ -1,8 +1,7 @@
 """A scripted HTTP server for the few answers the MessageWhiz sandbox never gives.
 
 It is a real server on a real socket, so the client under test runs unpatched; it only lets a
-test say what the next responses are (a proxy's HTML page, a dropped connection, a 200 with an
-error inside).
+test say what the next responses are (a proxy's HTML page, a dropped connection, a redirect).
 """
 
 import json

@@ -8,6 +8,7 @@ import pytest
 
 from messaging.http import AmbiguousRequestError, HttpClient, TransportError, parse_retry_after
 from tests.conftest import free_port
+from tests.messaging.conftest import StubServer
 
 OK = {"json": {"errorCode": 0, "result": True}}
 
@@ -53,7 +54,16 @@ def test_retry_after_http_date_is_honoured(stub):
     stub.script = [{"status": 429, "headers": {"Retry-After": format_datetime(when, usegmt=True)}}, OK]
     make_client(stub.url, sleeps).request("GET", "/api/3/sender")
     assert len(sleeps) == 1
-    assert 17 <= sleeps[0] <= 20
+    assert 17 <= sleeps[0] <= 20.5
+
+
+def test_retry_after_is_a_minimum_spread_by_jitter(stub):
+    sleeps = []
+    stub.script = [{"status": 429, "headers": {"Retry-After": "2"}}] * 3 + [OK]
+    make_client(stub.url, sleeps).request("GET", "/api/3/sender")
+    assert len(sleeps) == 3
+    assert all(2 <= delay <= 2.5 for delay in sleeps)  # never earlier, at most backoff_base later
+    assert len(set(sleeps)) > 1  # workers told the same thing do not all come back at once
 
 
 def test_retry_after_beyond_the_cap_is_handed_back_instead_of_slept(stub):
@@ -97,6 +107,22 @@ def test_get_dropped_after_sending_is_retried(stub):
     response = make_client(stub.url, sleeps).request("GET", "/api/3/campaign")
     assert response.status_code == 200
     assert len(stub.seen) == 2
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_redirects_are_not_followed(stub, status):
+    sleeps = []
+    elsewhere = StubServer()  # another port, as a hijacked or misconfigured Location would be
+    try:
+        stub.script = [{"status": status, "headers": {"Location": f"{elsewhere.url}/sms"}}]
+        response = make_client(stub.url, sleeps).request(
+            "POST", "/sms", json={"api_key": "sekrit-key", "to": "2605876689", "text": "hi"})
+    finally:
+        elsewhere.close()
+    assert response.status_code == status  # handed back for the provider to classify
+    assert elsewhere.seen == []  # neither the apikey header nor the body's api_key went there
+    assert [seen["method"] for seen in stub.seen] == ["POST"]  # nor resent here as a GET
+    assert sleeps == []
 
 
 def test_post_that_could_not_connect_is_retried_then_a_plain_transport_error():

@@ -56,6 +56,76 @@ def test_out_of_order_and_duplicates(api, sandbox, receiver):
     assert sandbox.state("messages")[0]["status"] == "DELIVRD"  # a late ENROUTE does not undo the final
 
 
+def test_jitter_shuffles_dlrs_and_clicks(api, sandbox, receiver):
+    sandbox.callbacks(delay_ms=0, statuses={"DELIVRD": 1}, enroute=True, click_rate=1.0, jitter_ms=300)
+    sent = [sms(api, text=f"Offer {i} https://shop.example/{i}", callback=receiver.url("/cb")) for i in range(20)]
+    arrived = receiver.wait_for(60, "/cb")
+    finals = [b["message_id"] for b in arrived if b.get("status") == "DELIVRD"]
+    assert sorted(finals) == sorted(sent) and finals != sent  # messages' reports overtake each other
+
+    def position(message_id, kind):
+        return next(i for i, b in enumerate(arrived) if b["message_id"] == message_id and kind(b))
+
+    final_first = [m for m in sent if position(m, lambda b: b.get("status") == "DELIVRD")
+                   < position(m, lambda b: b.get("status") == "ENROUTE")]
+    click_first = [m for m in sent if position(m, lambda b: "link_id" in b)
+                   < position(m, lambda b: b.get("status") == "DELIVRD")]
+    assert final_first and click_first  # and a message's own callbacks, of every kind
+
+
+def test_jitter_reorders_webhook_batches_and_their_duplicates(api, sandbox, receiver, broadcast_world):
+    sandbox.callbacks(delay_ms=0, dlr_webhook_url=receiver.url("/webhook"), batch_size=1, webhook_flush_ms=0,
+                      duplicate_rate=1.0, jitter_ms=300)
+    api.ok("POST", "/api/3/Broadcast", json={
+        "name": "b", "campaign_id": broadcast_world["campaign"], "broadcast_type": 11,
+        "sender_ids": str(broadcast_world["sender"]), "recipient_list_ids": str(broadcast_world["list"]),
+        "message_body": "hello",
+    })
+    recipients = [batch["dlrs"][0]["recipient"] for batch in receiver.wait_for(10, "/webhook")]
+    assert sorted(recipients) == sorted(broadcast_world["numbers"] * 2)
+    # Without jitter the batches come in list order, each duplicate right after its original.
+    assert recipients != [number for number in broadcast_world["numbers"] for _ in range(2)]
+    assert any(first != second for first, second in zip(recipients[::2], recipients[1::2], strict=True))
+
+
+def test_clicks_are_duplicated_like_every_callback(api, sandbox, receiver):
+    sandbox.callbacks(delay_ms=0, click_rate=1.0, duplicate_rate=1.0)
+    message_id = sms(api, text="Offer https://shop.example/x", callback=receiver.url("/cb"))
+    posts = receiver.wait_for(4, "/cb")
+    clicks = [body for body in posts if "link_id" in body]
+    assert len(clicks) == 2 and clicks[0] == clicks[1] and clicks[0]["message_id"] == message_id
+    sandbox.control("POST", f"messages/{message_id}/click")  # by hand too
+    by_hand = [body for body in receiver.wait_for(6, "/cb") if "link_id" in body][2:]
+    assert len(by_hand) == 2 and by_hand[0] == by_hand[1] and by_hand[0]["unique_click"] is False
+
+
+def test_clicks_before_the_dlr(api, sandbox, receiver):
+    sandbox.callbacks(delay_ms=40, enroute=True, click_rate=1.0, click_before_dlr=True)
+    message_id = sms(api, text="Offer https://shop.example/x", callback=receiver.url("/cb"))
+    click, enroute, final = receiver.wait_for(3, "/cb")
+    assert click["message_id"] == message_id and click["unique_click"] is True
+    assert (enroute["status"], final["status"]) == ("ENROUTE", "DELIVRD")
+
+
+def test_clicks_before_the_webhook_dlrs_of_a_broadcast(api, sandbox, receiver, broadcast_world):
+    sandbox.callbacks(delay_ms=20, click_rate=1.0, click_before_dlr=True, click_url=receiver.url("/clicks"),
+                      dlr_webhook_url=receiver.url("/webhook"), webhook_flush_ms=0)
+    api.ok("POST", "/api/3/Broadcast", json={
+        "name": "b", "campaign_id": broadcast_world["campaign"], "broadcast_type": 11,
+        "sender_ids": str(broadcast_world["sender"]), "recipient_list_ids": str(broadcast_world["list"]),
+        "message_body": "Sale https://shop.example/x",
+    })
+    receiver.wait_for(5, "/clicks")
+    receiver.wait_for(1, "/webhook")
+    sandbox.control("POST", "callbacks/drain")  # returns once every batch is posted
+    assert sum(len(batch["dlrs"]) for batch in receiver.bodies("/webhook")) == 5
+    recipient = {m["message_id"]: m["recipient"] for m in sandbox.state("messages")}
+    for index, (path, body) in enumerate(receiver.posts):
+        if path == "/clicks":  # each click arrives before the batch reporting its message
+            later = [d["recipient"] for p, b in receiver.posts[index:] if p == "/webhook" for d in b["dlrs"]]
+            assert recipient[body["message_id"]] in later
+
+
 def test_account_callback_url_is_used_without_a_per_message_callback(api, sandbox, receiver):
     sandbox.callbacks(delay_ms=0, callback_url=receiver.url("/account"))
     sms(api)

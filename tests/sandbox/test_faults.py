@@ -57,6 +57,41 @@ def test_status_fault_with_apply(api, sandbox):
     assert len(sandbox.state("senders")) == 1
 
 
+def test_status_fault_with_a_message_and_the_reference_default(api, sandbox):
+    sandbox.faults(fail_next=[{"status": 403, "error_message": "User is disabled"}, {"status": 403}])
+    assert api.error("POST", "/api/3/sender", 403, json={"name": "A"}) == {
+        "errorCode": 403, "errorMessage": "User is disabled", "errorType": "Forbidden",
+        "executionTime": pytest.approx(0, abs=1), "result": None,
+    }
+    assert api.error("POST", "/sms", 403, key=None, json={"api_key": api.key}) == {
+        "statusCode": 403, "message": "User/company is either disabled or doesn't have enough permissions",
+        "error": "Forbidden",
+    }
+    assert sandbox.state("senders") == []
+
+
+def test_error_code_inside_a_200(api, sandbox):
+    sandbox.faults(fail_next=[{"status": 200, "error_code": 7, "error_message": "Campaign is disabled"},
+                              {"status": 200, "error_code": 404}])
+    body = api.error("GET", "/api/3/campaign", 200)
+    assert (body["errorCode"], body["errorMessage"], body["result"]) == (7, "Campaign is disabled", None)
+    # The NestJS family has no shape for it: the v3 envelope, as the client must parse anyway.
+    body = api.error("POST", "/sms", 200, key=None, json={"api_key": api.key})
+    assert (body["errorCode"], body["errorMessage"], body["errorType"]) == (404, "An entity is not found", "Not found")
+    assert sandbox.requests()[0]["fault"] == {
+        "source": "fail_next", "status": 200, "apply": False, "error_code": 7, "error_message": "Campaign is disabled",
+    }
+
+
+def test_random_errors_apply_or_not(api, sandbox):
+    sandbox.faults(error_rate=1.0, error_status=500)
+    assert api.request("POST", "/api/3/campaign", json={"name": "Lost"}).status_code == 500
+    assert sandbox.state("campaigns") == []
+    sandbox.faults(error_rate=1.0, error_status=502, error_apply=True)
+    assert api.request("POST", "/api/3/campaign", json={"name": "Applied"}).status_code == 502
+    assert [c["name"] for c in sandbox.state("campaigns")] == ["Applied"]
+
+
 def test_path_regex_restricts_faults(api, sandbox):
     sandbox.faults(path="^/api/3/sender", error_rate=1.0, error_status=502)
     assert api.request("GET", "/api/3/campaign").status_code == 200
@@ -73,17 +108,32 @@ def test_latency_is_added(api, sandbox):
     assert time.monotonic() - started >= 0.2
 
 
-def test_random_timeouts_answer_late(api, sandbox):
+def test_random_timeouts_answer_late_and_apply_by_default(api, sandbox):
     sandbox.faults(timeout_rate=1.0, hang_seconds=0.3)
     started = time.monotonic()
-    assert api.request("GET", "/api/3/campaign").status_code == 200
+    assert api.request("POST", "/api/3/campaign", json={"name": "Applied"}).status_code == 200
     assert time.monotonic() - started >= 0.3
+    assert [c["name"] for c in sandbox.state("campaigns")] == ["Applied"]
+
+
+def test_random_timeouts_without_apply_answer_504_and_change_nothing(api, sandbox):
+    sandbox.faults(timeout_rate=1.0, hang_seconds=0.3, timeout_apply=False)
+    with pytest.raises(requests.Timeout):
+        api.request("POST", "/api/3/campaign", json={"name": "Lost"}, timeout=0.1)
+    [entry] = wait_for_log(sandbox, lambda e: e["status"] == 504)
+    assert entry["fault"] == {"source": "random", "hang": 0.3, "apply": False}
+    assert sandbox.state("campaigns") == []
 
 
 def test_bad_fault_config_is_rejected(sandbox):
     response = sandbox.http.post(f"{sandbox.url}/_sandbox/faults", json={"fail_next": [{"oops": 1}]})
     assert response.status_code == 400
     assert sandbox.http.post(f"{sandbox.url}/_sandbox/faults", json={"nope": 1}).status_code == 400
+    wrong = ({"status": 200}, {"status": 302}, {"status": 403, "error_code": 1}, {"hang": 1, "error_message": "x"})
+    for entry in wrong:
+        response = sandbox.http.post(f"{sandbox.url}/_sandbox/faults", json={"fail_next": [entry]})
+        assert response.status_code == 400, entry
+    assert sandbox.http.post(f"{sandbox.url}/_sandbox/faults", json={"timeout_apply": "maybe"}).status_code == 400
 
 
 def test_request_log_records_bodies_files_and_never_keys(api, sandbox):

@@ -1,3 +1,4 @@
+import os
 import secrets
 
 from django.contrib.auth import get_user_model
@@ -13,7 +14,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
         parser.add_argument("--sandbox-url", help="URL of the sandbox for the 'Sandbox' account")
-        parser.add_argument("--sandbox-key", help="API key the sandbox accepts")
+        parser.add_argument("--sandbox-key", default=os.environ.get("SANDBOX_API_KEY"),
+                            help="API key the sandbox accepts (default: $SANDBOX_API_KEY, kept out of `ps`)")
         parser.add_argument("--public-url", default="http://127.0.0.1:8000", help="Shown in the sign-in hint")
 
     def handle(self, *args, username, sandbox_url, sandbox_key, public_url, **options):

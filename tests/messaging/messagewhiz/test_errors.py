@@ -4,11 +4,13 @@ import pytest
 
 from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import (
+    AmbiguousServerError,
     AuthenticationError,
     ConflictError,
     ForbiddenError,
     MessageWhizError,
     NotFoundError,
+    RedirectError,
     ResultError,
     ServerError,
     TransportError,
@@ -63,26 +65,59 @@ def test_duplicate_is_a_conflict(client):
     assert caught.value.status == 409
 
 
-def test_forbidden(stub):
-    # The sandbox has no disabled users, so a 403 comes from the scripted server.
-    stub.script = [{"status": 403, "json": {"errorCode": 403, "errorMessage": "User is disabled",
-                                            "errorType": "Forbidden", "result": None}}]
-    with MessageWhizClient(stub.url, "k") as mw, pytest.raises(ForbiddenError) as caught:
-        mw.sender_create(name="x")
-    assert caught.value.status == caught.value.error_code == 403
-    assert caught.value.error_message == "User is disabled"
-    assert caught.value.error_type == "Forbidden"
-    assert caught.value.permanent is True
+def test_forbidden(client, sandbox):
+    sandbox.faults(fail_next=[{"status": 403, "error_message": "User is disabled"}, {"status": 403}])
+    with pytest.raises(ForbiddenError) as v3:
+        client.sender_create(name="x")
+    with pytest.raises(ForbiddenError) as nest:
+        client.fast_single_send(to="2605876689", sender="sender", text="hi")
+    assert v3.value.status == v3.value.error_code == 403
+    assert v3.value.error_message == "User is disabled"
+    assert v3.value.error_type == "Forbidden"
+    assert v3.value.permanent is True
+    assert nest.value.status == 403 and nest.value.permanent is True
+    assert "disabled" in nest.value.error_message  # the reference's default text for a 403
+    assert sandbox.state("senders") == []
 
 
-def test_error_code_inside_a_200(stub):
-    stub.script = [{"json": {"errorCode": 7, "errorMessage": "Campaign is disabled", "errorType": "Error",
-                             "result": None}}]
-    with MessageWhizClient(stub.url, "k") as mw, pytest.raises(ResultError) as caught:
-        mw.campaign_list()
+def test_error_code_inside_a_200(client, sandbox):
+    sandbox.faults(fail_next=[{"status": 200, "error_code": 7, "error_message": "Campaign is disabled"}])
+    with pytest.raises(ResultError) as caught:
+        client.campaign_list()
     assert caught.value.status == 200
     assert caught.value.error_code == 7
     assert caught.value.error_message == "Campaign is disabled"
+    assert caught.value.permanent is True
+    assert len(sandbox.requests(path="^/api/3/campaign$")) == 1  # a polite refusal is not retried
+
+
+def test_error_code_inside_a_200_on_the_nest_send(client, sandbox):
+    sandbox.faults(fail_next=[{"status": 200, "error_code": 409}])
+    with pytest.raises(ResultError) as caught:
+        client.fast_single_send(to="2605876689", sender="sender", text="hi")
+    assert (caught.value.status, caught.value.error_code) == (200, 409)
+    assert caught.value.error_type == "Duplicate entry"
+
+
+def test_5xx_error_code_inside_a_200_to_a_send_is_ambiguous(client, sandbox):
+    sandbox.faults(fail_next=[{"status": 200, "error_code": 500, "apply": True}])
+    with pytest.raises(AmbiguousServerError) as caught:
+        client.campaign_create(name="Maybe")
+    assert caught.value.error_code == 500 and caught.value.permanent is True
+    assert [c["name"] for c in sandbox.state("campaigns")] == ["Maybe"]
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_redirect_is_an_error_and_the_key_never_leaves(stub, sandbox, status):
+    # A server on another port answers with a redirect to the sandbox, which logs every request.
+    stub.script = [{"status": status, "headers": {"Location": f"{sandbox.url}/sms?x=1"}}]
+    with MessageWhizClient(stub.url, sandbox.api_key) as mw, pytest.raises(RedirectError) as caught:
+        mw.fast_single_send(to="2605876689", sender="sender", text="hi")
+    assert caught.value.status == status and caught.value.permanent is True
+    assert f"redirected to {sandbox.url}/sms;" in str(caught.value)
+    assert sandbox.requests() == []  # neither the apikey header nor the body's api_key reached it
+    assert sandbox.state("messages") == []
+    assert [seen["method"] for seen in stub.seen] == ["POST"]
 
 
 def test_non_json_5xx(stub, sleeps):

@@ -3,7 +3,12 @@
 import pytest
 
 from messaging.messagewhiz.client import MessageWhizClient
-from messaging.messagewhiz.errors import AmbiguousRequestError, RateLimitedError, ServerError
+from messaging.messagewhiz.errors import (
+    AmbiguousRequestError,
+    AmbiguousServerError,
+    RateLimitedError,
+    ServerError,
+)
 
 
 def test_idempotent_call_survives_503_then_429(client, sandbox, sleeps):
@@ -15,7 +20,7 @@ def test_idempotent_call_survives_503_then_429(client, sandbox, sleeps):
     assert len(sandbox.requests(method="GET", path="^/api/3/campaign$")) == 3
     assert len(sleeps) == 2
     assert 0 <= sleeps[0] <= 0.5  # jittered backoff after the 503
-    assert sleeps[1] == 1.0  # Retry-After honoured exactly
+    assert 1.0 <= sleeps[1] <= 1.5  # Retry-After honoured, plus a little jitter
 
 
 def test_create_is_not_retried_on_503(client, sandbox, sleeps):
@@ -28,6 +33,37 @@ def test_create_is_not_retried_on_503(client, sandbox, sleeps):
     assert len(sandbox.requests(method="POST", path="^/api/3/campaign$")) == 1
     assert sleeps == []
     assert sandbox.state("campaigns") == [] or all(c["name"] != "Once" for c in sandbox.state("campaigns"))
+
+
+@pytest.mark.parametrize(("status", "applied"), [(500, True), (502, False), (504, True)])
+def test_5xx_to_a_create_is_ambiguous_whether_or_not_it_was_applied(client, sandbox, sleeps, status, applied):
+    sandbox.faults(fail_next=[{"status": status, "apply": applied}])
+
+    with pytest.raises(AmbiguousServerError) as caught:
+        client.campaign_create(name="Maybe")
+
+    # The client cannot tell the two apart, so both are "look before sending again", never resent.
+    assert isinstance(caught.value, AmbiguousRequestError)
+    assert caught.value.status == status and caught.value.permanent is True
+    assert len(sandbox.requests(method="POST", path="^/api/3/campaign$")) == 1
+    assert sleeps == []
+    assert [c["name"] for c in sandbox.state("campaigns")] == (["Maybe"] if applied else [])
+
+
+def test_5xx_after_a_send_was_applied_is_ambiguous(client, sandbox, sleeps):
+    sandbox.faults(fail_next=[{"status": 502, "apply": True}])
+    with pytest.raises(AmbiguousServerError):
+        client.fast_single_send(to="2605876689", sender="sender", text="hi")
+    assert len(sandbox.requests(method="POST", path="^/sms$")) == 1
+    assert len(sandbox.state("messages")) == 1  # it went: resending would text the customer twice
+
+
+def test_5xx_to_a_read_is_retried_not_ambiguous(client, sandbox, sleeps):
+    sandbox.faults(fail_next=[{"status": 500}, {"status": 504}, {"status": 502}] * 2)
+    with pytest.raises(ServerError) as caught:
+        MessageWhizClient(sandbox.url, sandbox.api_key, max_retries=2, sleep=sleeps.append).campaign_list()
+    assert caught.value.status == 502 and caught.value.permanent is False
+    assert len(sleeps) == 2
 
 
 def test_rate_limited_send_reports_retry_after(client, sandbox, sleeps):
