@@ -46,6 +46,7 @@ T = Broadcast.Type
 
 MAX_ATTEMPTS = 8  # sends of one broadcast; after them it is only looked up
 MAX_RETRY_DELAY = 900  # seconds
+REMOTE_NAME_MAX = 255  # MessageWhiz's limit on a broadcast's name
 
 
 class SubmissionProblem(Exception):
@@ -63,7 +64,9 @@ def remote_tag(broadcast: Broadcast) -> str:
 
 
 def remote_name(broadcast: Broadcast) -> str:
-    return f"{broadcast.name} [{remote_tag(broadcast)}]"
+    """Our name with the key's tag; the name is shortened so that the tag always fits."""
+    tag = f" [{remote_tag(broadcast)}]"
+    return broadcast.name[:REMOTE_NAME_MAX - len(tag)].rstrip() + tag
 
 
 def lease_seconds() -> float:

@@ -145,6 +145,14 @@ def test_refusal_fails_the_broadcast_with_the_reason(make_broadcast, sandbox, au
     assert broadcast.last_error
 
 
+def test_a_long_name_is_shortened_so_the_key_still_fits(make_broadcast, sandbox):
+    broadcast = run_task(make_broadcast(name=("Spring sale " * 30)[:255]))
+    assert broadcast.state == S.SUBMITTED, broadcast.last_error
+    name = submitted_body(sandbox)["name"]
+    assert len(name) <= 255
+    assert name.startswith("Spring sale Spring") and name.endswith(f" [{remote_tag(broadcast)}]")
+
+
 def test_timeout_after_the_request_left_never_makes_a_second_broadcast(make_broadcast, sandbox, short_timeouts):
     sandbox.faults(fail_next=[{"hang": 2, "apply": True}])
     broadcast = make_broadcast()
