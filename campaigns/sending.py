@@ -7,7 +7,9 @@ us search broadcasts by name. The state machine and a lease do the rest:
 1. claim the broadcast (conditional UPDATE to SUBMITTING) with a lease: until it runs out no other
    task touches the submission, because our request may still be in flight (`lease_seconds`);
 2. send the POST once; the client never re-sends a create on its own;
-3. on success record the remote ids and create one Message row per recipient (SUBMITTED);
+3. on success record the remote ids and create one Message row per recipient: SUBMITTED when
+   MessageWhiz sends to all of them, QUEUED when it sends a first segment only (smart) or waits
+   for a trigger (their delivery reports count them as sent);
 4. if MessageWhiz is unavailable or its answer was lost (a timeout after the request left, a 5xx),
    the broadcast stays SUBMITTING, leased until its next attempt is due. Beat's sweep
    (`submission_due_ids`) queues broadcasts whose lease has run out: such a retry, or an attempt
@@ -35,7 +37,7 @@ from recipients.selectors import phones_for_send
 
 from . import rendering
 from .estimates import body_problems
-from .models import Broadcast, Message
+from .models import Broadcast, Message, Segment
 from .models.broadcasts import STATUS_RANK
 from .states import broadcast_transition, broadcast_transition_or_raise
 
@@ -278,23 +280,30 @@ def _reconcile(client, broadcast: Broadcast) -> dict | None:
 
 def _mark_submitted(broadcast: Broadcast, result: dict, *, reason: str) -> None:
     remote_id = result.get("broadcastID") or result.get("broadcastId") or result.get("id")
+    segment_id = result.get("segmentID") or result.get("segmentId")
+    sends_all = broadcast.type != T.SMART and broadcast.trigger_id is None
+    status = Message.Status.SUBMITTED if sends_all else Message.Status.QUEUED
     with transaction.atomic():
         if not broadcast_transition(broadcast, S.SUBMITTED, reason=reason, remote_id=remote_id,
-                                    remote_segment_id=result.get("segmentID") or result.get("segmentId"),
-                                    last_error=""):
+                                    remote_segment_id=segment_id, last_error=""):
             return
-        count = messages_create(broadcast)
-        Broadcast.objects.filter(pk=broadcast.pk).update(recipients_count=count, sent=count)
-    broadcast.recipients_count = broadcast.sent = count
+        count = messages_create(broadcast, status=status)
+        sent = count if sends_all else 0
+        Broadcast.objects.filter(pk=broadcast.pk).update(recipients_count=count, sent=sent)
+        if broadcast.type == T.SMART:
+            Segment.objects.create(broadcast=broadcast, remote_id=segment_id, body=broadcast.body,
+                                   size=min(broadcast.first_segment_size or count, count))
+    broadcast.recipients_count, broadcast.sent = count, sent
 
 
-def messages_create(broadcast: Broadcast) -> int:
-    """One SUBMITTED message per recipient, in one INSERT … SELECT (a million rows in seconds)."""
+def messages_create(broadcast: Broadcast, *, status: str) -> int:
+    """One message per recipient, in one INSERT … SELECT (a million rows in seconds)."""
+    submitted_at = timezone.now() if status == Message.Status.SUBMITTED else None
     if broadcast.type == T.SINGLE:
         Message.objects.get_or_create(
             broadcast=broadcast, phone=broadcast.recipient,
-            defaults={"account": broadcast.account, "status": Message.Status.SUBMITTED,
-                      "status_rank": STATUS_RANK[Message.Status.SUBMITTED], "submitted_at": timezone.now()},
+            defaults={"account": broadcast.account, "status": status, "status_rank": STATUS_RANK[status],
+                      "submitted_at": submitted_at},
         )
         return 1
     phones = phones_for_send(
@@ -315,7 +324,6 @@ def messages_create(broadcast: Broadcast) -> int:
             f"INSERT INTO {table} (account_id, broadcast_id, phone, client_ref, provider_message_id, status, "  # noqa: S608
             "status_rank, error, clicks, submitted_at) "
             f"SELECT %s, %s, phones.phone, {client_ref}, '', %s, %s, '', 0, %s FROM ({select_sql}) AS phones",
-            [broadcast.account_id, broadcast.pk, broadcast.pk, Message.Status.SUBMITTED,
-             STATUS_RANK[Message.Status.SUBMITTED], timezone.now(), *params],
+            [broadcast.account_id, broadcast.pk, broadcast.pk, status, STATUS_RANK[status], submitted_at, *params],
         )
         return cursor.rowcount

@@ -95,10 +95,28 @@ def test_single_message_body(make_broadcast, sandbox, audience):
     assert broadcast.state == S.SUBMITTED
 
 
-def test_smart_manual_body(make_broadcast, sandbox):
-    run_task(make_broadcast(type=Broadcast.Type.SMART, eb_type="manual", first_segment_size=2))
+def test_smart_manual_body_and_honest_counts(make_broadcast, sandbox):
+    broadcast = run_task(make_broadcast(type=Broadcast.Type.SMART, eb_type="manual", first_segment_size=2))
     body = submitted_body(sandbox)
     assert (body["broadcast_type"], body["eb_type"], body["first_segment_size"]) == (12, "manual", 2)
+    # MessageWhiz sends the first segment only: nobody counts as sent before a report says so.
+    assert (broadcast.recipients_count, broadcast.sent) == (3, 0)
+    assert set(Message.objects.filter(broadcast=broadcast).values_list("status", flat=True)) == {"queued"}
+    [segment] = broadcast.segments.all()
+    assert (segment.size, segment.remote_id) == (2, sandbox.state("segments")[0]["id"])
+
+
+def test_a_broadcast_held_for_its_trigger_counts_nothing_as_sent(make_broadcast, sandbox, mw_account, mw):
+    from campaigns.models import Trigger
+
+    from .conftest import synced
+
+    remote = mw.trigger_create(name="Opened the app")
+    trigger = synced(Trigger, mw_account, remote, name="Opened the app")
+    broadcast = run_task(make_broadcast(trigger=trigger, delay=5))
+    assert submitted_body(sandbox)["trigger_id"] == remote["id"]
+    assert (broadcast.state, broadcast.recipients_count, broadcast.sent) == (S.SUBMITTED, 3, 0)
+    assert set(Message.objects.filter(broadcast=broadcast).values_list("status", flat=True)) == {"queued"}
 
 
 def test_smart_ctr_body(make_broadcast, sandbox):
