@@ -39,6 +39,7 @@ from . import rendering
 from .estimates import body_problems
 from .models import Broadcast, Message, Segment
 from .models.broadcasts import STATUS_RANK
+from .signals import messages_identified
 from .states import broadcast_transition, broadcast_transition_or_raise
 
 logger = logging.getLogger(__name__)
@@ -293,6 +294,10 @@ def _mark_submitted(broadcast: Broadcast, result: dict, *, reason: str) -> None:
         if broadcast.type == T.SMART:
             Segment.objects.create(broadcast=broadcast, remote_id=segment_id, body=broadcast.body,
                                    size=min(broadcast.first_segment_size or count, count))
+        # Delivery reports that arrived before these messages existed are applied now, not by the
+        # sweep. callbacks applies what waits for the messages' account, so one id stands for all.
+        first = list(Message.objects.filter(broadcast=broadcast).values_list("pk", flat=True)[:1])
+        transaction.on_commit(lambda: messages_identified.send(sender=Message, message_ids=first), robust=True)
     broadcast.recipients_count, broadcast.sent = count, sent
 
 

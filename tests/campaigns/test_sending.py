@@ -7,8 +7,10 @@ import time
 
 import pytest
 from django.db import connection, connections
+from django.urls import reverse
 from django.utils import timezone
 
+from callbacks.models import CallbackEvent
 from campaigns.models import Broadcast, Message
 from campaigns.sending import (
     MAX_ATTEMPTS,
@@ -357,3 +359,32 @@ def test_worker_process_killed_mid_request_is_recovered_by_the_sweep_once(make_b
     assert len(sandbox.state("broadcasts")) == 1 and len(posts(sandbox)) == 1
     assert broadcast.remote_id == sandbox.state("broadcasts")[0]["id"]
 
+
+def test_reports_that_came_before_the_messages_are_applied_when_they_are_made(
+        make_broadcast, sandbox, settings, client, mw_account, short_timeouts, django_capture_on_commit_callbacks):
+    settings.REDIS_URL = settings.CALLBACK_REDIS_URL = ""  # callbacks stored and applied in the request
+    sandbox.callbacks(delay_ms=0, statuses={"DELIVRD": 1.0})
+    sandbox.faults(fail_next=[{"hang": 2, "apply": True}])  # MessageWhiz sends; its answer is lost
+    broadcast = make_broadcast()
+    submit_broadcast.apply(args=[broadcast.pk], throw=True)
+
+    def delivered():
+        sandbox.control("POST", "callbacks/drain")
+        return [m for m in sandbox.state("messages") if m["state"] == 2]
+
+    wait_for(lambda: len(delivered()) == 3)
+    # Its "DLR to webhook" (the sandbox's fields) reaches us before we know the messages.
+    dlrs = [{"segment_id": m["segment_id"], "_id": m["_id"], "broadcast_id": m["broadcast_id"],
+             "recipient": m["recipient"], "price": m["price"], "task_state": m["state"]} for m in delivered()]
+    url = reverse("callbacks:dlr_batch", kwargs={"token": mw_account.callback_token})
+    assert client.post(url, {"dlrs": dlrs}, content_type="application/json").status_code == 200
+    assert CallbackEvent.objects.filter(applied_at__isnull=True).exists()  # nothing to apply them to yet
+
+    wait_out_lease(broadcast)
+    with django_capture_on_commit_callbacks(execute=True):
+        submit_due_broadcasts()  # finds it in MessageWhiz and makes the messages
+    broadcast.refresh_from_db()
+    assert broadcast.state == S.SUBMITTED
+    assert (broadcast.sent, broadcast.delivered) == (3, 3)
+    assert set(Message.objects.filter(broadcast=broadcast).values_list("status", flat=True)) == {"delivered"}
+    assert not CallbackEvent.objects.filter(applied_at__isnull=True).exists()
