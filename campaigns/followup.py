@@ -2,8 +2,8 @@
 
 A beat job asks /api/3/Broadcast/List for state and broadcastConversion and /api/3/DeliveryReport
 for per-status counts. These are MessageWhiz's figures, kept in `provider_report` beside our own
-counters (which delivery callbacks keep exact). A broadcast completes when the report has nothing
-left in flight and accounts for every recipient.
+counters (which delivery callbacks keep exact). A broadcast completes when MessageWhiz reports it
+done; a smart broadcast only once no recipient is left for another segment (or a CTR one expired).
 """
 
 from django.utils import timezone
@@ -15,6 +15,9 @@ from .models import Broadcast
 from .states import broadcast_transition
 
 FINAL_COUNTS = ("delivered", "undelivered", "rejected", "expired", "failed")
+# The reference's list example shows `state` without naming its values; the sandbox decides 0
+# scheduled, 1 sending, 2 done (every message has its final report).
+REMOTE_DONE = 2
 # Ours are among the newest broadcasts; don't walk an account's whole history for a lost one.
 MAX_LIST_PAGES = 20
 PAGE_SIZE = 100
@@ -35,13 +38,12 @@ def broadcasts_refresh(*, account) -> int:
             except MessageWhizError as exc:
                 Broadcast.objects.filter(pk=broadcast.pk).update(last_error=f"Delivery report: {exc}")
                 continue
-            delivery = _sum_rows(rows)
             item = listed.get(remote_id, {})
-            report = {"delivery": delivery, "conversion": item.get("broadcastConversion") or {},
+            report = {"delivery": _sum_rows(rows), "conversion": item.get("broadcastConversion") or {},
                       "remote_state": item.get("state"), "refreshed_at": timezone.now().isoformat()}
             Broadcast.objects.filter(pk=broadcast.pk).update(provider_report=report, remote_state=item.get("state"))
-            if _is_complete(delivery, broadcast.recipients_count) and broadcast_transition(
-                broadcast, Broadcast.State.COMPLETED, reason="MessageWhiz reports every message final"
+            if _is_done(broadcast, item) and broadcast_transition(
+                broadcast, Broadcast.State.COMPLETED, reason="MessageWhiz reports the broadcast done"
             ):
                 completed += 1
     return completed
@@ -67,6 +69,15 @@ def _sum_rows(rows) -> dict:
     return totals
 
 
-def _is_complete(delivery: dict, recipients: int) -> bool:
-    final = sum(delivery.get(key, 0) for key in FINAL_COUNTS)
-    return delivery.get("sent", 0) == 0 and final > 0 and final >= recipients
+def _is_done(broadcast: Broadcast, item: dict) -> bool:
+    """MessageWhiz is done with the broadcast. For a smart one "done" is about the segments sent so
+    far: it stays open (to be continued, or for its CTR threshold to release more) while recipients
+    are left, unless its CTR expiry date has passed."""
+    if item.get("state") != REMOTE_DONE:
+        return False
+    if broadcast.type != Broadcast.Type.SMART:
+        return True
+    if broadcast.eb_type == Broadcast.SmartType.CTR and broadcast.exp_date and broadcast.exp_date <= timezone.now():
+        return True
+    reached = (item.get("broadcastConversion") or {}).get("recipientCount") or 0
+    return reached >= min(broadcast.recipients_count, broadcast.recipient_cap or broadcast.recipients_count)

@@ -34,8 +34,8 @@ def broadcast_cancel(broadcast: Broadcast, *, actor=None, reason: str = "Cancell
 
 
 CLONED_FIELDS = ("account", "campaign", "type", "eb_type", "first_segment_size", "next_segment_size",
-                 "conversion_threshold", "recipient_cap", "recipient", "body", "template", "time_zone", "trigger",
-                 "delay", "custom_parameter", "created_by")
+                 "conversion_threshold", "recipient_cap", "recipient", "body", "template", "whatsapp_template",
+                 "time_zone", "trigger", "delay", "custom_parameter", "created_by")
 CLONED_RELATIONS = ("senders", "sender_lists", "recipient_lists", "unsubscribe_lists", "templates")
 
 
@@ -63,19 +63,33 @@ def recurring_broadcast_stop(recurrence: RecurringBroadcast) -> None:
 
 
 def recurring_broadcast_run(recurrence: RecurringBroadcast, *, fired_at) -> Broadcast | None:
-    """Make this firing's broadcast from the saved definition; None if this firing already ran."""
+    """Make this firing's broadcast from the saved definition. If this firing already made it (beat
+    fired twice, or the worker died before queueing its submission), that one while it is still a
+    draft; None once it is on its way."""
     definition = recurrence.definition
     local = timezone.localtime(fired_at, zoneinfo.ZoneInfo(recurrence.time_zone))
+    run = f"{recurrence.pk}:{local:%Y%m%dT%H%M}"
     fields = {name: getattr(definition, name) for name in CLONED_FIELDS}
+    fields["exp_date"] = _run_expiry(recurrence, fired_at)
     try:
         with transaction.atomic():
             broadcast = Broadcast.objects.create(
-                **fields, name=f"{definition.name} · {local:%Y-%m-%d %H:%M}",
-                recurrence_run=f"{recurrence.pk}:{local:%Y%m%dT%H%M}",
+                **fields, name=f"{definition.name} · {local:%Y-%m-%d %H:%M}", recurrence_run=run,
             )
             for relation in CLONED_RELATIONS:
                 getattr(broadcast, relation).set(getattr(definition, relation).all())
     except IntegrityError:
-        return None  # beat fired twice for the same minute: the first one made it
+        return Broadcast.objects.filter(recurrence_run=run, state=Broadcast.State.DRAFT).first()
     RecurringBroadcast.objects.filter(pk=recurrence.pk).update(last_run_at=fired_at)
     return broadcast
+
+
+def _run_expiry(recurrence: RecurringBroadcast, fired_at):
+    """A CTR definition's expiry date is its first run's; each later run expires as long after it
+    is sent as the first one did."""
+    expires = recurrence.definition.exp_date
+    first = (Broadcast.objects.filter(recurrence_run__startswith=f"{recurrence.pk}:").order_by("created_at")
+             .values_list("created_at", flat=True).first())
+    if expires is None or first is None:
+        return expires
+    return fired_at + (expires - first)

@@ -2,21 +2,33 @@
 
 Every broadcast carries a `submission_key`. Its first 12 hex digits are appended to the name we
 send (`"Black Friday [tc-1a2b3c4d5e6f]"`), because MessageWhiz has no idempotency key but does let
-us search broadcasts by name. The state machine does the rest:
+us search broadcasts by name. The state machine and a lease do the rest:
 
-1. claim the broadcast (conditional UPDATE to SUBMITTING) — a second worker can't;
+1. claim the broadcast (conditional UPDATE to SUBMITTING) with a lease: until it runs out no other
+   task touches the submission, because our request may still be in flight (`lease_seconds`);
 2. send the POST once; the client never re-sends a create on its own;
-3. on success record the remote ids and create one Message row per recipient (SUBMITTED);
-4. if the answer was lost (timeout after the request left, a 5xx, a worker killed mid-call),
-   the broadcast stays SUBMITTING; the retry (or the redelivered task) first looks the key up in
-   /api/3/Broadcast/List and only submits again if MessageWhiz has never seen it.
+3. on success record the remote ids and create one Message row per recipient: SUBMITTED when
+   MessageWhiz sends to all of them, QUEUED when it sends a first segment only (smart) or waits
+   for a trigger (their delivery reports count them as sent);
+4. if MessageWhiz is unavailable or its answer was lost (a timeout after the request left, a 5xx),
+   the broadcast stays SUBMITTING, leased until its next attempt is due. Beat's sweep
+   (`submission_due_ids`) queues broadcasts whose lease has run out: such a retry, or an attempt
+   whose worker died. That attempt first looks the key up in /api/3/Broadcast/List and sends
+   again only if MessageWhiz has never seen it; after MAX_ATTEMPTS sends it only looks (found:
+   submitted; not found: failed).
+
+A task that finds the lease held (a double click, a redelivered task, a backlogged worker) ends
+quietly: the holder, or the sweep after it, finishes the job.
 """
 
 import logging
 import zoneinfo
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from messaging.messagewhiz.client import MessageWhizClient
@@ -25,8 +37,9 @@ from recipients.selectors import phones_for_send
 
 from . import rendering
 from .estimates import body_problems
-from .models import Broadcast, Message
+from .models import Broadcast, Message, Segment
 from .models.broadcasts import STATUS_RANK
+from .signals import messages_identified
 from .states import broadcast_transition, broadcast_transition_or_raise
 
 logger = logging.getLogger(__name__)
@@ -34,13 +47,13 @@ logger = logging.getLogger(__name__)
 S = Broadcast.State
 T = Broadcast.Type
 
+MAX_ATTEMPTS = 8  # sends of one broadcast; after them it is only looked up
+MAX_RETRY_DELAY = 900  # seconds
+REMOTE_NAME_MAX = 255  # MessageWhiz's limit on a broadcast's name
+
 
 class SubmissionProblem(Exception):
     """The broadcast can't be submitted as it stands; the message says what to fix."""
-
-
-class TransientSubmitError(Exception):
-    """The outcome is unknown or the provider is unavailable; retry later (reconciling first)."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +67,15 @@ def remote_tag(broadcast: Broadcast) -> str:
 
 
 def remote_name(broadcast: Broadcast) -> str:
-    return f"{broadcast.name} [{remote_tag(broadcast)}]"
+    """Our name with the key's tag; the name is shortened so that the tag always fits."""
+    tag = f" [{remote_tag(broadcast)}]"
+    return broadcast.name[:REMOTE_NAME_MAX - len(tag)].rstrip() + tag
+
+
+def lease_seconds() -> float:
+    """How long a submission's request may still be in flight: the client's connect and read
+    timeouts, and as much again for MessageWhiz still working on it after the client gave up."""
+    return 2 * (settings.MESSAGEWHIZ_CONNECT_TIMEOUT + settings.MESSAGEWHIZ_READ_TIMEOUT)
 
 
 def utc_offset_minutes(broadcast: Broadcast) -> int:
@@ -140,23 +161,19 @@ def broadcast_request(broadcast: Broadcast) -> Request:
 
 
 def broadcast_submit(broadcast: Broadcast, *, actor=None) -> None:
-    """Submit once. SubmissionProblem: nothing was sent, fix the broadcast. TransientSubmitError:
-    retry later (the retry reconciles first)."""
+    """Submit `broadcast` once, or take over one left submitting whose lease has run out.
+
+    SubmissionProblem: nothing was sent, fix the broadcast. TransitionRefused: another task claimed
+    it first. Otherwise it ends submitted, failed, or still submitting with its next attempt due.
+    """
     if broadcast.account.kind == broadcast.account.Kind.GENERIC:
         from .dispatch import dispatch_submit  # we send these ourselves, message by message
 
         return dispatch_submit(broadcast, actor=actor)
     with MessageWhizClient.from_account(broadcast.account) as client:
         if broadcast.state == S.SUBMITTING:
-            # A previous attempt's outcome is unknown: ask MessageWhiz before sending anything.
-            found = _reconcile(client, broadcast)
-            if found is not None:
-                _mark_submitted(broadcast, found, reason="Found in MessageWhiz after an interrupted submission")
-                return
-            try:
-                request = broadcast_request(broadcast)
-            except SubmissionProblem as problem:
-                broadcast_transition(broadcast, S.FAILED, reason=str(problem), last_error=str(problem))
+            request = _resume(client, broadcast)
+            if request is None:
                 return
         else:
             try:
@@ -164,25 +181,90 @@ def broadcast_submit(broadcast: Broadcast, *, actor=None) -> None:
             except SubmissionProblem as problem:
                 _note(broadcast, str(problem))
                 raise
-            broadcast_transition_or_raise(broadcast, S.SUBMITTING, actor=actor, reason="Submitting to MessageWhiz")
+            broadcast_transition_or_raise(broadcast, S.SUBMITTING, actor=actor, reason="Submitting to MessageWhiz",
+                                          submission_lease=_lease_end(), submission_attempts=1)
 
         try:
             result = getattr(client, request.method)(**request.kwargs)
         except AmbiguousRequestError as exc:
-            _note(broadcast, f"No answer from MessageWhiz; will check before retrying ({exc})")
-            raise TransientSubmitError(str(exc)) from exc
+            _retry_later(broadcast, f"No answer from MessageWhiz; will check before trying again ({exc})")
+            return
         except MessageWhizError as exc:
             if exc.permanent:
                 broadcast_transition(broadcast, S.FAILED, reason=str(exc), last_error=str(exc))
-                return
-            _note(broadcast, f"MessageWhiz is unavailable; will check and retry ({exc})")
-            raise TransientSubmitError(str(exc)) from exc
+            else:
+                _retry_later(broadcast, f"MessageWhiz is unavailable; will check and try again ({exc})")
+            return
     _mark_submitted(broadcast, result, reason="Accepted by MessageWhiz")
 
 
-def broadcast_give_up(broadcast: Broadcast, reason: str) -> None:
-    """After the last retry: a broadcast MessageWhiz never acknowledged is failed, not left hanging."""
-    broadcast_transition(broadcast, S.FAILED, reason=reason, last_error=reason)
+def submission_due_ids() -> list[int]:
+    """Broadcasts left submitting whose lease has run out: a retry that is due, or an attempt whose
+    worker died. (Only attempts made here take a lease.)"""
+    return list(Broadcast.objects.filter(state=S.SUBMITTING, submission_lease__lt=timezone.now())
+                .values_list("pk", flat=True))
+
+
+def _resume(client, broadcast: Broadcast) -> Request | None:
+    """An earlier attempt's outcome is unknown: ask MessageWhiz before sending anything again.
+    Returns the request to send, or None when there is nothing to send now."""
+    if not _lease_take(broadcast):
+        logger.info("Broadcast %s: another attempt holds its submission", broadcast.pk)
+        return None
+    try:
+        found = _reconcile(client, broadcast)
+    except MessageWhizError as exc:
+        _retry_later(broadcast, f"Could not ask MessageWhiz about an interrupted submission ({exc})")
+        return None
+    if found is not None:
+        _mark_submitted(broadcast, found, reason="Found in MessageWhiz after an interrupted submission")
+        return None
+    if broadcast.submission_attempts >= MAX_ATTEMPTS:
+        reason = f"MessageWhiz did not confirm the broadcast after {broadcast.submission_attempts} attempts"
+        last = f" (last: {broadcast.last_error})" if broadcast.last_error else ""
+        broadcast_transition(broadcast, S.FAILED, reason=reason, last_error=reason + last)
+        return None
+    try:
+        request = broadcast_request(broadcast)
+    except SubmissionProblem as problem:
+        broadcast_transition(broadcast, S.FAILED, reason=str(problem), last_error=str(problem))
+        return None
+    return request if _lease_renew(broadcast) else None
+
+
+def _lease_end():
+    return timezone.now() + timedelta(seconds=lease_seconds())
+
+
+def _lease_take(broadcast: Broadcast) -> bool:
+    now, lease = timezone.now(), _lease_end()
+    taken = Broadcast.objects.filter(Q(submission_lease__isnull=True) | Q(submission_lease__lt=now),
+                                     pk=broadcast.pk, state=S.SUBMITTING).update(submission_lease=lease)
+    if taken:
+        broadcast.submission_lease = lease
+    return bool(taken)
+
+
+def _lease_renew(broadcast: Broadcast) -> bool:
+    """Renew our lease for the request about to leave and count the attempt; False if another task
+    took over while we were checking (the lease's end is our token)."""
+    lease = _lease_end()
+    renewed = Broadcast.objects.filter(pk=broadcast.pk, state=S.SUBMITTING,
+                                       submission_lease=broadcast.submission_lease).update(
+        submission_lease=lease, submission_attempts=F("submission_attempts") + 1)
+    if renewed:
+        broadcast.submission_lease = lease
+        broadcast.submission_attempts += 1
+    return bool(renewed)
+
+
+def _retry_later(broadcast: Broadcast, text: str) -> None:
+    """Stay submitting, leased until the next attempt is due: never before the request that may
+    still be in flight has had its time, and backing off as attempts fail."""
+    delay = lease_seconds() * 2 ** max(0, broadcast.submission_attempts - 1)
+    due = timezone.now() + timedelta(seconds=max(lease_seconds(), min(MAX_RETRY_DELAY, delay)))
+    Broadcast.objects.filter(pk=broadcast.pk, state=S.SUBMITTING, submission_lease=broadcast.submission_lease).update(
+        submission_lease=due, last_error=text)
 
 
 def _note(broadcast: Broadcast, text: str) -> None:
@@ -199,23 +281,34 @@ def _reconcile(client, broadcast: Broadcast) -> dict | None:
 
 def _mark_submitted(broadcast: Broadcast, result: dict, *, reason: str) -> None:
     remote_id = result.get("broadcastID") or result.get("broadcastId") or result.get("id")
+    segment_id = result.get("segmentID") or result.get("segmentId")
+    sends_all = broadcast.type != T.SMART and broadcast.trigger_id is None
+    status = Message.Status.SUBMITTED if sends_all else Message.Status.QUEUED
     with transaction.atomic():
         if not broadcast_transition(broadcast, S.SUBMITTED, reason=reason, remote_id=remote_id,
-                                    remote_segment_id=result.get("segmentID") or result.get("segmentId"),
-                                    last_error=""):
+                                    remote_segment_id=segment_id, last_error=""):
             return
-        count = messages_create(broadcast)
-        Broadcast.objects.filter(pk=broadcast.pk).update(recipients_count=count, sent=count)
-    broadcast.recipients_count = broadcast.sent = count
+        count = messages_create(broadcast, status=status)
+        sent = count if sends_all else 0
+        Broadcast.objects.filter(pk=broadcast.pk).update(recipients_count=count, sent=sent)
+        if broadcast.type == T.SMART:
+            Segment.objects.create(broadcast=broadcast, remote_id=segment_id, body=broadcast.body,
+                                   size=min(broadcast.first_segment_size or count, count))
+        # Delivery reports that arrived before these messages existed are applied now, not by the
+        # sweep. callbacks applies what waits for the messages' account, so one id stands for all.
+        first = list(Message.objects.filter(broadcast=broadcast).values_list("pk", flat=True)[:1])
+        transaction.on_commit(lambda: messages_identified.send(sender=Message, message_ids=first), robust=True)
+    broadcast.recipients_count, broadcast.sent = count, sent
 
 
-def messages_create(broadcast: Broadcast) -> int:
-    """One SUBMITTED message per recipient, in one INSERT … SELECT (a million rows in seconds)."""
+def messages_create(broadcast: Broadcast, *, status: str) -> int:
+    """One message per recipient, in one INSERT … SELECT (a million rows in seconds)."""
+    submitted_at = timezone.now() if status == Message.Status.SUBMITTED else None
     if broadcast.type == T.SINGLE:
         Message.objects.get_or_create(
             broadcast=broadcast, phone=broadcast.recipient,
-            defaults={"account": broadcast.account, "status": Message.Status.SUBMITTED,
-                      "status_rank": STATUS_RANK[Message.Status.SUBMITTED], "submitted_at": timezone.now()},
+            defaults={"account": broadcast.account, "status": status, "status_rank": STATUS_RANK[status],
+                      "submitted_at": submitted_at},
         )
         return 1
     phones = phones_for_send(
@@ -236,7 +329,6 @@ def messages_create(broadcast: Broadcast) -> int:
             f"INSERT INTO {table} (account_id, broadcast_id, phone, client_ref, provider_message_id, status, "  # noqa: S608
             "status_rank, error, clicks, submitted_at) "
             f"SELECT %s, %s, phones.phone, {client_ref}, '', %s, %s, '', 0, %s FROM ({select_sql}) AS phones",
-            [broadcast.account_id, broadcast.pk, broadcast.pk, Message.Status.SUBMITTED,
-             STATUS_RANK[Message.Status.SUBMITTED], timezone.now(), *params],
+            [broadcast.account_id, broadcast.pk, broadcast.pk, status, STATUS_RANK[status], submitted_at, *params],
         )
         return cursor.rowcount

@@ -3,8 +3,9 @@ from django.contrib.auth import get_user_model
 
 from .models import Broadcast, Link
 from .scheduling import due_broadcast_ids
-from .sending import SubmissionProblem, TransientSubmitError, broadcast_give_up, broadcast_submit
+from .sending import SubmissionProblem, broadcast_submit, submission_due_ids
 from .services import link_conversion_refresh
+from .states import TransitionRefused
 
 SUBMITTABLE = (Broadcast.State.DRAFT, Broadcast.State.ESTIMATED, Broadcast.State.SCHEDULED,
                Broadcast.State.SUBMITTING)
@@ -18,9 +19,10 @@ def refresh_link_conversions(link_ids: list[int] | None = None):
     link_conversion_refresh(links=list(links))
 
 
-@shared_task(bind=True, max_retries=8, soft_time_limit=600)
-def submit_broadcast(self, broadcast_id: int, actor_id: int | None = None):
-    """Submit one broadcast. Safe to run twice or after a killed worker: see campaigns.sending."""
+@shared_task(soft_time_limit=600)
+def submit_broadcast(broadcast_id: int, actor_id: int | None = None):
+    """Submit one broadcast, or make the next attempt at one left submitting (the sweep below
+    queues those). Safe to run twice or after a killed worker: see campaigns.sending."""
     broadcast = Broadcast.objects.select_related("account", "campaign", "template", "trigger").get(pk=broadcast_id)
     if broadcast.state not in SUBMITTABLE:
         return
@@ -28,20 +30,18 @@ def submit_broadcast(self, broadcast_id: int, actor_id: int | None = None):
         broadcast_submit(broadcast, actor=get_user_model().objects.filter(pk=actor_id).first())
     except SubmissionProblem:
         return  # recorded on the broadcast for the user to fix
-    except TransientSubmitError as exc:
-        if self.request.retries >= self.max_retries:
-            broadcast_give_up(broadcast, f"MessageWhiz did not confirm the broadcast after retries: {exc}")
-            return
-        raise self.retry(exc=exc, countdown=min(900, 10 * 2**self.request.retries)) from exc
+    except TransitionRefused:
+        return  # another task claimed it first and is sending it
 
 
 @shared_task(soft_time_limit=120)
 def submit_due_broadcasts():
-    """Beat, every minute: hand scheduled broadcasts to MessageWhiz shortly before their time.
+    """Beat, every minute: hand scheduled broadcasts to MessageWhiz shortly before their time, and
+    make the next attempt at submissions whose lease ran out (a retry that is due, a dead worker).
 
     MessageWhiz then starts them exactly at send_date; until we hand them over they can be cancelled.
     """
-    for broadcast_id in due_broadcast_ids():
+    for broadcast_id in (*due_broadcast_ids(), *submission_due_ids()):
         submit_broadcast.delay(broadcast_id)
 
 

@@ -81,6 +81,10 @@ class Broadcast(models.Model):
                                           on_delete=models.PROTECT, related_name="+")
     # Stable across retries and worker restarts: the key an ambiguous submission is reconciled by.
     submission_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # MessageWhiz broadcasts left submitting: no other attempt may start before this time (a request
+    # may still be in flight, or the next attempt is not due yet). campaigns.sending explains.
+    submission_lease = models.DateTimeField(null=True, blank=True, editable=False)
+    submission_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
     remote_id = models.BigIntegerField("MessageWhiz broadcast id", null=True, blank=True, db_index=True)
     remote_segment_id = models.BigIntegerField(null=True, blank=True)
     remote_state = models.IntegerField(null=True, blank=True)

@@ -17,7 +17,7 @@ from campaigns.scheduling import (
     recurring_broadcast_stop,
 )
 from campaigns.states import TransitionRefused
-from campaigns.tasks import run_recurring_broadcast, submit_due_broadcasts
+from campaigns.tasks import run_recurring_broadcast, submit_broadcast, submit_due_broadcasts
 
 S = Broadcast.State
 
@@ -81,10 +81,43 @@ def test_each_run_sends_its_own_copy_once(make_broadcast, sandbox, audience):
     first = recurring_broadcast_run(recurrence, fired_at=monday)
     assert first.name == "Weekly deals · 2027-03-01 10:00"
     assert list(first.recipient_lists.all()) == [audience["list"]]
-    assert recurring_broadcast_run(recurrence, fired_at=monday) is None  # beat fired twice
+    # Beat fired twice, or the worker died before it queued the submission: the same broadcast.
+    assert recurring_broadcast_run(recurrence, fired_at=monday + timedelta(seconds=20)) == first
+    submit_broadcast.apply(args=[first.pk])
+    assert recurring_broadcast_run(recurrence, fired_at=monday) is None  # on its way: nothing to do
 
     run_recurring_broadcast.apply(args=[recurrence.pk])
     latest = Broadcast.objects.exclude(pk__in=[definition.pk, first.pk]).get()
     assert latest.state == S.SUBMITTED
     definition.refresh_from_db()
     assert definition.state == S.DRAFT  # the definition itself is never sent
+    assert len(sandbox.state("broadcasts")) == 2
+
+
+def test_recurring_ctr_runs_expire_as_long_after_their_send_as_the_first(make_broadcast, sandbox):
+    now = timezone.now()
+    definition = make_broadcast(name="Weekly CTR", type=Broadcast.Type.SMART, eb_type="CTR", first_segment_size=2,
+                                next_segment_size=1, conversion_threshold=50, exp_date=now + timedelta(hours=12))
+    recurrence = recurring_broadcast_save(RecurringBroadcast(definition=definition, time_zone="Europe/Kyiv"))
+    first = recurring_broadcast_run(recurrence, fired_at=now)
+    assert first.exp_date == definition.exp_date
+    submit_broadcast.apply(args=[first.pk])
+    first.refresh_from_db()
+    assert first.state == S.SUBMITTED, first.last_error
+
+    next_week = recurring_broadcast_run(recurrence, fired_at=now + timedelta(days=7))
+    assert abs(next_week.exp_date - (now + timedelta(days=7, hours=12))) < timedelta(seconds=1)
+    submit_broadcast.apply(args=[next_week.pk])
+    next_week.refresh_from_db()
+    assert next_week.state == S.SUBMITTED, next_week.last_error
+    sent = sandbox.requests(method="POST", path="^/api/3/Broadcast$")[-1]["json"]
+    assert sent["exp_date"].startswith(f"{next_week.exp_date.astimezone(UTC):%Y-%m-%d %H:%M}")
+
+
+def test_recurring_runs_keep_the_whatsapp_template(make_broadcast, mw_account):
+    from messaging.models import WhatsAppTemplate
+
+    template = WhatsAppTemplate.objects.create(account=mw_account, name="weekly_offer", body="Hi {{1}}")
+    definition = make_broadcast(name="Weekly offer", whatsapp_template=template)
+    recurrence = recurring_broadcast_save(RecurringBroadcast(definition=definition))
+    assert recurring_broadcast_run(recurrence, fired_at=timezone.now()).whatsapp_template == template

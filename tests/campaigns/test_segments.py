@@ -16,7 +16,7 @@ def test_continue_manual_smart_broadcast(make_broadcast, sandbox, audience):
     assert request["json"] == {"broadcast_id": broadcast.remote_id, "segment_size": 1, "message_body": "Second wave",
                                "sender_ids": str(audience["sender"].remote_id), "send_now": True, "utc_offset": 0}
     assert segment.remote_id and segment.error == ""
-    assert broadcast.segments.count() == 1
+    assert broadcast.segments.count() == 2  # the first segment and this one
 
 
 def test_continue_ctr_needs_its_parameters(make_broadcast, sandbox, audience):
