@@ -24,7 +24,7 @@ from messaging.messagewhiz.errors import AmbiguousRequestError, MessageWhizError
 from recipients.selectors import phones_for_send
 
 from . import rendering
-from .estimates import body_problems
+from .estimates import broadcast_problems
 from .models import Broadcast, Message
 from .models.broadcasts import STATUS_RANK
 from .states import broadcast_transition, broadcast_transition_or_raise
@@ -88,8 +88,7 @@ def broadcast_request(broadcast: Broadcast) -> Request:
     template_id = remote_ids([b.template], "Template")[0] if b.template else None
     if not (b.body or template_id):
         raise SubmissionProblem("Write a message or choose a template.")
-    errors = [p for p in body_problems(b.template.body if b.template else b.body, account=b.account)
-              if p.severity == rendering.ERROR]
+    errors = [p for p in broadcast_problems(b) if p.severity == rendering.ERROR]
     if errors:
         raise SubmissionProblem("; ".join(f"{p.text or 'message'}: {p.message}" for p in errors))
     timing = {
