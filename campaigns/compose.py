@@ -1,4 +1,4 @@
-"""The compose form: what a broadcast sends, to whom, and when."""
+"""The compose forms: what a broadcast (or a smart broadcast's next segment) sends, to whom, and when."""
 
 import json
 import zoneinfo
@@ -194,3 +194,74 @@ class ComposeForm(forms.ModelForm):
             if messagewhiz and (problem := utc_offset_problem(zone, seasons)):
                 self.add_error("zone", problem)
 
+
+class ContinueSegmentForm(forms.Form):
+    """The next segment of a submitted smart broadcast (/api/3/Segments)."""
+
+    size = forms.IntegerField(min_value=1, label="Recipients in the segment")
+    body = forms.CharField(required=False, label="Message",
+                           widget=forms.Textarea(attrs={"rows": 3, "data-sms-counter": "seg-count"}))
+    templates = forms.ModelMultipleChoiceField(Template.objects.none(), required=False,
+                                               widget=forms.SelectMultiple(attrs={"size": 4}),
+                                               help_text="Instead of a message")
+    senders = forms.ModelMultipleChoiceField(Sender.objects.none(), required=False,
+                                             widget=forms.SelectMultiple(attrs={"size": 4}))
+    sender_lists = forms.ModelMultipleChoiceField(SenderList.objects.none(), required=False,
+                                                  widget=forms.SelectMultiple(attrs={"size": 4}))
+    when = forms.ChoiceField(choices=WHEN_CHOICES[:3], initial="now", widget=forms.RadioSelect, label="When")
+    local_time = forms.DateTimeField(required=False, label="Send at (local time)",
+                                     widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    zone = forms.ChoiceField(label="Time zone", initial="UTC", choices=ZONE_CHOICES)
+    trigger = forms.ModelChoiceField(Trigger.objects.none(), required=False)
+    # Continuing a paused CTR threshold broadcast: its next batch.
+    first_segment_size = forms.IntegerField(min_value=1, required=False)
+    next_segment_size = forms.IntegerField(min_value=1, required=False)
+    recipient_cap = forms.IntegerField(min_value=3, required=False, help_text="Empty: no limit")
+
+    CTR = ("first_segment_size", "next_segment_size", "recipient_cap")
+
+    def __init__(self, *args, broadcast: Broadcast, **kwargs):
+        kwargs.setdefault("initial", {"body": broadcast.body, "senders": list(broadcast.senders.all()),
+                                      "sender_lists": list(broadcast.sender_lists.all())})
+        super().__init__(*args, **kwargs)
+
+        def remote(model):
+            return _enabled(model).filter(account=broadcast.account, remote_id__isnull=False)
+
+        for name, model in (("templates", Template), ("senders", Sender), ("sender_lists", SenderList),
+                            ("trigger", Trigger)):
+            self.fields[name].queryset = remote(model)
+        if broadcast.eb_type != Broadcast.SmartType.CTR:
+            for name in self.CTR:
+                del self.fields[name]
+        spinners = remote(WordSpinner)
+        counted_tokens(self.fields["body"].widget, {spinner.remote_id: spinner for spinner in spinners})
+
+    def ctr_fields(self):
+        return [self[name] for name in self.CTR if name in self.fields]
+
+    def clean(self):
+        data = super().clean()
+        when, zone = data.get("when"), data.get("zone")
+        if when == "later" and zone is not None:
+            if not data.get("local_time"):
+                self.add_error("local_time", "Choose when to send.")
+            else:
+                data["send_at"] = send_at(data["local_time"], zone)
+                if data["send_at"] <= timezone.now():
+                    self.add_error("local_time", "That time has already passed.")
+        if when == "trigger" and not data.get("trigger"):
+            self.add_error("trigger", "Choose the trigger that releases the segment.")
+        return data
+
+    def segment(self) -> dict:
+        """segments.segment_continue's arguments."""
+        data = self.cleaned_data
+        later, trigger = data["when"] == "later", data["when"] == "trigger"
+        return {
+            "size": data["size"], "body": data["body"].strip(), "templates": list(data["templates"]),
+            "senders": list(data["senders"]), "sender_lists": list(data["sender_lists"]),
+            "send_at": data["send_at"] if later else None, "time_zone": data["zone"] if later else "UTC",
+            "trigger": data["trigger"] if trigger else None,
+            **{name: data[name] for name in self.CTR if name in data},
+        }
