@@ -13,10 +13,11 @@ from messaging.models import ProviderAccount
 from messaging.spreadsheets import neutralise
 
 from . import dispatch
+from .compose import ContinueSegmentForm
 from .compose_views import describe_recurrence
 from .models import Broadcast, Message, RecurringBroadcast
 from .scheduling import broadcast_cancel
-from .segments import segment_continue
+from .segments import continue_problem, segment_continue
 from .selectors import broadcast_figures, broadcast_messages, broadcasts_search
 from .sending import SubmissionProblem
 from .states import TransitionRefused
@@ -102,24 +103,22 @@ def broadcast_export(request, pk, fmt):
     return response
 
 
-@require_POST
 def broadcast_continue(request, pk):
-    """Continue a smart broadcast with a new segment, to the same senders, sent now."""
-    broadcast = get_object_or_404(Broadcast, pk=pk)
-    try:
-        size = int(request.POST.get("size", ""))
-        sizes = {name: int(request.POST[name]) for name in ("first_segment_size", "next_segment_size")
-                 if request.POST.get(name)}
-        segment = segment_continue(broadcast, size=size, body=request.POST.get("body", "").strip(),
-                                   senders=list(broadcast.senders.all()),
-                                   sender_lists=list(broadcast.sender_lists.all()), **sizes)
-    except ValueError:
-        messages.error(request, "Give the segment size (and CTR sizes) as whole numbers.")
-    except SubmissionProblem as problem:
-        messages.error(request, str(problem))
-    else:
-        messages.success(request, f"Segment of {segment.size} recipients sent to MessageWhiz.")
-    return redirect("campaigns:broadcast_detail", pk=pk)
+    """Continue a smart broadcast with a new segment: its message or templates, senders, when."""
+    broadcast = get_object_or_404(Broadcast.objects.select_related("account"), pk=pk)
+    if problem := continue_problem(broadcast):
+        messages.error(request, problem)
+        return redirect("campaigns:broadcast_detail", pk=pk)
+    form = ContinueSegmentForm(request.POST or None, broadcast=broadcast)
+    if request.method == "POST" and form.is_valid():
+        try:
+            segment = segment_continue(broadcast, **form.segment())
+        except SubmissionProblem as problem:
+            form.add_error(None, str(problem))
+        else:
+            messages.success(request, f"Segment of {segment.size} recipients sent to MessageWhiz.")
+            return redirect("campaigns:broadcast_detail", pk=pk)
+    return render(request, "campaigns/continue.html", {"broadcast": broadcast, "form": form})
 
 
 @require_POST

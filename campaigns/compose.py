@@ -1,15 +1,17 @@
-"""The compose form: what a broadcast sends, to whom, and when."""
+"""The compose forms: what a broadcast (or a smart broadcast's next segment) sends, to whom, and when."""
 
+import json
 import zoneinfo
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django import forms
 from django.utils import timezone
 
-from messaging.models import ProviderAccount, Sender, SenderList, WhatsAppTemplate
+from messaging.models import GenericProviderConfig, ProviderAccount, Sender, SenderList, WhatsAppTemplate
 from recipients.models import RecipientList, UnsubscribeList
 
-from .models import Broadcast, Campaign, Template, Trigger
+from .estimates import typical_token_values
+from .models import Broadcast, Campaign, Template, Trigger, WordSpinner
 
 WHEN_CHOICES = [("now", "Send now"), ("later", "At a date and time"), ("trigger", "When a trigger fires"),
                 ("recurring", "On a recurring schedule")]
@@ -20,40 +22,84 @@ COMMON_ZONES = ["UTC", "Europe/Kyiv", "Europe/London", "Europe/Berlin", "Europe/
                 "Australia/Sydney"]
 
 
+# MessageWhiz's utc_offset runs from -720 to +720 minutes; a few zones go beyond (UTC+13:00 and
+# +14:00 in the Pacific, New Zealand in summer), and MessageWhiz refuses the broadcast.
+MAX_UTC_OFFSET = 720
+ZONE_CHOICES = [(z, z) for z in COMMON_ZONES + sorted(zoneinfo.available_timezones() - set(COMMON_ZONES))]
+
+
 def _enabled(model):
     return model.objects.filter(enabled=True).order_by("name")
+
+
+def utc_offset_at(zone: str, moment: datetime) -> int:
+    """Minutes east of UTC in `zone` at `moment` (DST-aware): MessageWhiz's utc_offset."""
+    return int(moment.astimezone(zoneinfo.ZoneInfo(zone)).utcoffset().total_seconds() // 60)
+
+
+def utc_offset_problem(zone: str, moments) -> str:
+    """Why MessageWhiz would refuse `zone` at any of `moments`, or ""."""
+    for moment in moments:
+        offset = utc_offset_at(zone, moment)
+        if abs(offset) > MAX_UTC_OFFSET:
+            sign = "+" if offset > 0 else "-"
+            hours, minutes = divmod(abs(offset), 60)
+            return (f"MessageWhiz takes time zones from UTC-12:00 to UTC+12:00, and {zone} is "
+                    f"UTC{sign}{hours:02d}:{minutes:02d} then. Choose a zone within that range and give the "
+                    f"time as it is there.")
+    return ""
+
+
+def send_at(local: datetime, zone: str) -> datetime:
+    """The instant a wall-clock time in `zone` means (the form's datetime is naive local time)."""
+    naive = timezone.make_naive(local) if timezone.is_aware(local) else local
+    return naive.replace(tzinfo=zoneinfo.ZoneInfo(zone))
+
+
+def default_account(accounts):
+    """The account compose starts with: the only active one, else the generic provider marked as
+    the default for SMS (compose writes SMS; WhatsApp templates are chosen explicitly)."""
+    if len(accounts) == 1:
+        return accounts[0]
+    config = GenericProviderConfig.objects.filter(account__in=accounts, channel=GenericProviderConfig.Channel.SMS,
+                                                  is_default=True).select_related("account").first()
+    return config.account if config else None
+
+
+def counted_tokens(textarea: forms.Widget, spinners) -> None:
+    """Have the live counter count tokens at the lengths the estimate assumes (static/js/sms-counter.js)."""
+    textarea.attrs["data-token-values"] = json.dumps(typical_token_values(spinners))
 
 
 class ComposeForm(forms.ModelForm):
     when = forms.ChoiceField(choices=WHEN_CHOICES, initial="now", widget=forms.RadioSelect, label="When")
     local_time = forms.DateTimeField(required=False, label="Send at (local time)",
                                      widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    zone = forms.ChoiceField(label="Time zone", initial="UTC",
-                             choices=[(z, z) for z in COMMON_ZONES + sorted(zoneinfo.available_timezones() -
-                                                                             set(COMMON_ZONES))])
+    zone = forms.ChoiceField(label="Time zone", initial="UTC", choices=ZONE_CHOICES)
     repeat_days = forms.ChoiceField(choices=WEEKDAYS, required=False, initial="1", label="Repeat on")
     repeat_time = forms.TimeField(required=False, label="At", widget=forms.TimeInput(attrs={"type": "time"}))
 
     class Meta:
         model = Broadcast
         fields = ["account", "name", "campaign", "type", "eb_type", "first_segment_size", "next_segment_size",
-                  "conversion_threshold", "recipient_cap", "exp_date", "senders", "sender_lists", "recipient_lists",
-                  "recipient", "unsubscribe_lists", "template", "whatsapp_template", "body", "trigger", "delay",
-                  "custom_parameter"]
+                  "conversion_threshold", "recipient_cap", "exp_date", "templates", "senders", "sender_lists",
+                  "recipient_lists", "recipient", "unsubscribe_lists", "template", "whatsapp_template", "body",
+                  "trigger", "delay", "custom_parameter"]
         widgets = {
             "body": forms.Textarea(attrs={"rows": 5, "data-sms-counter": "sms-count"}),
             "exp_date": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+            "templates": forms.SelectMultiple(attrs={"size": 4}),
             "senders": forms.SelectMultiple(attrs={"size": 4}),
             "sender_lists": forms.SelectMultiple(attrs={"size": 4}),
             "recipient_lists": forms.SelectMultiple(attrs={"size": 6}),
             "unsubscribe_lists": forms.SelectMultiple(attrs={"size": 4}),
         }
-        labels = {"eb_type": "Smart type", "body": "Message"}
+        labels = {"eb_type": "Smart type", "body": "Message", "templates": "Segment templates"}
 
     AUDIENCE = ("account", "campaign", "type", "recipient_lists", "recipient", "unsubscribe_lists", "senders",
                 "sender_lists", "whatsapp_template")
     SMART = ("eb_type", "first_segment_size", "next_segment_size", "conversion_threshold", "recipient_cap",
-             "exp_date", "custom_parameter")
+             "exp_date", "templates", "custom_parameter")
 
     def audience_fields(self):
         return [self[name] for name in self.AUDIENCE]
@@ -66,8 +112,7 @@ class ComposeForm(forms.ModelForm):
         f = self.fields
         accounts = ProviderAccount.objects.filter(is_active=True)
         f["account"].queryset = accounts
-        if accounts.count() == 1:
-            f["account"].initial = accounts.first()
+        f["account"].initial = default_account(accounts)
         f["campaign"].queryset = _enabled(Campaign)
         f["campaign"].required = False  # MessageWhiz needs one (checked in clean); HTTP providers don't
         f["senders"].queryset = _enabled(Sender)
@@ -75,15 +120,18 @@ class ComposeForm(forms.ModelForm):
         f["recipient_lists"].queryset = _enabled(RecipientList)
         f["unsubscribe_lists"].queryset = _enabled(UnsubscribeList)
         f["template"].queryset = _enabled(Template)
+        f["templates"].queryset = _enabled(Template)
+        f["templates"].help_text = "Manual smart broadcasts: templates MessageWhiz uses for the segments' messages"
         f["trigger"].queryset = _enabled(Trigger)
         f["whatsapp_template"].queryset = WhatsAppTemplate.objects.order_by("name")
         f["whatsapp_template"].help_text = "WhatsApp providers: the approved template to send"
         f["type"].choices = [(v, label) for v, label in Broadcast.Type.choices]
+        spinners = WordSpinner.objects.filter(enabled=True, remote_id__isnull=False)
+        counted_tokens(f["body"].widget, {spinner.remote_id: spinner for spinner in spinners})
 
     def clean(self):
         data = super().clean()
-        kind, when = data.get("type"), data.get("when")
-        account = data.get("account")
+        kind, account = data.get("type"), data.get("account")
         messagewhiz = account is None or account.kind == ProviderAccount.Kind.MESSAGEWHIZ
         if not (data.get("body") or data.get("template") or data.get("whatsapp_template")):
             self.add_error("body", "Write a message or choose a template.")
@@ -112,21 +160,108 @@ class ComposeForm(forms.ModelForm):
                 for name in ("next_segment_size", "conversion_threshold", "exp_date"):
                     if not data.get(name):
                         self.add_error(name, "Required for a CTR smart broadcast.")
+                if data.get("recipient_cap") is not None and data["recipient_cap"] <= 2:
+                    self.add_error("recipient_cap", "The cap must be greater than 2; leave it empty for no limit.")
+        if data.get("templates") and not (kind == Broadcast.Type.SMART and data.get("eb_type") == "manual"):
+            self.add_error("templates", "Segment templates are for manual smart broadcasts; otherwise choose one "
+                                        "template above.")
+        self._clean_when(data, messagewhiz=messagewhiz)
+        return data
+
+    def _clean_when(self, data: dict, *, messagewhiz: bool) -> None:
+        when, zone = data.get("when"), data.get("zone")
+        if when not in ("later", "recurring"):
+            data["zone"] = "UTC"  # the zone only says what a chosen time means
+        elif zone is None:
+            return  # not a zone we know: the field says so
         if when == "later":
             if not data.get("local_time"):
                 self.add_error("local_time", "Choose when to send.")
+                return
+            data["send_at"] = send_at(data["local_time"], zone)
+            if data["send_at"] <= timezone.now():
+                self.add_error("local_time", "That time has already passed.")
+            elif messagewhiz and (problem := utc_offset_problem(zone, [data["send_at"]])):
+                self.add_error("zone", problem)
+        if when == "trigger" and not data.get("trigger"):
+            self.add_error("trigger", "Choose the trigger that releases the broadcast.")
+        if when == "recurring":
+            if not data.get("repeat_time"):
+                self.add_error("repeat_time", "Choose the time of day.")
+            # Runs go out all year: winter and summer offsets must both be acceptable.
+            year = timezone.now().year
+            seasons = [datetime(year, 1, 15, tzinfo=UTC), datetime(year, 7, 15, tzinfo=UTC)]
+            if messagewhiz and (problem := utc_offset_problem(zone, seasons)):
+                self.add_error("zone", problem)
+
+
+class ContinueSegmentForm(forms.Form):
+    """The next segment of a submitted smart broadcast (/api/3/Segments)."""
+
+    size = forms.IntegerField(min_value=1, label="Recipients in the segment")
+    body = forms.CharField(required=False, label="Message",
+                           widget=forms.Textarea(attrs={"rows": 3, "data-sms-counter": "seg-count"}))
+    templates = forms.ModelMultipleChoiceField(Template.objects.none(), required=False,
+                                               widget=forms.SelectMultiple(attrs={"size": 4}),
+                                               help_text="Instead of a message")
+    senders = forms.ModelMultipleChoiceField(Sender.objects.none(), required=False,
+                                             widget=forms.SelectMultiple(attrs={"size": 4}))
+    sender_lists = forms.ModelMultipleChoiceField(SenderList.objects.none(), required=False,
+                                                  widget=forms.SelectMultiple(attrs={"size": 4}))
+    when = forms.ChoiceField(choices=WHEN_CHOICES[:3], initial="now", widget=forms.RadioSelect, label="When")
+    local_time = forms.DateTimeField(required=False, label="Send at (local time)",
+                                     widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    zone = forms.ChoiceField(label="Time zone", initial="UTC", choices=ZONE_CHOICES)
+    trigger = forms.ModelChoiceField(Trigger.objects.none(), required=False)
+    # Continuing a paused CTR threshold broadcast: its next batch.
+    first_segment_size = forms.IntegerField(min_value=1, required=False)
+    next_segment_size = forms.IntegerField(min_value=1, required=False)
+    recipient_cap = forms.IntegerField(min_value=3, required=False, help_text="Empty: no limit")
+
+    CTR = ("first_segment_size", "next_segment_size", "recipient_cap")
+
+    def __init__(self, *args, broadcast: Broadcast, **kwargs):
+        kwargs.setdefault("initial", {"body": broadcast.body, "senders": list(broadcast.senders.all()),
+                                      "sender_lists": list(broadcast.sender_lists.all())})
+        super().__init__(*args, **kwargs)
+
+        def remote(model):
+            return _enabled(model).filter(account=broadcast.account, remote_id__isnull=False)
+
+        for name, model in (("templates", Template), ("senders", Sender), ("sender_lists", SenderList),
+                            ("trigger", Trigger)):
+            self.fields[name].queryset = remote(model)
+        if broadcast.eb_type != Broadcast.SmartType.CTR:
+            for name in self.CTR:
+                del self.fields[name]
+        spinners = remote(WordSpinner)
+        counted_tokens(self.fields["body"].widget, {spinner.remote_id: spinner for spinner in spinners})
+
+    def ctr_fields(self):
+        return [self[name] for name in self.CTR if name in self.fields]
+
+    def clean(self):
+        data = super().clean()
+        when, zone = data.get("when"), data.get("zone")
+        if when == "later" and zone is not None:
+            if not data.get("local_time"):
+                self.add_error("local_time", "Choose when to send.")
             else:
-                data["send_at"] = self.send_at(data["local_time"], data["zone"])
+                data["send_at"] = send_at(data["local_time"], zone)
                 if data["send_at"] <= timezone.now():
                     self.add_error("local_time", "That time has already passed.")
         if when == "trigger" and not data.get("trigger"):
-            self.add_error("trigger", "Choose the trigger that releases the broadcast.")
-        if when == "recurring" and not data.get("repeat_time"):
-            self.add_error("repeat_time", "Choose the time of day.")
+            self.add_error("trigger", "Choose the trigger that releases the segment.")
         return data
 
-    @staticmethod
-    def send_at(local: datetime, zone: str) -> datetime:
-        """The instant a wall-clock time in `zone` means (the form's datetime is naive local time)."""
-        naive = timezone.make_naive(local) if timezone.is_aware(local) else local
-        return naive.replace(tzinfo=zoneinfo.ZoneInfo(zone))
+    def segment(self) -> dict:
+        """segments.segment_continue's arguments."""
+        data = self.cleaned_data
+        later, trigger = data["when"] == "later", data["when"] == "trigger"
+        return {
+            "size": data["size"], "body": data["body"].strip(), "templates": list(data["templates"]),
+            "senders": list(data["senders"]), "sender_lists": list(data["sender_lists"]),
+            "send_at": data["send_at"] if later else None, "time_zone": data["zone"] if later else "UTC",
+            "trigger": data["trigger"] if trigger else None,
+            **{name: data[name] for name in self.CTR if name in data},
+        }

@@ -10,10 +10,10 @@ from recipients.selectors import recipients_for_send
 
 from . import rendering, sms
 from .compose import WEEKDAYS, ComposeForm
-from .estimates import RECIPIENT_FIELDS, broadcast_body, token_objects
+from .estimates import RECIPIENT_FIELDS, broadcast_body, confirm_problem, token_objects
 from .models import Broadcast, RecurringBroadcast
 from .scheduling import broadcast_schedule, recurring_broadcast_save, recurring_broadcast_stop
-from .states import TransitionRefused
+from .states import TransitionRefused, broadcast_transition_or_raise
 from .tasks import estimate_broadcast, submit_broadcast
 
 PREVIEW_RECIPIENTS = 3
@@ -76,21 +76,25 @@ def review(request, pk):
         "remote": broadcast.estimate, "recurrence": recurrence,
         "recurrence_text": describe_recurrence(recurrence) if recurrence else "",
         "errors": [p for p in broadcast.local_estimate.get("problems", []) if p["severity"] == rendering.ERROR],
-        "estimating": broadcast.estimated_at is None,
+        "estimating": broadcast.estimated_at is None, "problem": confirm_problem(broadcast),
     })
 
 
 @require_POST
 def re_estimate(request, pk):
     broadcast = get_object_or_404(Broadcast, pk=pk)
-    Broadcast.objects.filter(pk=pk).update(estimated_at=None)
-    estimate_broadcast.delay(broadcast.pk, request.user.pk)
+    if Broadcast.objects.filter(pk=pk, state__in=(Broadcast.State.DRAFT, Broadcast.State.ESTIMATED)).update(
+            estimated_at=None):
+        estimate_broadcast.delay(broadcast.pk, request.user.pk)
     return redirect("campaigns:broadcast_review", pk=pk)
 
 
 @require_POST
 def confirm(request, pk):
-    broadcast = get_object_or_404(Broadcast, pk=pk)
+    broadcast = get_object_or_404(Broadcast.objects.select_related("account"), pk=pk)
+    if problem := confirm_problem(broadcast):
+        messages.error(request, problem)
+        return redirect("campaigns:broadcast_review", pk=pk)
     recurrence = RecurringBroadcast.objects.filter(definition=broadcast).first()
     try:
         if recurrence is not None:
@@ -102,6 +106,10 @@ def confirm(request, pk):
             broadcast_schedule(broadcast, send_at=broadcast.send_at, time_zone=broadcast.time_zone, actor=request.user)
             messages.success(request, f"Scheduled “{broadcast}”. You can cancel it until shortly before it goes out.")
         else:
+            # Claimed first (a conditional update), so a second click or a replayed POST is refused
+            # here instead of queuing a second submission.
+            broadcast_transition_or_raise(broadcast, Broadcast.State.SCHEDULED, actor=request.user,
+                                          reason="Confirmed: sending now")
             transaction.on_commit(lambda: submit_broadcast.delay(broadcast.pk, request.user.pk))
             messages.success(request, f"Sending “{broadcast}”.")
     except TransitionRefused as problem:

@@ -5,6 +5,7 @@ de-duplication across lists and unsubscribe exclusion), worst case for word spin
 SMS parts per recipient. A body without personal tokens is counted once.
 """
 
+import dataclasses
 from collections import Counter
 
 from django.utils import timezone
@@ -19,6 +20,11 @@ from .states import broadcast_transition
 
 RECIPIENT_FIELDS = ("phone", "first_name", "last_name", "email", "url", "custom", "custom1", "custom2", "custom3",
                     "custom4")
+# Who the live counter (and the estimate's encoding sample) writes for: a recipient with typical
+# field lengths. Only lengths and characters matter; the review page counts real recipients.
+TYPICAL_RECIPIENT = {"phone": "", "first_name": "Alexandra", "last_name": "Smith", "url": "https://example.com/offer",
+                     "custom": "Custom 1", "custom1": "Custom 1", "custom2": "Custom 2", "custom3": "Custom 3",
+                     "custom4": "Custom 4", "gender": "female"}
 
 
 class EstimateProblem(Exception):
@@ -41,10 +47,36 @@ def body_problems(body: str, *, account, otp: bool = False) -> list[rendering.Pr
     return rendering.check(body, otp=otp, **token_objects(account))
 
 
+def broadcast_problems(broadcast: Broadcast, *, objects: dict | None = None) -> list[rendering.Problem]:
+    """Token problems of everything the broadcast may send: its body or template, and each of a
+    manual smart broadcast's templates (named in the message, since their spans are not the body's)."""
+    objects = objects or token_objects(broadcast.account)
+    problems = rendering.check(broadcast_body(broadcast), **objects)
+    for template in broadcast.templates.all():
+        problems += [dataclasses.replace(p, message=f"in template “{template}”: {p.message}")
+                     for p in rendering.check(template.body, **objects)]
+    return problems
+
+
+def typical_token_values(spinners) -> dict[str, str]:
+    """What the live counter puts in place of each token: the text the estimate renders for
+    TYPICAL_RECIPIENT (longest word for spinners). Keys are token names, `name:*` for any id
+    (links), and `word_spinner:ID` for each of `spinners` (remote id → spinner)."""
+    context = rendering.RenderContext(spinners=spinners, worst_case=True)
+
+    def text(token: str) -> str:
+        return rendering.render("{{" + token + "}}", TYPICAL_RECIPIENT, context=context)
+
+    values = {name: text(name) for name in sorted(rendering.TOKEN_NAMES - rendering.ID_TOKENS.keys())}
+    values.update({f"{name}:*": text(f"{name}:0") for name in ("link", "link_list")})
+    values.update({f"word_spinner:{remote_id}": text(f"word_spinner:{remote_id}") for remote_id in spinners})
+    return values
+
+
 def local_estimate(broadcast: Broadcast) -> dict:
     body = broadcast_body(broadcast)
     objects = token_objects(broadcast.account)
-    problems = rendering.check(body, **objects)
+    problems = broadcast_problems(broadcast, objects=objects)
     renderer = rendering.compile(body, context=rendering.RenderContext(spinners=objects["spinners"],
                                                                        worst_case=True))
     if broadcast.type == Broadcast.Type.SINGLE:
@@ -63,7 +95,7 @@ def local_estimate(broadcast: Broadcast) -> dict:
     else:
         distribution = sms.parts_distribution(renderer(recipient) for recipient in recipients)
         count = sum(distribution.values())
-    sample = sms.count(renderer({"phone": "", "first_name": "Alexandra", "last_name": "Smith"}))
+    sample = sms.count(renderer(TYPICAL_RECIPIENT))
     return {
         "recipients": count,
         "parts": {str(parts): n for parts, n in sorted(distribution.items())},
@@ -113,10 +145,30 @@ def broadcast_estimate(broadcast: Broadcast, *, actor=None) -> Broadcast:
             remote = remote_estimate(broadcast)
         except (MessageWhizError, SubmissionProblem) as exc:
             error = f"MessageWhiz could not estimate: {exc}"
-    Broadcast.objects.filter(pk=broadcast.pk).update(
-        local_estimate=local, estimate=remote, estimated_at=timezone.now(), last_error=error,
-    )
-    broadcast.local_estimate, broadcast.estimate, broadcast.last_error = local, remote, error
+    fields = {"local_estimate": local, "estimate": remote, "estimated_at": timezone.now(), "last_error": error}
+    Broadcast.objects.filter(pk=broadcast.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(broadcast, name, value)
     if not errors and (remote or not via_messagewhiz):
         broadcast_transition(broadcast, Broadcast.State.ESTIMATED, actor=actor, reason="Estimated")
     return broadcast
+
+
+def confirm_problem(broadcast: Broadcast) -> str:
+    """Why the broadcast can't be confirmed (sent, scheduled or started) as it stands; "" if it can.
+
+    Only an estimate that finished without errors can be confirmed: the review page hides the
+    button otherwise, and this keeps a stale page or a hand-made POST from getting past it.
+    """
+    if broadcast.state not in (Broadcast.State.DRAFT, Broadcast.State.ESTIMATED):
+        return f"“{broadcast}” is already {broadcast.get_state_display().lower()}; it can't be confirmed again."
+    if broadcast.estimated_at is None:
+        return "The estimate is still running; confirm once it is shown."
+    errors = [p for p in broadcast.local_estimate.get("problems", []) if p["severity"] == rendering.ERROR]
+    if errors:
+        return "Fix the problems in the message and estimate again: " + \
+            "; ".join(f"{p['text'] or 'message'}: {p['message']}" for p in errors)
+    via_messagewhiz = broadcast.account.kind == broadcast.account.Kind.MESSAGEWHIZ
+    if broadcast.state != Broadcast.State.ESTIMATED or (via_messagewhiz and not broadcast.estimate):
+        return broadcast.last_error or "Estimate the broadcast again before sending it."
+    return ""

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 
 from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import MessageWhizError
 
 from .models import Broadcast, Message
-from .models.broadcasts import STATUS_RANK
+from .singles import outcome_unknown, send_accepted, send_failed
 from .states import broadcast_transition
 
 CODE_PLACEHOLDER = "{{verification_code}}"
@@ -60,11 +61,14 @@ def otp_send(*, account, campaign, sender, phone: str, body: str = "", template=
             raise OtpProblem(f"The {what} “{obj}” is not in MessageWhiz yet.")
     _rate_limit("send", phone, settings.OTP_SENDS_PER_WINDOW)
 
-    broadcast = Broadcast.objects.create(
-        account=account, campaign=campaign, name=f"OTP to {phone}", type=Broadcast.Type.SINGLE,
-        recipient=phone, body="" if template else body, template=template, created_by=actor,
-    )
-    broadcast.senders.set([sender])
+    with transaction.atomic():
+        broadcast = Broadcast.objects.create(
+            account=account, campaign=campaign, name=f"OTP to {phone}", type=Broadcast.Type.SINGLE,
+            recipient=phone, body="" if template else body, template=template, created_by=actor,
+            recipients_count=1,
+        )
+        broadcast.senders.set([sender])
+        Message.objects.create(account=account, broadcast=broadcast, phone=phone)
     broadcast_transition(broadcast, Broadcast.State.SUBMITTING, actor=actor, reason="Sending a one-time password")
     try:
         with MessageWhizClient.from_account(account) as client:
@@ -75,13 +79,13 @@ def otp_send(*, account, campaign, sender, phone: str, body: str = "", template=
             )
     except MessageWhizError as exc:
         # Not retried: a code sent twice is worse than a "try again" on the screen.
-        broadcast_transition(broadcast, Broadcast.State.FAILED, reason=str(exc), last_error=str(exc))
+        send_failed(broadcast, exc)
+        if outcome_unknown(exc):
+            raise OtpProblem(f"MessageWhiz gave no clear answer, so the code may have been sent; give it a minute "
+                             f"before sending another ({exc}).", status=504) from exc
         raise OtpProblem(f"MessageWhiz did not send the code: {exc}", status=502) from exc
     remote_id = result.get("id") if isinstance(result, dict) else None
-    broadcast_transition(broadcast, Broadcast.State.SUBMITTED, reason="Code sent", remote_id=remote_id,
-                         recipients_count=1, sent=1)
-    Message.objects.create(account=account, broadcast=broadcast, phone=phone, status=Message.Status.SUBMITTED,
-                           status_rank=STATUS_RANK[Message.Status.SUBMITTED])
+    send_accepted(broadcast, remote_id=remote_id)
     return OtpSent(broadcast=broadcast, remote_id=remote_id)
 
 

@@ -19,7 +19,7 @@ from messaging.models import ProviderAccount, Sender
 
 from .models import Campaign, Template
 from .otp import OtpProblem, otp_send, otp_verify
-from .singles import SingleProblem, single_send
+from .singles import FAST, MAX_PASTED, TINY, SingleProblem, pasted_send, single_send
 
 
 def _account(name: str | None) -> ProviderAccount:
@@ -58,6 +58,20 @@ class SingleForm(forms.Form):
     phone = forms.CharField(max_length=32, help_text="International format, e.g. 380501234567")
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "data-sms-counter": "single-count"}),
                            label="Message")
+    endpoint = forms.ChoiceField(label="Send through", initial=FAST, widget=forms.RadioSelect, choices=[
+        (FAST, "Fast single: its delivery report comes straight back to this message"),
+        (TINY, "Tiny single (MessageWhiz's older endpoint): its report comes through “DLR to webhook”"),
+    ])
+
+
+class PastedForm(forms.Form):
+    name = forms.CharField(max_length=200, required=False, help_text="Optional; shown in the broadcast list")
+    sender = forms.CharField(max_length=20, help_text="Up to 11 letters or 20 digits, as recipients will see it")
+    numbers = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), label="Phone numbers",
+                              help_text=f"One per line (or separated by commas), international format; "
+                                        f"up to {MAX_PASTED:,}")
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "data-sms-counter": "pasted-count"}),
+                           label="Message")
 
 
 class OtpVerifyForm(forms.Form):
@@ -69,19 +83,31 @@ def otp_page(request):
     send_form = OtpSendForm(prefix="send")
     verify_form = OtpVerifyForm(prefix="verify")
     single_form = SingleForm(prefix="single")
+    pasted_form = PastedForm(prefix="pasted")
     if request.method == "POST" and "single-phone" in request.POST:
         single_form = SingleForm(request.POST, prefix="single")
         if single_form.is_valid():
             data = single_form.cleaned_data
             try:
                 message = single_send(account=_account(None), sender=data["sender"], phone=data["phone"],
-                                      text=data["text"], actor=request.user)
+                                      text=data["text"], endpoint=data["endpoint"], actor=request.user)
             except (OtpProblem, SingleProblem) as problem:
                 single_form.add_error(None, str(problem))
             else:
-                messages.success(request, f"Message to {message.phone} sent; its delivery report will show on "
-                                          f"“{message.broadcast}”.")
-                return redirect("campaigns:broadcast_detail", pk=message.broadcast_id)
+                return _sent(request, message.broadcast, f"Message to {message.phone} sent; its delivery report "
+                                                         f"will show on “{message.broadcast}”.")
+    elif request.method == "POST" and "pasted-numbers" in request.POST:
+        pasted_form = PastedForm(request.POST, prefix="pasted")
+        if pasted_form.is_valid():
+            data = pasted_form.cleaned_data
+            try:
+                broadcast = pasted_send(account=_account(None), sender=data["sender"], numbers=data["numbers"],
+                                        text=data["text"], name=data["name"], actor=request.user)
+            except (OtpProblem, SingleProblem) as problem:
+                pasted_form.add_error(None, str(problem))
+            else:
+                return _sent(request, broadcast, f"Sent to {broadcast.recipients_count} numbers; delivery reports "
+                                                 f"will show on “{broadcast}”.")
     elif request.method == "POST" and "send-phone" in request.POST:
         send_form = OtpSendForm(request.POST, prefix="send")
         if send_form.is_valid():
@@ -108,7 +134,16 @@ def otp_page(request):
                 messages.add_message(request, level, "The code is valid." if valid else "The code is not valid.")
                 return redirect("campaigns:otp")
     return render(request, "campaigns/otp.html", {"send_form": send_form, "verify_form": verify_form,
-                                                  "single_form": single_form})
+                                                  "single_form": single_form, "pasted_form": pasted_form})
+
+
+def _sent(request, broadcast, success: str):
+    """After a send: the broadcast's page, with why its outcome is unclear if it is."""
+    if broadcast.last_error:
+        messages.warning(request, broadcast.last_error)
+    else:
+        messages.success(request, success)
+    return redirect("campaigns:broadcast_detail", pk=broadcast.pk)
 
 
 def _json_body(request) -> dict:

@@ -8,17 +8,27 @@ sending it twice; its messages still show up in the delivery report.
 from django.utils import timezone
 
 from messaging.messagewhiz.client import MessageWhizClient
-from messaging.messagewhiz.errors import AmbiguousRequestError, MessageWhizError
+from messaging.messagewhiz.errors import MessageWhizError
 
+from .compose import utc_offset_at, utc_offset_problem
 from .models import Broadcast, Segment
-from .sending import SubmissionProblem, remote_ids, utc_offset_minutes
+from .sending import SubmissionProblem, remote_ids
+from .singles import outcome_unknown
+
+
+def continue_problem(broadcast: Broadcast) -> str:
+    """Why the broadcast can't be continued with another segment, or ""."""
+    if broadcast.type != Broadcast.Type.SMART or broadcast.remote_id is None or broadcast.is_final:
+        return "Only a submitted smart broadcast that is still running can be continued."
+    return ""
 
 
 def segment_continue(broadcast: Broadcast, *, size: int, body: str = "", templates=(), senders=(),
-                     sender_lists=(), send_at=None, trigger=None, recipient_cap=None, first_segment_size=None,
-                     next_segment_size=None) -> Segment:
-    if broadcast.type != Broadcast.Type.SMART or broadcast.remote_id is None:
-        raise SubmissionProblem("Only a submitted smart broadcast can be continued.")
+                     sender_lists=(), send_at=None, time_zone: str = "UTC", trigger=None, recipient_cap=None,
+                     first_segment_size=None, next_segment_size=None) -> Segment:
+    """Send the next segment: now, at `send_at` (chosen in `time_zone`), or when `trigger` fires."""
+    if problem := continue_problem(broadcast):
+        raise SubmissionProblem(problem)
     if size < 1:
         raise SubmissionProblem("The segment needs at least one recipient.")
     if not (body or templates):
@@ -28,6 +38,11 @@ def segment_continue(broadcast: Broadcast, *, size: int, body: str = "", templat
     paused_ctr = broadcast.eb_type == Broadcast.SmartType.CTR
     if paused_ctr and not (first_segment_size and next_segment_size):
         raise SubmissionProblem("Continuing a CTR broadcast needs the first and next segment sizes.")
+    if paused_ctr and recipient_cap is not None and recipient_cap <= 2:
+        raise SubmissionProblem("The recipient cap must be greater than 2 (or empty for no limit).")
+    moment = send_at or timezone.now()
+    if problem := utc_offset_problem(time_zone, [moment]):
+        raise SubmissionProblem(problem)
     request = {
         "broadcast_id": broadcast.remote_id, "segment_size": size, "message_body": body or None,
         "template_ids": remote_ids(templates, "Template") or None,
@@ -35,7 +50,7 @@ def segment_continue(broadcast: Broadcast, *, size: int, body: str = "", templat
         "sender_list_ids": remote_ids(sender_lists, "Sender list") or None,
         "send_now": not (send_at or trigger), "send_date": send_at,
         "trigger_id": remote_ids([trigger], "Trigger")[0] if trigger else None,
-        "utc_offset": utc_offset_minutes(broadcast),
+        "utc_offset": utc_offset_at(time_zone, moment),
         "recipient_cap": (recipient_cap if recipient_cap is not None else "no limit") if paused_ctr else None,
         "first_segment_size": first_segment_size if paused_ctr else None,
         "next_segment_size": next_segment_size if paused_ctr else None,
@@ -51,12 +66,12 @@ def segment_continue(broadcast: Broadcast, *, size: int, body: str = "", templat
     try:
         with MessageWhizClient.from_account(broadcast.account) as client:
             result = client.segment_create(**request)
-    except AmbiguousRequestError as exc:
-        # Kept: it may exist remotely. The error tells the user to look before trying again.
-        Segment.objects.filter(pk=segment.pk).update(error=f"Unconfirmed: no answer from MessageWhiz ({exc})")
-        raise SubmissionProblem(f"MessageWhiz did not answer; check the broadcast before trying again ({exc}).") \
-            from exc
     except MessageWhizError as exc:
+        if outcome_unknown(exc):
+            # Kept: it may exist remotely. The error tells the user to look before trying again.
+            Segment.objects.filter(pk=segment.pk).update(error=f"Unconfirmed: no clear answer from MessageWhiz ({exc})")
+            raise SubmissionProblem(f"MessageWhiz gave no clear answer; check the broadcast before trying again "
+                                    f"({exc}).") from exc
         segment.delete()
         raise SubmissionProblem(f"MessageWhiz refused the segment: {exc}") from exc
     Segment.objects.filter(pk=segment.pk).update(

@@ -22,7 +22,6 @@ quietly: the holder, or the sweep after it, finishes the job.
 """
 
 import logging
-import zoneinfo
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -36,7 +35,8 @@ from messaging.messagewhiz.errors import AmbiguousRequestError, MessageWhizError
 from recipients.selectors import phones_for_send
 
 from . import rendering
-from .estimates import body_problems
+from .compose import utc_offset_at
+from .estimates import broadcast_problems
 from .models import Broadcast, Message, Segment
 from .models.broadcasts import STATUS_RANK
 from .signals import messages_identified
@@ -80,9 +80,7 @@ def lease_seconds() -> float:
 
 def utc_offset_minutes(broadcast: Broadcast) -> int:
     """The offset of the broadcast's chosen time zone at its send time (DST-aware), in minutes."""
-    zone = zoneinfo.ZoneInfo(broadcast.time_zone or "UTC")
-    moment = broadcast.send_at or timezone.now()
-    return int(moment.astimezone(zone).utcoffset().total_seconds() // 60)
+    return utc_offset_at(broadcast.time_zone or "UTC", broadcast.send_at or timezone.now())
 
 
 def remote_ids(objects, what: str) -> list[int]:
@@ -109,8 +107,7 @@ def broadcast_request(broadcast: Broadcast) -> Request:
     template_id = remote_ids([b.template], "Template")[0] if b.template else None
     if not (b.body or template_id):
         raise SubmissionProblem("Write a message or choose a template.")
-    errors = [p for p in body_problems(b.template.body if b.template else b.body, account=b.account)
-              if p.severity == rendering.ERROR]
+    errors = [p for p in broadcast_problems(b) if p.severity == rendering.ERROR]
     if errors:
         raise SubmissionProblem("; ".join(f"{p.text or 'message'}: {p.message}" for p in errors))
     timing = {

@@ -1,13 +1,20 @@
-"""Transactional single messages through MessageWhiz's fast single (`POST /sms`).
+"""Messages sent at once, outside compose → review: a single message (MessageWhiz's fast single
+`POST /sms`, or the older tiny single), and the same text to pasted numbers (`combinedsubmit`).
 
-The message row (with its client_ref) is written before the request leaves and MessageWhiz is
-told our DLR URL, so its delivery report lands on the right message even if it arrives before
-the answer does. A lost answer is never retried: the delivery report, matched by client_ref,
-tells whether it went.
+Each send is a Broadcast whose Message rows are written before the request leaves. The fast
+single also tells MessageWhiz our DLR URL and the message's client_ref, so its delivery report
+lands on the right message even before the answer does; tiny singles and pasted numbers are
+broadcasts on MessageWhiz's side, whose reports come through "DLR to webhook" by broadcast id.
+
+A request that may have been applied (no answer, or a 5xx after it arrived) is never repeated:
+its messages are recorded as UNKNOWN, and a delivery report still settles them.
 """
+
+import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -15,27 +22,121 @@ from django.utils import timezone
 from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import AmbiguousRequestError, MessageWhizError
 from messaging.validators import validate_sender_name
+from recipients.phones import PhoneRejected, normalize_phone
 
+from .estimates import body_problems
 from .models import Broadcast, Message
 from .models.broadcasts import STATUS_RANK
+from .rendering import ERROR
+from .sending import remote_name
 from .signals import messages_identified
 from .states import broadcast_transition
 
 MAX_TEXT = 100_000  # the reference's own limit for `text`
+MAX_PASTED = 10_000  # numbers per combined submit: one request, one list on MessageWhiz's side
+FAST, TINY = "fast", "tiny"
 
 
 class SingleProblem(Exception):
     pass
 
 
+def outcome_unknown(exc: MessageWhizError) -> bool:
+    """Whether a send that failed this way may still have happened: the answer was lost, or the
+    provider failed (5xx) after the request reached it."""
+    return isinstance(exc, AmbiguousRequestError) or (exc.status or 0) >= 500
+
+
 def dlr_callback_url(account) -> str:
     return settings.PUBLIC_BASE_URL + reverse("callbacks:dlr", kwargs={"token": account.callback_token})
 
 
-def single_send(*, account, sender: str, phone: str, text: str, actor=None) -> Message:
+def single_send(*, account, sender: str, phone: str, text: str, endpoint: str = FAST, actor=None) -> Message:
+    """One message to one number, through the fast single (`/sms`) or the tiny single."""
     phone = "".join(ch for ch in phone if ch.isdigit())
     if not 10 <= len(phone) <= 15:
         raise SingleProblem("The recipient number must be 10 to 15 digits in international format.")
+    _check_text_and_sender(text, sender)
+    if endpoint not in (FAST, TINY):
+        raise SingleProblem("Choose the fast or the tiny single endpoint.")
+
+    label = "Single" if endpoint == FAST else "Tiny single"
+    with transaction.atomic():
+        broadcast = Broadcast.objects.create(account=account, name=f"{label} to {phone}", recipient=phone,
+                                             type=Broadcast.Type.SINGLE, body=text, created_by=actor,
+                                             recipients_count=1)
+        message = Message.objects.create(account=account, broadcast=broadcast, phone=phone)
+    broadcast_transition(broadcast, Broadcast.State.SUBMITTING, actor=actor, reason=f"Sending a {label.lower()}")
+    try:
+        with MessageWhizClient.from_account(account) as client:
+            if endpoint == FAST:
+                result = client.fast_single_send(to=phone, sender=sender, text=text,
+                                                 client_ref=str(message.client_ref),
+                                                 callback=dlr_callback_url(account))
+            else:
+                result = client.tiny_single_send(recipient=phone, sender=sender, message_body=text)
+    except MessageWhizError as exc:
+        send_failed(broadcast, exc)
+        if not outcome_unknown(exc):
+            raise SingleProblem(f"MessageWhiz refused the message: {exc}") from exc
+    else:
+        if endpoint == FAST:
+            Message.objects.filter(pk=message.pk).update(provider_message_id=str(result.get("message_id") or ""))
+        send_accepted(broadcast, remote_id=result.get("broadcastId"), remote_segment_id=result.get("segmentId"))
+    message.refresh_from_db()
+    return message
+
+
+def pasted_numbers(text: str) -> list[str]:
+    """International numbers from pasted text (one per line, or separated by commas or semicolons),
+    without repeats; SingleProblem names the lines that are not numbers."""
+    numbers, wrong = {}, []
+    items = [item for item in re.split(r"[\n,;]", text) if item.strip()]
+    for index, item in enumerate(items, 1):
+        try:
+            numbers.setdefault(normalize_phone(item), None)
+        except PhoneRejected as exc:
+            wrong.append(f"#{index} “{item.strip()[:30]}”: {exc}")
+    if wrong:
+        more = f" and {len(wrong) - 5} more" if len(wrong) > 5 else ""
+        raise SingleProblem("Not phone numbers: " + "; ".join(wrong[:5]) + more + ".")
+    if not numbers:
+        raise SingleProblem("Paste at least one phone number.")
+    if len(numbers) > MAX_PASTED:
+        raise SingleProblem(f"Paste at most {MAX_PASTED:,} numbers; for more, import a recipient list.")
+    return list(numbers)
+
+
+def pasted_send(*, account, sender: str, numbers: str, text: str, name: str = "", actor=None) -> Broadcast:
+    """The same text to pasted numbers at once, as one base broadcast (`combinedsubmit`)."""
+    phones = pasted_numbers(numbers)
+    _check_text_and_sender(text, sender)
+    errors = [p for p in body_problems(text, account=account) if p.severity == ERROR]
+    if errors:
+        raise SingleProblem("; ".join(f"{p.text or 'message'}: {p.message}" for p in errors))
+
+    with transaction.atomic():
+        broadcast = Broadcast.objects.create(
+            account=account, name=name.strip() or f"Pasted numbers ({len(phones)})", type=Broadcast.Type.BASE,
+            body=text, created_by=actor, recipients_count=len(phones))
+        Message.objects.bulk_create(Message(account=account, broadcast=broadcast, phone=phone) for phone in phones)
+    broadcast_transition(broadcast, Broadcast.State.SUBMITTING, actor=actor, reason="Sending to pasted numbers")
+    try:
+        with MessageWhizClient.from_account(account) as client:
+            # The name carries our tag, so a broadcast whose answer was lost can be found in MessageWhiz.
+            result = client.broadcast_combined_submit(recipients=[{"phone_number": phone} for phone in phones],
+                                                      message_body=text, sender=sender, name=remote_name(broadcast))
+    except MessageWhizError as exc:
+        send_failed(broadcast, exc)
+        if not outcome_unknown(exc):
+            raise SingleProblem(f"MessageWhiz refused the broadcast: {exc}") from exc
+    else:
+        ids = result[0] if isinstance(result, list) and result else {}
+        send_accepted(broadcast, remote_id=ids.get("broadcastID"), remote_segment_id=ids.get("segmentID"))
+    return broadcast
+
+
+def _check_text_and_sender(text: str, sender: str) -> None:
     if not text.strip() or len(text) > MAX_TEXT:
         raise SingleProblem("Write the message (up to 100,000 characters).")
     try:
@@ -43,33 +144,43 @@ def single_send(*, account, sender: str, phone: str, text: str, actor=None) -> M
     except ValidationError as exc:
         raise SingleProblem(exc.messages[0]) from None
 
-    broadcast = Broadcast.objects.create(account=account, name=f"Single to {phone}", type=Broadcast.Type.SINGLE,
-                                         recipient=phone, body=text, created_by=actor)
-    message = Message.objects.create(account=account, broadcast=broadcast, phone=phone)
-    broadcast_transition(broadcast, Broadcast.State.SUBMITTING, actor=actor, reason="Sending a single message")
-    try:
-        with MessageWhizClient.from_account(account) as client:
-            result = client.fast_single_send(to=phone, sender=sender, text=text, client_ref=str(message.client_ref),
-                                             callback=dlr_callback_url(account))
-    except AmbiguousRequestError as exc:
-        # It may have gone: not sent again; its delivery report will say (matched by client_ref).
-        broadcast_transition(broadcast, Broadcast.State.SUBMITTED, last_error=f"No answer from MessageWhiz ({exc})",
-                             reason="No answer; waiting for the delivery report", recipients_count=1)
-        return message
-    except MessageWhizError as exc:
-        Message.objects.filter(pk=message.pk).update(status=Message.Status.FAILED, error=str(exc),
-                                                     status_rank=STATUS_RANK[Message.Status.FAILED],
-                                                     status_at=timezone.now())
-        broadcast_transition(broadcast, Broadcast.State.FAILED, reason=str(exc), last_error=str(exc),
-                             recipients_count=1, failed=F("failed") + 1)
-        raise SingleProblem(f"MessageWhiz refused the message: {exc}") from exc
-    Message.objects.filter(pk=message.pk, status_rank__lt=STATUS_RANK[Message.Status.SUBMITTED]).update(
-        status=Message.Status.SUBMITTED, status_rank=STATUS_RANK[Message.Status.SUBMITTED],
-        submitted_at=timezone.now())
-    Message.objects.filter(pk=message.pk).update(provider_message_id=str(result.get("message_id") or ""))
-    broadcast_transition(broadcast, Broadcast.State.SUBMITTED, reason="Accepted by MessageWhiz",
-                         recipients_count=1, sent=1)
-    # A report that came in before we stored the provider's id is applied now.
-    messages_identified.send(sender=Message, message_ids=[message.pk])
-    message.refresh_from_db()
-    return message
+
+def _settle(broadcast: Broadcast, status: str, *, error: str = "") -> dict:
+    """Move the broadcast's messages no report has reached yet (still QUEUED) to `status`, and
+    return the counter changes that go with it, as callbacks would make them: each counts as sent,
+    and FAILED / UNKNOWN also in the counter of that name. Call inside the transaction that
+    writes those counters."""
+    moved = Message.objects.filter(broadcast=broadcast, status_rank=0).update(
+        status=status, status_rank=STATUS_RANK[status], error=error, submitted_at=timezone.now(),
+        status_at=timezone.now())
+    counters = {"sent": F("sent") + moved}
+    if status != Message.Status.SUBMITTED:
+        counters[status] = F(status) + moved
+    return counters
+
+
+def send_accepted(broadcast: Broadcast, **remote) -> None:
+    """The provider took the send: its messages are SUBMITTED, `remote` ids stored."""
+    with transaction.atomic():
+        counters = _settle(broadcast, Message.Status.SUBMITTED)
+        broadcast_transition(broadcast, Broadcast.State.SUBMITTED, reason="Accepted by MessageWhiz",
+                             **{k: v for k, v in remote.items() if v}, **counters)
+    broadcast.refresh_from_db()
+    # Reports that came in before the provider's ids were stored are applied now.
+    messages_identified.send(sender=Message, message_ids=list(broadcast.messages.values_list("pk", flat=True)))
+
+
+def send_failed(broadcast: Broadcast, exc: MessageWhizError) -> None:
+    """The send failed: refused (FAILED), or maybe sent after all (UNKNOWN, see outcome_unknown)."""
+    with transaction.atomic():
+        if outcome_unknown(exc):
+            # It may have gone: not sent again. A delivery report still settles it.
+            note = (f"No clear answer from MessageWhiz, so it may have been sent; not sent again. "
+                    f"Check the delivery report before sending it again ({exc}).")
+            counters = _settle(broadcast, Message.Status.UNKNOWN, error=note)
+            broadcast_transition(broadcast, Broadcast.State.SUBMITTED, reason="Outcome unknown", last_error=note,
+                                 **counters)
+        else:
+            counters = _settle(broadcast, Message.Status.FAILED, error=str(exc))
+            broadcast_transition(broadcast, Broadcast.State.FAILED, reason=str(exc), last_error=str(exc), **counters)
+    broadcast.refresh_from_db()

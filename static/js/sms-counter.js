@@ -6,8 +6,12 @@
  *   window.TextcastSms.count(text)
  *     -> {encoding, length, parts, perPart, remaining, ucs2Chars: [{char, replacement}]}
  *   window.TextcastSms.replaceUcs2(text) -> text with the GSM look-alikes swapped in
+ *   window.TextcastSms.fillTokens(text, values) -> text with {{tokens}} replaced from `values`
  *
  * On a page, every <textarea data-sms-counter="ID"> gets a live count in the element with id ID.
+ * With data-token-values (JSON, from campaigns.estimates.typical_token_values) tokens are counted
+ * as the text the server's estimate puts in their place: {{first_name}} as a typical name, not as
+ * 14 characters of which four braces cost two septets each.
  */
 (function (root) {
   "use strict";
@@ -112,6 +116,18 @@
     return { encoding: gsm ? GSM7 : UCS2, length, parts, perPart, remaining, ucs2Chars };
   }
 
+  // A token as campaigns/rendering.py reads it: {{name}} or {{name:ID}}, ASCII spaces allowed inside.
+  const TOKEN = /\{\{[ \t\n\r\f\v]*(\w+)[ \t\n\r\f\v]*(?::[ \t\n\r\f\v]*(\d+)[ \t\n\r\f\v]*)?\}\}/g;
+
+  // values: token name -> text; "name:*" for any id (links), "name:ID" for one id (spinners).
+  // Tokens not in values (misspelt, unknown ids) are left as written: the review page flags them.
+  function fillTokens(text, values) {
+    return text.replace(TOKEN, (token, name, id) => {
+      const value = id === undefined ? values[name] : values[`${name}:${Number(id)}`] ?? values[`${name}:*`];
+      return typeof value === "string" ? value : token;
+    });
+  }
+
   function replaceUcs2(text) {
     return Array.from(text, (char) => (REPLACEMENTS.has(char) ? REPLACEMENTS.get(char) : char)).join("");
   }
@@ -124,13 +140,15 @@
     return "U+" + char.codePointAt(0).toString(16).toUpperCase().padStart(4, "0");
   }
 
-  function show(textarea, output) {
-    const result = count(textarea.value);
+  function show(textarea, output, values) {
+    const filled = values ? fillTokens(textarea.value, values) : textarea.value;
+    const result = count(filled);
     const doc = output.ownerDocument;
     const partsLabel = result.parts === 1 ? "SMS part" : "SMS parts";
     const encoding = result.encoding === UCS2 ? "UCS-2 (Unicode)" : GSM7;
     const summary = doc.createElement("span");
-    summary.textContent = `${result.length} characters · ${result.parts} ${partsLabel} · ${encoding}`;
+    const typical = filled !== textarea.value ? " · tokens at typical lengths" : "";
+    summary.textContent = `${result.length} characters · ${result.parts} ${partsLabel} · ${encoding}${typical}`;
     const nodes = [summary];
     if (result.ucs2Chars.length) {
       const culprits = doc.createElement("span");
@@ -163,12 +181,13 @@
       const output = doc.getElementById(textarea.dataset.smsCounter);
       if (!output) continue;
       if (!output.hasAttribute("aria-live")) output.setAttribute("aria-live", "polite");
-      textarea.addEventListener("input", () => show(textarea, output));
-      show(textarea, output);
+      const values = textarea.dataset.tokenValues ? JSON.parse(textarea.dataset.tokenValues) : null;
+      textarea.addEventListener("input", () => show(textarea, output, values));
+      show(textarea, output, values);
     }
   }
 
-  root.TextcastSms = { count, replaceUcs2 };
+  root.TextcastSms = { count, replaceUcs2, fillTokens };
 
   if (typeof document !== "undefined") {
     if (document.readyState === "loading") {

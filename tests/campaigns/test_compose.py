@@ -1,8 +1,19 @@
 """Compose → review → confirm, as a marketer does it in the dashboard."""
 
+import json
+
+import pytest
 from django.urls import reverse
 
-from campaigns.models import Broadcast, RecurringBroadcast
+from campaigns import rendering
+from campaigns.compose import ComposeForm
+from campaigns.estimates import TYPICAL_RECIPIENT, broadcast_estimate
+from campaigns.models import Broadcast, RecurringBroadcast, Template, WordSpinner
+from messaging.mirror import SyncState
+from messaging.models import GenericProviderConfig, ProviderAccount
+
+from .conftest import synced
+from .test_sending import run_task
 
 
 def compose_data(audience, **extra):
@@ -60,3 +71,120 @@ def test_compose_recurring(admin_client, audience, sandbox, django_capture_on_co
     assert recurrence.enabled and recurrence.periodic_task.enabled
     listing = admin_client.get(reverse("campaigns:broadcast_list")).content.decode()
     assert "mondays at 10:00 Europe/Kyiv" in listing
+
+
+def test_counter_counts_tokens_at_the_estimate_lengths(admin_client, audience, mw_account):
+    WordSpinner.objects.create(account=mw_account, name="Hello", words=["Hi", "Good morning"], remote_id=9,
+                               sync_state=SyncState.SYNCED)
+    form = ComposeForm()
+    values = json.loads(form.fields["body"].widget.attrs["data-token-values"])
+    assert values["first_name"] == TYPICAL_RECIPIENT["first_name"]
+    assert values["link:*"] == values["link_list:*"] == rendering.SHORT_LINK
+    assert values["word_spinner:9"] == "Good morning"  # the longest, as the estimate assumes
+    page = admin_client.get(reverse("campaigns:compose")).content.decode()
+    assert "data-token-values" in page and "Tokens are counted at typical lengths" in page
+
+
+def test_manual_smart_broadcast_with_segment_templates(admin_client, audience, mw_account, mw, sandbox,
+                                                        django_capture_on_commit_callbacks):
+    templates = [synced(Template, mw_account, mw.template_create(name=n, body=f"{n} {{{{first_name}}}}"), name=n,
+                        body=f"{n} {{{{first_name}}}}") for n in ("A", "B")]
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("campaigns:compose"), compose_data(
+            audience, type=12, eb_type="manual", first_segment_size=2, templates=[t.pk for t in templates]))
+    broadcast = Broadcast.objects.get()
+    assert list(broadcast.templates.all()) == templates
+    assert broadcast.state == Broadcast.State.ESTIMATED
+    [estimate] = sandbox.requests(method="POST", path="(?i)/Broadcast/estimate$")
+    assert estimate["json"]["template_ids"] == f"{templates[0].remote_id},{templates[1].remote_id}"
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("campaigns:broadcast_confirm", args=[broadcast.pk]))
+    [submitted] = sandbox.requests(method="POST", path="(?i)^/api/3/Broadcast$")
+    assert submitted["json"]["template_ids"] == f"{templates[0].remote_id},{templates[1].remote_id}"
+
+
+def test_token_errors_in_segment_templates_stop_estimate_and_sending(audience, mw_account, mw, sandbox,
+                                                                      make_broadcast):
+    bad = synced(Template, mw_account, mw.template_create(name="Typo", body="Hi {{frist_name}}"), name="Typo",
+                 body="Hi {{frist_name}}")
+    broadcast = make_broadcast(type=12, eb_type="manual", first_segment_size=2)
+    broadcast.templates.set([bad])
+    broadcast = broadcast_estimate(broadcast)
+    [problem] = broadcast.local_estimate["problems"]
+    assert problem["message"].startswith("in template “Typo”: unknown token {{frist_name}}")
+    assert broadcast.state == Broadcast.State.DRAFT
+    broadcast = run_task(broadcast)  # the sending side checks the same way
+    assert "in template “Typo”" in broadcast.last_error
+    assert sandbox.requests(method="POST", path="(?i)^/api/3/Broadcast$") == []
+
+
+def test_segment_templates_only_for_manual_smart_broadcasts(admin_client, audience, mw_account):
+    template = Template.objects.create(account=mw_account, name="A", body="A", remote_id=5, sync_state=SyncState.SYNCED)
+    page = admin_client.post(reverse("campaigns:compose"), compose_data(audience, templates=[template.pk]))
+    assert "Segment templates are for manual smart broadcasts" in page.content.decode()
+    assert not Broadcast.objects.exists()
+
+
+@pytest.mark.parametrize(("extra", "error"), [
+    ({"when": "later", "local_time": "2031-07-06T10:00", "zone": "Pacific/Kiritimati"},
+     "Pacific/Kiritimati is UTC+14:00 then"),
+    ({"when": "later", "local_time": "2031-01-06T10:00", "zone": "Pacific/Auckland"},
+     "Pacific/Auckland is UTC+13:00 then"),  # New Zealand summer time
+    ({"when": "recurring", "repeat_days": "1", "repeat_time": "10:00", "zone": "Pacific/Auckland"},
+     "Pacific/Auckland is UTC+13:00 then"),
+    ({"when": "later", "local_time": "2031-07-06T10:00", "zone": "Mars/Olympus"}, "Select a valid choice"),
+    ({"when": "recurring", "repeat_days": "1", "repeat_time": "10:00", "zone": "../etc"}, "Select a valid choice"),
+])
+def test_time_zones_messagewhiz_would_refuse_are_explained(admin_client, audience, extra, error):
+    response = admin_client.post(reverse("campaigns:compose"), compose_data(audience, **extra))
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert not Broadcast.objects.exists()
+
+
+def test_zone_is_only_kept_for_a_chosen_time(admin_client, audience, sandbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("campaigns:compose"), compose_data(audience, zone="Pacific/Kiritimati"))
+    assert Broadcast.objects.get().time_zone == "UTC"  # "now": nothing to convert, nothing to refuse
+
+
+def test_confirm_needs_a_finished_estimate_without_errors(admin_client, audience, make_broadcast, sandbox,
+                                                          django_capture_on_commit_callbacks):
+    url = lambda broadcast: reverse("campaigns:broadcast_confirm", args=[broadcast.pk])  # noqa: E731
+    draft = make_broadcast()  # never estimated
+    broken = broadcast_estimate(make_broadcast(body="Hi {{frist_name}}"))
+    with django_capture_on_commit_callbacks() as queued:
+        response = admin_client.post(url(draft), follow=True)
+        assert "The estimate is still running" in response.content.decode()
+        response = admin_client.post(url(broken), follow=True)
+        assert "Fix the problems in the message" in response.content.decode()
+    assert queued == []
+    assert sandbox.requests(method="POST", path="(?i)^/api/3/Broadcast$") == []
+    assert {b.state for b in Broadcast.objects.all()} == {Broadcast.State.DRAFT}
+
+
+def test_confirming_twice_sends_once(admin_client, audience, make_broadcast, sandbox,
+                                     django_capture_on_commit_callbacks):
+    broadcast = broadcast_estimate(make_broadcast())
+    url = reverse("campaigns:broadcast_confirm", args=[broadcast.pk])
+    with django_capture_on_commit_callbacks() as queued:
+        admin_client.post(url)
+        response = admin_client.post(url, follow=True)
+    assert "“Autumn sale” is already scheduled; it can" in response.content.decode()
+    assert len(queued) == 1
+    for callback in queued:
+        callback()
+    broadcast.refresh_from_db()
+    assert broadcast.state == Broadcast.State.SUBMITTED
+    assert len(sandbox.state("broadcasts")) == 1
+    assert [e.reason for e in broadcast.events.all()][1:3] == ["Confirmed: sending now", "Submitting to MessageWhiz"]
+
+
+def test_default_sms_provider_is_preselected(admin_client, mw_account):
+    generic = ProviderAccount.objects.create(name="Bulk SMS", kind=ProviderAccount.Kind.GENERIC, api_key="-")
+    GenericProviderConfig.objects.create(account=generic, endpoint="https://sms.example.com/send", is_default=True)
+    page = admin_client.get(reverse("campaigns:compose")).content.decode()
+    assert f'<option value="{generic.pk}" selected>' in page
+    GenericProviderConfig.objects.filter(account=generic).update(channel=GenericProviderConfig.Channel.WHATSAPP)
+    page = admin_client.get(reverse("campaigns:compose")).content.decode()
+    assert f'<option value="{generic.pk}" selected>' not in page  # the WhatsApp default is not SMS's

@@ -1,6 +1,6 @@
 """Estimates: our own (recipients, parts per recipient) next to MessageWhiz's."""
 
-from campaigns.estimates import broadcast_estimate, local_estimate
+from campaigns.estimates import broadcast_estimate, confirm_problem, local_estimate
 from campaigns.models import Broadcast, Link
 from messaging.mirror import SyncState
 from recipients.models import Recipient
@@ -48,3 +48,12 @@ def test_remote_estimate_is_stored_and_the_broadcast_is_estimated(make_broadcast
 def test_static_body_is_counted_once(make_broadcast):
     estimate = local_estimate(make_broadcast(body="Sale today only"))
     assert estimate == {**estimate, "recipients": 3, "parts": {"1": 3}, "total_parts": 3, "encoding": "GSM-7"}
+
+
+def test_a_failed_estimate_again_cannot_be_confirmed(make_broadcast, sandbox, audience):
+    broadcast = broadcast_estimate(make_broadcast())
+    assert confirm_problem(broadcast) == ""
+    sandbox.faults(fail_next=[{"status": 400}])
+    broadcast = broadcast_estimate(broadcast)
+    assert broadcast.state == Broadcast.State.ESTIMATED and broadcast.estimate == {}
+    assert confirm_problem(broadcast).startswith("MessageWhiz could not estimate")

@@ -4,7 +4,8 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from campaigns.models import Broadcast
+from callbacks.selectors import mismatches
+from campaigns.models import Broadcast, Message
 from campaigns.otp import OtpProblem, otp_send, otp_verify
 from messaging.models import ApiToken
 
@@ -33,10 +34,40 @@ def test_send_and_verify(mw_account, sandbox, audience):
     assert request["json"]["verification"] is True
     assert request["json"]["message_body"] == "Your code: {{verification_code}}"
     assert sent.broadcast.state == Broadcast.State.SUBMITTED
+    assert sent.broadcast.messages.get().status == Message.Status.SUBMITTED
+    assert mismatches([sent.broadcast.pk]) == []
     code = latest_code(sandbox)
     wrong = str((int(code) + 1) % 10000).zfill(4)
     assert otp_verify(account=mw_account, phone=PHONE, code=wrong) is False
     assert otp_verify(account=mw_account, phone=PHONE, code=code) is True
+
+
+def test_refused_code_is_failed_and_counted(mw_account, sandbox, audience):
+    sandbox.faults(fail_next=[{"status": 400}])
+    with pytest.raises(OtpProblem, match="did not send the code") as refused:
+        otp_send(account=mw_account, campaign=audience["campaign"], sender=audience["sender"], phone=PHONE,
+                 body="Code {{verification_code}}")
+    assert refused.value.status == 502
+    broadcast = Broadcast.objects.get()
+    assert (broadcast.state, broadcast.messages.get().status) == (Broadcast.State.FAILED, Message.Status.FAILED)
+    assert mismatches([broadcast.pk]) == []
+
+
+def test_server_error_may_have_sent_the_code(mw_account, sandbox, audience):
+    """A 5xx after MessageWhiz took the request: the code may be on its way, so not "did not send"."""
+    sandbox.faults(fail_next=[{"status": 503, "apply": True}])
+    with pytest.raises(OtpProblem, match="may have been sent") as unclear:
+        otp_send(account=mw_account, campaign=audience["campaign"], sender=audience["sender"], phone=PHONE,
+                 body="Code {{verification_code}}")
+    assert unclear.value.status == 504
+    assert len(sandbox.requests(method="POST", path="^/api/broadcasts/single$")) == 1
+    assert len(sandbox.state("otps")) == 1  # it was, in fact, sent
+    broadcast = Broadcast.objects.get()
+    message = broadcast.messages.get()
+    assert (broadcast.state, message.status) == (Broadcast.State.SUBMITTED, Message.Status.UNKNOWN)
+    assert "may have been sent" in broadcast.last_error
+    assert (broadcast.sent, broadcast.unknown) == (1, 1)
+    assert mismatches([broadcast.pk]) == []
 
 
 def test_message_must_have_the_code_token(mw_account, sandbox, audience):

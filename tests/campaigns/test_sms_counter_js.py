@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from campaigns import sms
+from campaigns import rendering, sms
+from campaigns.estimates import TYPICAL_RECIPIENT, typical_token_values
 
 JS = Path(__file__).resolve().parents[2] / "static" / "js" / "sms-counter.js"
 EMOJI = "\U0001f600"
@@ -30,11 +31,12 @@ vm.runInNewContext(fs.readFileSync(process.argv[1], "utf8"), { window });
 const sms = window.TextcastSms;
 const input = JSON.parse(fs.readFileSync(0, "utf8"));
 const corpus = input.corpus.map((text) => ({ ...sms.count(text), replaced: sms.replaceUcs2(text) }));
+const tokens = (input.tokens || []).map((text) => sms.count(sms.fillTokens(text, input.values)));
 const sweep = input.sweep.map((char) => {
   const result = sms.count(char);
   return [result.encoding, result.length, result.ucs2Chars.length ? result.ucs2Chars[0].replacement : null];
 });
-process.stdout.write(JSON.stringify({ corpus, sweep }));
+process.stdout.write(JSON.stringify({ corpus, sweep, tokens }));
 """
 
 
@@ -110,3 +112,24 @@ def test_browser_counter_matches_python():
         if js != python:
             mismatches.append((f"U+{ord(char):04X}", js, python))
     assert mismatches == []
+
+
+def test_browser_counter_counts_tokens_as_the_estimate_renders_them():
+    spinners = {7: {"words": ["Hi", "Hello there", "Привіт"], "enabled": True}, 8: {"words": ["a"], "enabled": True}}
+    texts = [
+        "{{first_name}}", "Hi {{ first_name }} {{last_name}}, see {{link:1}} or {{link_list: 22 }}",
+        "{{shorten_url}} {{url}} {{unsubscription_link}} {{callback_link}} {{random_symbol}} {{gender}}",
+        "{{custom}} {{custom1}} {{custom2}} {{custom3}} {{custom4}} {{verification_code}}",
+        "{{word_spinner:7}} and {{word_spinner:8}}", "€ {{first_name}} " + "x" * 140,
+        # Not tokens, or not well-formed: left as written on both sides.
+        "{{frist_name}} {{link}} {{first_name:3}} {first_name} {{{first_name}}} {{link:x}} {{first_name",
+    ]
+    node = run_node({"corpus": [], "sweep": [], "tokens": texts, "values": typical_token_values(spinners)})
+    context = rendering.RenderContext(spinners=spinners, worst_case=True)
+    for text, js in zip(texts, node["tokens"], strict=True):
+        python = sms.count(rendering.render(text, TYPICAL_RECIPIENT, context=context))
+        assert (js["encoding"], js["length"], js["parts"]) == (python.encoding, python.length, python.parts), text
+    first_name, link = node["tokens"][0], run_node({"corpus": [], "sweep": [], "tokens": ["{{link:1}}"],
+                                                    "values": typical_token_values({})})["tokens"][0]
+    assert (first_name["length"], link["length"]) == (len(TYPICAL_RECIPIENT["first_name"]), len(rendering.SHORT_LINK))
+    assert node["tokens"][4]["encoding"] == "UCS-2"  # the spinner's longest word is Cyrillic
