@@ -9,8 +9,10 @@ run changes nothing.
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass
+from functools import partial
 
-from django.db import transaction
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.utils import timezone
 
 from messaging.messagewhiz.client import MessageWhizClient
@@ -21,6 +23,7 @@ from . import resources
 from .resources import MirrorResource, plain
 
 MISSING_REMOTELY = "Not found in MessageWhiz at the last pull (deleted there?)"
+STATUS_SECONDS = 7 * 24 * 3600
 
 
 @dataclass
@@ -168,4 +171,33 @@ def mirror_pull_account(account, keys: list[str] | None = None) -> dict[str, Pul
         if resource.members is not None:
             member = resources.for_model(resource.member_model)
             chosen[member.key] = member
-    return {resource.key: mirror_pull(account, resource) for resource in sorted(chosen.values(), key=lambda r: r.order)}
+    summaries = {}
+    for resource in sorted(chosen.values(), key=lambda r: r.order):
+        pull_status_record(account.pk, resource.key, "running")
+        summaries[resource.key] = summary = mirror_pull(account, resource)
+        pull_status_record(account.pk, resource.key, "failed" if summary.error else "done", summary.as_dict())
+    return summaries
+
+
+def mirror_pull_later(*, account_ids, key: str) -> None:
+    """Queue a pull of one kind (its members first) for each account, once the transaction commits."""
+    from messaging.tasks import pull_mirrors
+
+    for account_id in account_ids:
+        pull_status_record(account_id, key, "queued")
+        transaction.on_commit(partial(pull_mirrors.delay, account_id, [key]))
+
+
+def pull_status_record(account_id: int, key: str, state: str, summary: dict | None = None) -> None:
+    """Where the latest pull of one kind stands (queued, running, done, failed), for the pages."""
+    cache.set(_status_key(account_id, key), {"state": state, "at": timezone.now(), "summary": summary},
+              STATUS_SECONDS)
+
+
+def pull_status(account_id: int, key: str) -> dict | None:
+    return cache.get(_status_key(account_id, key))
+
+
+def _status_key(account_id: int, key: str) -> str:
+    # The database name keeps two installations (or test workers) sharing a cache apart.
+    return f"textcast:pull:{connection.settings_dict['NAME']}:{account_id}:{key}"

@@ -168,3 +168,27 @@ def test_ten_thousand_links_are_imported_in_one_request(mw_account, sandbox, tmp
     assert len(sandbox.requests(method="POST", path="(?i)/links/bulk$")) == 1
     assert Link.objects.filter(sync_state=SyncState.SYNCED).exclude(remote_id=None).count() == 10_000
     assert len(remote_links_of(sandbox, link_list)) == 10_000
+
+
+def test_link_list_page_shows_members_a_page_at_a_time_and_adds_by_search(admin_client, mw_account):
+    links = Link.objects.bulk_create(
+        Link(account=mw_account, name=f"Offer {i:04d}", url=f"https://shop.example.com/{i}") for i in range(3000))
+    link_list = LinkList.objects.create(account=mw_account, name="Rotate")
+    link_list.links.set(links[:60])
+    url = reverse("campaigns:linklist_edit", args=[link_list.pk])
+
+    page = admin_client.get(url).content.decode()
+    assert "multiple" not in page  # no <select multiple> of every link
+    assert page.count('name="links_remove"') == 25 and "60 in this list" in page
+    assert "members_page=2" in page
+
+    found = admin_client.get(url, {"members_q": "Offer 00"}).content.decode()
+    assert found.count('name="links_add"') == 20  # a bounded search, never the whole table
+    assert f'id="add_{links[1].pk}"' not in found  # already a member: offered for removal, not for adding
+    assert f'id="add_{links[60].pk}"' in found
+
+    response = admin_client.post(url, {"name": "Rotate", "links_add": [links[2500].pk],
+                                       "links_remove": [links[0].pk, links[1].pk]})
+    assert response.status_code == 302
+    members = set(link_list.links.values_list("pk", flat=True))
+    assert links[2500].pk in members and links[0].pk not in members and len(members) == 59
