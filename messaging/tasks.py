@@ -59,10 +59,6 @@ def pull_mirrors(account_id: int | None = None, keys: list[str] | None = None):
             logger.info("Pulled %s for %s: %s", key, account, summary.as_dict())
 
 
-# A queued push should have run by then; one still pending later was lost (a broker restart).
-PUSH_OVERDUE = 300
-
-
 @shared_task(soft_time_limit=120)
 def push_pending():
     """Beat, every minute: queue a push for rows still PENDING whose queued push is overdue.
@@ -76,9 +72,10 @@ def push_pending():
 
     from .mirror import SyncState
     from .sync import resources
+    from .sync.push import PUSH_OVERDUE
 
     now = timezone.now()
-    overdue = now - timedelta(seconds=PUSH_OVERDUE)
+    overdue = now - PUSH_OVERDUE
     for resource in resources.all_resources():
         pending = resource.model.objects.filter(
             Q(next_push_at=None, updated_at__lte=now - timedelta(seconds=60)) | Q(next_push_at__lte=overdue),

@@ -7,9 +7,10 @@ times: a create whose answer was lost is found by name before creating again.
 """
 
 import logging
+from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from messaging.messagewhiz.client import MessageWhizClient
@@ -24,6 +25,8 @@ logger = logging.getLogger(__name__)
 PROVIDER_OWNED = frozenset({"remote_id", "remote_snapshot", "create_attempted_at", "synced_at"})
 # HTTP statuses with which MessageWhiz refuses a request outright: nothing was created.
 REFUSED = (400, 409, 422)
+# A queued push should have run by then; one still pending later was lost (a broker restart).
+PUSH_OVERDUE = timedelta(minutes=5)
 
 
 class TransientSyncError(Exception):
@@ -71,9 +74,7 @@ def mirror_push(obj: MirroredModel) -> None:
         if owner is not None:
             # Created by its owner's push (in one request with its siblings); pushing it here
             # as well could create it twice.
-            from messaging.tasks import push_mirror
-
-            push_mirror.delay(owner._meta.label, owner.pk)
+            _push_owner(owner)
             return
     revision = obj.revision
     try:
@@ -104,6 +105,19 @@ def mirror_push(obj: MirroredModel) -> None:
         synced_at=timezone.now(),
         sync_error="",
     )
+
+
+def _push_owner(owner: MirroredModel) -> None:
+    """Queue the owner's push, once for all the rows handing over to it; a failed owner waits for
+    its user (its error is shown there)."""
+    from messaging.tasks import push_mirror
+
+    if owner.sync_state == SyncState.FAILED:
+        return
+    now = timezone.now()
+    due = Q(next_push_at=None) | Q(next_push_at__lte=now - PUSH_OVERDUE)
+    if type(owner).objects.filter(due, pk=owner.pk).update(next_push_at=now):
+        push_mirror.delay(owner._meta.label, owner.pk)
 
 
 def _push(client, resource, obj) -> dict:

@@ -129,6 +129,7 @@ def test_a_link_pushed_on_its_own_is_left_to_its_list(mw_account, sandbox, djang
     push_pending.apply()
     for link in Link.objects.all():
         run_like_a_worker(lambda link=link: push_mirror.delay("campaigns.Link", link.pk))
+    assert sandbox.requests() == []  # the list's own push is queued already: no second one
     run_pushes(queued)
 
     assert sandbox.requests(method="POST", path=r"(?i)/api/3/link$") == []

@@ -185,3 +185,39 @@ def test_dashboard_refuses_members_of_another_account(admin_client, mw_account, 
     assert response.status_code == 200
     assert "belongs to the provider account “Other”" in response.content.decode()
     assert not SenderList.objects.exists()
+
+
+def test_validation_refusal_is_visible_on_the_object(admin_client, mw_account, sandbox,
+                                                     django_capture_on_commit_callbacks):
+    from campaigns.models import Link
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("campaigns:link_create"),
+                          {"account": mw_account.pk, "name": "Files", "url": "ftp://files.example.com/a"})
+    link = Link.objects.get()
+    assert link.sync_state == SyncState.FAILED
+    assert "400" in link.sync_error and "url must be a URL address" in link.sync_error
+    for page in (reverse("campaigns:link_list"), reverse("campaigns:link_edit", args=[link.pk])):
+        assert "url must be a URL address" in admin_client.get(page).content.decode()
+    assert sandbox.state("links") == []
+
+
+def test_admin_disable_and_enable_actions_reach_messagewhiz(admin_client, mw_account, sandbox,
+                                                            django_capture_on_commit_callbacks):
+    from tests.messaging.sync.conftest import remote
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("messaging:sender_create"), {"account": mw_account.pk, "name": "ShopCo"})
+    sender = Sender.objects.get()
+    changelist = reverse("admin:messaging_sender_changelist")
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(changelist, {"action": "disable", "_selected_action": [sender.pk]})
+    sender.refresh_from_db()
+    assert sender.sync_state == SyncState.DISABLED
+    assert remote(sandbox, "senders", sender.remote_id)["enabled"] is False
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(changelist, {"action": "enable", "_selected_action": [sender.pk]})
+    sender.refresh_from_db()
+    assert sender.sync_state == SyncState.SYNCED
+    assert remote(sandbox, "senders", sender.remote_id)["enabled"] is True
+    assert [r["method"] for r in sandbox.requests(path=rf"/api/3/sender/{sender.remote_id}$")] == ["DELETE", "PATCH"]
