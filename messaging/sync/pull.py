@@ -92,7 +92,7 @@ def mirror_pull(account, resource: MirrorResource) -> PullSummary:
     update_fields = ["enabled", "sync_state", "sync_error", "synced_at", "remote_snapshot",
                      *resource.fields, *resource.read_only]
 
-    with transaction.atomic():
+    def apply() -> list:
         model.objects.bulk_create([obj for obj, _ in to_create], batch_size=500)
         for obj, remote_id, snapshot in to_adopt:
             # Its own push (still queued) then sends whatever differs from the remote copy.
@@ -109,16 +109,21 @@ def mirror_pull(account, resource: MirrorResource) -> PullSummary:
         changed = [*to_create, *applied]
         if resource.members is not None:
             _set_members(account, resource, changed)
+        return changed
 
-    if resource.after_pull is not None:
-        # Content beyond fields (a list's recipients) is fetched only for new or changed rows.
-        try:
-            with MessageWhizClient.from_account(account) as client:
-                for obj, _ in changed:
-                    resource.after_pull(client, obj)
-                    model.objects.filter(pk=obj.pk).update(remote_snapshot=resource.snapshot_of(obj))
-        except MessageWhizError as exc:
-            summary.failed, summary.error = 1, str(exc)
+    if resource.after_pull is None:
+        with transaction.atomic():
+            apply()
+        return summary
+    # Content beyond fields (a list's recipients) is fetched only for new or changed rows, within
+    # the same transaction: a row must never look pulled while its content is missing.
+    try:
+        with MessageWhizClient.from_account(account) as client, transaction.atomic():
+            for obj, _ in apply():
+                resource.after_pull(client, obj)
+                model.objects.filter(pk=obj.pk).update(remote_snapshot=resource.snapshot_of(obj))
+    except MessageWhizError as exc:
+        return PullSummary(failed=1, error=str(exc))
     return summary
 
 
