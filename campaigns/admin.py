@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from messaging.mirror_admin import MirroredAdmin
+from messaging.mirror_admin import MemberInline, MirroredAdmin
 
 from .models import Campaign, Link, LinkList, Template, Trigger, WordSpinner
 from .tasks import refresh_link_conversions
@@ -26,8 +26,9 @@ class LinkAdmin(MirroredAdmin):
     mirror_fields = ("name", "url", "conversion", "clicks", "total_recipients")
     search_fields = ["name", "url", "remote_id"]
     fields = ["account", "name", "url", "bot_redirect", "preview_url", "enabled", "conversion", "clicks",
-              "total_recipients", "conversion_checked_at", *READ_ONLY]
-    readonly_fields = ["conversion", "clicks", "total_recipients", "conversion_checked_at", *READ_ONLY]
+              "total_recipients", "conversion_checked_at", "conversion_error", *READ_ONLY]
+    readonly_fields = ["conversion", "clicks", "total_recipients", "conversion_checked_at", "conversion_error",
+                       *READ_ONLY]
     actions = [*MirroredAdmin.actions, "refresh_conversion"]
 
     @admin.action(description="Refresh link conversion")
@@ -36,10 +37,10 @@ class LinkAdmin(MirroredAdmin):
         self.message_user(request, "Conversion refresh queued.", messages.SUCCESS)
 
 
-class LinkListMemberInline(admin.TabularInline):
+class LinkListMemberInline(MemberInline):
     model = LinkList.links.through
+    member_field = "link"
     autocomplete_fields = ["link"]
-    extra = 1
     verbose_name = "link"
 
 

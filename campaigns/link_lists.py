@@ -1,7 +1,7 @@
 """Filling link lists from a file (name/url columns) or a pasted batch of new links.
 
 New links are created locally as PENDING and attached to the list; the list's push then creates
-them in MessageWhiz (members are pushed before their list; see messaging.sync.push).
+them in MessageWhiz in one request (links/bulk) and records their ids (see campaigns.mirrors).
 """
 
 import os
@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
+from django.utils import timezone
 
 from messaging.sync.push import mirror_changed
 from recipients.errors import ImportProblem, MappingError
@@ -91,8 +92,10 @@ def link_list_add_new_links(*, account, links: list[tuple[str, str]], link_list:
         if link_list is None:
             link_list = LinkList(account=account, name=name or "Imported links")
             mirror_changed(link_list)
-        # PENDING by default; the list's push creates them (members first), so no push per link.
-        created = Link.objects.bulk_create(Link(account=account, name=label[:255], url=url) for label, url in links)
+        # PENDING, with the list's push (queued below) due now: it creates them, not a push per link.
+        now = timezone.now()
+        created = Link.objects.bulk_create(Link(account=account, name=label[:255], url=url, next_push_at=now)
+                                           for label, url in links)
         link_list.links.add(*created)
         mirror_changed(link_list)
     return link_list

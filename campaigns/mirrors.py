@@ -1,13 +1,36 @@
 """Campaigns, templates, links, link lists, word spinners and triggers as mirrored resources."""
 
+from collections import defaultdict
+
+from django.db import transaction
+from django.db.models import Case, F, Value, When
+from django.utils import timezone
+
+from messaging.messagewhiz.errors import MessageWhizError
+from messaging.mirror import SyncState
+from messaging.sync import resources
 from messaging.sync.resources import Members, MirrorResource, register
 
 from .models import Campaign, Link, LinkList, Template, Trigger, WordSpinner
 
+# The reference has no PATCH for these: they are enabled again by PUT with `enabled`.
+ENABLE_BY_PUT = {"patch": "update"}
+
+
+def _optional(obj, value):
+    """An empty optional field: "" clears it on an existing object (None would leave the old value
+    there); a new object simply goes without it."""
+    return value or ("" if obj.remote_id else None)
+
 
 def link_to_remote(link: Link) -> dict:
-    return {"name": link.name, "url": link.url,
-            "bot_redirect": link.bot_redirect or None, "preview_url": link.preview_url or None}
+    return {"name": link.name, "url": link.url, "bot_redirect": _optional(link, link.bot_redirect),
+            "preview_url": _optional(link, link.preview_url)}
+
+
+def campaign_to_remote(campaign: Campaign) -> dict:
+    return {"name": campaign.name, "start_date": _optional(campaign, campaign.start_date),
+            "end_date": _optional(campaign, campaign.end_date)}
 
 
 def link_from_remote(item: dict) -> dict:
@@ -31,12 +54,74 @@ def link_list_member_ids(client, list_id):
     return [member["linkId"] for member in client.link_list_links(list_id).get("links") or []]
 
 
+def _made_by_list(links):
+    """New links a list creates itself, all in one request: links/bulk takes only a name and a URL
+    (and, unlike POST /link, lets names repeat, as imported files do)."""
+    return links.filter(remote_id=None, enabled=True, bot_redirect="", preview_url="")
+
+
+def link_created_by(link: Link) -> LinkList | None:
+    if link.bot_redirect or link.preview_url or not link.enabled:
+        return None
+    return link.link_lists.filter(enabled=True).order_by("pk").first()
+
+
+def link_list_create_links(client, link_list: LinkList) -> None:
+    new = list(_made_by_list(link_list.links.all()).order_by("pk"))
+    if any(link.create_attempted_at for link in new):
+        # An earlier attempt's answer was lost: the links it made are in the list already.
+        new = _record_created_links(client, link_list, new)
+    if not new:
+        return
+    Link.objects.filter(pk__in=[link.pk for link in new]).update(create_attempted_at=timezone.now())
+    client.link_list_add_links_bulk(link_list.remote_id, links=[{"name": link.name, "url": link.url} for link in new])
+    left = _record_created_links(client, link_list, new)
+    if left:
+        raise MessageWhizError(f"{len(left)} link(s) sent to links/bulk are not in the list, e.g. {left[0].url}",
+                               permanent=True)
+
+
+def _record_created_links(client, link_list: LinkList, new: list[Link]) -> list[Link]:
+    """Give each new link the id of the list member made for it; returns the links without one.
+
+    links/bulk answers with the list, not the links, and the list's links carry only an id and a
+    URL: members not mirrored here are matched to new links by URL, in creation order."""
+    known = set(Link.objects.filter(account=link_list.account).exclude(remote_id=None)
+                .values_list("remote_id", flat=True))
+    unclaimed = defaultdict(list)
+    for item in sorted(client.link_list_links(link_list.remote_id).get("links") or [], key=lambda i: i["linkId"]):
+        if item["linkId"] not in known:
+            unclaimed[item["url"]].append(item["linkId"])
+    found, left = [], []
+    for link in new:
+        ids = unclaimed.get(link.url)
+        (found if ids else left).append(link)
+        if ids:
+            link.remote_id = ids.pop(0)
+    _mark_synced(found)
+    return left
+
+
+def _mark_synced(links: list[Link]) -> None:
+    resource, now = resources.for_model(Link), timezone.now()
+    with transaction.atomic():
+        for link in links:
+            # Synced unless edited meanwhile: that edit's own push follows.
+            Link.objects.filter(pk=link.pk).update(
+                remote_id=link.remote_id, remote_snapshot=resource.snapshot_of(link), create_attempted_at=None,
+                synced_at=now, sync_error="",
+                sync_state=Case(When(revision=link.revision, then=Value(SyncState.SYNCED)), default=F("sync_state")),
+            )
+
+
 register(
     MirrorResource(key="campaign", model=Campaign, fields=("name", "start_date", "end_date"),
-                   read_only=("is_default",), from_remote=campaign_from_remote, order=10),
-    MirrorResource(key="template", model=Template, fields=("name", "body"), order=10),
+                   read_only=("is_default",), to_remote=campaign_to_remote, from_remote=campaign_from_remote,
+                   order=10),
+    MirrorResource(key="template", model=Template, fields=("name", "body"), renamed=ENABLE_BY_PUT, order=10),
     MirrorResource(key="link", model=Link, fields=("name", "url", "bot_redirect", "preview_url"),
-                   to_remote=link_to_remote, from_remote=link_from_remote, order=10),
+                   to_remote=link_to_remote, from_remote=link_from_remote, renamed=ENABLE_BY_PUT,
+                   created_by=link_created_by, order=10),
     MirrorResource(
         key="link_list",
         model=LinkList,
@@ -49,9 +134,10 @@ register(
             remote_ids=link_list_member_ids,
             add=lambda client, list_id, ids: client.link_list_add_links(list_id, link_ids=ids),
             remove=lambda client, list_id, member_id: client.link_list_remove_link(list_id, member_id),
+            create_new=link_list_create_links,
         ),
     ),
     MirrorResource(key="word_spinner", prefix="spinner", model=WordSpinner, fields=("name", "words"), order=10),
-    MirrorResource(key="trigger", model=Trigger, fields=("name",),
+    MirrorResource(key="trigger", model=Trigger, fields=("name",), renamed=ENABLE_BY_PUT,
                    read_only=("uuid", "short_url", "trigger_type_id"), order=10),
 )

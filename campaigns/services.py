@@ -22,12 +22,14 @@ def link_conversion_refresh(*, links) -> dict[int, str]:
                     result = client.link_conversion(url=link.url) or {}
                 except MessageWhizError as exc:
                     errors[link.pk] = str(exc)
+                    Link.objects.filter(pk=link.pk).update(conversion_error=str(exc))
                     continue
                 Link.objects.filter(pk=link.pk).update(
                     conversion=_number(to_float(result.get("conversion")), float),
                     total_recipients=_number(to_int(result.get("totalRecipients")), int),
                     clicks=_number(to_int(result.get("clicks")), int),
                     conversion_checked_at=timezone.now(),
+                    conversion_error="",
                 )
     return errors
 

@@ -2,7 +2,7 @@ from django.urls import include, path
 
 from messaging.mirror_views import MirrorPages
 
-from . import broadcast_views, compose_views, otp_views, views
+from . import broadcast_views, compose_views, otp_views, tasks, views
 from .forms import WordSpinnerForm
 from .models import Campaign, Link, LinkList, Template, Trigger, WordSpinner
 
@@ -16,7 +16,9 @@ PAGES = {
                              help_text="Reusable message texts; tokens like {{first_name}} are filled per recipient."),
     "links": MirrorPages(model=Link, fields=["name", "url", "bot_redirect", "preview_url"],
                          columns=("name", "url", "clicks", "conversion"), search=("name", "url"),
-                         help_text="Tracked links, inserted into messages as {{link:ID}}."),
+                         help_text="Tracked links, inserted into messages as {{link:ID}}.",
+                         panel="mirror/link_conversion.html",
+                         object_actions={"refresh": ("Refresh conversion", tasks.refresh_link_conversions)}),
     "link-lists": MirrorPages(model=LinkList, fields=["name", "links"],
                               actions=[("Add new links", "campaigns:linklist_add_links"),
                                        ("Import links from a file", "campaigns:linklist_import")],

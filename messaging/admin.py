@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from .forms import ProviderAccountForm
-from .mirror_admin import MirroredAdmin
+from .mirror_admin import MemberInline, MirroredAdmin
 from .models import ApiToken, ProviderAccount, Sender, SenderList
 
 
@@ -30,10 +30,10 @@ class SenderAdmin(MirroredAdmin):
     fields = ["account", "name", "enabled", *MirroredAdmin.readonly_fields]
 
 
-class SenderListMemberInline(admin.TabularInline):
+class SenderListMemberInline(MemberInline):
     model = SenderList.senders.through
+    member_field = "sender"
     autocomplete_fields = ["sender"]
-    extra = 1
     verbose_name = "member"
 
 

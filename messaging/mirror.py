@@ -5,7 +5,7 @@ when they last did, and why they don't. Local edits set the state to PENDING; a 
 the provider agree and sets SYNCED, or FAILED with the provider's answer in `sync_error`.
 
 Conflict rule: a local edit not yet pushed (PENDING or FAILED) wins over a remote change; a
-pull updates only rows whose local copy is unchanged since the last sync.
+pull updates only rows whose local copy is unchanged since the last sync (same `revision`).
 """
 
 from django.db import models
@@ -33,6 +33,9 @@ class MirroredModel(models.Model):
     create_attempted_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Bumped by every local edit; a push marks the row synced only if no edit came in meanwhile.
     revision = models.PositiveIntegerField(default=0, editable=False)
+    # When the push queued for this row is due (a retry's backoff included): the beat job re-queues
+    # only pushes that are overdue, i.e. lost, not those waiting out an outage.
+    next_push_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -3,15 +3,22 @@ CSV export. Edits go through `mirror_changed`, so saving in the admin pushes to 
 
 import csv
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
+from django.shortcuts import redirect
+from django.urls import path
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from .mirror import SyncState
+from .mirror_views import mirror_accounts
 from .spreadsheets import neutralise
 from .sync import resources
+from .sync.pull import mirror_pull_later
 from .sync.push import mirror_changed
-from .tasks import pull_mirrors, push_mirror
+from .tasks import push_mirror
 
 SYNC_COLOURS = {SyncState.SYNCED: "#15803d", SyncState.PENDING: "#b45309", SyncState.FAILED: "#b91c1c",
                 SyncState.DISABLED: "#6b7280"}
@@ -30,6 +37,7 @@ class MirroredAdmin(admin.ModelAdmin):
     list_select_related = ["account"]
     show_full_result_count = False
     actions = ["push_now", "pull_now", "enable", "disable", "export_csv"]
+    change_list_template = "mirror/admin_change_list.html"  # adds "Pull from MessageWhiz" (no selection needed)
 
     def get_list_display(self, request):
         return [*self.mirror_fields, "account", "enabled", "sync_badge", "remote_id", "synced_at"]
@@ -39,6 +47,25 @@ class MirroredAdmin(admin.ModelAdmin):
         return format_html('<span style="color:{};font-weight:600" title="{}">{}</span>',
                            SYNC_COLOURS.get(obj.sync_state, "inherit"), obj.sync_error,
                            obj.get_sync_state_display())
+
+    def get_readonly_fields(self, request, obj=None):
+        # An object lives in one provider account: its remote id means nothing in another.
+        return [*self.readonly_fields, "account"] if obj is not None else self.readonly_fields
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_pull"
+        return [path("pull/", self.admin_site.admin_view(require_POST(self.pull_all_view)), name=name),
+                *super().get_urls()]
+
+    def pull_all_view(self, request):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        self._pull(request, mirror_accounts().values_list("pk", flat=True))
+        return redirect(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+
+    def _pull(self, request, account_ids):
+        mirror_pull_later(account_ids=list(account_ids), key=resources.for_model(self.model).key)
+        self.message_user(request, "Pull from MessageWhiz queued; refresh in a moment.", messages.SUCCESS)
 
     def save_model(self, request, obj, form, change):
         # The push is queued on commit, after save_related() has stored the memberships too.
@@ -59,12 +86,9 @@ class MirroredAdmin(admin.ModelAdmin):
             push_mirror.delay(obj._meta.label, obj.pk)
         self.message_user(request, f"Queued {queryset.count()} push(es).", messages.SUCCESS)
 
-    @admin.action(description="Pull this kind from MessageWhiz now")
+    @admin.action(description="Pull this kind from MessageWhiz now (for the selected rows' accounts)")
     def pull_now(self, request, queryset):
-        key = resources.for_model(self.model).key
-        for account_id in set(queryset.values_list("account_id", flat=True)):
-            pull_mirrors.delay(account_id, [key])
-        self.message_user(request, "Pull queued; refresh in a moment.", messages.SUCCESS)
+        self._pull(request, queryset.values_list("account_id", flat=True).distinct())
 
     @admin.action(description="Enable selected")
     def enable(self, request, queryset):
@@ -93,3 +117,29 @@ class MirroredAdmin(admin.ModelAdmin):
         )
         response["Content-Disposition"] = f'attachment; filename="{self.model._meta.model_name}s.csv"'
         return response
+
+
+class SameAccountMembers(forms.BaseInlineFormSet):
+    member_field = ""
+
+    def clean(self):
+        super().clean()
+        account = self.instance.account if self.instance.account_id else None
+        for form in self.forms:
+            member = getattr(form, "cleaned_data", {}).get(self.member_field)
+            if account and member and not form.cleaned_data.get("DELETE") and member.account_id != account.pk:
+                form.add_error(self.member_field, f"“{member}” belongs to the provider account “{member.account}”; "
+                                                  f"this list is in “{account}”.")
+
+
+class MemberInline(admin.TabularInline):
+    """A list's members, edited in place; only objects of the list's own provider account can join."""
+
+    member_field = ""
+    formset = SameAccountMembers
+    extra = 1
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.member_field = self.member_field
+        return formset

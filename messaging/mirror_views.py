@@ -1,8 +1,11 @@
-"""Dashboard pages for mirrored entities: list (search, sync filter), create, edit, enable/disable.
+"""Dashboard pages for mirrored entities: list (search, sync filter, "Sync now"), create, edit,
+enable/disable.
 
 One set of views serves campaigns, senders, templates, …; each entity passes its model, form
 fields and columns. Saving goes through `mirror_changed`, which pushes to the provider.
 """
+
+from datetime import timedelta
 
 from django import forms
 from django.contrib import messages
@@ -11,39 +14,77 @@ from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from .mirror import SyncState
 from .models import ProviderAccount
+from .sync import resources
+from .sync.pull import mirror_pull_later, pull_status
 from .sync.push import mirror_changed, mirror_set_enabled
 
 PAGE_SIZE = 50
+MEMBER_PAGE_SIZE = 25
+MEMBER_RESULTS = 20
+# A pull still "queued" or "running" after this long was lost (pull_mirrors' time limit is 31 minutes).
+PULL_GIVEN_UP = timedelta(minutes=35)
+
+
+def mirror_accounts():
+    return ProviderAccount.objects.filter(is_active=True, kind=ProviderAccount.Kind.MESSAGEWHIZ)
 
 
 class MirroredForm(forms.ModelForm):
+    """A mirrored object's fields; a list's members are added and removed explicitly (`<field>_add`,
+    `<field>_remove`), so a page that shows only some of them never drops the others."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        accounts = ProviderAccount.objects.filter(is_active=True, kind=ProviderAccount.Kind.MESSAGEWHIZ)
+        accounts = mirror_accounts()
         if "account" in self.fields:
             self.fields["account"].queryset = accounts
             if self.instance.pk:
                 self.fields["account"].disabled = True  # an object lives in one provider account
             elif accounts.count() == 1:
                 self.fields["account"].initial = accounts.first()
-        for name, field in self.fields.items():
+        self.member_field = None
+        for name, field in list(self.fields.items()):
             if isinstance(field, forms.ModelMultipleChoiceField):
-                field.queryset = field.queryset.filter(enabled=True)
-                field.widget.attrs["size"] = 8
-            if isinstance(field, forms.DateTimeField):
+                self.member_field = name
+                del self.fields[name]
+                model = field.queryset.model
+                for action in ("add", "remove"):
+                    self.fields[f"{name}_{action}"] = forms.ModelMultipleChoiceField(
+                        model.objects.select_related("account"), required=False, widget=forms.MultipleHiddenInput)
+            elif isinstance(field, forms.DateTimeField):
                 field.widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-            field.widget.attrs.setdefault("aria-describedby", f"help_{name}")
+        for name, field in self.fields.items():
+            if field.help_text:
+                field.widget.attrs.setdefault("aria-describedby", f"help_{name}")
+
+    def clean(self):
+        cleaned = super().clean()
+        account = cleaned.get("account") or getattr(self.instance, "account", None)
+        if self.member_field and account is not None:
+            for member in cleaned.get(f"{self.member_field}_add") or []:
+                if member.account_id != account.pk:
+                    self.add_error(None, f"“{member}” belongs to the provider account “{member.account}”; "
+                                         f"only members of “{account}” can be added.")
+        return cleaned
+
+    def _save_m2m(self):
+        super()._save_m2m()
+        if self.member_field:
+            members = getattr(self.instance, self.member_field)
+            members.remove(*self.cleaned_data[f"{self.member_field}_remove"])
+            members.add(*self.cleaned_data[f"{self.member_field}_add"])
 
 
 class MirrorPages:
-    """The list/create/edit/toggle pages of one mirrored model, mounted under `prefix/`."""
+    """The list/create/edit/toggle/sync pages of one mirrored model, mounted under `prefix/`."""
 
     def __init__(self, *, model, fields, columns=("name",), search=("name",), title=None, help_text="",
-                 form_class=MirroredForm, widgets=None, actions=()):
+                 form_class=MirroredForm, widgets=None, actions=(), panel="", object_actions=None):
         self.model = model
         self.title = title or model._meta.verbose_name_plural.capitalize()
         self.singular = model._meta.verbose_name
@@ -54,13 +95,20 @@ class MirrorPages:
                                                   widgets=widgets)
         self.name = model._meta.model_name
         self.actions = actions  # (label, url name) links shown on an object's page, e.g. "Add links"
+        self.panel = panel  # a template shown on an object's page, e.g. a link's conversion figures
+        # Buttons on an object's page, each queuing a task that takes a list of ids:
+        # {"refresh": ("Refresh conversion", refresh_link_conversions), …}
+        self.object_actions = object_actions or {}
 
     def urls(self):
         return [
             path("", self.list_view, name=f"{self.name}_list"),
+            path("sync/", require_POST(self.sync_view), name=f"{self.name}_sync"),
             path("new/", self.edit_view, name=f"{self.name}_create"),
             path("<int:pk>/", self.edit_view, name=f"{self.name}_edit"),
             path("<int:pk>/toggle/", require_POST(self.toggle_view), name=f"{self.name}_toggle"),
+            *(path(f"<int:pk>/{action}/", require_POST(self.object_action_view), {"action": action},
+                   name=f"{self.name}_{action}") for action in self.object_actions),
         ]
 
     def _url(self, request, action, *args):
@@ -83,14 +131,40 @@ class MirrorPages:
              self._url(request, "toggle", obj.pk))
             for obj in page
         ]
+        syncs = self._sync_statuses()
         return render(request, "mirror/list.html", {
             "pages": self, "page": page, "rows": rows, "query": query, "state": state,
             "states": SyncState.choices, "columns": [self.model._meta.get_field(c).verbose_name for c in self.columns],
-            "create_url": self._url(request, "create"),
+            "create_url": self._url(request, "create"), "sync_url": self._url(request, "sync"),
+            "syncs": syncs, "syncing": any(status["running"] for _, status in syncs),
         })
 
+    def _sync_statuses(self):
+        """[(account, status)] of the latest pull of this kind per account, for the "Sync now" panel."""
+        key = resources.for_model(self.model).key
+        given_up = timezone.now() - PULL_GIVEN_UP
+        statuses = []
+        for account in mirror_accounts():
+            status = pull_status(account.pk, key) or {}
+            running = status.get("state") in ("queued", "running") and status["at"] > given_up
+            statuses.append((account, {**status, "running": running}))
+        return statuses
+
+    def sync_view(self, request):
+        """"Sync now": pull this kind (its members first) from MessageWhiz for one or every account."""
+        accounts = mirror_accounts()
+        if request.POST.get("account", "").isdigit():
+            accounts = accounts.filter(pk=request.POST["account"])
+        account_ids = list(accounts.values_list("pk", flat=True))
+        mirror_pull_later(account_ids=account_ids, key=resources.for_model(self.model).key)
+        if account_ids:
+            messages.success(request, f"Syncing {self.title.lower()} from MessageWhiz; this page updates when done.")
+        else:
+            messages.error(request, "No active MessageWhiz account to sync from.")
+        return redirect(self._url(request, "list"))
+
     def edit_view(self, request, pk=None):
-        obj = get_object_or_404(self.model, pk=pk) if pk else None
+        obj = get_object_or_404(self.model.objects.select_related("account"), pk=pk) if pk else None
         form = self.form_class(request.POST or None, instance=obj)
         if request.method == "POST" and form.is_valid():
             with transaction.atomic():
@@ -100,9 +174,35 @@ class MirrorPages:
             messages.success(request, f"Saved “{obj}”. It is being sent to MessageWhiz.")
             return redirect(self._url(request, "list"))
         actions = [(label, reverse(name, args=[obj.pk])) for label, name in self.actions] if obj else []
+        object_actions = [(label, self._url(request, action, obj.pk))
+                          for action, (label, _) in self.object_actions.items()] if obj else []
         return render(request, "mirror/form.html", {
             "pages": self, "form": form, "object": obj, "list_url": self._url(request, "list"), "actions": actions,
+            "object_actions": object_actions, "members": self._members(request, form, obj),
         })
+
+    def _members(self, request, form, obj) -> dict | None:
+        """A page of the list's current members (to remove) and a search for more (to add)."""
+        name = form.member_field
+        if name is None:
+            return None
+        field = self.model._meta.get_field(name)
+        model = field.related_model
+        current = getattr(obj, name).select_related("account").order_by("name", "pk") if obj else model.objects.none()
+        query = request.GET.get("members_q", "").strip()
+        results = []
+        if query:
+            candidates = model.objects.select_related("account").filter(name__icontains=query)
+            if obj is not None:
+                candidates = candidates.filter(account=obj.account).exclude(pk__in=current.values("pk"))
+            results = candidates.order_by("-enabled", "name", "pk")[:MEMBER_RESULTS]
+        return {
+            "label": field.verbose_name, "singular": model._meta.verbose_name, "field": name,
+            "page": Paginator(current, MEMBER_PAGE_SIZE).get_page(request.GET.get("members_page")),
+            "query": query, "results": results,
+            "adding": {str(pk) for pk in form[f"{name}_add"].value() or []},
+            "removing": {str(pk) for pk in form[f"{name}_remove"].value() or []},
+        }
 
     def toggle_view(self, request, pk):
         obj = get_object_or_404(self.model, pk=pk)
@@ -110,3 +210,10 @@ class MirrorPages:
         verb = "Enabled" if obj.enabled else "Disabled"
         messages.success(request, f"{verb} “{obj}”. MessageWhiz is being updated.")
         return redirect(self._url(request, "list"))
+
+    def object_action_view(self, request, pk, action):
+        obj = get_object_or_404(self.model, pk=pk)
+        label, task = self.object_actions[action]
+        transaction.on_commit(lambda: task.delay([obj.pk]))
+        messages.success(request, f"{label}: on its way. Reload this page in a moment to see the result.")
+        return redirect(self._url(request, "edit", pk))

@@ -20,29 +20,34 @@ def heartbeat():
 @shared_task(bind=True, max_retries=10, soft_time_limit=300)
 def push_mirror(self, model_label: str, pk: int):
     """Make the provider agree with one mirrored row; transient failures retry with backoff."""
+    from datetime import timedelta
+
     from django.apps import apps
 
     from .sync.push import TransientSyncError, mirror_push
 
+    model = apps.get_model(model_label)
     # Two pushes of one object at once could both create it remotely; the second one waits.
     # The database name keeps two installations (or test workers) sharing a cache apart.
     lock = f"textcast:push:{connection.settings_dict['NAME']}:{model_label}:{pk}"
     if not cache.add(lock, self.request.id or "eager", timeout=300):
         raise self.retry(countdown=5)
     try:
-        obj = apps.get_model(model_label).objects.filter(pk=pk).select_related("account").first()
+        obj = model.objects.filter(pk=pk).select_related("account").first()
         if obj is None:
             return
         mirror_push(obj)
     except TransientSyncError as exc:
-        raise self.retry(exc=exc, countdown=min(600, 5 * 2**self.request.retries)) from exc
+        countdown = min(600, 5 * 2**self.request.retries)
+        model.objects.filter(pk=pk).update(next_push_at=timezone.now() + timedelta(seconds=countdown))
+        raise self.retry(exc=exc, countdown=countdown) from exc
     finally:
         cache.delete(lock)
 
 
 @shared_task(soft_time_limit=1800, time_limit=1860)
 def pull_mirrors(account_id: int | None = None, keys: list[str] | None = None):
-    """Beat job and "pull now": bring every mirrored entity of one or all accounts up to date."""
+    """Beat job and "pull now" / "sync now": bring mirrored entities of one or all accounts up to date."""
     from .models import ProviderAccount
     from .sync.pull import mirror_pull_account
 
@@ -56,21 +61,27 @@ def pull_mirrors(account_id: int | None = None, keys: list[str] | None = None):
 
 @shared_task(soft_time_limit=120)
 def push_pending():
-    """Beat, every minute: queue a push for rows still PENDING a minute after their last change.
+    """Beat, every minute: queue a push for rows still PENDING whose queued push is overdue.
 
-    Edits queue their own push at once; this catches any whose task was lost (a broker restart)
-    and changes made by bulk services that only mark rows pending.
+    Edits queue their own push at once; this catches any whose task was lost and changes made by
+    bulk services that only mark rows pending. Rows waiting out a retry's backoff are left alone.
     """
     from datetime import timedelta
 
-    from django.utils import timezone
+    from django.db.models import Q
 
     from .mirror import SyncState
     from .sync import resources
+    from .sync.push import PUSH_OVERDUE
 
-    settled = timezone.now() - timedelta(seconds=60)
+    now = timezone.now()
+    overdue = now - PUSH_OVERDUE
     for resource in resources.all_resources():
-        pending = resource.model.objects.filter(sync_state=SyncState.PENDING, updated_at__lte=settled,
-                                                account__is_active=True)
-        for pk in pending.values_list("pk", flat=True)[:500]:
+        pending = resource.model.objects.filter(
+            Q(next_push_at=None, updated_at__lte=now - timedelta(seconds=60)) | Q(next_push_at__lte=overdue),
+            sync_state=SyncState.PENDING, account__is_active=True,
+        )
+        pks = list(pending.values_list("pk", flat=True)[:500])
+        resource.model.objects.filter(pk__in=pks).update(next_push_at=now)
+        for pk in pks:
             push_mirror.delay(resource.model._meta.label, pk)

@@ -7,7 +7,8 @@ from django.core.exceptions import ValidationError
 # "Sender must not exceed 11 letters (latin alphabet or special symbols “'._-+&{space}” are allowed)
 # or 20 numbers." — the reference's validation message for `from`.
 ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9'._\-+& ]{1,11}")
-NUMERIC_SENDER = re.compile(r"\d{1,20}")
+# [0-9], not \d: \d also matches Arabic-Indic and other digits MessageWhiz refuses.
+NUMERIC_SENDER = re.compile(r"[0-9]{1,20}")
 SENDER_RULE = (
     "Sender must not exceed 11 letters (latin alphabet or special symbols “'._-+&{space}” "
     "are allowed) or 20 numbers."
@@ -17,5 +18,5 @@ SENDER_RULE = (
 def validate_sender_name(value: str) -> None:
     if NUMERIC_SENDER.fullmatch(value):
         return
-    if not ALPHANUMERIC_SENDER.fullmatch(value) or value.isdigit():
+    if not ALPHANUMERIC_SENDER.fullmatch(value):
         raise ValidationError(SENDER_RULE, code="sender_name")

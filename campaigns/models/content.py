@@ -46,6 +46,7 @@ class Link(MirroredModel):
     total_recipients = models.PositiveIntegerField(null=True, blank=True, editable=False)
     clicks = models.PositiveIntegerField(null=True, blank=True, editable=False)
     conversion_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    conversion_error = models.TextField(blank=True, editable=False)  # why the last refresh failed
 
     class Meta(MirroredModel.Meta):
         ordering = ["name"]

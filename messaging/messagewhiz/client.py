@@ -205,9 +205,10 @@ class MessageWhizClient:
         return self.iter_pages(self.campaign_list, **params)
 
     def campaign_update(self, campaign_id, *, name=None, start_date=None, end_date=None) -> dict:
-        return self._call("PUT", f"{CAMPAIGN}/{int(campaign_id)}", json=_clean({
+        """A date given as "" is cleared (sent as null); None leaves it as it is."""
+        return self._call("PUT", f"{CAMPAIGN}/{int(campaign_id)}", json={**_clean({
             "name": name, "start_date": api_datetime(start_date), "end_date": api_datetime(end_date),
-        }))
+        }), **{key: None for key, value in (("start_date", start_date), ("end_date", end_date)) if value == ""}})
 
     def campaign_patch(self, campaign_id, *, enabled=None, name=None, start_date=None, end_date=None) -> dict:
         # The example sends "enabled": "1"; other resources' examples send true/1/0. We always send a
@@ -592,14 +593,12 @@ class MessageWhizClient:
     def link_iter(self, **params) -> Iterator[dict]:
         return self.iter_pages(self.link_list, **params)
 
-    def link_update(self, link_id, *, name=None, url=None, bot_redirect=None, preview_url=None) -> dict:
+    def link_update(self, link_id, *, name=None, url=None, bot_redirect=None, preview_url=None, enabled=None) -> dict:
+        """A platform link given as "" is cleared. Links have no PATCH: `enabled` re-enables through PUT."""
         return self._call("PUT", f"{LINK}/{int(link_id)}", json=_clean({
             "name": name, "url": url, "platform_based_links": _platform_links(bot_redirect, preview_url),
+            "enabled": enabled,
         }))
-
-    def link_patch(self, link_id, *, enabled=None, name=None) -> dict:
-        # Not in the reference; the REST pattern of neighbouring resources (see template_patch).
-        return self._json("PATCH", f"{LINK}/{int(link_id)}", enabled=enabled, name=name)
 
     def link_disable(self, link_id) -> bool:
         return self._disable(f"{LINK}/{int(link_id)}")
@@ -692,12 +691,9 @@ class MessageWhizClient:
     def template_iter(self, **params) -> Iterator[dict]:
         return self.iter_pages(self.template_list, **params)
 
-    def template_update(self, template_id, *, name=None, body=None) -> dict:
-        return self._call("PUT", f"{TEMPLATE}/{int(template_id)}", json=_clean({"name": name, "body": body}))
-
-    def template_patch(self, template_id, *, enabled=None, name=None) -> dict:
-        # The reference documents no PATCH for templates; neighbouring resources re-enable this way.
-        return self._json("PATCH", f"{TEMPLATE}/{int(template_id)}", enabled=enabled, name=name)
+    def template_update(self, template_id, *, name=None, body=None, enabled=None) -> dict:
+        """Templates have no PATCH in the reference: `enabled` re-enables through PUT (as senders document)."""
+        return self._json("PUT", f"{TEMPLATE}/{int(template_id)}", name=name, body=body, enabled=enabled)
 
     def template_disable(self, template_id) -> bool:
         return self._disable(f"{TEMPLATE}/{int(template_id)}")
@@ -714,12 +710,9 @@ class MessageWhizClient:
     def trigger_iter(self, **params) -> Iterator[dict]:
         return self.iter_pages(self.trigger_list, **params)
 
-    def trigger_update(self, trigger_id, *, name) -> dict:
-        return self._call("PUT", f"{TRIGGER}/{int(trigger_id)}", json={"name": name})
-
-    def trigger_patch(self, trigger_id, *, enabled=None, name=None) -> dict:
-        # Not in the reference; the REST pattern of neighbouring resources (see template_patch).
-        return self._json("PATCH", f"{TRIGGER}/{int(trigger_id)}", enabled=enabled, name=name)
+    def trigger_update(self, trigger_id, *, name=None, enabled=None) -> dict:
+        """Triggers have no PATCH in the reference: `enabled` re-enables through PUT."""
+        return self._json("PUT", f"{TRIGGER}/{int(trigger_id)}", name=name, enabled=enabled)
 
     def trigger_disable(self, trigger_id) -> bool:
         return self._disable(f"{TRIGGER}/{int(trigger_id)}")
@@ -770,7 +763,10 @@ def _phone_int(number):
 
 
 def _platform_links(bot_redirect, preview_url):
-    return _clean({"bot_redirect": bot_redirect, "preview_url": preview_url}) or None
+    """None when neither is given (left as it is); an empty string leaves that one out, so {} clears both."""
+    if bot_redirect is None and preview_url is None:
+        return None
+    return {key: value for key, value in (("bot_redirect", bot_redirect), ("preview_url", preview_url)) if value}
 
 
 @contextmanager

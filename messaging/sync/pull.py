@@ -2,22 +2,28 @@
 
 Walks the paginated list endpoint twice (enabled, then disabled objects), creates what is
 missing locally, updates what changed remotely, and marks rows whose remote object has gone.
-Rows with a local edit not yet on the provider (PENDING or FAILED) keep their local values: a
-local edit wins until it is pushed (see `messaging.mirror`). A second run changes nothing.
+Rows with a local edit not yet on the provider (PENDING or FAILED, or edited while the pull ran)
+keep their local values: a local edit wins until it is pushed (see `messaging.mirror`). A second
+run changes nothing.
 """
 
+from collections import defaultdict
 from dataclasses import asdict, dataclass
+from functools import partial
 
-from django.db import transaction
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.utils import timezone
 
 from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import MessageWhizError
 from messaging.mirror import SyncState
 
+from . import resources
 from .resources import MirrorResource, plain
 
 MISSING_REMOTELY = "Not found in MessageWhiz at the last pull (deleted there?)"
+STATUS_SECONDS = 7 * 24 * 3600
 
 
 @dataclass
@@ -45,63 +51,86 @@ def mirror_pull(account, resource: MirrorResource) -> PullSummary:
 
     model = resource.model
     local = {obj.remote_id: obj for obj in model.objects.filter(account=account, remote_id__isnull=False)}
+    # Rows whose create went out but whose answer never came back: the remote object with their
+    # name is the one they made (as push._find_created decides), not a new one to copy here.
+    unanswered = defaultdict(list)
+    for obj in model.objects.filter(account=account, remote_id=None, create_attempted_at__isnull=False).order_by("pk"):
+        unanswered[obj.name].append(obj)
+    known_members = _known_members(account, resource)
     now = timezone.now()
-    to_create, to_update, memberships = [], [], {}
-    update_fields = {"enabled", "sync_state", "sync_error", "synced_at", "remote_snapshot",
-                     *resource.fields, *resource.read_only}
+    to_create, to_update, to_adopt = [], [], []
 
     for remote_id, (values, enabled, member_ids) in remote_items.items():
-        snapshot = plain({**{name: values.get(name) for name in resource.fields}, "enabled": enabled})
         if member_ids is not None:
-            snapshot["members"] = sorted(member_ids)
+            # Members not mirrored here stay out of both the local list and its snapshot, so a
+            # push never removes them; they join once they are pulled.
+            member_ids = sorted(set(member_ids) & known_members)
+        snapshot = resource.remote_snapshot(values, enabled, member_ids)
         state = SyncState.SYNCED if enabled else SyncState.DISABLED
         obj = local.get(remote_id)
-        if obj is None:
+        if obj is None and unanswered.get(values.get("name")):
+            to_adopt.append((unanswered[values["name"]].pop(0), remote_id, snapshot))
+            summary.kept_local += 1
+        elif obj is None:
             obj = model(account=account, remote_id=remote_id, enabled=enabled, sync_state=state,
                         synced_at=now, remote_snapshot=snapshot, **values)
-            to_create.append(obj)
+            to_create.append((obj, member_ids))
             summary.created += 1
         elif obj.sync_state in (SyncState.PENDING, SyncState.FAILED) and obj.sync_error != MISSING_REMOTELY:
             summary.kept_local += 1
-            continue
         elif _matches(resource, obj, values, enabled, member_ids) and obj.sync_error != MISSING_REMOTELY:
             summary.unchanged += 1
-            continue
         else:
             for name, value in values.items():
                 setattr(obj, name, value)
             obj.enabled, obj.sync_state, obj.sync_error = enabled, state, ""
             obj.synced_at, obj.remote_snapshot = now, snapshot
-            to_update.append(obj)
-            summary.updated += 1
-        if member_ids is not None:
-            memberships[remote_id] = member_ids
+            to_update.append((obj, member_ids))
 
-    gone = [obj.pk for remote_id, obj in local.items()
+    gone = [obj for remote_id, obj in local.items()
             if remote_id not in remote_items and obj.sync_error != MISSING_REMOTELY]
-    summary.missing = len(gone)
+    update_fields = ["enabled", "sync_state", "sync_error", "synced_at", "remote_snapshot",
+                     *resource.fields, *resource.read_only]
 
-    if resource.after_pull is not None:
-        # Content beyond fields (a list's recipients) is fetched only for new or changed rows.
-        try:
-            with MessageWhizClient.from_account(account) as client, transaction.atomic():
-                model.objects.bulk_create(to_create, batch_size=500)
-                model.objects.bulk_update(to_update, sorted(update_fields), batch_size=500)
-                for obj in (*to_create, *to_update):
-                    resource.after_pull(client, obj)
-                    model.objects.filter(pk=obj.pk).update(remote_snapshot=resource.snapshot_of(obj))
-                model.objects.filter(pk__in=gone).update(sync_state=SyncState.FAILED, sync_error=MISSING_REMOTELY)
-        except MessageWhizError as exc:
-            return PullSummary(failed=1, error=str(exc))
+    def apply() -> list:
+        model.objects.bulk_create([obj for obj, _ in to_create], batch_size=500)
+        for obj, remote_id, snapshot in to_adopt:
+            # Its own push (still queued) then sends whatever differs from the remote copy.
+            model.objects.filter(pk=obj.pk, remote_id=None).update(
+                remote_id=remote_id, remote_snapshot=snapshot, create_attempted_at=None)
+        applied = [(obj, ids) for obj, ids in to_update if _save_if_unchanged(obj, update_fields)]
+        summary.updated = len(applied)
+        summary.kept_local += len(to_update) - len(applied)
+        summary.missing = sum(
+            model.objects.filter(pk=obj.pk, revision=obj.revision)
+            .update(sync_state=SyncState.FAILED, sync_error=MISSING_REMOTELY)
+            for obj in gone
+        )
+        changed = [*to_create, *applied]
+        if resource.members is not None:
+            _set_members(account, resource, changed)
+        return changed
+
+    if resource.after_pull is None:
+        with transaction.atomic():
+            apply()
         return summary
-
-    with transaction.atomic():
-        model.objects.bulk_create(to_create, batch_size=500)
-        model.objects.bulk_update(to_update, sorted(update_fields), batch_size=500)
-        model.objects.filter(pk__in=gone).update(sync_state=SyncState.FAILED, sync_error=MISSING_REMOTELY)
-        if memberships:
-            _set_members(account, resource, memberships)
+    # Content beyond fields (a list's recipients) is fetched only for new or changed rows, within
+    # the same transaction: a row must never look pulled while its content is missing.
+    try:
+        with MessageWhizClient.from_account(account) as client, transaction.atomic():
+            for obj, _ in apply():
+                resource.after_pull(client, obj)
+                model.objects.filter(pk=obj.pk).update(remote_snapshot=resource.snapshot_of(obj))
+    except MessageWhizError as exc:
+        return PullSummary(failed=1, error=str(exc))
     return summary
+
+
+def _save_if_unchanged(obj, fields: list[str]) -> bool:
+    """Write the remote values only if no local edit came in since the row was read."""
+    return type(obj).objects.filter(pk=obj.pk, revision=obj.revision).update(
+        **{name: getattr(obj, name) for name in fields}) == 1
 
 
 def _fetch_all(client, resource) -> dict[int, tuple[dict, bool, list[int] | None]]:
@@ -117,30 +146,63 @@ def _fetch_all(client, resource) -> dict[int, tuple[dict, bool, list[int] | None
     return items
 
 
+def _known_members(account, resource) -> set[int]:
+    if resource.members is None:
+        return set()
+    return set(resource.member_model.objects.filter(account=account, remote_id__isnull=False)
+               .values_list("remote_id", flat=True))
+
+
 def _matches(resource, obj, values: dict, enabled: bool, member_ids) -> bool:
     if obj.enabled != enabled:
         return False
     if plain({name: getattr(obj, name) for name in values}) != plain(values):
         return False
-    return member_ids is None or sorted(obj.remote_snapshot.get("members", [])) == sorted(member_ids)
+    return member_ids is None or sorted(obj.remote_snapshot.get("members", [])) == member_ids
 
 
-def _set_members(account, resource, memberships: dict[int, list[int]]) -> None:
+def _set_members(account, resource, rows) -> None:
     """Point each list's local membership at the local rows of its remote members."""
-    field = resource.model._meta.get_field(resource.members.field)
-    member_model = field.related_model
-    wanted = {rid for ids in memberships.values() for rid in ids}
-    local_members = dict(
-        member_model.objects.filter(account=account, remote_id__in=wanted).values_list("remote_id", "pk")
-    )
-    for obj in resource.model.objects.filter(account=account, remote_id__in=list(memberships)):
-        getattr(obj, resource.members.field).set(
-            [local_members[rid] for rid in memberships[obj.remote_id] if rid in local_members]
-        )
+    local_members = dict(resource.member_model.objects.filter(account=account, remote_id__isnull=False)
+                         .values_list("remote_id", "pk"))
+    for obj, member_ids in rows:
+        getattr(obj, resource.members.field).set([local_members[rid] for rid in member_ids])
 
 
 def mirror_pull_account(account, keys: list[str] | None = None) -> dict[str, PullSummary]:
-    from . import resources
+    chosen = {key: resources.get(key) for key in keys} if keys else {r.key: r for r in resources.all_resources()}
+    # A list's members are pulled first, so that none of them is missing locally.
+    for resource in list(chosen.values()):
+        if resource.members is not None:
+            member = resources.for_model(resource.member_model)
+            chosen[member.key] = member
+    summaries = {}
+    for resource in sorted(chosen.values(), key=lambda r: r.order):
+        pull_status_record(account.pk, resource.key, "running")
+        summaries[resource.key] = summary = mirror_pull(account, resource)
+        pull_status_record(account.pk, resource.key, "failed" if summary.error else "done", summary.as_dict())
+    return summaries
 
-    chosen = [resources.get(key) for key in keys] if keys else resources.all_resources()
-    return {resource.key: mirror_pull(account, resource) for resource in sorted(chosen, key=lambda r: r.order)}
+
+def mirror_pull_later(*, account_ids, key: str) -> None:
+    """Queue a pull of one kind (its members first) for each account, once the transaction commits."""
+    from messaging.tasks import pull_mirrors
+
+    for account_id in account_ids:
+        pull_status_record(account_id, key, "queued")
+        transaction.on_commit(partial(pull_mirrors.delay, account_id, [key]))
+
+
+def pull_status_record(account_id: int, key: str, state: str, summary: dict | None = None) -> None:
+    """Where the latest pull of one kind stands (queued, running, done, failed), for the pages."""
+    cache.set(_status_key(account_id, key), {"state": state, "at": timezone.now(), "summary": summary},
+              STATUS_SECONDS)
+
+
+def pull_status(account_id: int, key: str) -> dict | None:
+    return cache.get(_status_key(account_id, key))
+
+
+def _status_key(account_id: int, key: str) -> str:
+    # The database name keeps two installations (or test workers) sharing a cache apart.
+    return f"textcast:pull:{connection.settings_dict['NAME']}:{account_id}:{key}"

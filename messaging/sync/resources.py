@@ -28,6 +28,9 @@ class Members:
     remote_ids: Callable  # (client, list_remote_id) -> iterable of member remote ids
     add: Callable  # (client, list_remote_id, [member remote ids])
     remove: Callable  # (client, list_remote_id, member remote id)
+    # Members made through the list itself in one request (links: links/bulk); (client, list obj) -> None.
+    # It records the new members' remote ids; members it leaves without one are created one by one.
+    create_new: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class MirrorResource:
     update_remote: Callable | None = None  # (client, obj, previous snapshot) -> None
     content_snapshot: Callable | None = None  # (obj) -> dict merged into the snapshot
     after_pull: Callable | None = None  # (client, obj) -> None, for each new or changed row
+    # (obj) -> the row whose push creates this one (a link imported into a link list), or None.
+    created_by: Callable | None = None
 
     def call(self, client, action: str, *args, **kwargs):
         action = self.renamed.get(action, action)
@@ -63,6 +68,17 @@ class MirrorResource:
         if self.from_remote:
             return self.from_remote(item)
         return {name: item[name] for name in (*self.fields, *self.read_only) if name in item}
+
+    @property
+    def member_model(self):
+        return self.model._meta.get_field(self.members.field).related_model if self.members else None
+
+    def remote_snapshot(self, values: dict, enabled: bool, member_ids=None) -> dict:
+        """The snapshot of a remote object, from its local field values (see `local_values`)."""
+        snapshot = plain({**{name: values.get(name) for name in self.fields}, "enabled": enabled})
+        if member_ids is not None:
+            snapshot["members"] = sorted(member_ids)
+        return snapshot
 
     def snapshot_of(self, obj, member_ids=None) -> dict:
         snapshot = {name: getattr(obj, name) for name in self.fields}

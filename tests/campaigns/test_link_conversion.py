@@ -37,3 +37,24 @@ def test_admin_action_refreshes_selected_links(admin_client, mw_account, sandbox
                       {"action": "refresh_conversion", "_selected_action": [link.pk]})
     link.refresh_from_db()
     assert (link.total_recipients, link.clicks, link.conversion) == (0, 0, 0)
+
+
+def test_link_page_shows_figures_and_refreshes_on_demand(admin_client, mw_account, sandbox,
+                                                         django_capture_on_commit_callbacks):
+    link = Link.objects.create(account=mw_account, name="Shop", url="https://nowhere.example.com", remote_id=1,
+                               sync_state=SyncState.SYNCED)
+    page_url = reverse("campaigns:link_edit", args=[link.pk])
+    assert "Not checked yet" in admin_client.get(page_url).content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(reverse("campaigns:link_refresh", args=[link.pk]))
+    assert response.status_code == 302
+    page = admin_client.get(page_url).content.decode()
+    assert "Total recipients" in page and "Clicks" in page and "0%" in page
+    assert sandbox.requests(method="POST", path="(?i)/details/linkConversion$")
+
+    sandbox.faults(path="(?i)/details/linkConversion$", fail_next=[{"status": 400}])
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("campaigns:link_refresh", args=[link.pk]))
+    page = admin_client.get(page_url).content.decode()
+    assert "The last refresh failed" in page and "400" in page

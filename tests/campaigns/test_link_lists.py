@@ -89,3 +89,107 @@ def test_dashboard_file_import_of_an_empty_file_says_so(admin_client, mw_account
                                  {"file": SimpleUploadedFile("links.csv", b""), "url_column": 1})
     assert response.status_code == 200
     assert "empty" in response.content.decode()
+
+
+def remote_links_of(sandbox, link_list):
+    [data] = [item for item in sandbox.state("link_lists") if item["id"] == link_list.remote_id]
+    links = {link["id"]: link for link in sandbox.state("links")}
+    return [links[link_id] for link_id in data["link_ids"]]
+
+
+def test_import_goes_in_one_request_and_links_get_their_ids(mw_account, sandbox, tmp_path,
+                                                            django_capture_on_commit_callbacks):
+    path = tmp_path / "links.csv"
+    path.write_text("name,url\nSale,https://a.example.com\nSale,https://b.example.com\nSale,https://a.example.com\n")
+    with django_capture_on_commit_callbacks() as queued:
+        link_list_import(account=mw_account, path=path, mapping={"0": "name", "1": "url"}, name="Promo")
+    run_pushes(queued)
+
+    link_list = LinkList.objects.get()
+    assert link_list.sync_state == SyncState.SYNCED, link_list.sync_error
+    [bulk] = sandbox.requests(method="POST", path=rf"(?i)/linklist/{link_list.remote_id}/links/bulk$")
+    assert len(bulk["json"]["links"]) == 3
+    assert sandbox.requests(method="POST", path=r"(?i)/api/3/link$") == []  # no link one by one
+    remote = remote_links_of(sandbox, link_list)
+    local = list(link_list.links.order_by("pk"))
+    assert [(link.remote_id, link.url, link.sync_state) for link in local] == [
+        (item["id"], item["url"], SyncState.SYNCED) for item in remote]
+
+
+def test_a_link_pushed_on_its_own_is_left_to_its_list(mw_account, sandbox, django_capture_on_commit_callbacks):
+    from messaging.tasks import push_mirror, push_pending
+
+    link_list = LinkList.objects.create(account=mw_account, name="Rotate")
+    with django_capture_on_commit_callbacks() as queued:
+        response_links = [("Shop", "https://shop.example.com"), ("Blog", "https://blog.example.com")]
+        from campaigns.link_lists import link_list_add_new_links
+
+        link_list_add_new_links(account=mw_account, links=response_links, link_list=link_list)
+    # Beat's catch-up and an admin "push now" reach the links before the list's own push runs.
+    push_pending.apply()
+    for link in Link.objects.all():
+        run_like_a_worker(lambda link=link: push_mirror.delay("campaigns.Link", link.pk))
+    assert sandbox.requests() == []  # the list's own push is queued already: no second one
+    run_pushes(queued)
+
+    assert sandbox.requests(method="POST", path=r"(?i)/api/3/link$") == []
+    assert len(sandbox.state("links")) == 2
+    assert set(Link.objects.values_list("sync_state", flat=True)) == {SyncState.SYNCED}
+
+
+def test_lost_answer_to_the_bulk_add_makes_no_duplicates(mw_account, sandbox, settings,
+                                                          django_capture_on_commit_callbacks):
+    from campaigns.link_lists import link_list_add_new_links
+
+    settings.MESSAGEWHIZ_READ_TIMEOUT = 0.5
+    link_list = LinkList.objects.create(account=mw_account, name="Rotate")
+    with django_capture_on_commit_callbacks() as queued:
+        link_list_add_new_links(account=mw_account, links=[("Shop", "https://shop.example.com")], link_list=link_list)
+    sandbox.faults(path="(?i)/links/bulk$", fail_next=[{"hang": 2, "apply": True}])
+    run_pushes(queued)
+
+    link_list.refresh_from_db()
+    assert link_list.sync_state == SyncState.SYNCED, link_list.sync_error
+    assert len(sandbox.requests(method="POST", path="(?i)/links/bulk$")) == 1
+    [link] = Link.objects.all()
+    assert [item["id"] for item in remote_links_of(sandbox, link_list)] == [link.remote_id]
+    assert len(sandbox.state("links")) == 1
+
+
+def test_ten_thousand_links_are_imported_in_one_request(mw_account, sandbox, tmp_path,
+                                                        django_capture_on_commit_callbacks):
+    path = tmp_path / "links.csv"
+    path.write_text("name,url\n" + "".join(f"Offer,https://shop.example.com/{i}\n" for i in range(10_000)))
+    with django_capture_on_commit_callbacks() as queued:
+        link_list_import(account=mw_account, path=path, mapping={"0": "name", "1": "url"}, name="Big")
+    run_pushes(queued)
+
+    link_list = LinkList.objects.get()
+    assert link_list.sync_state == SyncState.SYNCED, link_list.sync_error
+    assert len(sandbox.requests(method="POST", path="(?i)/links/bulk$")) == 1
+    assert Link.objects.filter(sync_state=SyncState.SYNCED).exclude(remote_id=None).count() == 10_000
+    assert len(remote_links_of(sandbox, link_list)) == 10_000
+
+
+def test_link_list_page_shows_members_a_page_at_a_time_and_adds_by_search(admin_client, mw_account):
+    links = Link.objects.bulk_create(
+        Link(account=mw_account, name=f"Offer {i:04d}", url=f"https://shop.example.com/{i}") for i in range(3000))
+    link_list = LinkList.objects.create(account=mw_account, name="Rotate")
+    link_list.links.set(links[:60])
+    url = reverse("campaigns:linklist_edit", args=[link_list.pk])
+
+    page = admin_client.get(url).content.decode()
+    assert "multiple" not in page  # no <select multiple> of every link
+    assert page.count('name="links_remove"') == 25 and "60 in this list" in page
+    assert "members_page=2" in page
+
+    found = admin_client.get(url, {"members_q": "Offer 00"}).content.decode()
+    assert found.count('name="links_add"') == 20  # a bounded search, never the whole table
+    assert f'id="add_{links[1].pk}"' not in found  # already a member: offered for removal, not for adding
+    assert f'id="add_{links[60].pk}"' in found
+
+    response = admin_client.post(url, {"name": "Rotate", "links_add": [links[2500].pk],
+                                       "links_remove": [links[0].pk, links[1].pk]})
+    assert response.status_code == 302
+    members = set(link_list.links.values_list("pk", flat=True))
+    assert links[2500].pk in members and links[0].pk not in members and len(members) == 59

@@ -30,8 +30,11 @@ def test_nest_services_answer_401_in_their_own_shape(api):
 
 
 def test_unknown_routes_and_ids_are_404(api):
-    body = api.error("GET", "/api/3/nothing-here", 404)
-    assert body["errorType"] == "Not found" and "Cannot GET" in body["errorMessage"]
+    assert api.error("GET", "/api/3/nothing-here", 404) == {
+        "statusCode": 404,
+        "message": "Cannot GET /api/3/nothing-here",
+        "error": "Not Found",
+    }
     body = api.error("PUT", "/api/3/campaign/999", 404, json={"name": "x"})
     assert body["errorMessage"] == "Campaign 999 not found"
     assert api.error("GET", "/api/unknown", 404) == {

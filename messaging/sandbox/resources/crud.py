@@ -2,7 +2,8 @@
 
 Every resource follows the same REST pattern (POST create, GET list with start/limit/enabled/filter,
 PUT/PATCH update, DELETE = disable), but each answer has its own documented field set and its own
-way of writing `enabled` (true, 1) — those differences are what the table records. Resources with
+way of writing `enabled` (true, 1) — those differences are what the table records. Templates,
+triggers and links have no PATCH in the reference, so they answer it as an unknown route. Resources with
 extra endpoints (lists with members, file imports) reuse these pieces from their own modules.
 """
 
@@ -35,6 +36,11 @@ class Resource:
     computed: dict[str, Callable[[Call, dict], Any]] = field(default_factory=dict)
     on_write: Callable[[Call, dict, dict], None] | None = None  # extra body keys (list members)
     generic: tuple[str, ...] = ("create", "list", "put", "patch", "delete")
+
+
+# Decision: where the reference documents no PATCH, a disabled object is enabled again by PUT with
+# `enabled` in the body, as the Sender PUT documents it ("the new sender name and status").
+WITHOUT_PATCH = ("create", "list", "put", "delete")
 
 
 def render(call: Call, resource: Resource, obj: dict, keys: tuple[str, ...]) -> dict:
@@ -202,6 +208,7 @@ TEMPLATES = register(
         defaults=lambda call: {"user_id": USER_ID},
         created=("id", "name", "body", "enabled"),
         listed=("enabled", "id", "user_id", "name", "body"),
+        generic=WITHOUT_PATCH,
     )
 )
 
@@ -254,6 +261,7 @@ TRIGGERS = register(
             "flight_details.flight_number",
             "flight_details.arrival_date",
         ),
+        generic=WITHOUT_PATCH,
     )
 )
 
@@ -269,5 +277,6 @@ LINKS = register(
         updated=("id", "name", "url", "enabled"),
         listed=("enabled", "id", "name", "url"),
         filters=("name", "url"),
+        generic=WITHOUT_PATCH,
     )
 )

@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from campaigns.models import WordSpinner
 from messaging.mirror import SyncState
-from messaging.models import Sender
+from messaging.models import Sender, SenderList
 
 
 def test_create_sender_from_dashboard_reaches_messagewhiz(admin_client, mw_account, sandbox,
@@ -75,15 +75,149 @@ def test_admin_delete_disables_instead(admin_client, mw_account, sandbox, django
     assert sandbox.requests(method="DELETE", path=rf"/api/3/sender/{sender.remote_id}$")
 
 
-def test_admin_pull_now_and_push_now(admin_client, mw_account, sandbox):
+def test_admin_pull_now_and_push_now(admin_client, mw_account, sandbox, django_capture_on_commit_callbacks):
     sandbox.seed("senders", [{"name": "Remote"}])
     Sender.objects.create(account=mw_account, name="Local")
     local = Sender.objects.get(name="Local")
-    admin_client.post(reverse("admin:messaging_sender_changelist"),
-                      {"action": "pull_now", "_selected_action": [local.pk]})
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("admin:messaging_sender_changelist"),
+                          {"action": "pull_now", "_selected_action": [local.pk]})
     assert Sender.objects.filter(name="Remote", sync_state=SyncState.SYNCED).exists()
     admin_client.post(reverse("admin:messaging_sender_changelist"),
                       {"action": "push_now", "_selected_action": [local.pk]})
     local.refresh_from_db()
     assert local.sync_state == SyncState.SYNCED
     assert {s["name"] for s in sandbox.state("senders")} == {"Remote", "Local"}
+
+
+def test_admin_pull_needs_no_selected_rows_and_brings_list_members(admin_client, mw_account, sandbox,
+                                                                   django_capture_on_commit_callbacks):
+    senders = sandbox.seed("senders", [{"name": "ShopCo"}, {"name": "Deals"}])
+    sandbox.seed("sender_lists", [{"name": "Rotation", "sender_ids": [s["id"] for s in senders]}])
+    changelist = admin_client.get(reverse("admin:messaging_senderlist_changelist")).content.decode()
+    assert "Pull from MessageWhiz" in changelist
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(reverse("admin:messaging_senderlist_pull"))
+    assert response.status_code == 302
+    assert set(SenderList.objects.get().senders.values_list("name", flat=True)) == {"ShopCo", "Deals"}
+
+
+def test_admin_keeps_the_account_and_refuses_members_of_another(admin_client, mw_account, sandbox):
+    from messaging.models import ProviderAccount
+
+    other = ProviderAccount.objects.create(name="Other", base_url=sandbox.url, api_key="other-key")
+    sender_list = SenderList.objects.create(account=mw_account, name="Rotation")
+    outsider = Sender.objects.create(account=other, name="Outsider")
+    url = reverse("admin:messaging_senderlist_change", args=[sender_list.pk])
+    page = admin_client.get(url).content.decode()
+    assert 'name="account"' not in page  # shown, not editable
+
+    through = "SenderList_senders-"
+    response = admin_client.post(url, {
+        "name": "Rotation", "enabled": "on",
+        f"{through}TOTAL_FORMS": "1", f"{through}INITIAL_FORMS": "0",
+        f"{through}0-sender": outsider.pk, f"{through}0-senderlist": sender_list.pk,
+    })
+    assert response.status_code == 200
+    assert "belongs to the provider account “Other”" in response.content.decode()
+    assert not sender_list.senders.exists()
+
+
+def test_sync_now_from_an_empty_list_shows_progress_and_result(admin_client, mw_account, sandbox,
+                                                                django_capture_on_commit_callbacks):
+    sandbox.seed("templates", [{"name": "Hello", "body": "Hi"}, {"name": "Bye", "body": "Bye"}])
+    empty = admin_client.get(reverse("campaigns:template_list")).content.decode()
+    assert "manage.py" not in empty
+    assert reverse("campaigns:template_sync") in empty
+
+    with django_capture_on_commit_callbacks() as queued:
+        admin_client.post(reverse("campaigns:template_sync"))
+    waiting = admin_client.get(reverse("campaigns:template_list")).content.decode()
+    assert "sync queued" in waiting and 'hx-trigger="every 2s"' in waiting
+    for task in queued:
+        task()  # the worker runs the pull
+    done = admin_client.get(reverse("campaigns:template_list")).content.decode()
+    assert "2 new" in done and "Hello" in done and "Bye" in done
+    assert "hx-trigger" not in done
+
+
+def test_help_text_is_referenced_only_where_it_exists(admin_client, mw_account):
+    page = admin_client.get(reverse("campaigns:link_create")).content.decode()
+    assert 'aria-describedby="help_bot_redirect"' in page and 'id="help_bot_redirect"' in page
+    assert "help_name" not in page and "help_url" not in page
+
+
+def test_sender_name_of_non_latin_digits_is_refused(admin_client, mw_account, sandbox):
+    response = admin_client.post(reverse("messaging:sender_create"), {"account": mw_account.pk, "name": "١٢٣٤٥"})
+    assert "must not exceed 11 letters" in response.content.decode()
+    assert not Sender.objects.exists()
+    admin_client.post(reverse("messaging:sender_create"), {"account": mw_account.pk, "name": "12345678901234567890"})
+    assert Sender.objects.get().name == "12345678901234567890"
+
+
+def test_saving_a_sender_list_keeps_its_disabled_members(admin_client, mw_account, sandbox,
+                                                         django_capture_on_commit_callbacks):
+    from tests.messaging.sync.conftest import remote
+
+    one = Sender.objects.create(account=mw_account, name="One")
+    two = Sender.objects.create(account=mw_account, name="Two", enabled=False)
+    sender_list = SenderList.objects.create(account=mw_account, name="Rotation")
+    sender_list.senders.set([one, two])
+    page = admin_client.get(reverse("messaging:senderlist_edit", args=[sender_list.pk])).content.decode()
+    assert "Two" in page and "disabled" in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("messaging:senderlist_edit", args=[sender_list.pk]), {"name": "Rotation 2"})
+    sender_list.refresh_from_db()
+    assert sender_list.sync_state == SyncState.SYNCED, sender_list.sync_error
+    assert set(sender_list.senders.all()) == {one, two}
+    one.refresh_from_db()
+    assert remote(sandbox, "sender_lists", sender_list.remote_id)["sender_ids"] == [one.remote_id]
+
+
+def test_dashboard_refuses_members_of_another_account(admin_client, mw_account, sandbox):
+    from messaging.models import ProviderAccount
+
+    other = ProviderAccount.objects.create(name="Other", base_url=sandbox.url, api_key="other-key")
+    outsider = Sender.objects.create(account=other, name="Outsider")
+    response = admin_client.post(reverse("messaging:senderlist_create"),
+                                 {"account": mw_account.pk, "name": "Rotation", "senders_add": [outsider.pk]})
+    assert response.status_code == 200
+    assert "belongs to the provider account “Other”" in response.content.decode()
+    assert not SenderList.objects.exists()
+
+
+def test_validation_refusal_is_visible_on_the_object(admin_client, mw_account, sandbox,
+                                                     django_capture_on_commit_callbacks):
+    from campaigns.models import Link
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("campaigns:link_create"),
+                          {"account": mw_account.pk, "name": "Files", "url": "ftp://files.example.com/a"})
+    link = Link.objects.get()
+    assert link.sync_state == SyncState.FAILED
+    assert "400" in link.sync_error and "url must be a URL address" in link.sync_error
+    for page in (reverse("campaigns:link_list"), reverse("campaigns:link_edit", args=[link.pk])):
+        assert "url must be a URL address" in admin_client.get(page).content.decode()
+    assert sandbox.state("links") == []
+
+
+def test_admin_disable_and_enable_actions_reach_messagewhiz(admin_client, mw_account, sandbox,
+                                                            django_capture_on_commit_callbacks):
+    from tests.messaging.sync.conftest import remote
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("messaging:sender_create"), {"account": mw_account.pk, "name": "ShopCo"})
+    sender = Sender.objects.get()
+    changelist = reverse("admin:messaging_sender_changelist")
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(changelist, {"action": "disable", "_selected_action": [sender.pk]})
+    sender.refresh_from_db()
+    assert sender.sync_state == SyncState.DISABLED
+    assert remote(sandbox, "senders", sender.remote_id)["enabled"] is False
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(changelist, {"action": "enable", "_selected_action": [sender.pk]})
+    sender.refresh_from_db()
+    assert sender.sync_state == SyncState.SYNCED
+    assert remote(sandbox, "senders", sender.remote_id)["enabled"] is True
+    assert [r["method"] for r in sandbox.requests(path=rf"/api/3/sender/{sender.remote_id}$")] == ["DELETE", "PATCH"]

@@ -1,6 +1,7 @@
 """Objects made directly in MessageWhiz appear in Textcast; a second pull changes nothing."""
 
 import pytest
+from celery.exceptions import Retry
 from django.core.management import call_command
 
 from campaigns.models import Campaign, Link, LinkList, Template, Trigger, WordSpinner
@@ -8,6 +9,8 @@ from messaging.mirror import SyncState
 from messaging.models import Sender, SenderList
 from messaging.sync import resources
 from messaging.sync.pull import MISSING_REMOTELY, mirror_pull, mirror_pull_account
+from messaging.sync.push import mirror_changed
+from tests.conftest import run_like_a_worker
 
 
 def pull(account, key):
@@ -86,17 +89,90 @@ def test_unreachable_provider_is_reported_not_raised(mw_account, sandbox, settin
     assert summary["error"]
 
 
-@pytest.mark.slow
 def test_pull_of_5000_objects_then_a_second_pull_reports_zero_changes(mw_account, sandbox, capsys):
-    sandbox.seed("campaigns", [{"name": f"Campaign {i}"} for i in range(5000)])
+    sandbox.seed("campaigns", [
+        {"name": f"Campaign {i}", "start_date": f"2026-{i % 12 + 1:02d}-01T08:30:00.000Z",
+         "end_date": "2026-12-31T21:00:00.000Z" if i % 2 else None}
+        for i in range(5000)
+    ])
     call_command("sync_messagewhiz", "--entity", "campaign")
     assert Campaign.objects.count() == 5000
+    assert Campaign.objects.get(name="Campaign 13").start_date.isoformat() == "2026-02-01T08:30:00+00:00"
     first = capsys.readouterr().out
     assert "5000" in first
     call_command("sync_messagewhiz", "--entity", "campaign")
     second = capsys.readouterr().out
     row = next(line for line in second.splitlines() if line.strip().startswith("campaign"))
     assert row.split()[1:] == ["0", "0", "5000", "0", "0", "0"]
+
+
+def test_pull_between_a_lost_create_and_its_retry_makes_no_duplicate(mw_account, sandbox, settings,
+                                                                     django_capture_on_commit_callbacks):
+    settings.MESSAGEWHIZ_READ_TIMEOUT = 0.5
+    sandbox.faults(fail_next=[{"hang": 2, "apply": True}])
+    with django_capture_on_commit_callbacks() as queued:
+        mirror_changed(Campaign(account=mw_account, name="Ambiguous"))
+    with pytest.raises(Retry):
+        queued[0]()  # created remotely, the answer lost
+
+    summary = pull(mw_account, "campaign")
+    assert (summary["created"], summary["kept_local"]) == (0, 1)
+    run_like_a_worker(queued[0])  # the retry
+    campaign = Campaign.objects.get()
+    [data] = sandbox.state("campaigns")
+    assert (campaign.remote_id, campaign.sync_state) == (data["id"], SyncState.SYNCED)
+    assert len(sandbox.requests(method="POST", path="/api/3/campaign$")) == 1
+
+
+def test_pulling_a_list_kind_pulls_its_members_first(mw_account, sandbox):
+    senders = sandbox.seed("senders", [{"name": "ShopCo"}, {"name": "Deals"}])
+    sandbox.seed("sender_lists", [{"name": "Rotation", "sender_ids": [s["id"] for s in senders]}])
+    summaries = mirror_pull_account(mw_account, ["sender_list"])
+    assert list(summaries) == ["sender", "sender_list"]
+    assert set(SenderList.objects.get().senders.values_list("name", flat=True)) == {"ShopCo", "Deals"}
+
+
+def test_members_not_mirrored_here_are_left_alone(mw_account, sandbox, django_capture_on_commit_callbacks):
+    senders = sandbox.seed("senders", [{"name": "ShopCo"}, {"name": "Deals"}])
+    [remote_list] = sandbox.seed("sender_lists", [{"name": "Rotation", "sender_ids": [s["id"] for s in senders]}])
+    pull(mw_account, "sender")
+    Sender.objects.filter(name="Deals").delete()  # not mirrored here (say, another account's pull failed)
+    assert pull(mw_account, "sender_list")["created"] == 1
+    sender_list = SenderList.objects.get()
+    assert list(sender_list.senders.values_list("name", flat=True)) == ["ShopCo"]
+    assert pull(mw_account, "sender_list")["unchanged"] == 1
+
+    sender_list.name = "Rotation 2"
+    with django_capture_on_commit_callbacks() as queued:
+        mirror_changed(sender_list)
+    for push in queued:
+        run_like_a_worker(push)
+    [data] = sandbox.state("sender_lists")
+    assert (data["name"], sorted(data["sender_ids"])) == ("Rotation 2", sorted(remote_list["sender_ids"]))
+
+
+def test_local_edit_made_while_a_pull_runs_is_not_overwritten(mw_account, sandbox, monkeypatch):
+    import messaging.sync.pull as pull_module
+
+    [item] = sandbox.seed("templates", [{"name": "Promo", "body": "old"}])
+    pull(mw_account, "template")
+    sandbox.http.put(f"{sandbox.url}/api/3/template/{item['id']}", json={"body": "remote"},
+                     headers={"apikey": sandbox.api_key}, timeout=5).raise_for_status()
+
+    read_members = pull_module._known_members
+
+    def edit_meanwhile(*args):
+        # The pull has read the local rows; now a user saves an edit, before the pull writes.
+        template = Template.objects.get()
+        template.body = "local"
+        mirror_changed(template)
+        return read_members(*args)
+
+    monkeypatch.setattr(pull_module, "_known_members", edit_meanwhile)
+    summary = pull(mw_account, "template")
+    assert (summary["updated"], summary["kept_local"]) == (0, 1)
+    template = Template.objects.get()
+    assert (template.body, template.sync_state) == ("local", SyncState.PENDING)
 
 
 def test_command_rejects_unknown_entity(mw_account):

@@ -1,34 +1,14 @@
 """Local edits reach MessageWhiz: checked against the sandbox's own state over HTTP."""
 
 import pytest
+from celery.exceptions import Retry
 
 from campaigns.models import Campaign, Link, LinkList, Template, Trigger, WordSpinner
 from messaging.mirror import SyncState
 from messaging.models import Sender, SenderList
 from messaging.sync.push import mirror_changed, mirror_set_enabled
 from tests.conftest import run_like_a_worker
-
-
-@pytest.fixture
-def save(django_capture_on_commit_callbacks):
-    """Save a local edit the way every form and admin action does, then run the queued push task
-    as a worker would, including its retries (eager Celery raises Retry instead of re-running)."""
-
-    def run(obj):
-        with django_capture_on_commit_callbacks() as queued:
-            mirror_changed(obj)
-        for push in queued:
-            run_like_a_worker(push)
-        obj.refresh_from_db()
-        return obj
-
-    return run
-
-
-def remote(sandbox, collection, remote_id):
-    matches = [item for item in sandbox.state(collection) if item["id"] == remote_id]
-    assert len(matches) == 1, matches
-    return matches[0]
+from tests.messaging.sync.conftest import remote
 
 
 def test_new_campaign_is_created_remotely_with_the_same_fields(mw_account, sandbox, save):
@@ -190,3 +170,153 @@ def test_disable_then_enable_every_kind(mw_account, sandbox, save, make):
     obj.enabled = True
     obj = save(obj)
     assert obj.sync_state == SyncState.SYNCED, obj.sync_error
+
+
+def put_remotely(sandbox, path, body):
+    """A change made in MessageWhiz itself (its web app), straight to the sandbox's API."""
+    response = sandbox.http.request("PUT" if "senders" not in path else "POST", f"{sandbox.url}/api/3/{path}",
+                                    json=body, headers={"apikey": sandbox.api_key}, timeout=5)
+    response.raise_for_status()
+
+
+def test_push_removes_only_members_removed_here(mw_account, sandbox, save):
+    one, two = save(Sender(account=mw_account, name="One")), save(Sender(account=mw_account, name="Two"))
+    sender_list = SenderList.objects.create(account=mw_account, name="Rotation")
+    sender_list.senders.set([one, two])
+    sender_list = save(sender_list)
+    # Someone adds a sender in MessageWhiz that Textcast does not mirror.
+    [outsider] = sandbox.seed("senders", [{"name": "Outsider"}])
+    put_remotely(sandbox, f"senderList/{sender_list.remote_id}/senders", {"ids": [outsider["id"]]})
+
+    sender_list.senders.remove(one)
+    save(sender_list)
+    assert sorted(remote(sandbox, "sender_lists", sender_list.remote_id)["sender_ids"]) == sorted(
+        [two.remote_id, outsider["id"]])
+
+
+def test_edit_while_disabled_is_sent_and_survives_a_pull_and_re_enabling(mw_account, sandbox, save):
+    from messaging.sync import resources
+    from messaging.sync.pull import mirror_pull
+
+    template = save(Template(account=mw_account, name="Promo", body="old"))
+    mirror_set_enabled(template, False)
+    template = save(template)
+    template.body = "new"
+    template = save(template)
+    assert template.sync_state == SyncState.DISABLED
+    assert [r["json"] for r in sandbox.requests(method="PUT", path=rf"/api/3/template/{template.remote_id}$")] == [
+        {"name": "Promo", "body": "new"}]
+    data = remote(sandbox, "templates", template.remote_id)
+    assert (data["body"], data["enabled"]) == ("new", False)
+
+    assert mirror_pull(mw_account, resources.get("template")).unchanged == 1
+    template.refresh_from_db()
+    assert template.body == "new"
+    mirror_set_enabled(template, True)
+    save(template)
+    data = remote(sandbox, "templates", template.remote_id)
+    assert (data["body"], data["enabled"]) == ("new", True)
+
+
+def test_retry_after_a_refusal_does_not_take_over_someone_elses_object(mw_account, sandbox, save):
+    sandbox.seed("templates", [{"name": "Promo", "body": "theirs"}])
+    ours = Template(account=mw_account, name="Promo", body="ours")
+    ours = save(ours)
+    assert ours.sync_state == SyncState.FAILED and "already exists" in ours.sync_error
+    assert ours.create_attempted_at is None
+
+    ours = save(ours)  # "push now": refused again, visibly, and theirs is untouched
+    assert ours.sync_state == SyncState.FAILED and ours.remote_id is None
+    assert [(t["name"], t["body"]) for t in sandbox.state("templates")] == [("Promo", "theirs")]
+
+
+def test_object_found_by_name_after_a_lost_answer_gets_our_fields(mw_account, sandbox, save, settings,
+                                                                 django_capture_on_commit_callbacks):
+    settings.MESSAGEWHIZ_READ_TIMEOUT = 0.5
+    sandbox.faults(fail_next=[{"hang": 2, "apply": True}])
+    with django_capture_on_commit_callbacks() as queued:
+        mirror_changed(template := Template(account=mw_account, name="Promo", body="first"))
+    with pytest.raises(Retry):
+        queued[0]()  # the create is applied, its answer lost
+    template.refresh_from_db()
+    template.body = "second"  # edited again before the retry
+    template = save(template)
+    assert template.sync_state == SyncState.SYNCED, template.sync_error
+    [data] = sandbox.state("templates")
+    assert (data["id"], data["body"]) == (template.remote_id, "second")
+
+
+def test_cleared_optional_fields_are_cleared_remotely(mw_account, sandbox, save):
+    campaign = save(Campaign(account=mw_account, name="Spring", start_date="2026-03-01T00:00:00Z",
+                             end_date="2026-03-31T00:00:00Z"))
+    campaign.end_date = None
+    campaign = save(campaign)
+    assert sandbox.requests(method="PUT")[-1]["json"]["end_date"] is None
+    assert remote(sandbox, "campaigns", campaign.remote_id)["end_date"] is None
+
+    link = save(Link(account=mw_account, name="Shop", url="https://shop.example.com",
+                     bot_redirect="https://shop.example.com/pc", preview_url="https://shop.example.com/p"))
+    link.bot_redirect = ""
+    link = save(link)
+    assert remote(sandbox, "links", link.remote_id)["platform_based_links"] == {
+        "preview_url": "https://shop.example.com/p"}
+    link.preview_url = ""
+    link = save(link)
+    assert sandbox.requests(method="PUT")[-1]["json"]["platform_based_links"] == {}
+    assert not remote(sandbox, "links", link.remote_id)["platform_based_links"]
+    assert link.sync_state == SyncState.SYNCED
+
+
+def test_saving_a_stale_copy_never_creates_a_second_remote_object(mw_account, sandbox, save,
+                                                                  django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as queued:
+        mirror_changed(template := Template(account=mw_account, name="Promo", body="old"))
+    stale = Template.objects.get(pk=template.pk)  # read before the create's answer was recorded
+    run_like_a_worker(queued[0])
+    stale.name, stale.body = "Promo 2", "new"
+    stale = save(stale)
+    assert stale.sync_state == SyncState.SYNCED, stale.sync_error
+    assert [(t["id"], t["name"], t["body"]) for t in sandbox.state("templates")] == [
+        (stale.remote_id, "Promo 2", "new")]
+
+
+def test_route_missing_in_messagewhiz_is_a_visible_failure_not_a_new_object(mw_account, sandbox, save):
+    template = save(Template(account=mw_account, name="Promo", body="old"))
+    mw_account.base_url = f"{sandbox.url}/moved"  # every path now misses MessageWhiz's routes
+    mw_account.save()
+    template.body = "new"
+    template = save(template)
+    assert template.sync_state == SyncState.FAILED
+    assert "Cannot PUT" in template.sync_error
+    assert template.remote_id is not None
+    assert not sandbox.requests(method="POST")[1:]  # only the first create
+
+
+def test_beat_does_not_pile_up_pushes_during_an_outage(mw_account, sandbox, settings,
+                                                       django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from messaging.tasks import push_pending
+
+    settings.MESSAGEWHIZ_MAX_RETRIES = 0
+    sandbox.faults(error_rate=1.0)  # MessageWhiz is down
+    with django_capture_on_commit_callbacks() as queued:
+        mirror_changed(template := Template(account=mw_account, name="Promo", body="x"))
+    with pytest.raises(Retry):
+        queued[0]()  # fails; its retry waits out a backoff
+    Template.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
+    sandbox.control("DELETE", "requests")
+
+    push_pending.apply()  # every minute while the retry waits
+    push_pending.apply()
+    assert sandbox.requests() == []
+
+    # The retry never ran (its task was lost): once overdue, beat queues one push.
+    sandbox.faults()
+    Template.objects.update(next_push_at=timezone.now() - timedelta(minutes=10))
+    push_pending.apply()
+    template.refresh_from_db()
+    assert template.sync_state == SyncState.SYNCED
+    assert len(sandbox.requests(method="POST")) == 1
