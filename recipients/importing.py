@@ -32,8 +32,8 @@ from django.db import connection, transaction
 
 from messaging.spreadsheets import neutralise
 
-from .errors import FileRejected, LimitsExceeded
-from .mapping import LIMITS, PHONE
+from .errors import FileRejected, LimitsExceeded, MappingError
+from .mapping import LIMITS, PHONE, parse_mapping
 from .models import Recipient, RecipientList, UnsubscribeList, UnsubscribeNumber
 from .phones import PhoneNormalizer, PhoneRejected
 
@@ -174,8 +174,9 @@ def read_rows(
     """Phase 1: validate, de-duplicate and stage the rows. Writes nothing to the database.
 
     Raises LimitsExceeded (after reading everything, so the report lists every offending field)
-    when a field is over its limit and truncation is off; FileRejected when there is nothing
-    to import.
+    when a field is over its limit and truncation is off; MappingError when a mapped column is
+    beyond every row (the preview's column count covers every row too); FileRejected when there
+    is nothing to import.
     """
     mapping = settings.mapping
     phone_index = next(index for index, marker in mapping.items() if marker == PHONE)
@@ -202,12 +203,15 @@ def read_rows(
     too_long = 0
     limit_examples: list[str] = []
     total = wrong = duplicate = 0
+    widest = 0
     header_pending = settings.has_header
     next_progress = PROGRESS_EVERY
 
     for number, row in rows:
         if not any(row):
             continue  # blank lines don't count, as in a spreadsheet
+        if len(row) > widest:
+            widest = len(row)
         if header_pending:
             header_pending = False
             continue
@@ -272,6 +276,12 @@ def read_rows(
 
     staged.total, staged.wrong, staged.duplicate = total, wrong, duplicate
     staged.accepted = total - wrong - duplicate
+    if widest:
+        try:
+            parse_mapping(mapping, columns=widest)
+        except MappingError:
+            staged.close()
+            raise
     if too_long:
         staged.close()
         raise LimitsExceeded(_limits_message(too_long, limit_examples))

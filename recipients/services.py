@@ -25,7 +25,6 @@ from .importing import ImportResult, ImportSettings, Report, list_model, run_imp
 from .mapping import PHONE, parse_mapping
 from .models import ImportJob, RecipientList, UnsubscribeList
 from .phones import PhoneNormalizer, PhoneRejected
-from .preview import table_width
 from .readers import open_table
 
 logger = logging.getLogger(__name__)
@@ -58,9 +57,10 @@ def import_job_create(
 ) -> ImportJob:
     """Store the upload, check it and the mapping, record the job and (on commit) queue it.
 
-    `upload` is an uploaded file or a path. The file is opened and the mapping checked against
-    it here, so an unreadable file or a mapping error is reported at once, before any work is
-    queued. Raises FileRejected or MappingError.
+    `upload` is an uploaded file or a path. The mapping and a quick look at the file are checked
+    here, so a mapping error or a file that is plainly unreadable is reported at once, before any
+    work is queued; the job's full read checks the rest (a mapped column no row reaches, too).
+    Raises FileRejected or MappingError.
     """
     kind, mode = Kind(kind), Mode(mode)
     if mode == Mode.NEW:
@@ -84,11 +84,10 @@ def import_job_create(
         recipient_list=target if kind == Kind.RECIPIENTS else None,
         unsubscribe_list=target if kind == Kind.UNSUBSCRIBES else None,
     )
+    job.mapping = {str(index): marker for index, marker in parse_mapping(mapping).items()}
     _store_source(job, upload)
     try:
-        table = open_table(job.source.path, sheet=job.sheet, quick=True)
-        job.mapping = {str(index): marker for index, marker in
-                       parse_mapping(mapping, columns=table_width(table)).items()}
+        open_table(job.source.path, sheet=job.sheet, quick=True)
     except ImportProblem:
         job.source.delete(save=False)
         raise
@@ -165,7 +164,7 @@ def recipient_list_import(*, job_id: int) -> ImportJob:
 def _run_job(job: ImportJob, report: Report) -> None:
     jobs = ImportJob.objects.filter(pk=job.pk)
     table = open_table(job.source.path, sheet=job.sheet)
-    mapping = parse_mapping(job.mapping, columns=table_width(table))
+    mapping = parse_mapping(job.mapping)
     if table.rows_estimated is not None:
         jobs.update(rows_estimated=max(table.rows_estimated - (1 if job.has_header else 0), 0))
     import_settings = ImportSettings(
