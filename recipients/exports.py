@@ -28,14 +28,20 @@ def recipient_list_columns(*, recipient_list: RecipientList) -> list[str]:
     return ["phone_number", *(column for column in RECIPIENT_COLUMNS if maxima[column])]
 
 
-def recipient_list_export_csv(*, recipient_list: RecipientList, columns: list[str] | None = None) -> Iterator[bytes]:
-    """The list as MessageWhiz's download: `"phone_number";"first_name"` then one row per recipient."""
+def recipient_list_export_csv(
+    *, recipient_list: RecipientList, columns: list[str] | None = None, for_spreadsheet: bool = True
+) -> Iterator[bytes]:
+    """The list as MessageWhiz's download: `"phone_number";"first_name"` then one row per recipient.
+
+    `for_spreadsheet=False` writes the values exactly as stored, for uploads to MessageWhiz: it
+    takes a neutralising apostrophe as part of the value (and a 50-character name would become 51).
+    """
     columns = columns or recipient_list_columns(recipient_list=recipient_list)
-    return _csv(columns, _recipient_rows(recipient_list, columns))
+    return _csv(columns, _recipient_rows(recipient_list, columns), for_spreadsheet)
 
 
-def unsubscribe_list_export_csv(*, unsubscribe_list: UnsubscribeList) -> Iterator[bytes]:
-    return _csv(["phone_number"], _unsubscribe_rows(unsubscribe_list))
+def unsubscribe_list_export_csv(*, unsubscribe_list: UnsubscribeList, for_spreadsheet: bool = True) -> Iterator[bytes]:
+    return _csv(["phone_number"], _unsubscribe_rows(unsubscribe_list), for_spreadsheet)
 
 
 def recipient_list_export_xlsx(*, recipient_list: RecipientList, output, columns: list[str] | None = None) -> None:
@@ -60,12 +66,12 @@ def _unsubscribe_rows(unsubscribe_list) -> Iterator[tuple]:
     return rows.iterator(chunk_size=_FETCH)
 
 
-def _csv(columns: list[str], rows) -> Iterator[bytes]:
+def _csv(columns: list[str], rows, for_spreadsheet: bool) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", quoting=csv.QUOTE_ALL, lineterminator="\n")
     writer.writerow(columns)
     for count, row in enumerate(rows, start=1):
-        writer.writerow([neutralise(value) for value in row])
+        writer.writerow([neutralise(value) for value in row] if for_spreadsheet else row)
         if count % _CHUNK_ROWS == 0:
             yield buffer.getvalue().encode()
             buffer.seek(0)

@@ -83,16 +83,26 @@ def mirror_pull(account, resource: MirrorResource) -> PullSummary:
 
     if resource.after_pull is not None:
         # Content beyond fields (a list's recipients) is fetched only for new or changed rows.
-        try:
-            with MessageWhizClient.from_account(account) as client, transaction.atomic():
-                model.objects.bulk_create(to_create, batch_size=500)
-                model.objects.bulk_update(to_update, sorted(update_fields), batch_size=500)
-                for obj in (*to_create, *to_update):
-                    resource.after_pull(client, obj)
+        # `after_pull` fetches it (no transaction open) and returns what saves it; each row is
+        # saved with its content in a transaction of its own, so a row whose content fails to
+        # arrive stays as it was, for the next pull, and the others are done.
+        model.objects.filter(pk__in=gone).update(sync_state=SyncState.FAILED, sync_error=MISSING_REMOTELY)
+        with MessageWhizClient.from_account(account) as client:
+            for obj in (*to_create, *to_update):
+                try:
+                    save_content = resource.after_pull(client, obj)
+                except MessageWhizError as exc:
+                    summary.failed += 1
+                    summary.error = str(exc)
+                    if obj.pk is None:
+                        summary.created -= 1
+                    else:
+                        summary.updated -= 1
+                    continue
+                with transaction.atomic():
+                    obj.save(update_fields=None if obj.pk is None else sorted(update_fields))
+                    save_content(obj)
                     model.objects.filter(pk=obj.pk).update(remote_snapshot=resource.snapshot_of(obj))
-                model.objects.filter(pk__in=gone).update(sync_state=SyncState.FAILED, sync_error=MISSING_REMOTELY)
-        except MessageWhizError as exc:
-            return PullSummary(failed=1, error=str(exc))
         return summary
 
     with transaction.atomic():
