@@ -2,9 +2,11 @@
 
 Every text cell goes through `messaging.spreadsheets.neutralise`: a value starting with =, +, -, @, tab or CR
 gets a leading apostrophe so a spreadsheet shows it instead of running it as a formula. Phones
-are digits only, so they are never touched.
+are digits only, so they are never touched. CSV downloads start with a UTF-8 byte order mark:
+without it Excel reads them as the local ANSI code page and shows Cyrillic as mojibake.
 """
 
+import codecs
 import csv
 import io
 from collections.abc import Iterator
@@ -67,6 +69,8 @@ def _unsubscribe_rows(unsubscribe_list) -> Iterator[tuple]:
 
 
 def _csv(columns: list[str], rows, for_spreadsheet: bool) -> Iterator[bytes]:
+    if for_spreadsheet:
+        yield codecs.BOM_UTF8
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", quoting=csv.QUOTE_ALL, lineterminator="\n")
     writer.writerow(columns)
@@ -82,6 +86,7 @@ def _csv(columns: list[str], rows, for_spreadsheet: bool) -> Iterator[bytes]:
 def _xlsx(output, title: str, columns: list[str], rows) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     # Write-only mode streams rows to a temporary file instead of building the sheet in memory.
     workbook = Workbook(write_only=True)
@@ -89,8 +94,9 @@ def _xlsx(output, title: str, columns: list[str], rows) -> None:
     sheet.append(columns)
 
     def text(value):
-        # Stored as text, never as a number (phones keep every digit) or a formula.
-        cell = WriteOnlyCell(sheet, value=neutralise(value))
+        # Stored as text, never as a number (phones keep every digit) or a formula. Control
+        # characters other than tab and newlines can't be stored in the file at all.
+        cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", neutralise(value)))
         cell.data_type = "s"
         return cell
 

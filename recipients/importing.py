@@ -21,6 +21,7 @@ import before phase 2, so a refused import never writes to the list either.
 
 import csv
 import heapq
+import io
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -80,13 +81,18 @@ class ImportResult:
 
 
 class Report:
-    """The rejected-rows report: a CSV of row, column, value, reason, built on disk."""
+    """The rejected-rows report: a CSV of row, column, value, reason, built on disk.
+
+    Written for opening in Excel: UTF-8 with a byte order mark, values neutralised like exports'.
+    """
 
     HEADER = ("row", "column", "value", "reason")
 
     def __init__(self, keep: int = 0):
-        self.file = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115
-        self.writer = csv.writer(self.file)
+        # Binary underneath, so that saving it copies the bytes as they are (BOM included).
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115
+        self._text = io.TextIOWrapper(self.file, encoding="utf-8-sig", newline="", write_through=True)
+        self.writer = csv.writer(self._text)
         self.writer.writerow(self.HEADER)
         self.count = 0
         self.keep = keep
@@ -101,7 +107,7 @@ class Report:
             self.kept.append((value, reason))
 
     def close(self) -> None:
-        self.file.close()
+        self._text.close()
 
 
 class Staged:

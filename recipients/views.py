@@ -16,6 +16,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from messaging.models import ProviderAccount
@@ -98,7 +99,6 @@ def list_action(request, kind, pk):
 
 def list_download(request, kind, pk, fmt):
     obj = get_object_or_404(_model(kind), pk=pk)
-    filename = f"{obj.name}.{fmt}".replace('"', "")
     if fmt == "csv":
         rows = (exports.recipient_list_export_csv(recipient_list=obj) if kind == "recipients"
                 else exports.unsubscribe_list_export_csv(unsubscribe_list=obj))
@@ -111,7 +111,7 @@ def list_download(request, kind, pk, fmt):
             exports.unsubscribe_list_export_xlsx(unsubscribe_list=obj, output=response)
     else:
         raise Http404("Downloads are CSV or XLSX.")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = content_disposition_header(True, f"{obj.name}.{fmt}")
     return response
 
 

@@ -1,6 +1,7 @@
 """The import wizard as a marketer uses it: upload, preview, map, import, see the result."""
 
 import re
+from urllib.parse import unquote
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -82,3 +83,13 @@ def test_lists_pages_and_downloads(admin_client, staged, django_capture_on_commi
                       {"action": "add_numbers", "numbers": "380501234599, 12"})
     recipient_list.refresh_from_db()
     assert recipient_list.recipient_count == 3
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_downloads_are_named_after_the_list_in_any_alphabet(admin_client, make_list, fmt):
+    recipient_list = make_list(name='Клієнти "березень"', phones=["380501234567"])
+    response = admin_client.get(reverse("recipients:list_download", args=["recipients", recipient_list.pk, fmt]))
+    assert response.status_code == 200
+    disposition = response["Content-Disposition"]
+    assert disposition.startswith("attachment; filename*=utf-8''")
+    assert unquote(disposition.split("''", 1)[1]) == f'Клієнти "березень".{fmt}'
