@@ -4,7 +4,7 @@ import io
 import json
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError, ManagementUtility, call_command
 
 from messaging.models import ProviderAccount
 from recipients.models import RecipientList
@@ -45,6 +45,33 @@ def test_sheet_and_truncate_options(write_xlsx, account):
                  "--truncate", "--account", "Sandbox")
     assert output["inserted"] == 1
     assert len(RecipientList.objects.get().recipients.get().first_name) == 50
+
+
+def failing(*args) -> dict:
+    """Run the command as a script does: exit status 1 and a JSON error object on stdout."""
+    out = io.StringIO()
+    with pytest.raises(CommandError) as caught:
+        call_command("import_recipients", *map(str, args), stdout=out)
+    assert caught.value.returncode == 1
+    output = json.loads(out.getvalue())
+    assert output["error"] == str(caught.value)
+    return output
+
+
+def test_failures_print_a_json_error_and_exit_1(write_csv, account, capsys):
+    path = write_csv([["phone", "name"], ["380501234567", "N" * 51], ["x", "bad"]])
+    output = failing(path, "--list", "X", "--mapping", '{"0":"phone_number","1":"first_name"}')
+    assert output["error"].startswith("1 field is longer than MessageWhiz allows")
+    assert output["rejects"].endswith(".csv") and "job_id" in output
+    assert failing(path, "--list", "X", "--mapping", "nope") == {
+        "error": 'The mapping is not valid JSON, e.g. {"0": "phone_number"}.'}
+
+    with pytest.raises(SystemExit) as exit_status:
+        ManagementUtility(["manage.py", "import_recipients", str(path), "--list", "X", "--mapping", "{}"]).execute()
+    assert exit_status.value.code == 1
+    assert json.loads(capsys.readouterr().out) == {
+        "error": 'The mapping must name the phone column, e.g. {"0": "phone_number"}.'}
+    assert not RecipientList.objects.exists()
 
 
 def test_errors_are_reported_as_command_errors(write_csv, account):
