@@ -4,6 +4,9 @@
 with `FileRejected`, and returns a `Table` whose `rows()` yields `(row number, [cell, …])`.
 Row numbers are what a spreadsheet shows: the header is row 1 and blank rows count.
 
+Text is UTF-8 (with or without BOM), UTF-16 as Excel's "Unicode text" writes it, or else
+Windows-1251 or 1252, told apart by the shape of the first 64 KB (see `_windows_code_page`).
+
 Cells are always strings. Spreadsheet numbers come out as their exact digits (a phone stored as
 the number 380501234567 reads "380501234567", never "3.80501234567e+11" or "…567.0"), dates as
 ISO dates.
@@ -108,7 +111,7 @@ def _open_csv(path: str, quick: bool) -> Table:
         break
     else:
         raise FileRejected(
-            "The file is not readable text: it is neither UTF-8, UTF-16 nor Windows-1252. "
+            "The file is not readable text: it is neither UTF-8, UTF-16 nor Windows-1251/1252. "
             "Save it as CSV (UTF-8) or as an Excel workbook."
         )
     delimiter = _detect_delimiter(sample, encoding)
@@ -133,13 +136,30 @@ def _candidate_encodings(head: bytes) -> list[str]:
         if even.count(0) > len(even) * 0.4 and odd.count(0) < len(odd) * 0.1:
             return ["utf-16-be"]
         raise FileRejected("The file contains binary data; upload a CSV or Excel file.")
-    return ["utf-8", "cp1252"]
+    return ["utf-8", _windows_code_page(head)]
+
+
+# Cyrillic letters in Windows-1251: the alphabet (0xC0-0xFF) and the Ukrainian and Russian extras.
+_CYRILLIC_WORD = re.compile(rb"[\xa5\xa8\xaa\xaf\xb2-\xb4\xb8\xba\xbf\xc0-\xff]{3,}")
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+
+
+def _windows_code_page(head: bytes) -> str:
+    """Windows-1251 (what Ukrainian and Russian Excel saves) or 1252 (Western), for text that isn't UTF-8.
+
+    Both decode any byte, so look at the bytes above 0x7F: in Cyrillic text they make whole
+    words, while accented Latin letters sit one or two at a time between ASCII ones ("Renée",
+    "Conceição"). Mostly such runs of three or more: Windows-1251.
+    """
+    high = len(_HIGH_BYTE.findall(head))
+    in_words = sum(map(len, _CYRILLIC_WORD.findall(head)))
+    return "cp1251" if high and in_words * 2 > high else "cp1252"
 
 
 def _scan_text(path: str, encoding: str, whole: bool = True) -> tuple[int | None, str]:
     """Decode the whole file once before parsing it (only its first chunk unless `whole`).
 
-    This settles the encoding (UTF-8 that breaks on line 900,000 falls back to cp1252 before
+    This settles the encoding (UTF-8 that breaks on line 900,000 falls back to Windows-1252 before
     anything is imported), refuses binary content and over-long lines with bounded memory, and
     counts lines for the progress bar. Returns (line count, the first chunk for sniffing).
     """
