@@ -107,7 +107,7 @@ def test_export_of_an_imported_list_round_trips(write_csv, run_import, tmp_path)
 def test_xlsx_export_drops_control_characters_a_workbook_cannot_hold(make_list):
     recipient_list = make_list(phones=[])
     Recipient.objects.create(recipient_list=recipient_list, phone="380501234567", first_name="Ann\x07\x1b",
-                             custom="line\nnext\x00")
+                             custom="line\nnext\x1f")
     output = io.BytesIO()
     recipient_list_export_xlsx(recipient_list=recipient_list, output=output)
     sheet = load_workbook(io.BytesIO(output.getvalue())).active
