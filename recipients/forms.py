@@ -62,7 +62,7 @@ class _ListForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("account") is None:
+        if data.get("account") is None and "account" not in self.errors:
             accounts = list(self.fields["account"].queryset[:2])
             if len(accounts) == 1:
                 data["account"] = accounts[0]
