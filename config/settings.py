@@ -248,4 +248,5 @@ CELERY_BEAT_SCHEDULE = {
                            "schedule": env_number("int", "BROADCAST_REFRESH_INTERVAL", 120)},
     "refresh-link-conversions": {"task": "campaigns.tasks.refresh_link_conversions",
                                  "schedule": env_number("int", "LINK_CONVERSION_INTERVAL", 3600)},
+    "discard-stale-uploads": {"task": "recipients.tasks.discard_stale_uploads", "schedule": 3600.0},
 }

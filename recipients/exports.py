@@ -2,9 +2,11 @@
 
 Every text cell goes through `messaging.spreadsheets.neutralise`: a value starting with =, +, -, @, tab or CR
 gets a leading apostrophe so a spreadsheet shows it instead of running it as a formula. Phones
-are digits only, so they are never touched.
+are digits only, so they are never touched. CSV downloads start with a UTF-8 byte order mark:
+without it Excel reads them as the local ANSI code page and shows Cyrillic as mojibake.
 """
 
+import codecs
 import csv
 import io
 from collections.abc import Iterator
@@ -28,14 +30,20 @@ def recipient_list_columns(*, recipient_list: RecipientList) -> list[str]:
     return ["phone_number", *(column for column in RECIPIENT_COLUMNS if maxima[column])]
 
 
-def recipient_list_export_csv(*, recipient_list: RecipientList, columns: list[str] | None = None) -> Iterator[bytes]:
-    """The list as MessageWhiz's download: `"phone_number";"first_name"` then one row per recipient."""
+def recipient_list_export_csv(
+    *, recipient_list: RecipientList, columns: list[str] | None = None, for_spreadsheet: bool = True
+) -> Iterator[bytes]:
+    """The list as MessageWhiz's download: `"phone_number";"first_name"` then one row per recipient.
+
+    `for_spreadsheet=False` writes the values exactly as stored, for uploads to MessageWhiz: it
+    takes a neutralising apostrophe as part of the value (and a 50-character name would become 51).
+    """
     columns = columns or recipient_list_columns(recipient_list=recipient_list)
-    return _csv(columns, _recipient_rows(recipient_list, columns))
+    return _csv(columns, _recipient_rows(recipient_list, columns), for_spreadsheet)
 
 
-def unsubscribe_list_export_csv(*, unsubscribe_list: UnsubscribeList) -> Iterator[bytes]:
-    return _csv(["phone_number"], _unsubscribe_rows(unsubscribe_list))
+def unsubscribe_list_export_csv(*, unsubscribe_list: UnsubscribeList, for_spreadsheet: bool = True) -> Iterator[bytes]:
+    return _csv(["phone_number"], _unsubscribe_rows(unsubscribe_list), for_spreadsheet)
 
 
 def recipient_list_export_xlsx(*, recipient_list: RecipientList, output, columns: list[str] | None = None) -> None:
@@ -60,12 +68,14 @@ def _unsubscribe_rows(unsubscribe_list) -> Iterator[tuple]:
     return rows.iterator(chunk_size=_FETCH)
 
 
-def _csv(columns: list[str], rows) -> Iterator[bytes]:
+def _csv(columns: list[str], rows, for_spreadsheet: bool) -> Iterator[bytes]:
+    if for_spreadsheet:
+        yield codecs.BOM_UTF8
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", quoting=csv.QUOTE_ALL, lineterminator="\n")
     writer.writerow(columns)
     for count, row in enumerate(rows, start=1):
-        writer.writerow([neutralise(value) for value in row])
+        writer.writerow([neutralise(value) for value in row] if for_spreadsheet else row)
         if count % _CHUNK_ROWS == 0:
             yield buffer.getvalue().encode()
             buffer.seek(0)
@@ -76,6 +86,7 @@ def _csv(columns: list[str], rows) -> Iterator[bytes]:
 def _xlsx(output, title: str, columns: list[str], rows) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     # Write-only mode streams rows to a temporary file instead of building the sheet in memory.
     workbook = Workbook(write_only=True)
@@ -83,8 +94,9 @@ def _xlsx(output, title: str, columns: list[str], rows) -> None:
     sheet.append(columns)
 
     def text(value):
-        # Stored as text, never as a number (phones keep every digit) or a formula.
-        cell = WriteOnlyCell(sheet, value=neutralise(value))
+        # Stored as text, never as a number (phones keep every digit) or a formula. Control
+        # characters other than tab and newlines can't be stored in the file at all.
+        cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", neutralise(value)))
         cell.data_type = "s"
         return cell
 

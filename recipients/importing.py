@@ -21,6 +21,7 @@ import before phase 2, so a refused import never writes to the list either.
 
 import csv
 import heapq
+import io
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -32,8 +33,8 @@ from django.db import connection, transaction
 
 from messaging.spreadsheets import neutralise
 
-from .errors import FileRejected, LimitsExceeded
-from .mapping import LIMITS, PHONE
+from .errors import FileRejected, LimitsExceeded, MappingError
+from .mapping import LIMITS, PHONE, parse_mapping
 from .models import Recipient, RecipientList, UnsubscribeList, UnsubscribeNumber
 from .phones import PhoneNormalizer, PhoneRejected
 
@@ -80,13 +81,18 @@ class ImportResult:
 
 
 class Report:
-    """The rejected-rows report: a CSV of row, column, value, reason, built on disk."""
+    """The rejected-rows report: a CSV of row, column, value, reason, built on disk.
+
+    Written for opening in Excel: UTF-8 with a byte order mark, values neutralised like exports'.
+    """
 
     HEADER = ("row", "column", "value", "reason")
 
     def __init__(self, keep: int = 0):
-        self.file = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115
-        self.writer = csv.writer(self.file)
+        # Binary underneath, so that saving it copies the bytes as they are (BOM included).
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115
+        self._text = io.TextIOWrapper(self.file, encoding="utf-8-sig", newline="", write_through=True)
+        self.writer = csv.writer(self._text)
         self.writer.writerow(self.HEADER)
         self.count = 0
         self.keep = keep
@@ -101,7 +107,7 @@ class Report:
             self.kept.append((value, reason))
 
     def close(self) -> None:
-        self.file.close()
+        self._text.close()
 
 
 class Staged:
@@ -162,6 +168,23 @@ def _unescape(value: str) -> str:
     return _COPY_UNESCAPE.sub(lambda match: _UNESCAPED[match.group(1)], value)
 
 
+def stage_rows(rows: Iterable[tuple[str, ...]], columns: tuple[str, ...]) -> Staged:
+    """Stage rows that need no checking (phone first, then `columns`; phones unique), such as a
+    list pulled from MessageWhiz, for `save_staged`."""
+    staged = Staged(columns)
+    lines: list[str] = []
+    for row in rows:
+        lines.append("\t".join(value.translate(_COPY_ESCAPES) for value in row))
+        staged.accepted += 1
+        if len(lines) >= RUN_ROWS:
+            staged.add_run(lines)
+            lines = []
+    if lines:
+        staged.add_run(lines)
+    staged.total = staged.accepted
+    return staged
+
+
 def read_rows(
     rows: Iterable[tuple[int, list[str]]],
     *,
@@ -174,8 +197,9 @@ def read_rows(
     """Phase 1: validate, de-duplicate and stage the rows. Writes nothing to the database.
 
     Raises LimitsExceeded (after reading everything, so the report lists every offending field)
-    when a field is over its limit and truncation is off; FileRejected when there is nothing
-    to import.
+    when a field is over its limit and truncation is off; MappingError when a mapped column is
+    beyond every row (the preview's column count covers every row too); FileRejected when there
+    is nothing to import.
     """
     mapping = settings.mapping
     phone_index = next(index for index, marker in mapping.items() if marker == PHONE)
@@ -202,12 +226,15 @@ def read_rows(
     too_long = 0
     limit_examples: list[str] = []
     total = wrong = duplicate = 0
+    widest = 0
     header_pending = settings.has_header
     next_progress = PROGRESS_EVERY
 
     for number, row in rows:
         if not any(row):
             continue  # blank lines don't count, as in a spreadsheet
+        if len(row) > widest:
+            widest = len(row)
         if header_pending:
             header_pending = False
             continue
@@ -272,6 +299,12 @@ def read_rows(
 
     staged.total, staged.wrong, staged.duplicate = total, wrong, duplicate
     staged.accepted = total - wrong - duplicate
+    if widest:
+        try:
+            parse_mapping(mapping, columns=widest)
+        except MappingError:
+            staged.close()
+            raise
     if too_long:
         staged.close()
         raise LimitsExceeded(_limits_message(too_long, limit_examples))

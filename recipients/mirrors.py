@@ -1,31 +1,71 @@
 """Recipient and unsubscribe lists as mirrored resources.
 
-Their content is a file of recipients rather than fields, so they plug their own create and
-update into the sync machinery: a new list is uploaded (MessageWhiz's file import with a
-`mapping`; small phone-only lists go as `numbers`), a changed list is replaced whole (the
-reference's PUT), a renamed one is PATCHed. The content fingerprint in the snapshot — member
-count and highest member id — changes with every append, replace or removal.
+Their content is a file of recipients rather than fields, so they plug their own create, update
+and pull into the sync machinery:
+
+* push — a new list is uploaded (MessageWhiz's file import with a `mapping`; small phone-only
+  lists go as `numbers`). A list that has only gained numbers since its last sync sends just
+  those (the reference's add-numbers endpoints), when they carry no other field; any other
+  change replaces the list whole (the reference's PUT with a file). A rename alone is PATCHed.
+  Uploads carry the values exactly as stored: no spreadsheet neutralising, which MessageWhiz
+  would keep as part of the value.
+* pull — a new or changed list's members are fetched, staged and loaded as an import loads them
+  (COPY on PostgreSQL), each list in a transaction of its own.
+
+The snapshot's content fingerprint — member count and highest member id — tells these apart:
+ids only grow, so if the members up to the old highest id still number the old count, members
+were only added.
+
+A pull sees a remote change only in what the reference lists: name, enabled and count. It offers
+no revision or modification time, so a remote edit that keeps the count (one number swapped for
+another) goes unnoticed until the count moves or the list changes here.
 """
 
+import operator
 import tempfile
+from functools import reduce
+from itertools import islice
 
-from django.db import transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 
 from messaging.messagewhiz.parsing import to_phone
 from messaging.sync.resources import MirrorResource, register
 
 from .exports import recipient_list_columns, recipient_list_export_csv, unsubscribe_list_export_csv
-from .models import Recipient, RecipientList, UnsubscribeList, UnsubscribeNumber
+from .importing import list_model, save_staged, stage_rows
+from .models import EMAIL_URL_MAX, NAME_MAX, OTHER_MAX, PHONE_MAX, RecipientList, UnsubscribeList
 
-# MessageWhiz's markers; custom1..custom4 exist only here, so they stay out of the upload mapping.
-REMOTE_MARKERS = {"phone_number", "first_name", "last_name", "email", "url", "custom"}
+# MessageWhiz's fields; custom1..custom4 exist only here, so they stay out of uploads.
+REMOTE_FIELDS = {"first_name": NAME_MAX, "last_name": NAME_MAX, "email": EMAIL_URL_MAX, "url": EMAIL_URL_MAX,
+                 "custom": OTHER_MAX}
+REMOTE_MARKERS = {"phone_number", *REMOTE_FIELDS}
 SMALL_LIST = 1000  # up to this many phone-only numbers go as JSON `numbers` instead of a file
+ADD_BATCH = 10_000  # numbers per add-numbers request
+_HAS_REMOTE_FIELD = reduce(operator.or_, (Q(**{f"{field}__gt": ""}) for field in REMOTE_FIELDS))
 
 
 def _fingerprint(members) -> dict:
     figures = members.aggregate(count=Count("pk"), last=Max("pk"))
     return {"content": [figures["count"], figures["last"]]}
+
+
+def _added_since(members, previous: dict):
+    """The members added since the sync that left `previous`, or None if anything else changed."""
+    content = previous.get("content")
+    if not content:
+        return None
+    count, last = content
+    if last is None:
+        return members.all() if count == 0 else None
+    if members.filter(pk__lte=last).count() != count:
+        return None
+    return members.filter(pk__gt=last)
+
+
+def _batches(phones):
+    phones = phones.order_by("pk").values_list("phone", flat=True).iterator(chunk_size=ADD_BATCH)
+    while batch := list(islice(phones, ADD_BATCH)):
+        yield batch
 
 
 def _spooled(chunks):
@@ -39,7 +79,8 @@ def _spooled(chunks):
 def _recipient_upload(obj):
     columns = recipient_list_columns(recipient_list=obj)
     mapping = {str(i): column for i, column in enumerate(columns) if column in REMOTE_MARKERS}
-    return _spooled(recipient_list_export_csv(recipient_list=obj, columns=columns)), mapping
+    rows = recipient_list_export_csv(recipient_list=obj, columns=columns, for_spreadsheet=False)
+    return _spooled(rows), mapping
 
 
 def recipient_list_create_remote(client, obj):
@@ -56,29 +97,33 @@ def recipient_list_create_remote(client, obj):
 
 
 def recipient_list_update_remote(client, obj, previous: dict) -> None:
-    if _fingerprint(obj.recipients)["content"] != previous.get("content"):
-        doc, mapping = _recipient_upload(obj)
-        with doc:
-            client.recipient_list_replace_file(obj.remote_id, doc=doc, mapping=mapping, name=obj.name,
-                                               filename=f"list-{obj.pk}.csv")
-    elif obj.name != previous.get("name"):
-        client.recipient_list_patch(obj.remote_id, name=obj.name)
+    renamed = obj.name != previous.get("name")
+    if _fingerprint(obj.recipients)["content"] == previous.get("content"):
+        if renamed:
+            client.recipient_list_patch(obj.remote_id, name=obj.name)
+        return
+    added = _added_since(obj.recipients, previous)
+    if added is not None and not added.filter(_HAS_REMOTE_FIELD).exists():
+        for batch in _batches(added):
+            client.recipient_list_add_numbers(obj.remote_id, numbers=batch, name=obj.name if renamed else None)
+        return
+    doc, mapping = _recipient_upload(obj)
+    with doc:
+        client.recipient_list_replace_file(obj.remote_id, doc=doc, mapping=mapping, name=obj.name,
+                                           filename=f"list-{obj.pk}.csv")
 
 
-def recipient_list_after_pull(client, obj) -> None:
-    """Bring the list's recipients in: MessageWhiz's /recipients, replacing ours."""
-    rows = []
-    for item in client.recipient_list_recipients(obj.remote_id):
-        phone = to_phone(item.get("phone_number"))
-        if isinstance(phone, str) and phone.isdigit():
-            rows.append(Recipient(recipient_list=obj, phone=phone, **{
-                field: str(item.get(field) or "")[:limit] for field, limit in
-                (("first_name", 50), ("last_name", 50), ("email", 255), ("url", 255), ("custom", 5000))}))
-    with transaction.atomic():
-        RecipientList.objects.select_for_update().filter(pk=obj.pk).first()  # wait for a running import's load
-        obj.recipients.all().delete()
-        Recipient.objects.bulk_create(rows, batch_size=5000, ignore_conflicts=True)
-        RecipientList.objects.filter(pk=obj.pk).update(recipient_count=obj.recipients.count())
+def recipient_list_after_pull(client, obj):
+    """Fetch the list's recipients (MessageWhiz's /recipients); returns the load that replaces ours."""
+    items = client.recipient_list_recipients(obj.remote_id)
+    seen: set[int] = set()
+    rows = (
+        (phone, *(str(item.get(field) or "")[:limit] for field, limit in REMOTE_FIELDS.items()))
+        for item in items
+        if (phone := _new_phone(item.get("phone_number"), seen))
+    )
+    staged = stage_rows(rows, tuple(REMOTE_FIELDS))
+    return lambda target: _load_pulled(staged, "recipients", target)
 
 
 def unsubscribe_list_create_remote(client, obj):
@@ -86,7 +131,8 @@ def unsubscribe_list_create_remote(client, obj):
     if len(numbers) <= SMALL_LIST:
         result = client.unsubscribe_list_create(name=obj.name, numbers=numbers)
     else:
-        with _spooled(unsubscribe_list_export_csv(unsubscribe_list=obj)) as doc:
+        rows = unsubscribe_list_export_csv(unsubscribe_list=obj, for_spreadsheet=False)
+        with _spooled(rows) as doc:
             result = client.unsubscribe_list_import_file(name=obj.name, doc=doc, mapping={"0": "phone_number"},
                                                          truncate=True, filename=f"unsubscribes-{obj.pk}.csv")
     return {"id": result["id"]}
@@ -94,25 +140,51 @@ def unsubscribe_list_create_remote(client, obj):
 
 def unsubscribe_list_update_remote(client, obj, previous: dict) -> None:
     if _fingerprint(obj.numbers)["content"] != previous.get("content"):
-        with _spooled(unsubscribe_list_export_csv(unsubscribe_list=obj)) as doc:
-            client.unsubscribe_list_replace_file(obj.remote_id, doc=doc, mapping={"0": "phone_number"},
-                                                 filename=f"unsubscribes-{obj.pk}.csv")
+        added = _added_since(obj.numbers, previous)
+        if added is not None:
+            for batch in _batches(added):
+                client.unsubscribe_list_add_numbers(obj.remote_id, numbers=batch)
+        else:
+            rows = unsubscribe_list_export_csv(unsubscribe_list=obj, for_spreadsheet=False)
+            with _spooled(rows) as doc:
+                client.unsubscribe_list_replace_file(obj.remote_id, doc=doc, mapping={"0": "phone_number"},
+                                                     filename=f"unsubscribes-{obj.pk}.csv")
     if obj.name != previous.get("name"):
         client.unsubscribe_list_patch(obj.remote_id, name=obj.name)
 
 
-def unsubscribe_list_after_pull(client, obj) -> None:
-    numbers = set()
-    for item in client.unsubscribe_list_members(obj.remote_id):
-        phone = to_phone(item.get("phone_number") if isinstance(item, dict) else item)
-        if isinstance(phone, str) and phone.isdigit():
-            numbers.add(phone)
-    with transaction.atomic():
-        UnsubscribeList.objects.select_for_update().filter(pk=obj.pk).first()
-        obj.numbers.all().delete()
-        UnsubscribeNumber.objects.bulk_create((UnsubscribeNumber(unsubscribe_list=obj, phone=p) for p in numbers),
-                                              batch_size=5000)
-        UnsubscribeList.objects.filter(pk=obj.pk).update(member_count=len(numbers))
+def unsubscribe_list_after_pull(client, obj):
+    """Fetch the list's numbers (MessageWhiz's /members); returns the load that replaces ours."""
+    items = client.unsubscribe_list_members(obj.remote_id)
+    seen: set[int] = set()
+    rows = (
+        (phone,) for item in items
+        if (phone := _new_phone(item.get("phone_number") if isinstance(item, dict) else item, seen))
+    )
+    staged = stage_rows(rows, ())
+    return lambda target: _load_pulled(staged, "unsubscribes", target)
+
+
+def _new_phone(value, seen: set[int]) -> str | None:
+    """A pulled number as stored here, or None if it isn't one or came already."""
+    phone = to_phone(value)
+    if not isinstance(phone, str) or not phone.isdigit() or len(phone) > PHONE_MAX or int(phone) in seen:
+        return None
+    seen.add(int(phone))
+    return phone
+
+
+def _load_pulled(staged, kind: str, target) -> None:
+    """Inside the pull's transaction for this list: its members become the staged ones."""
+    model = list_model(kind)
+    try:
+        model.objects.select_for_update().filter(pk=target.pk).first()  # after a running import's load
+        count = save_staged(staged, kind=kind, target=target, append=False, replace=True)
+    finally:
+        staged.close()
+    counter = "recipient_count" if kind == "recipients" else "member_count"
+    model.objects.filter(pk=target.pk).update(**{counter: count})
+    setattr(target, counter, count)
 
 
 def _count(key):

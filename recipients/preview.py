@@ -8,7 +8,6 @@ from .phones import PhoneRejected, clean_phone
 from .readers import open_table
 
 PREVIEW_ROWS = 10
-SAMPLE_ROWS = 100
 
 
 @dataclass
@@ -93,16 +92,6 @@ def preview_file(
         encoding=table.encoding,
         delimiter=table.delimiter,
     )
-
-
-def table_width(table, *, sample: int = SAMPLE_ROWS) -> int:
-    """How many columns the first rows of a table have (the widest of them)."""
-    width = 0
-    for count, (_number, row) in enumerate(table.rows()):
-        width = max(width, len(row))
-        if count >= sample:
-            break
-    return width
 
 
 def _widen(longest: list[int], numeric: list, width: int) -> None:

@@ -4,6 +4,9 @@
 with `FileRejected`, and returns a `Table` whose `rows()` yields `(row number, [cell, …])`.
 Row numbers are what a spreadsheet shows: the header is row 1 and blank rows count.
 
+Text is UTF-8 (with or without BOM), UTF-16 as Excel's "Unicode text" writes it, or else
+Windows-1251 or 1252, told apart by the shape of the first 64 KB (see `_windows_code_page`).
+
 Cells are always strings. Spreadsheet numbers come out as their exact digits (a phone stored as
 the number 380501234567 reads "380501234567", never "3.80501234567e+11" or "…567.0"), dates as
 ISO dates.
@@ -15,7 +18,6 @@ import datetime
 import io
 import os
 import re
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,15 +25,13 @@ from decimal import Decimal
 from django.conf import settings
 
 from .errors import FileRejected
+from .workbooks import check_xls, check_xlsx, open_workbook
 
 # A CSV line longer than this is refused before the csv module sees it: a 100 MB "cell" would
 # otherwise be read into memory whole. Legitimate rows are far shorter (5000 chars per field).
 MAX_LINE_CHARS = 1024 * 1024
-# Spreadsheets are zip files; calamine inflates a whole sheet into memory, so bound what it may
-# inflate to, and refuse archives that expand suspiciously well (zip bombs).
-MAX_XLSX_UNPACKED_BYTES = 512 * 1024 * 1024
-MAX_XLSX_RATIO = 200  # sheet XML compresses 10-50 times; bombs 1000 and more
-MAX_ZIP_ENTRIES = 10_000
+# The same bound for one spreadsheet cell (whose size the workbook checks bound only in total).
+MAX_CELL_CHARS = MAX_LINE_CHARS
 CHUNK_CHARS = 1024 * 1024
 
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -62,8 +62,10 @@ class Table:
 def open_table(path: str | os.PathLike, *, sheet: str | int | None = None, quick: bool = False) -> Table:
     """Open a file for reading; raises FileRejected for anything that can't be read safely.
 
-    A text file is normally decoded once in full first (see `_scan_text`); `quick` checks only
-    its beginning, for a fast answer about the columns before the real read.
+    A text file is normally decoded once in full first (see `_scan_text`), and a workbook fully
+    checked and opened (see `recipients.workbooks`). `quick` is a fast answer about whether the
+    file is worth queuing: it checks a text file's beginning and a workbook's zip directory only,
+    and the returned table has no rows.
     """
     path = os.fspath(path)
     try:
@@ -80,8 +82,12 @@ def open_table(path: str | os.PathLike, *, sheet: str | int | None = None, quick
     with open(path, "rb") as fh:
         head = fh.read(8)
     if head.startswith(_ZIP_MAGIC):
-        return _open_xlsx(path, sheet)
+        check_xlsx(path, scan=not quick)
+        return Table(path=path, kind="xlsx") if quick else _open_spreadsheet(path, "xlsx", sheet)
     if head.startswith(_OLE2_MAGIC):
+        if quick:
+            return Table(path=path, kind="xls")
+        check_xls(path)
         return _open_spreadsheet(path, "xls", sheet)
     return _open_csv(path, quick)
 
@@ -105,7 +111,7 @@ def _open_csv(path: str, quick: bool) -> Table:
         break
     else:
         raise FileRejected(
-            "The file is not readable text: it is neither UTF-8, UTF-16 nor Windows-1252. "
+            "The file is not readable text: it is neither UTF-8, UTF-16 nor Windows-1251/1252. "
             "Save it as CSV (UTF-8) or as an Excel workbook."
         )
     delimiter = _detect_delimiter(sample, encoding)
@@ -130,13 +136,30 @@ def _candidate_encodings(head: bytes) -> list[str]:
         if even.count(0) > len(even) * 0.4 and odd.count(0) < len(odd) * 0.1:
             return ["utf-16-be"]
         raise FileRejected("The file contains binary data; upload a CSV or Excel file.")
-    return ["utf-8", "cp1252"]
+    return ["utf-8", _windows_code_page(head)]
+
+
+# Cyrillic letters in Windows-1251: the alphabet (0xC0-0xFF) and the Ukrainian and Russian extras.
+_CYRILLIC_WORD = re.compile(rb"[\xa5\xa8\xaa\xaf\xb2-\xb4\xb8\xba\xbf\xc0-\xff]{3,}")
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+
+
+def _windows_code_page(head: bytes) -> str:
+    """Windows-1251 (what Ukrainian and Russian Excel saves) or 1252 (Western), for text that isn't UTF-8.
+
+    Both decode any byte, so look at the bytes above 0x7F: in Cyrillic text they make whole
+    words, while accented Latin letters sit one or two at a time between ASCII ones ("Renée",
+    "Conceição"). Mostly such runs of three or more: Windows-1251.
+    """
+    high = len(_HIGH_BYTE.findall(head))
+    in_words = sum(map(len, _CYRILLIC_WORD.findall(head)))
+    return "cp1251" if high and in_words * 2 > high else "cp1252"
 
 
 def _scan_text(path: str, encoding: str, whole: bool = True) -> tuple[int | None, str]:
     """Decode the whole file once before parsing it (only its first chunk unless `whole`).
 
-    This settles the encoding (UTF-8 that breaks on line 900,000 falls back to cp1252 before
+    This settles the encoding (UTF-8 that breaks on line 900,000 falls back to Windows-1252 before
     anything is imported), refuses binary content and over-long lines with bounded memory, and
     counts lines for the progress bar. Returns (line count, the first chunk for sniffing).
     """
@@ -215,47 +238,9 @@ def _csv_rows(path: str, encoding: str, delimiter: str) -> Iterator[tuple[int, l
 # --- Spreadsheets -----------------------------------------------------------------------------
 
 
-def _open_xlsx(path: str, sheet) -> Table:
-    _check_zip(path)
-    return _open_spreadsheet(path, "xlsx", sheet)
-
-
-def _check_zip(path: str) -> None:
-    """Refuse zip bombs and non-workbooks before calamine inflates anything."""
-    bomb = FileRejected(
-        "The workbook unpacks to far more data than a contact list holds; it looks like a zip bomb."
-    )
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-            if len(members) > MAX_ZIP_ENTRIES:
-                raise bomb
-            declared = sum(member.file_size for member in members)
-            if declared > MAX_XLSX_UNPACKED_BYTES:
-                raise bomb
-            for member in members:
-                if member.file_size > 1024 * 1024 and member.file_size > MAX_XLSX_RATIO * max(
-                    member.compress_size, 1
-                ):
-                    raise bomb
-            names = {member.filename for member in members}
-            if "xl/workbook.xml" not in names:
-                raise FileRejected("The file is a zip archive but not an Excel workbook (.xlsx).")
-            # Declared sizes can lie. Inflate every member once, in bounded chunks: zipfile
-            # stops at the declared size and checks the CRC, so a member can't expand beyond it.
-            for member in members:
-                with archive.open(member) as stream:
-                    while stream.read(1024 * 1024):
-                        pass
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as exc:
-        raise FileRejected("The workbook is damaged and can't be read.") from exc
-
-
 def _open_spreadsheet(path: str, kind: str, sheet) -> Table:
-    import python_calamine
-
     try:
-        workbook = python_calamine.CalamineWorkbook.from_path(path)
+        workbook = open_workbook(path, kind)
         names = list(workbook.sheet_names)
     except _calamine_errors() as exc:
         raise FileRejected(_damaged(kind)) from exc
@@ -277,12 +262,32 @@ def _open_spreadsheet(path: str, kind: str, sheet) -> Table:
         pad = [""] * (worksheet.start or (0, 0))[1]
         try:
             for number, cells in enumerate(worksheet.iter_rows(), start=1):
-                yield number, pad + [_cell_text(value) for value in cells]
+                row = pad + [_cell_text(value) for value in cells]
+                if row and max(map(len, row)) > MAX_CELL_CHARS:
+                    _refuse_long_cell(number, row)
+                yield number, row
         except _calamine_errors() as exc:
             raise FileRejected(_damaged(kind)) from exc
 
     table._rows = rows
     return table
+
+
+def _refuse_long_cell(number: int, row: list[str]) -> None:
+    index = next(index for index, value in enumerate(row) if len(value) > MAX_CELL_CHARS)
+    raise FileRejected(
+        f"Row {number}, column {_column_letters(index)} holds {len(row[index]):,} characters; a cell "
+        f"may hold up to {MAX_CELL_CHARS:,} (no field of a list takes more than 5,000)."
+    )
+
+
+def _column_letters(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
 
 
 def _damaged(kind: str) -> str:

@@ -25,12 +25,12 @@ from .importing import ImportResult, ImportSettings, Report, list_model, run_imp
 from .mapping import PHONE, parse_mapping
 from .models import ImportJob, RecipientList, UnsubscribeList
 from .phones import PhoneNormalizer, PhoneRejected
-from .preview import table_width
 from .readers import open_table
 
 logger = logging.getLogger(__name__)
 
 Kind, Mode, Status = ImportJob.Kind, ImportJob.Mode, ImportJob.Status
+NAME_LENGTH = RecipientList._meta.get_field("name").max_length
 _COUNTER = {Kind.RECIPIENTS: "recipient_count", Kind.UNSUBSCRIBES: "member_count"}
 
 
@@ -58,25 +58,28 @@ def import_job_create(
 ) -> ImportJob:
     """Store the upload, check it and the mapping, record the job and (on commit) queue it.
 
-    `upload` is an uploaded file or a path. The file is opened and the mapping checked against
-    it here, so an unreadable file or a mapping error is reported at once, before any work is
-    queued. Raises FileRejected or MappingError.
+    `upload` is an uploaded file or a path. The mapping and a quick look at the file are checked
+    here, so a mapping error or a file that is plainly unreadable is reported at once, before any
+    work is queued; the job's full read checks the rest (a mapped column no row reaches, too).
+    Raises FileRejected or MappingError.
     """
+    if kind not in Kind.values or mode not in Mode.values:
+        raise MappingError(f"Imports go into {' or '.join(Kind.values)} lists, as {', '.join(Mode.values)}.")
     kind, mode = Kind(kind), Mode(mode)
     if mode == Mode.NEW:
         if target is not None:
             raise ValueError("A new list has no target yet.")
-        if not name.strip():
-            raise MappingError("Give the new list a name.")
     elif target is None or not isinstance(target, list_model(kind)):
         raise ValueError(f"Mode {mode} needs the {kind} list to change.")
+    # A new list's name, or on replace the list's new name if one is given.
+    name = _check_name(name) if mode == Mode.NEW or name.strip() else ""
     default_country = _check_country(default_country)
 
     job = ImportJob(
         account=account,
         kind=kind,
         mode=mode,
-        list_name=name.strip(),
+        list_name=name,
         truncate=truncate,
         default_country=default_country,
         sheet=str(sheet),
@@ -84,11 +87,10 @@ def import_job_create(
         recipient_list=target if kind == Kind.RECIPIENTS else None,
         unsubscribe_list=target if kind == Kind.UNSUBSCRIBES else None,
     )
+    job.mapping = {str(index): marker for index, marker in parse_mapping(mapping).items()}
     _store_source(job, upload)
     try:
-        table = open_table(job.source.path, sheet=job.sheet, quick=True)
-        job.mapping = {str(index): marker for index, marker in
-                       parse_mapping(mapping, columns=table_width(table)).items()}
+        open_table(job.source.path, sheet=job.sheet, quick=True)
     except ImportProblem:
         job.source.delete(save=False)
         raise
@@ -118,6 +120,15 @@ def _store_source(job: ImportJob, upload) -> None:
             job.source.save(name, File(fh), save=False)
     else:
         job.source.save(name, upload, save=False)
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise MappingError("Give the list a name.")
+    if len(name) > NAME_LENGTH:
+        raise MappingError(f"A list's name has at most {NAME_LENGTH} characters.")
+    return name
 
 
 def _check_country(default_country: str | None) -> str:
@@ -159,13 +170,33 @@ def recipient_list_import(*, job_id: int) -> ImportJob:
     finally:
         report.close()
     job.refresh_from_db()
+    if job.status in (Status.SUCCEEDED, Status.FAILED):
+        _discard_source(job)
     return job
+
+
+def import_sources_discard() -> int:
+    """Delete the uploaded files of finished imports (contact data nobody needs any more; the
+    rejected-rows reports stay). Returns how many. Runs periodically, for jobs that ended
+    without deleting theirs (a worker that died) or before they did."""
+    jobs = ImportJob.objects.filter(status__in=[Status.SUCCEEDED, Status.FAILED]).exclude(source="")
+    count = 0
+    for job in jobs.only("pk", "source").iterator():
+        _discard_source(job)
+        count += 1
+    return count
+
+
+def _discard_source(job: ImportJob) -> None:
+    if job.source:
+        job.source.delete(save=False)
+        ImportJob.objects.filter(pk=job.pk).update(source="")
 
 
 def _run_job(job: ImportJob, report: Report) -> None:
     jobs = ImportJob.objects.filter(pk=job.pk)
     table = open_table(job.source.path, sheet=job.sheet)
-    mapping = parse_mapping(job.mapping, columns=table_width(table))
+    mapping = parse_mapping(job.mapping)
     if table.rows_estimated is not None:
         jobs.update(rows_estimated=max(table.rows_estimated - (1 if job.has_header else 0), 0))
     import_settings = ImportSettings(
@@ -352,11 +383,10 @@ def recipient_list_create_from_numbers(
     *, account: ProviderAccount, name: str, numbers: str | list[str], default_country: str | None = None
 ) -> tuple[RecipientList, ImportResult]:
     """A new list from pasted text or a list of numbers (MessageWhiz's /recipientList/numbers)."""
-    if not name.strip():
-        raise ImportProblem("Give the new list a name.")
+    name = _check_name(name)
     result = _numbers_import(
         Kind.RECIPIENTS, Mode.NEW, numbers, default_country=default_country,
-        create=lambda: RecipientList.objects.create(account=account, name=name.strip()),
+        create=lambda: RecipientList.objects.create(account=account, name=name),
     )
     return RecipientList.objects.get(pk=result.list_id), result
 
@@ -372,11 +402,10 @@ def recipient_list_add_numbers(
 def unsubscribe_list_create_from_numbers(
     *, account: ProviderAccount, name: str, numbers: str | list[str], default_country: str | None = None
 ) -> tuple[UnsubscribeList, ImportResult]:
-    if not name.strip():
-        raise ImportProblem("Give the new list a name.")
+    name = _check_name(name)
     result = _numbers_import(
         Kind.UNSUBSCRIBES, Mode.NEW, numbers, default_country=default_country,
-        create=lambda: UnsubscribeList.objects.create(account=account, name=name.strip()),
+        create=lambda: UnsubscribeList.objects.create(account=account, name=name),
     )
     return UnsubscribeList.objects.get(pk=result.list_id), result
 
@@ -411,10 +440,7 @@ def unsubscribe_list_disable(*, unsubscribe_list: UnsubscribeList) -> Unsubscrib
 
 
 def _rename(obj, name: str):
-    name = name.strip()
-    if not name:
-        raise ImportProblem("A list needs a name.")
-    _mark_changed(obj, name=name)
+    _mark_changed(obj, name=_check_name(name))
     obj.refresh_from_db()
     return obj
 

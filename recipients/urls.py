@@ -8,6 +8,7 @@ KIND = "<str:kind>"
 urlpatterns = [
     path("lists/", views.list_index, name="list_index"),
     path("unsubscribe-lists/", views.list_index, {"kind": "unsubscribes"}, name="unsubscribe_index"),
+    path(f"lists/{KIND}/new/", views.list_new, name="list_new"),
     path(f"lists/{KIND}/<int:pk>/", views.list_detail, name="list_detail"),
     path(f"lists/{KIND}/<int:pk>/action/", views.list_action, name="list_action"),
     path(f"lists/{KIND}/<int:pk>/download.<str:fmt>", views.list_download, name="list_download"),

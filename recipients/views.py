@@ -1,34 +1,35 @@
 """Recipient and unsubscribe lists in the dashboard, and the import wizard:
 
 upload → preview with column flags → mapping and options → progress bar → result with rejects.
-The uploaded file is kept (as a staged file named in the session) between the steps, so the
-user picks the mapping on the real data and the import reads the same bytes.
+The uploaded file is kept (see `recipients.staging`, named in the session) between the steps, so
+the user picks the mapping on the real data and the import reads the same bytes.
 """
 
 import os
-import uuid
 from pathlib import Path
 
-from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from messaging.models import ProviderAccount
 
 from . import exports, services
 from .errors import ImportProblem
-from .mapping import MARKERS
+from .forms import ImportOptionsForm, NumbersListForm, UploadForm, UploadLimit, size_limit
 from .models import ImportJob, RecipientList, UnsubscribeList
-from .preview import preview_file
 from .selectors import import_job_progress
+from .staging import staged_upload_discard, staged_upload_path, staged_upload_preview, staged_upload_save
 
 KINDS = {"recipients": RecipientList, "unsubscribes": UnsubscribeList}
-STAGED_DIR = "imports/staged"
+# A phone filter on a list's page counts its matches up to this many (unfiltered, the list's
+# stored count is used): counting a million index entries per page view would make it slow.
+MEMBERS_COUNT_CAP = 10_000
 
 
 def _model(kind: str):
@@ -38,10 +39,12 @@ def _model(kind: str):
         raise Http404("No such kind of list.") from None
 
 
-def _staged_path(token: str) -> Path:
-    if not token or not all(ch in "0123456789abcdef" for ch in token):
-        raise Http404("No such upload.")
-    return Path(settings.MEDIA_ROOT) / STAGED_DIR / token
+def _accounts():
+    return ProviderAccount.objects.filter(is_active=True, kind=ProviderAccount.Kind.MESSAGEWHIZ)
+
+
+def _numbers_result(result) -> str:
+    return f"Added {result.inserted} of {result.total} numbers ({result.wrong} wrong, {result.duplicate} duplicate)."
 
 
 def list_index(request, kind="recipients"):
@@ -61,12 +64,36 @@ def list_detail(request, kind, pk):
     obj = get_object_or_404(model, pk=pk)
     members = (obj.recipients if kind == "recipients" else obj.numbers).order_by("pk")
     phone = "".join(ch for ch in request.GET.get("phone", "") if ch.isdigit())
+    paginator = Paginator(members.filter(phone__startswith=phone) if phone else members, 50)
     if phone:
-        members = members.filter(phone__startswith=phone)
-    page = Paginator(members, 50).get_page(request.GET.get("page"))
+        found = paginator.object_list[: MEMBERS_COUNT_CAP + 1].count()
+        paginator.capped, paginator.count = found > MEMBERS_COUNT_CAP, min(found, MEMBERS_COUNT_CAP)
+    else:
+        paginator.count = obj.recipient_count if kind == "recipients" else obj.member_count
     return render(request, "recipients/list_detail.html", {
-        "obj": obj, "kind": kind, "page": page, "phone": phone,
+        "obj": obj, "kind": kind, "page": paginator.get_page(request.GET.get("page")), "phone": phone,
         "jobs": obj.import_jobs.order_by("-created_at")[:10],
+    })
+
+
+def list_new(request, kind):
+    """A new list from pasted numbers (MessageWhiz's /recipientList/numbers, or an unsubscribe list)."""
+    model = _model(kind)
+    form = NumbersListForm(request.POST or None, accounts=_accounts())
+    if request.method == "POST" and form.is_valid():
+        create = (services.recipient_list_create_from_numbers if kind == "recipients"
+                  else services.unsubscribe_list_create_from_numbers)
+        try:
+            obj, result = create(account=form.cleaned_data["account"], name=form.cleaned_data["name"],
+                                 numbers=form.cleaned_data["numbers"],
+                                 default_country=form.cleaned_data["default_country"])
+        except ImportProblem as problem:
+            form.add_error(None, str(problem))
+        else:
+            messages.success(request, f"Created “{obj}”. {_numbers_result(result)}")
+            return redirect("recipients:list_detail", kind=kind, pk=obj.pk)
+    return render(request, "recipients/list_new.html", {
+        "form": form, "kind": kind, "title": f"New {model._meta.verbose_name} from numbers",
     })
 
 
@@ -87,8 +114,7 @@ def list_action(request, kind, pk):
             result = getattr(services, f"{prefix}_add_numbers")(
                 **{arg: obj}, numbers=request.POST.get("numbers", ""),
                 default_country=request.POST.get("default_country", ""))
-            messages.success(request, f"Added {result.inserted} of {result.total} numbers "
-                                      f"({result.wrong} wrong, {result.duplicate} duplicate).")
+            messages.success(request, _numbers_result(result))
         else:
             raise Http404("Unknown action.")
     except ImportProblem as problem:
@@ -98,7 +124,6 @@ def list_action(request, kind, pk):
 
 def list_download(request, kind, pk, fmt):
     obj = get_object_or_404(_model(kind), pk=pk)
-    filename = f"{obj.name}.{fmt}".replace('"', "")
     if fmt == "csv":
         rows = (exports.recipient_list_export_csv(recipient_list=obj) if kind == "recipients"
                 else exports.unsubscribe_list_export_csv(unsubscribe_list=obj))
@@ -111,44 +136,43 @@ def list_download(request, kind, pk, fmt):
             exports.unsubscribe_list_export_xlsx(unsubscribe_list=obj, output=response)
     else:
         raise Http404("Downloads are CSV or XLSX.")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = content_disposition_header(True, f"{obj.name}.{fmt}")
     return response
 
 
-class UploadForm(forms.Form):
-    file = forms.FileField(help_text="CSV (any encoding and delimiter), XLSX or XLS")
-
-
+@csrf_exempt
 def import_upload(request, kind="recipients"):
+    # The size limit applies while the upload arrives, so the handler goes in before anything
+    # reads the request body — CSRF's check included, hence the check after it.
+    request.upload_handlers.insert(0, UploadLimit(request))
+    return _import_upload(request, kind)
+
+
+@csrf_protect
+def _import_upload(request, kind):
     _model(kind)
-    form = UploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    posted = request.method == "POST"
+    form = UploadForm(request.POST if posted else None, request.FILES if posted else None,
+                      too_large=request.upload_too_large)
+    if posted and form.is_valid():
         upload = form.cleaned_data["file"]
-        if upload.size > settings.UPLOAD_MAX_BYTES:
-            form.add_error("file", f"Files up to {settings.UPLOAD_MAX_BYTES // 1048576} MB are accepted.")
+        token = staged_upload_save(upload)
+        try:
+            staged_upload_preview(token)
+        except ImportProblem as problem:
+            staged_upload_discard(token)
+            form.add_error("file", str(problem))
         else:
-            token = uuid.uuid4().hex
-            path = _staged_path(token)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "wb") as out:
-                for chunk in upload.chunks():
-                    out.write(chunk)
-            try:
-                preview_file(path)
-            except ImportProblem as problem:
-                path.unlink(missing_ok=True)
-                form.add_error("file", str(problem))
-            else:
-                request.session[f"staged:{token}"] = Path(upload.name).name[:200]
-                return redirect("recipients:import_map", kind=kind, token=token)
-    return render(request, "recipients/import_upload.html", {"form": form, "kind": kind,
-                                                             "max_mb": settings.UPLOAD_MAX_BYTES // 1048576})
+            request.session[f"staged:{token}"] = Path(upload.name).name[:200]
+            return redirect("recipients:import_map", kind=kind, token=token)
+    return render(request, "recipients/import_upload.html", {"form": form, "kind": kind, "size_limit": size_limit()})
 
 
 def import_map(request, kind, token):
-    path = _staged_path(token)
+    model = _model(kind)
+    path = staged_upload_path(token)
     source_name = request.session.get(f"staged:{token}")
-    if source_name is None or not path.exists():
+    if path is None or source_name is None or not path.exists():
         messages.error(request, "That upload has expired; please upload the file again.")
         return redirect("recipients:import_upload", kind=kind)
     sheet = request.POST.get("sheet", request.GET.get("sheet", "")) or None
@@ -157,41 +181,32 @@ def import_map(request, kind, token):
     else:
         has_header = request.GET.get("has_header", "on") == "on"
     try:
-        preview = preview_file(path, sheet=sheet, has_header=has_header)
+        preview = staged_upload_preview(token, sheet=sheet, has_header=has_header)
     except ImportProblem as problem:
         messages.error(request, str(problem))
         return redirect("recipients:import_upload", kind=kind)
-    model = _model(kind)
-    accounts = ProviderAccount.objects.filter(is_active=True, kind=ProviderAccount.Kind.MESSAGEWHIZ)
-    markers = ("phone_number",) if kind == "unsubscribes" else MARKERS
+    accounts, lists = _accounts(), model.objects.filter(enabled=True)
+    form = ImportOptionsForm(request.POST if request.POST.get("step") == "import" else None, accounts=accounts,
+                             lists=lists, columns=preview.columns, kind=kind)
     errors = []
-    if request.method == "POST" and request.POST.get("step") == "import":
-        mapping = {str(i): request.POST.get(f"column_{i}", "") for i in range(preview.columns)}
-        mode = request.POST.get("mode", "new")
-        target = model.objects.filter(pk=request.POST.get("target") or 0).first() if mode != "new" else None
-        account = target.account if target else accounts.filter(pk=request.POST.get("account") or 0).first()
-        if account is None and accounts.count() == 1:
-            account = accounts.first()
-        if account is None:
-            errors.append("Choose the provider account the list belongs to.")
-        elif mode != "new" and target is None:
-            errors.append("Choose the list to add to or replace.")
-        else:
+    if form.is_bound:
+        if form.is_valid():
+            options = form.cleaned_data
             try:
                 job = services.import_job_create(
-                    account=account, upload=path, mapping=mapping, kind=kind, mode=mode, target=target,
-                    name=request.POST.get("name", "") if mode == "new" else "",
-                    truncate=request.POST.get("truncate") == "on",
-                    default_country=request.POST.get("default_country", ""),
+                    account=options["account"], upload=path, mapping=options["mapping"], kind=kind,
+                    mode=options["mode"], target=options["target"], name=options["name"],
+                    truncate=options["truncate"], default_country=options["default_country"],
                     sheet=sheet or "", has_header=has_header,
                 )
             except ImportProblem as problem:
                 errors.append(str(problem))
             else:
                 ImportJob.objects.filter(pk=job.pk).update(source_name=source_name)
-                path.unlink(missing_ok=True)
+                staged_upload_discard(token)
                 request.session.pop(f"staged:{token}", None)
                 return redirect("recipients:import_job", pk=job.pk)
+        errors += [error for field_errors in form.errors.values() for error in field_errors]
     columns = []
     for index in range(preview.columns):
         columns.append({
@@ -203,9 +218,9 @@ def import_map(request, kind, token):
         })
     return render(request, "recipients/import_map.html", {
         "kind": kind, "token": token, "source_name": source_name, "preview": preview, "columns": columns,
-        "rows": preview.data[1:] if has_header else preview.data, "markers": markers, "has_header": has_header,
-        "sheet": sheet or preview.sheet, "accounts": accounts, "lists": model.objects.filter(enabled=True),
-        "errors": errors, "posted": request.POST,
+        "rows": preview.data[1:] if has_header else preview.data, "markers": form.markers, "has_header": has_header,
+        "sheet": sheet or preview.sheet, "accounts": accounts, "lists": lists, "errors": errors,
+        "posted": request.POST,
     })
 
 

@@ -92,38 +92,50 @@ def mirror_pull(account, resource: MirrorResource) -> PullSummary:
     update_fields = ["enabled", "sync_state", "sync_error", "synced_at", "remote_snapshot",
                      *resource.fields, *resource.read_only]
 
-    def apply() -> list:
-        model.objects.bulk_create([obj for obj, _ in to_create], batch_size=500)
+    def adopt_and_mark_gone() -> None:
         for obj, remote_id, snapshot in to_adopt:
             # Its own push (still queued) then sends whatever differs from the remote copy.
             model.objects.filter(pk=obj.pk, remote_id=None).update(
                 remote_id=remote_id, remote_snapshot=snapshot, create_attempted_at=None)
-        applied = [(obj, ids) for obj, ids in to_update if _save_if_unchanged(obj, update_fields)]
-        summary.updated = len(applied)
-        summary.kept_local += len(to_update) - len(applied)
         summary.missing = sum(
             model.objects.filter(pk=obj.pk, revision=obj.revision)
             .update(sync_state=SyncState.FAILED, sync_error=MISSING_REMOTELY)
             for obj in gone
         )
-        changed = [*to_create, *applied]
+
+    def save(creating: list, updating: list) -> list:
+        """Write new and changed rows (an edit made meanwhile wins); returns those written."""
+        model.objects.bulk_create([obj for obj, _ in creating], batch_size=500)
+        applied = [(obj, ids) for obj, ids in updating if _save_if_unchanged(obj, update_fields)]
+        summary.updated += len(applied)
+        summary.kept_local += len(updating) - len(applied)
+        changed = [*creating, *applied]
         if resource.members is not None:
             _set_members(account, resource, changed)
         return changed
 
-    if resource.after_pull is None:
-        with transaction.atomic():
-            apply()
-        return summary
-    # Content beyond fields (a list's recipients) is fetched only for new or changed rows, within
-    # the same transaction: a row must never look pulled while its content is missing.
-    try:
-        with MessageWhizClient.from_account(account) as client, transaction.atomic():
-            for obj, _ in apply():
-                resource.after_pull(client, obj)
-                model.objects.filter(pk=obj.pk).update(remote_snapshot=resource.snapshot_of(obj))
-    except MessageWhizError as exc:
-        return PullSummary(failed=1, error=str(exc))
+    with transaction.atomic():
+        adopt_and_mark_gone()
+        if resource.after_pull is None:
+            save(to_create, to_update)
+            return summary
+    # Content beyond fields (a list's recipients) is fetched only for new or changed rows, outside
+    # any transaction; each row is then saved with its content in a transaction of its own, so a
+    # row never looks pulled while its content is missing, and one that fails leaves the others done.
+    with MessageWhizClient.from_account(account) as client:
+        for row in (*to_create, *to_update):
+            obj, new = row[0], row[0].pk is None
+            try:
+                save_content = resource.after_pull(client, obj)
+            except MessageWhizError as exc:
+                summary.failed += 1
+                summary.error = str(exc)
+                summary.created -= new
+                continue
+            with transaction.atomic():
+                if save([row], []) if new else save([], [row]):
+                    save_content(obj)
+                    model.objects.filter(pk=obj.pk).update(remote_snapshot=resource.snapshot_of(obj))
     return summary
 
 

@@ -50,7 +50,9 @@ class MirrorResource:
     create_remote: Callable | None = None  # (client, obj) -> the remote object (with "id")
     update_remote: Callable | None = None  # (client, obj, previous snapshot) -> None
     content_snapshot: Callable | None = None  # (obj) -> dict merged into the snapshot
-    after_pull: Callable | None = None  # (client, obj) -> None, for each new or changed row
+    # (client, obj) -> save(obj), for each new or changed row: fetches outside any transaction,
+    # and `save` writes the content inside the row's own.
+    after_pull: Callable | None = None
     # (obj) -> the row whose push creates this one (a link imported into a link list), or None.
     created_by: Callable | None = None
 

@@ -108,4 +108,4 @@ def report_rows(job: ImportJob) -> list[dict]:
     if not job.rejects:
         return []
     with job.rejects.open("rb") as fh:
-        return list(csv.DictReader(io.StringIO(fh.read().decode("utf-8"))))
+        return list(csv.DictReader(io.StringIO(fh.read().decode("utf-8-sig"))))

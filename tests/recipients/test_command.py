@@ -47,6 +47,29 @@ def test_sheet_and_truncate_options(write_xlsx, account):
     assert len(RecipientList.objects.get().recipients.get().first_name) == 50
 
 
+def failing(*args) -> dict:
+    """Run the command, failing: a JSON error object on stdout, and (manage.py's exit status) 1."""
+    out = io.StringIO()
+    with pytest.raises(CommandError) as caught:
+        call_command("import_recipients", *map(str, args), stdout=out)
+    assert caught.value.returncode == 1
+    output = json.loads(out.getvalue())
+    assert output["error"] == str(caught.value)
+    return output
+
+
+def test_failures_print_a_json_error_and_exit_1(write_csv, account):
+    path = write_csv([["phone", "name"], ["380501234567", "N" * 51], ["x", "bad"]])
+    output = failing(path, "--list", "X", "--mapping", '{"0":"phone_number","1":"first_name"}')
+    assert output["error"].startswith("1 field is longer than MessageWhiz allows")
+    assert output["rejects"].endswith(".csv") and "job_id" in output
+    assert failing(path, "--list", "X", "--mapping", "nope") == {
+        "error": 'The mapping is not valid JSON, e.g. {"0": "phone_number"}.'}
+    assert failing(path, "--list", "X", "--mapping", '{"0":"phone_number"}', "--account", "Nobody") == {
+        "error": "No provider account named 'Nobody'."}
+    assert not RecipientList.objects.exists()
+
+
 def test_errors_are_reported_as_command_errors(write_csv, account):
     path = write_csv([["phone"], ["380501234567"]])
     with pytest.raises(CommandError, match="No column is mapped to phone_number"):

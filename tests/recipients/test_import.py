@@ -7,6 +7,7 @@ from messaging.mirror import SyncState
 from recipients import importing
 from recipients.errors import MappingError
 from recipients.models import ImportJob, Recipient, RecipientList
+from recipients.preview import preview_file
 from recipients.services import import_job_create, recipient_list_import
 
 from .conftest import phones_of, report_rows
@@ -184,14 +185,29 @@ def test_a_job_left_running_by_a_dead_worker_runs_again(write_csv, account):
 
 def test_mapping_errors_are_reported_when_the_job_is_created(write_csv, account):
     path = write_csv([["phone", "name"], ["380501234567", "Ann"]])
-    with pytest.raises(MappingError, match="Column 2 is mapped to email, but the file has only 2 columns"):
-        import_job_create(account=account, upload=path, mapping={"0": "phone_number", "2": "email"}, name="L")
     with pytest.raises(MappingError, match="No column is mapped to phone_number"):
         import_job_create(account=account, upload=path, mapping={"1": "first_name"}, name="L")
     with pytest.raises(MappingError, match="Unknown country code 'ZZ'"):
         import_job_create(account=account, upload=path, mapping={"0": "phone_number"}, name="L",
                           default_country="ZZ")
     assert not ImportJob.objects.exists()
+
+
+def test_a_column_no_row_reaches_fails_the_import(write_csv, run_import):
+    job = run_import(write_csv([["phone", "name"], ["380501234567", "Ann"]]), {"0": "phone_number", "2": "email"})
+    assert job.status == ImportJob.Status.FAILED
+    assert job.error.startswith("Column 2 is mapped to email, but the file has only 2 columns")
+    assert not RecipientList.objects.exists()
+
+
+def test_a_column_that_only_rows_far_down_have_can_be_mapped(write_csv, run_import):
+    """The preview offers every column of the file; the import accepts each of them."""
+    rows = [["phone"]] + [[f"3805012{i:05d}"] for i in range(500)] + [["380509999999", "late@example.com"]]
+    path = write_csv(rows)
+    assert preview_file(path).columns == 2
+    job = run_import(path, {"0": "phone_number", "1": "email"})
+    assert job.result["inserted"] == 501
+    assert job.recipient_list.recipients.get(phone="380509999999").email == "late@example.com"
 
 
 def test_no_header_option(write_csv, run_import):

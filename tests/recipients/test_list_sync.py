@@ -51,12 +51,16 @@ def test_phone_only_list_goes_as_numbers(mw_account, sandbox):
     assert request["json"] == {"name": "Plain", "numbers": ["380501234567"]}
 
 
-def test_append_replaces_remotely_and_rename_patches(customers, sandbox):
+def test_append_sends_only_the_new_numbers_and_rename_patches(customers, sandbox):
     customers = push(customers)
     services.recipient_list_add_numbers(recipient_list=customers, numbers="380501234569")
     customers = push(customers)
-    assert sandbox.requests(method="PUT", path=f"(?i)^/api/3/recipientList/{customers.remote_id}$")
-    assert len(remote_recipients(sandbox, customers.remote_id)) == 3
+    [added] = sandbox.requests(method="PUT", path=f"(?i)^/api/3/recipientList/{customers.remote_id}/numbers$")
+    assert added["json"] == {"numbers": ["380501234569"]}
+    assert not sandbox.requests(method="PUT", path=f"(?i)^/api/3/recipientList/{customers.remote_id}$")
+    assert remote_recipients(sandbox, customers.remote_id) == [
+        ("380501234567", "Ann"), ("380501234568", "Bob"), ("380501234569", ""),
+    ]
 
     services.recipient_list_rename(recipient_list=customers, name="Best customers")
     customers = push(customers)
@@ -68,6 +72,56 @@ def test_append_replaces_remotely_and_rename_patches(customers, sandbox):
     customers = push(customers)
     assert customers.sync_state == SyncState.DISABLED
     assert not remote_list(sandbox, customers.remote_id)["enabled"]
+
+
+def test_replaced_list_or_appended_fields_go_as_a_whole_file(customers, sandbox, write_csv, run_import):
+    customers = push(customers)
+    run_import(write_csv([["phone", "name"], ["380501234570", "Cid"]]), {"0": "phone_number", "1": "first_name"},
+               mode="append", target=customers)
+    customers = push(customers)
+    assert sandbox.requests(method="PUT", path=f"(?i)^/api/3/recipientList/{customers.remote_id}$")
+    assert ("380501234570", "Cid") in remote_recipients(sandbox, customers.remote_id)
+
+    run_import(write_csv([["phone"], ["380501234571"]]), mode="replace", target=customers)
+    customers = push(customers)
+    assert customers.sync_state == SyncState.SYNCED, customers.sync_error
+    assert remote_recipients(sandbox, customers.remote_id) == [("380501234571", "")]
+
+
+FORMULA_LIKE = ["-" + "n" * 49, "+380 office", "=1+1", "@home"]
+
+
+def test_formula_like_values_reach_messagewhiz_as_typed(mw_account, sandbox):
+    recipient_list = RecipientList.objects.create(account=mw_account, name="Formulas", recipient_count=4)
+    Recipient.objects.bulk_create([
+        Recipient(recipient_list=recipient_list, phone=f"38050123456{i}", first_name=value[:50], custom=value)
+        for i, value in enumerate(FORMULA_LIKE)
+    ])
+    recipient_list = push(recipient_list)
+    assert recipient_list.sync_state == SyncState.SYNCED, recipient_list.sync_error
+    remote = sorted((r["first_name"], r["custom"]) for r in sandbox.state("recipients")
+                    if r["recipient_list_id"] == recipient_list.remote_id)
+    assert remote == sorted((value[:50], value) for value in FORMULA_LIKE)
+
+    # A replace (PUT, which has no truncate) keeps the 50-character name starting with "-" at 50.
+    Recipient.objects.filter(recipient_list=recipient_list, phone="380501234563").delete()
+    services.recipient_list_add_numbers(recipient_list=recipient_list, numbers="380501234569")
+    recipient_list = push(recipient_list)
+    assert recipient_list.sync_state == SyncState.SYNCED, recipient_list.sync_error
+    assert sandbox.requests(method="PUT", path=f"(?i)^/api/3/recipientList/{recipient_list.remote_id}$")
+    remote = {r["phone_number"]: r.get("first_name") for r in sandbox.state("recipients")
+              if r["recipient_list_id"] == recipient_list.remote_id}
+    assert remote["380501234560"] == "-" + "n" * 49
+
+
+def test_formula_like_values_come_back_from_messagewhiz_as_typed(mw_account, sandbox):
+    sandbox.seed("recipient_lists", [{"name": "Remote", "recipients": [
+        {"phone_number": f"38050123456{i}", "first_name": value[:50], "custom": value}
+        for i, value in enumerate(FORMULA_LIKE)]}])
+    mirror_pull(mw_account, resources.get("recipient_list"))
+    pulled = RecipientList.objects.get(name="Remote")
+    assert sorted(pulled.recipients.values_list("first_name", "custom")) == sorted(
+        (value[:50], value) for value in FORMULA_LIKE)
 
 
 def test_pull_brings_lists_and_their_recipients(mw_account, sandbox):
@@ -90,6 +144,35 @@ def test_pull_brings_lists_and_their_recipients(mw_account, sandbox):
     assert not sandbox.requests(method="PUT")
 
 
+def test_pull_saves_each_list_on_its_own(mw_account, sandbox):
+    _first, second = sandbox.seed("recipient_lists", [
+        {"name": "First", "recipients": [{"phone_number": "6593333311"}]},
+        {"name": "Second", "recipients": [{"phone_number": "6593333322"}, {"phone_number": "6593333333"}]},
+    ])
+    sandbox.faults(path=f"(?i)/recipientList/{second['id']}/recipients", fail_next=[{"status": 400}])
+    summary = mirror_pull(mw_account, resources.get("recipient_list")).as_dict()
+    assert summary["failed"] == 1
+    assert list(RecipientList.objects.values_list("name", "recipient_count")) == [("First", 1)]
+
+    sandbox.faults()
+    mirror_pull(mw_account, resources.get("recipient_list"))
+    second_list = RecipientList.objects.get(name="Second")
+    assert (second_list.recipient_count, second_list.sync_state) == (2, SyncState.SYNCED)
+    assert sorted(second_list.recipients.values_list("phone", flat=True)) == ["6593333322", "6593333333"]
+
+
+def test_pull_replaces_changed_content(mw_account, sandbox):
+    [remote] = sandbox.seed("recipient_lists", [{"name": "Grows", "recipients": [{"phone_number": "6593333311"}]}])
+    mirror_pull(mw_account, resources.get("recipient_list"))
+    sandbox.seed("recipients", [{"recipient_list_id": remote["id"], "phone_number": "6593333322",
+                                 "first_name": "Tab\there"}])
+    assert mirror_pull(mw_account, resources.get("recipient_list")).as_dict()["updated"] == 1
+    pulled = RecipientList.objects.get()
+    assert pulled.recipient_count == 2
+    assert sorted(pulled.recipients.values_list("phone", "first_name")) == [
+        ("6593333311", ""), ("6593333322", "Tab\there")]
+
+
 def test_unsubscribe_list_round_trip(mw_account, sandbox):
     unsubscribes = UnsubscribeList.objects.create(account=mw_account, name="Opt-outs", member_count=1)
     UnsubscribeNumber.objects.create(unsubscribe_list=unsubscribes, phone="380501234567")
@@ -97,3 +180,10 @@ def test_unsubscribe_list_round_trip(mw_account, sandbox):
     assert unsubscribes.sync_state == SyncState.SYNCED, unsubscribes.sync_error
     remote = next(u for u in sandbox.state("unsubscribe_lists") if u["id"] == unsubscribes.remote_id)
     assert [str(n) for n in remote["numbers"]] == ["380501234567"]
+
+    services.unsubscribe_list_add_numbers(unsubscribe_list=unsubscribes, numbers="380501234568")
+    unsubscribes = push(unsubscribes)
+    [added] = sandbox.requests(method="POST", path=f"(?i)^/api/3/unsubscribeList/{unsubscribes.remote_id}/members$")
+    assert added["json"] == {"numbers": ["380501234568"]}
+    remote = next(u for u in sandbox.state("unsubscribe_lists") if u["id"] == unsubscribes.remote_id)
+    assert sorted(str(n) for n in remote["numbers"]) == ["380501234567", "380501234568"]

@@ -96,5 +96,5 @@ def test_rename_and_disable_are_local_edits_for_the_sync_to_push(make_list, make
 
     unsubscribe_list = unsubscribe_list_disable(unsubscribe_list=make_unsubscribe_list())
     assert unsubscribe_list.enabled is False
-    with pytest.raises(ImportProblem, match="needs a name"):
+    with pytest.raises(ImportProblem, match="Give the list a name"):
         recipient_list_rename(recipient_list=recipient_list, name=" ")

@@ -40,6 +40,20 @@ def test_windows_1252_fallback(write_csv, settings):
     assert read(path)[1] == ["380501234567", "Renée"]
 
 
+def test_windows_1251_from_ukrainian_excel(write_csv, settings):
+    rows = [["Телефон", "Ім'я", "Прізвище"], ["380501234567", "Ольга", "Шевченко"], ["380501234568", "Євген", "Ґудзь"]]
+    path = write_csv(rows, encoding="cp1251", delimiter=";")
+    assert open_table(path).encoding == "cp1251"
+    assert read(path) == rows
+
+
+def test_western_names_with_accents_stay_windows_1252(write_csv, settings):
+    rows = [["phone", "name"], ["380501234567", "Conceição"], ["380501234568", "Größe"], ["380501234569", "Müller"]]
+    path = write_csv(rows, encoding="cp1252")
+    assert open_table(path).encoding == "cp1252"
+    assert read(path) == rows
+
+
 def test_utf8_that_breaks_late_in_the_file_falls_back_to_1252(tmp_path, settings):
     # The first megabyte is plain ASCII; only the scan of the whole file reveals cp1252.
     lines = [f"3805012{i:05d},Name" for i in range(120_000)] + ["380509999999,Café"]

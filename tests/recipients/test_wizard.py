@@ -1,12 +1,17 @@
 """The import wizard as a marketer uses it: upload, preview, map, import, see the result."""
 
 import re
+from urllib.parse import unquote
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from recipients.models import ImportJob, RecipientList
+from recipients.preview import preview_file
 
 CSV = ("Phone;First name;Last name\n"
        "+380 (50) 123-45-67;Ann;Lee\n"
@@ -82,3 +87,102 @@ def test_lists_pages_and_downloads(admin_client, staged, django_capture_on_commi
                       {"action": "add_numbers", "numbers": "380501234599, 12"})
     recipient_list.refresh_from_db()
     assert recipient_list.recipient_count == 3
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_downloads_are_named_after_the_list_in_any_alphabet(admin_client, make_list, fmt):
+    recipient_list = make_list(name='Клієнти "березень"', phones=["380501234567"])
+    response = admin_client.get(reverse("recipients:list_download", args=["recipients", recipient_list.pk, fmt]))
+    assert response.status_code == 200
+    disposition = response["Content-Disposition"]
+    assert disposition.startswith("attachment; filename*=utf-8''")
+    assert unquote(disposition.split("''", 1)[1]) == f'Клієнти "березень".{fmt}'
+
+
+def test_each_preview_is_computed_once_per_sheet_and_header_choice(admin_client, staged, monkeypatch):
+    from recipients import staging
+
+    computed = []
+
+    def counting(path, **options):
+        computed.append(options)
+        return preview_file(path, **options)
+
+    monkeypatch.setattr(staging, "preview_file", counting)
+    for _ in range(2):
+        assert "Ann" in admin_client.get(staged).content.decode()
+        admin_client.post(staged, {"step": "preview"})  # the header box unticked
+    admin_client.post(staged, {"step": "preview", "has_header": "on", "column_0": "phone_number"})
+    assert computed == [{"sheet": None, "has_header": False}]  # the upload already previewed with a header
+
+
+def test_upload_over_the_limit_is_stopped_with_a_clear_message(admin_client, mw_account, settings, media_root):
+    settings.UPLOAD_MAX_BYTES = 1024 * 1024
+    body = b"phone\n" + b"380501234567\n" * 200_000  # 2.6 MB
+    response = admin_client.post(reverse("recipients:import_upload", args=["recipients"]),
+                                 {"file": SimpleUploadedFile("big.csv", body)})
+    assert response.status_code == 200
+    assert "The file is larger than 1 MB; files up to 1 MB are accepted." in response.content.decode()
+    assert not any(path.is_file() for path in media_root.rglob("*"))
+
+
+def test_upload_still_checks_the_csrf_token(mw_account, django_user_model):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(django_user_model.objects.create_superuser("csrf", "csrf@example.com", "pw"))
+    response = client.post(reverse("recipients:import_upload", args=["recipients"]),
+                           {"file": SimpleUploadedFile("crm.csv", CSV)})
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("tampered", [
+    {"mode": "append", "target": "abc"},
+    {"mode": "append", "target": "99999"},
+    {"mode": "sideways"},
+    {"account": "abc"},
+    {"column_1": "nickname"},
+    {"name": "n" * 256},
+    {"default_country": "UKR"},
+])
+def test_tampered_mapping_posts_get_form_errors_not_500(admin_client, staged, tampered):
+    post = {"step": "import", "has_header": "on", "column_0": "phone_number", "mode": "new", "name": "X", **tampered}
+    response = admin_client.post(staged, post)
+    assert response.status_code == 200
+    assert 'class="flash flash-error"' in response.content.decode()
+    assert not ImportJob.objects.exists()
+
+
+def test_replace_keeps_the_lists_name(admin_client, staged, make_list, django_capture_on_commit_callbacks):
+    recipient_list = make_list(name="Keep me", phones=["380501234599"])
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(staged, {"step": "import", "has_header": "on", "column_0": "phone_number", "mode": "replace",
+                                   "target": recipient_list.pk, "name": "crm.csv", "default_country": "UA"})
+    recipient_list.refresh_from_db()
+    assert (recipient_list.name, recipient_list.recipient_count) == ("Keep me", 2)
+
+
+def test_list_page_shows_the_stored_count_without_counting_members(admin_client, make_list):
+    recipient_list = make_list(phones=[f"3805012345{i:02d}" for i in range(60)])
+    url = reverse("recipients:list_detail", args=["recipients", recipient_list.pk])
+    with CaptureQueriesContext(connection) as queries:
+        page = admin_client.get(url).content.decode()
+    assert "(60)" in page and "Page 1 of 2" in page
+    assert not [q["sql"] for q in queries if "COUNT(" in q["sql"].upper() and "recipient" in q["sql"]]
+    found = admin_client.get(url, {"phone": "38050123451"}).content.decode()
+    assert "(10)" in found
+
+
+@pytest.mark.parametrize("kind", ["recipients", "unsubscribes"])
+def test_new_list_from_pasted_numbers(admin_client, mw_account, kind):
+    response = admin_client.post(reverse("recipients:list_new", args=[kind]), {
+        "name": "Pasted", "numbers": "050 123 45 67\n380501234568, 380501234568\nnope", "default_country": "UA",
+    }, follow=True)
+    page = response.content.decode()
+    assert "Created “Pasted”. Added 2 of 4 numbers (1 wrong, 1 duplicate)." in page
+    assert "380501234567" in page and "380501234568" in page
+
+
+def test_new_list_needs_a_name_and_numbers(admin_client, mw_account):
+    response = admin_client.post(reverse("recipients:list_new", args=["recipients"]), {"name": "", "numbers": ""})
+    assert response.status_code == 200
+    assert response.content.decode().count('class="error"') == 2
+    assert not RecipientList.objects.exists()

@@ -8,10 +8,18 @@ from recipients.models import ImportJob, RecipientList, UnsubscribeList
 from recipients.services import import_job_create, recipient_list_import
 
 
+class ImportFailed(CommandError):
+    """A failure, with what a script needs to know besides the message (job id, report)."""
+
+    def __init__(self, message: str, **details):
+        super().__init__(message)
+        self.details = details
+
+
 class Command(BaseCommand):
     help = (
         "Import a CSV/XLSX/XLS file into a recipient (or unsubscribe) list, synchronously, and print "
-        "the result as JSON: inserted, total, wrong, duplicate."
+        'the result as JSON: inserted, total, wrong, duplicate — or {"error": …} with exit status 1.'
     )
 
     def add_arguments(self, parser):
@@ -28,8 +36,16 @@ class Command(BaseCommand):
         parser.add_argument("--account", help="Provider account name (optional if there is only one)")
         parser.add_argument("--unsubscribe", action="store_true", help="Import into an unsubscribe list")
 
-    def handle(self, *args, file, list_name, mapping, mode, truncate, default_country, sheet, no_header,
-               account, unsubscribe, **options):
+    def handle(self, *args, **options):
+        try:
+            output = self._import(**options)
+        except CommandError as exc:
+            self.stdout.write(json.dumps({"error": str(exc), **getattr(exc, "details", {})}))
+            raise
+        self.stdout.write(json.dumps(output))
+
+    def _import(self, *, file, list_name, mapping, mode, truncate, default_country, sheet, no_header, account,
+                unsubscribe, **options) -> dict:
         provider = self._account(account)
         kind = ImportJob.Kind.UNSUBSCRIBES if unsubscribe else ImportJob.Kind.RECIPIENTS
         target = None
@@ -49,14 +65,11 @@ class Command(BaseCommand):
         except (ImportProblem, OSError) as exc:
             raise CommandError(str(exc)) from exc
         job = recipient_list_import(job_id=job.pk)
+        report = {"rejects": job.rejects.path} if job.rejects else {}
         if job.status != ImportJob.Status.SUCCEEDED:
             hint = f" Rejected rows: {job.rejects.path}" if job.rejects else ""
-            raise CommandError(f"{job.error}{hint}")
-        target = job.target_list
-        output = {**job.result, "list_id": target.pk, "job_id": job.pk}
-        if job.rejects:
-            output["rejects"] = job.rejects.path
-        self.stdout.write(json.dumps(output))
+            raise ImportFailed(f"{job.error}{hint}", job_id=job.pk, **report)
+        return {**job.result, "list_id": job.target_list.pk, "job_id": job.pk, **report}
 
     def _account(self, name):
         if name:

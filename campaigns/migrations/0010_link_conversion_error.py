@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0008_mirror_next_push_at'),
+        ('campaigns', '0009_mirror_next_push_at'),
     ]
 
     operations = [
