@@ -94,7 +94,7 @@ def overview(*, days: int) -> dict:
     from django.apps import apps
     from django.utils import timezone
 
-    from messaging.mirror import SyncState
+    from messaging.selectors import mirror_sync_problems
 
     since = timezone.now() - timedelta(days=days)
     totals = Broadcast.objects.filter(submitted_at__gte=since).aggregate(
@@ -104,13 +104,6 @@ def overview(*, days: int) -> dict:
     )
     totals = {name: value or 0 for name, value in totals.items()}
     totals["not_delivered"] = sum(totals.pop(name) for name in ("failed", "undelivered", "rejected", "expired"))
-    problems = []
-    for label in ("campaigns.Campaign", "campaigns.Template", "campaigns.Link", "campaigns.LinkList",
-                  "campaigns.WordSpinner", "campaigns.Trigger", "messaging.Sender", "messaging.SenderList",
-                  "recipients.RecipientList", "recipients.UnsubscribeList"):
-        model = apps.get_model(label)
-        for obj in model.objects.filter(sync_state=SyncState.FAILED).order_by("-updated_at")[:5]:
-            problems.append((model._meta.verbose_name, obj))
     return {
         "days": days,
         "totals": totals,
@@ -120,6 +113,6 @@ def overview(*, days: int) -> dict:
         "drafts": Broadcast.objects.filter(state__in=[Broadcast.State.DRAFT, Broadcast.State.ESTIMATED],
                                            recurrence__isnull=True).order_by("-created_at")[:5],
         "lists": apps.get_model("recipients.RecipientList").objects.filter(enabled=True).order_by("-updated_at")[:6],
-        "sync_problems": problems[:10],
+        "sync_problems": mirror_sync_problems(limit=10),
     }
 

@@ -8,7 +8,7 @@ from django.db import connection
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from campaigns.models import Broadcast, Link, Message
+from campaigns.models import Broadcast, Campaign, Link, Message
 from campaigns.selectors import broadcast_messages, messages_in_index_order
 
 from .test_sending import run_task
@@ -146,6 +146,28 @@ def test_paging_a_filtered_table_keeps_the_filter_and_caps_the_count(admin_clien
     monkeypatch.setattr(broadcast_views, "FILTERED_COUNT_CAP", 100)
     page = admin_client.get(url + "?status=delivered").content.decode()
     assert "Page 1 of 2+<" in page  # 100 counted, more exist: the export has them all
+
+
+def test_campaign_page_shows_its_figures_and_broadcasts(admin_client, make_broadcast, audience):
+    first, second = make_broadcast(name="Autumn sale"), make_broadcast(name="Autumn reminder")
+    Broadcast.objects.filter(pk=first.pk).update(state="submitted", sent=100, delivered=90, failed=4)
+    Broadcast.objects.filter(pk=second.pk).update(state="submitted", sent=50, delivered=45, failed=1)
+    other = Campaign.objects.create(account=audience["campaign"].account, name="Spring")
+    Broadcast.objects.filter(pk=make_broadcast(name="Spring sale").pk).update(campaign=other)
+    campaign = audience["campaign"]
+    url = reverse("campaigns:campaign_detail", args=[campaign.pk])
+
+    listing = admin_client.get(reverse("campaigns:broadcast_list")).content.decode()
+    assert f'<a href="{url}">Autumn</a>' in listing
+    page = admin_client.get(url).content.decode()
+    stats = dict(zip(re.findall(r'stat-label">([^<]+)<', page), re.findall(r'stat-value">([^<]+)<', page),
+                     strict=True))
+    assert (stats["Sent"], stats["Delivered"], stats["Failed"]) == ("150", "135", "5")
+    assert "Autumn sale" in page and "Autumn reminder" in page and "Spring sale" not in page
+    edit = admin_client.get(reverse("campaigns:campaign_edit", args=[campaign.pk])).content.decode()
+    assert f'href="{url}">Broadcasts and figures</a>' in edit
+    assert admin_client.get(url, {"page": "x"}).status_code == 200
+    assert admin_client.get(reverse("campaigns:campaign_detail", args=[999999])).status_code == 404
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
