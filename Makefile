@@ -23,8 +23,10 @@ lint: install
 test: lint
 	$(BIN)/pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
-# PNGs of the main pages, from the browser tests (needs Debian's chromium), into screenshots/.
+# PNGs of every main page (desktop and phone width) and of the journeys' steps, from the browser
+# tests (needs Debian's chromium), into screenshots/.
 screenshots: install
+	rm -rf screenshots
 	SCREENSHOT_DIR=screenshots $(BIN)/pytest tests/browser -p no:xdist -q
 	@echo "Screenshots in ./screenshots/"
 

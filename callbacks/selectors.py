@@ -11,7 +11,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMinute
 from django.urls import reverse
 
-from campaigns.models import Broadcast, Message
+from campaigns.models import Broadcast, Link, Message
 from messaging.models import ProviderAccount
 
 from .models import CallbackEvent, Click
@@ -155,7 +155,13 @@ def broadcast_timeline(broadcast: Broadcast) -> dict:
         bucket[kind] += row["n"]
     links = list(Click.objects.filter(message__broadcast=broadcast).values("link_id")
                  .annotate(clicks=Count("pk"), people=Count("message", distinct=True)).order_by("-clicks")[:20])
+    # A click names the short link the recipient opened; when that is a link's MessageWhiz id, show its name.
+    ids = {link["link_id"]: int(link["link_id"]) for link in links
+           if link["link_id"].isascii() and link["link_id"].isdigit() and len(link["link_id"]) <= 18}
+    names = dict(Link.objects.filter(account_id=broadcast.account_id, remote_id__in=ids.values())
+                 .values_list("remote_id", "name"))
     for link in links:
+        link["name"] = names.get(ids.get(link["link_id"]))
         link["conversion"] = round(100 * link["people"] / broadcast.recipients_count, 2) \
             if broadcast.recipients_count else None
     result = {"minutes": sorted(minutes.items()), "links": links}

@@ -1,12 +1,15 @@
 """Broadcast pages: the list, one broadcast's figures and messages, exports, cancel."""
 
 import csv
-import io
+import tempfile
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from messaging.models import ProviderAccount
@@ -18,7 +21,7 @@ from .compose_views import describe_recurrence
 from .models import Broadcast, Message, RecurringBroadcast
 from .scheduling import broadcast_cancel
 from .segments import continue_problem, segment_continue
-from .selectors import broadcast_figures, broadcast_messages, broadcasts_search
+from .selectors import broadcast_figures, broadcast_messages, broadcasts_search, messages_in_index_order
 from .sending import SubmissionProblem
 from .states import TransitionRefused
 
@@ -62,12 +65,15 @@ def broadcast_detail(request, pk):
     known = None
     if not (phone or status) and broadcast.state in (Broadcast.State.SUBMITTED, Broadcast.State.COMPLETED):
         known = broadcast.recipients_count
-    messages_ = broadcast_messages(broadcast, status=status, phone=phone)
-    page = CountedPaginator(messages_, 50, count=known).get_page(request.GET.get("page"))
+    with messages_in_index_order():
+        page = CountedPaginator(broadcast_messages(broadcast, status=status, phone=phone), 50,
+                                count=known).get_page(request.GET.get("page"))
+        page.object_list = list(page.object_list)
     return render(request, "campaigns/broadcast_detail.html", {
         "broadcast": broadcast, "figures": broadcast_figures(broadcast), "page": page,
         "events": broadcast.events.select_related("actor"), "segments": broadcast.segments.all(),
         "status": status, "phone": phone, "statuses": Message.Status.choices,
+        "filters": _filters(status, phone),
     })
 
 
@@ -78,29 +84,54 @@ def broadcast_figures_partial(request, pk):
                   {"broadcast": broadcast, "figures": broadcast_figures(broadcast)})
 
 
+# A worksheet holds at most 1,048,576 rows, the header included; CSV has no limit.
+XLSX_MAX_ROWS = 1_048_575
+
+
 def broadcast_export(request, pk, fmt):
     if fmt not in ("csv", "xlsx"):
         raise Http404("Exports are CSV or XLSX.")
     broadcast = get_object_or_404(Broadcast, pk=pk)
-    rows = broadcast_messages(broadcast, status=request.GET.get("status", ""), phone=request.GET.get("phone", ""))
-    rows = rows.values_list(*EXPORT_COLUMNS).iterator(chunk_size=5000)
+    status, phone = request.GET.get("status", ""), request.GET.get("phone", "")
+    messages_ = broadcast_messages(broadcast, status=status, phone=phone)
     filename = f"broadcast-{broadcast.pk}-messages.{fmt}"
     if fmt == "xlsx":
-        from openpyxl import Workbook
-
-        book = Workbook(write_only=True)
-        sheet = book.create_sheet("Messages")
-        sheet.append(list(EXPORT_COLUMNS))
-        for row in rows:
-            sheet.append([neutralise(value) if isinstance(value, str) else _cell(value) for value in row])
-        output = io.BytesIO()
-        book.save(output)
-        response = HttpResponse(output.getvalue(),
-                                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    else:
-        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        if messages_.order_by()[:XLSX_MAX_ROWS + 1].count() > XLSX_MAX_ROWS:
+            messages.error(request, f"An XLSX file holds at most {XLSX_MAX_ROWS:,} messages and this export has "
+                                    "more: download it as CSV, which has no limit.")
+            return redirect(reverse("campaigns:broadcast_detail", args=[pk]) + _filters(status, phone))
+        return FileResponse(_xlsx_file(_rows(messages_)), as_attachment=True, filename=filename,
+                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response = StreamingHttpResponse(_csv_lines(_rows(messages_)), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
+
+
+def _filters(status: str, phone: str) -> str:
+    """The message table's filters as a query string ("" or "?status=…&phone=…"), for export links."""
+    query = urlencode({name: value for name, value in (("status", status), ("phone", phone)) if value})
+    return f"?{query}" if query else ""
+
+
+def _rows(messages_):
+    for row in messages_.values_list(*EXPORT_COLUMNS).iterator(chunk_size=5000):
+        yield [neutralise(value) if isinstance(value, str) else _cell(value) for value in row]
+
+
+def _xlsx_file(rows):
+    """The workbook in a temporary file (streamed from there), not in memory: a million rows make
+    tens of megabytes."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Messages")
+    sheet.append(list(EXPORT_COLUMNS))
+    for row in rows:
+        sheet.append(row)
+    output = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it when sent
+    book.save(output)
+    output.seek(0)
+    return output
 
 
 def broadcast_continue(request, pk):
@@ -142,7 +173,7 @@ def _csv_lines(rows):
     writer = csv.writer(_Echo())
     yield "\ufeff" + writer.writerow(EXPORT_COLUMNS)  # BOM: Excel then reads UTF-8 correctly
     for row in rows:
-        yield writer.writerow([neutralise(value) if isinstance(value, str) else _cell(value) for value in row])
+        yield writer.writerow(row)
 
 
 def _cell(value):

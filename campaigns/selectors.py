@@ -1,5 +1,8 @@
 """Reads for broadcast pages: figures come from pre-aggregated counters, never from counting messages."""
 
+from contextlib import contextmanager
+
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet, Sum
 
 from .models import Broadcast, Message
@@ -35,17 +38,44 @@ def campaign_figures(campaign) -> dict:
 
 
 def broadcast_messages(broadcast: Broadcast, *, status: str = "", phone: str = "") -> QuerySet[Message]:
+    """A broadcast's messages in phone order, optionally of one status and with a phone prefix.
+
+    Read a page of them inside `messages_in_index_order()`.
+    """
     messages = Message.objects.filter(broadcast=broadcast)
     if status in Message.Status.values:
         messages = messages.filter(status=status)
-    digits = "".join(ch for ch in phone if ch.isdigit())
+    digits = "".join(ch for ch in phone if ch in "0123456789")
     if digits:
-        messages = messages.filter(phone__startswith=digits)
+        # A range, not LIKE 'prefix%': the (broadcast, …, phone) btree indexes serve a range in
+        # any collation, LIKE only with a pattern_ops index. "3809" → [3809, 381).
+        messages = messages.filter(phone__gte=digits)
+        upper = digits.rstrip("9")
+        if upper:
+            messages = messages.filter(phone__lt=upper[:-1] + str(int(upper[-1]) + 1))
     return messages.order_by("phone")  # the order of the indexes, so a page never sorts a million rows
 
 
-def broadcasts_search(*, query: str = "", state: str = "") -> QuerySet[Broadcast]:
+@contextmanager
+def messages_in_index_order():
+    """Within the block, PostgreSQL reads a page of messages from an index in phone order.
+
+    Right after a broadcast's messages are inserted, the table's statistics do not know the
+    broadcast yet: PostgreSQL then guesses a few dozen rows for (broadcast, status) and fetches
+    and sorts all of them — a million, 0.5 s — instead of reading the first 50 from the index that
+    is already in phone order. Sorting is what such a plan needs, so it is ruled out here.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL enable_sort = off")
+        yield
+
+
+def broadcasts_search(*, query: str = "", state: str = "", campaign=None) -> QuerySet[Broadcast]:
     broadcasts = Broadcast.objects.select_related("campaign", "account").filter(recurrence__isnull=True)
+    if campaign is not None:
+        broadcasts = broadcasts.filter(campaign=campaign)
     if query:
         broadcasts = broadcasts.filter(Q(name__icontains=query) | Q(campaign__name__icontains=query))
     if state in Broadcast.State.values:
@@ -64,7 +94,7 @@ def overview(*, days: int) -> dict:
     from django.apps import apps
     from django.utils import timezone
 
-    from messaging.mirror import SyncState
+    from messaging.selectors import mirror_sync_problems
 
     since = timezone.now() - timedelta(days=days)
     totals = Broadcast.objects.filter(submitted_at__gte=since).aggregate(
@@ -74,13 +104,6 @@ def overview(*, days: int) -> dict:
     )
     totals = {name: value or 0 for name, value in totals.items()}
     totals["not_delivered"] = sum(totals.pop(name) for name in ("failed", "undelivered", "rejected", "expired"))
-    problems = []
-    for label in ("campaigns.Campaign", "campaigns.Template", "campaigns.Link", "campaigns.LinkList",
-                  "campaigns.WordSpinner", "campaigns.Trigger", "messaging.Sender", "messaging.SenderList",
-                  "recipients.RecipientList", "recipients.UnsubscribeList"):
-        model = apps.get_model(label)
-        for obj in model.objects.filter(sync_state=SyncState.FAILED).order_by("-updated_at")[:5]:
-            problems.append((model._meta.verbose_name, obj))
     return {
         "days": days,
         "totals": totals,
@@ -90,6 +113,6 @@ def overview(*, days: int) -> dict:
         "drafts": Broadcast.objects.filter(state__in=[Broadcast.State.DRAFT, Broadcast.State.ESTIMATED],
                                            recurrence__isnull=True).order_by("-created_at")[:5],
         "lists": apps.get_model("recipients.RecipientList").objects.filter(enabled=True).order_by("-updated_at")[:6],
-        "sync_problems": problems[:10],
+        "sync_problems": mirror_sync_problems(limit=10),
     }
 

@@ -11,6 +11,7 @@ app_name = "campaigns"
 PAGES = {
     "campaigns": MirrorPages(model=Campaign, fields=["name", "start_date", "end_date"],
                              columns=("name", "start_date", "end_date"),
+                             actions=[("Broadcasts and figures", "campaigns:campaign_detail")],
                              help_text="A campaign groups broadcasts under one name for a period of time."),
     "templates": MirrorPages(model=Template, fields=["name", "body"], search=("name", "body"),
                              help_text="Reusable message texts; tokens like {{first_name}} are filled per recipient."),
@@ -31,6 +32,7 @@ PAGES = {
 
 urlpatterns = [
     *(path(f"{prefix}/", include(pages.urls())) for prefix, pages in PAGES.items()),
+    path("campaigns/<int:pk>/broadcasts/", views.campaign_detail, name="campaign_detail"),
     path("link-lists/<int:pk>/add-links/", views.link_list_add_links, name="linklist_add_links"),
     path("link-lists/<int:pk>/import/", views.link_list_import_file, name="linklist_import"),
     path("otp/", otp_views.otp_page, name="otp"),

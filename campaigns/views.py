@@ -2,6 +2,7 @@ import tempfile
 
 from django import forms
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 
 from messaging.models import ProviderAccount
@@ -10,14 +11,22 @@ from recipients.errors import ImportProblem
 
 from .forms import LinkFileForm, NewLinksForm
 from .link_lists import link_list_add_new_links, link_list_import
-from .models import LinkList
-from .selectors import overview
+from .models import Campaign, LinkList
+from .selectors import broadcasts_search, campaign_figures, overview
 
 
 def home(request):
     days = 30 if request.GET.get("days") == "30" else 7
     return render(request, "home.html", {"account_count": ProviderAccount.objects.count(),
                                          "heartbeat": worker_heartbeat(), **overview(days=days)})
+
+
+def campaign_detail(request, pk):
+    """A campaign's figures (summed over its broadcasts) and its broadcasts."""
+    campaign = get_object_or_404(Campaign.objects.select_related("account"), pk=pk)
+    page = Paginator(broadcasts_search(campaign=campaign), 25).get_page(request.GET.get("page"))
+    return render(request, "campaigns/campaign_detail.html",
+                  {"campaign": campaign, "figures": campaign_figures(campaign), "page": page})
 
 
 def link_list_add_links(request, pk):

@@ -16,6 +16,7 @@ sender_lists = MirrorPages(model=SenderList, fields=["name", "senders"],
 
 urlpatterns = [
     path("providers/", views.account_list, name="account_list"),
+    path("providers/<int:pk>/", views.account_detail, name="account_detail"),
     path("senders/", include(senders.urls())),
     path("sender-lists/", include(sender_lists.urls())),
 ]

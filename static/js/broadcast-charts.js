@@ -59,8 +59,11 @@
     }
     const table = document.getElementById("links-table");
     if (result.links.length) {
+      // The link's name when the click names a known link, else the short link that was opened.
       const rows = result.links.map((l) =>
-        `<tr><td>${escapeHtml(l.link_id)}</td><td>${l.clicks}</td><td>${l.people}</td><td>${l.conversion ?? "—"}%</td></tr>`);
+        `<tr><td>${l.name ? `${escapeHtml(l.name)} <span class="muted small">${escapeHtml(l.link_id)}</span>`
+                          : escapeHtml(l.link_id)}</td>` +
+        `<td>${l.clicks}</td><td>${l.people}</td><td>${l.conversion == null ? "—" : `${l.conversion}%`}</td></tr>`);
       table.innerHTML = `<div class="table-wrap"><table><thead><tr><th scope="col">Link</th><th scope="col">Clicks</th>` +
         `<th scope="col">People</th><th scope="col">Conversion</th></tr></thead><tbody>${rows.join("")}</tbody></table></div>`;
     }

@@ -1,13 +1,23 @@
-"""Browser tests: Debian's Chromium driven by Playwright against the live server and the sandbox.
+"""Browser tests: Debian's Chromium driven by Playwright against the live server and the sandbox,
+with a real Celery worker running the tasks the pages queue.
 
 `make screenshots` runs them with SCREENSHOT_DIR set, which saves a PNG of every main page.
 """
 
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from django.db import connection
+
+from tests.conftest import BASE_DIR
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOT_DIR = os.environ.get("SCREENSHOT_DIR")
@@ -66,3 +76,72 @@ def signed_in(page, live_server, django_user_model, transactional_db):
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{live_server.url}/")
     return page
+
+
+# The worker takes the tasks of one queue, named per test, so no other worker (a `make run` in the
+# same checkout, another test run on the same Redis) takes them, and it queues its own follow-up
+# tasks (an imported list's push to MessageWhiz, a due broadcast's submission) there as well.
+WORKER = """
+import sys
+from config.celery import app
+app.conf.task_default_queue = sys.argv[1]
+app.worker_main(["worker", "--queues", sys.argv[1], "--pool", "solo", "--loglevel", "INFO",
+                 "--without-gossip", "--without-mingle", "--without-heartbeat"])
+"""
+
+
+def live_database_url() -> str:
+    """The live server's database, for another process."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"  # a file (config.settings): memory is not shared between processes
+    return urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{db['NAME']}").geturl()
+
+
+class Worker:
+    """`celery worker` in its own process, on the live server's database. Until `start()`, what
+    the pages queue waits in the broker, as it does when no worker is free."""
+
+    def __init__(self, log: Path, public_url: str):
+        self.queue = f"browser-{uuid.uuid4().hex}"
+        self.log = log
+        self.public_url = public_url
+        self.process = None
+
+    def start(self, timeout: float = 90) -> None:
+        env = {**os.environ, "DATABASE_URL": live_database_url(), "CELERY_TASK_ALWAYS_EAGER": "false",
+               "PUBLIC_BASE_URL": self.public_url, "PYTHONUNBUFFERED": "1"}
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-c", WORKER, self.queue], cwd=BASE_DIR, env=env,
+                                            stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while " ready." not in self.log.read_text(errors="replace"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the Celery worker did not start:\n{self.log.read_text(errors='replace')}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGTERM)  # warm shutdown: the task in hand is finished first
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def worker(live_server, transactional_db, settings, tmp_path):
+    """The test process (the live server) queues tasks for a real worker instead of running them inline."""
+    from config.celery import app
+
+    settings.PUBLIC_BASE_URL = live_server.url
+    worker = Worker(tmp_path / "worker.log", live_server.url)
+    before = app.conf.task_always_eager, app.conf.task_default_queue
+    app.conf.task_always_eager, app.conf.task_default_queue = False, worker.queue
+    try:
+        yield worker
+    finally:
+        app.conf.task_always_eager, app.conf.task_default_queue = before
+        worker.stop()  # before the database is emptied for the next test

@@ -1,8 +1,15 @@
 """Broadcast pages show pre-aggregated figures, filter and export messages, and cancel."""
 
-from django.urls import reverse
+import io
+import re
 
-from campaigns.models import Broadcast, Message
+import pytest
+from django.db import connection
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from campaigns.models import Broadcast, Campaign, Link, Message
+from campaigns.selectors import broadcast_messages, messages_in_index_order
 
 from .test_sending import run_task
 
@@ -28,9 +35,55 @@ def test_messages_filter_and_exports(admin_client, make_broadcast, sandbox):
     lines = csv_body.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("phone,status")
     assert len(lines) == 2 and "'=cmd|x" in lines[1]
-    xlsx = admin_client.get(reverse("campaigns:broadcast_export", args=[broadcast.pk, "xlsx"]))
-    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    xlsx = admin_client.get(reverse("campaigns:broadcast_export", args=[broadcast.pk, "xlsx"]) + "?phone=38050123456")
+    assert xlsx.status_code == 200
+    assert xlsx["Content-Disposition"] == f'attachment; filename="broadcast-{broadcast.pk}-messages.xlsx"'
+    sheet = load_workbook(io.BytesIO(b"".join(xlsx.streaming_content))).active
+    rows = [row[:2] for row in sheet.iter_rows(values_only=True)]
+    assert rows == [("phone", "status"), ("380501234567", "submitted"), ("380501234568", "delivered"),
+                    ("380501234569", "submitted")]
     assert admin_client.get(reverse("campaigns:broadcast_export", args=[broadcast.pk, "exe"])).status_code == 404
+
+
+def test_export_links_carry_the_filters_encoded(admin_client, make_broadcast, sandbox):
+    broadcast = run_task(make_broadcast())
+    url = reverse("campaigns:broadcast_detail", args=[broadcast.pk])
+    page = admin_client.get(url, {"status": "delivered", "phone": "+380 50&x=1"}).content.decode()
+    export = reverse("campaigns:broadcast_export", args=[broadcast.pk, "csv"])
+    assert f'href="{export}?status=delivered&amp;phone=%2B380+50%26x%3D1"' in page
+    assert f'href="{export}"' in admin_client.get(url).content.decode()  # no filters, no query string
+
+
+def test_too_many_messages_for_xlsx_point_to_csv(admin_client, make_broadcast, sandbox, monkeypatch):
+    from campaigns import broadcast_views
+
+    broadcast = run_task(make_broadcast())
+    monkeypatch.setattr(broadcast_views, "XLSX_MAX_ROWS", 2)
+    export = reverse("campaigns:broadcast_export", args=[broadcast.pk, "xlsx"])
+    response = admin_client.get(export + "?phone=3805", follow=True)
+    assert response.redirect_chain == [(reverse("campaigns:broadcast_detail", args=[broadcast.pk]) + "?phone=3805",
+                                        302)]
+    assert "An XLSX file holds at most 2 messages and this export has more: download it as CSV" in \
+        response.content.decode()
+    assert admin_client.get(export + "?phone=380501234567").status_code == 200  # one message fits
+
+
+def test_phone_prefix_filter_reads_a_range(admin_client, make_broadcast, sandbox):
+    broadcast = run_task(make_broadcast())
+    Message.objects.bulk_create(Message(account=broadcast.account, broadcast=broadcast, phone=phone)
+                                for phone in ("380989999999", "380990000000", "381000000000"))
+    url = reverse("campaigns:broadcast_detail", args=[broadcast.pk])
+
+    def phones(prefix):
+        page = admin_client.get(url, {"phone": prefix}).content.decode()
+        return re.findall(r"<td>(\d{12})</td>", page)
+
+    assert phones("38099") == ["380990000000"]  # [38099, 381): the last digits carry
+    assert phones("380 50-123-4568") == ["380501234568"]
+    assert phones("38") == ["380501234567", "380501234568", "380501234569", "380989999999", "380990000000",
+                            "381000000000"]
+    assert phones("999") == []
+    assert len(phones("٣٨٠")) == 6  # only ASCII digits count: no filter, and no error
 
 
 def test_cancel_from_the_page(admin_client, make_broadcast):
@@ -60,7 +113,21 @@ def test_timeline_counts_reports_per_minute_and_clicks_per_link(admin_client, ma
     Click.objects.create(message=message, link_id="hkzt.me/ZPFuT5", clicked_at=at.replace(second=59))
     data = admin_client.get(reverse("callbacks:broadcast_timeline", args=[broadcast.pk])).json()
     assert data["minutes"] == [["2026-11-22T10:05:00+00:00", {"delivered": 1, "failed": 1, "other": 0}]]
-    assert data["links"] == [{"link_id": "hkzt.me/ZPFuT5", "clicks": 2, "people": 1, "conversion": 33.33}]
+    assert data["links"] == [{"link_id": "hkzt.me/ZPFuT5", "name": None, "clicks": 2, "people": 1, "conversion": 33.33}]
+
+
+def test_clicks_on_a_known_link_are_shown_by_its_name(admin_client, make_broadcast, sandbox):
+    from datetime import UTC, datetime
+
+    from callbacks.models import Click
+
+    broadcast = run_task(make_broadcast())
+    Link.objects.create(account=broadcast.account, remote_id=146746, name="Autumn landing", url="https://shop.example")
+    message = Message.objects.get(broadcast=broadcast, phone="380501234567")
+    Click.objects.create(message=message, link_id="146746", clicked_at=datetime(2026, 11, 22, 10, 5, tzinfo=UTC))
+    Broadcast.objects.filter(pk=broadcast.pk).update(clicks_total=1, clicks_unique=1)  # as applying it does
+    data = admin_client.get(reverse("callbacks:broadcast_timeline", args=[broadcast.pk])).json()
+    assert [(link["link_id"], link["name"]) for link in data["links"]] == [("146746", "Autumn landing")]
 
 
 def test_paging_a_filtered_table_keeps_the_filter_and_caps_the_count(admin_client, make_broadcast, sandbox,
@@ -79,3 +146,37 @@ def test_paging_a_filtered_table_keeps_the_filter_and_caps_the_count(admin_clien
     monkeypatch.setattr(broadcast_views, "FILTERED_COUNT_CAP", 100)
     page = admin_client.get(url + "?status=delivered").content.decode()
     assert "Page 1 of 2+<" in page  # 100 counted, more exist: the export has them all
+
+
+def test_campaign_page_shows_its_figures_and_broadcasts(admin_client, make_broadcast, audience):
+    first, second = make_broadcast(name="Autumn sale"), make_broadcast(name="Autumn reminder")
+    Broadcast.objects.filter(pk=first.pk).update(state="submitted", sent=100, delivered=90, failed=4)
+    Broadcast.objects.filter(pk=second.pk).update(state="submitted", sent=50, delivered=45, failed=1)
+    other = Campaign.objects.create(account=audience["campaign"].account, name="Spring")
+    Broadcast.objects.filter(pk=make_broadcast(name="Spring sale").pk).update(campaign=other)
+    campaign = audience["campaign"]
+    url = reverse("campaigns:campaign_detail", args=[campaign.pk])
+
+    listing = admin_client.get(reverse("campaigns:broadcast_list")).content.decode()
+    assert f'<a href="{url}">Autumn</a>' in listing
+    page = admin_client.get(url).content.decode()
+    stats = dict(zip(re.findall(r'stat-label">([^<]+)<', page), re.findall(r'stat-value">([^<]+)<', page),
+                     strict=True))
+    assert (stats["Sent"], stats["Delivered"], stats["Failed"]) == ("150", "135", "5")
+    assert "Autumn sale" in page and "Autumn reminder" in page and "Spring sale" not in page
+    edit = admin_client.get(reverse("campaigns:campaign_edit", args=[campaign.pk])).content.decode()
+    assert f'href="{url}">Broadcasts and figures</a>' in edit
+    assert admin_client.get(url, {"page": "x"}).status_code == 200
+    assert admin_client.get(reverse("campaigns:campaign_detail", args=[999999])).status_code == 404
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
+def test_a_page_of_messages_is_read_from_the_index_without_sorting(make_broadcast, sandbox):
+    broadcast = run_task(make_broadcast())
+    with connection.cursor() as cursor:
+        # As when the statistics do not know a new broadcast: the index looks dearer than fetch-and-sort.
+        cursor.execute("SET LOCAL random_page_cost = 1000")
+    for status, phone in (("submitted", ""), ("submitted", "38050"), ("", "38050")):
+        with messages_in_index_order():
+            plan = broadcast_messages(broadcast, status=status, phone=phone)[:50].explain()
+        assert "Sort" not in plan and "Index" in plan, plan

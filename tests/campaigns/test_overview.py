@@ -9,6 +9,7 @@ from django.utils import timezone
 from campaigns.models import Broadcast, Template
 from messaging.mirror import SyncState
 from messaging.tasks import heartbeat
+from recipients.models import RecipientList, UnsubscribeList
 
 
 def test_overview_totals_by_period(admin_client, make_broadcast):
@@ -30,6 +31,18 @@ def test_sync_failures_and_missing_worker_are_flagged(admin_client, mw_account):
                             sync_error="Template with name 'Broken' already exists")
     page = admin_client.get(reverse("home")).content.decode()
     assert "already exists" in page
+    template = Template.objects.get(name="Broken")
+    assert f'<a href="{reverse("campaigns:template_edit", args=[template.pk])}">Broken</a>' in page
     assert "No background worker has checked in" in page
     heartbeat()
     assert "No background worker" not in admin_client.get(reverse("home")).content.decode()
+
+
+def test_lists_and_sync_problems_link_to_their_pages(admin_client, mw_account):
+    customers = RecipientList.objects.create(account=mw_account, name="Customers", recipient_count=3)
+    opt_outs = UnsubscribeList.objects.create(account=mw_account, name="Opt-outs", sync_state=SyncState.FAILED,
+                                              sync_error="Unsubscribe list not found")
+    page = admin_client.get(reverse("home")).content.decode()
+    assert f'<a href="{reverse("recipients:list_detail", args=["recipients", customers.pk])}">Customers</a>' in page
+    assert f'<a href="{reverse("recipients:list_detail", args=["unsubscribes", opt_outs.pk])}">Opt-outs</a>' in page
+    assert "Unsubscribe list not found" in page

@@ -1,5 +1,7 @@
 """Every dashboard page renders for a signed-in user, empty or not."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -31,3 +33,17 @@ ADMIN_MODELS = ["messaging_sender", "messaging_senderlist", "campaigns_campaign"
 def test_admin_changelist_and_add_pages_render(admin_client, model):
     assert admin_client.get(reverse(f"admin:{model}_changelist")).status_code == 200
     assert admin_client.get(reverse(f"admin:{model}_add")).status_code == 200
+
+
+def test_the_menu_marks_only_the_section_of_the_page(admin_client, db):
+    from messaging.models import GenericProviderConfig, ProviderAccount
+
+    account = ProviderAccount.objects.create(name="Message Central", kind=ProviderAccount.Kind.GENERIC, api_key="k")
+    GenericProviderConfig.objects.create(account=account, endpoint="https://api.example/sms")
+    for url, section in ((reverse("providers:list"), "HTTP providers"),
+                         (reverse("providers:detail", args=[account.pk]), "HTTP providers"),
+                         (reverse("messaging:account_list"), "Provider accounts"),
+                         (reverse("messaging:account_detail", args=[account.pk]), "Provider accounts"),
+                         (reverse("campaigns:compose"), "Broadcasts"), (reverse("home"), "Overview")):
+        menu = admin_client.get(url).content.decode().split('<nav aria-label="Main">')[1].split("</nav>")[0]
+        assert re.findall(r'<a href="[^"]*" aria-current="page">([^<]+)</a>', menu) == [section], url
