@@ -2,6 +2,7 @@ import logging
 import signal
 import time
 
+import redis
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
@@ -27,6 +28,11 @@ class Command(BaseCommand):
         if not buffer.enabled():
             raise CommandError("There is no Redis (CALLBACK_REDIS_URL, REDIS_URL): callbacks are applied as they "
                                "arrive, nothing to drain.")
+        try:
+            for warning in buffer.persistence_warnings():
+                logger.warning(warning)
+        except redis.RedisError:
+            pass  # the loop below reports Redis being away, and retries
         self.stopping = False
         previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
