@@ -8,6 +8,10 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.db import connection
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
+
 from campaigns.models import Broadcast, Message
 from messaging.models import GenericProviderConfig
 
@@ -84,19 +88,19 @@ class Refs:
 
 
 def resolve(items: list[tuple[int, object]]) -> Refs:
-    """(account id, item) pairs → Refs, with one query per kind of reference (per chunk), each only
-    for what is still unresolved."""
+    """(account id, item) pairs → Refs, with one query per kind of reference, each only for what is
+    still unresolved."""
     refs = Refs()
     accounts = {account for account, _ in items}
     client_refs = {item.client_ref for _, item in items if getattr(item, "client_ref", None)}
-    for chunk in chunks(sorted(client_refs, key=str)):
-        rows = Message.objects.filter(client_ref__in=chunk, account_id__in=accounts)
+    for chunk in db_chunks(sorted(client_refs, key=str)):
+        rows = Message.objects.filter(among(Message, "client_ref", chunk), account_id__in=accounts)
         for pk, account, ref in rows.values_list("pk", "account_id", "client_ref"):
             refs.by_ref[(account, uuid.UUID(str(ref)))] = pk
 
     remote_ids = {item.broadcast_id for _, item in items if getattr(item, "broadcast_id", None)}
-    for chunk in chunks(sorted(remote_ids)):
-        rows = Broadcast.objects.filter(remote_id__in=chunk, account_id__in=accounts).order_by("-pk")
+    for chunk in db_chunks(sorted(remote_ids)):
+        rows = Broadcast.objects.filter(among(Broadcast, "remote_id", chunk), account_id__in=accounts).order_by("-pk")
         for pk, account, remote_id in rows.values_list("pk", "account_id", "remote_id"):
             refs.broadcasts[(account, remote_id)] = pk
     phones = defaultdict(set)
@@ -105,8 +109,8 @@ def resolve(items: list[tuple[int, object]]) -> Refs:
         if broadcast and not refs.message(account, item):
             phones[broadcast].add(item.recipient)
     for broadcast, numbers in phones.items():
-        for chunk in chunks(sorted(numbers)):
-            rows = Message.objects.filter(broadcast_id=broadcast, phone__in=chunk)
+        for chunk in db_chunks(sorted(numbers)):
+            rows = Message.objects.filter(among(Message, "phone", chunk), broadcast_id=broadcast)
             refs.by_phone.update({(broadcast, phone): pk for pk, phone in rows.values_list("pk", "phone")})
 
     for account, item in items:
@@ -116,13 +120,31 @@ def resolve(items: list[tuple[int, object]]) -> Refs:
                 and (pk := refs.by_ref.get((account, item.client_ref)))):
             refs.by_id.setdefault((account, item.message_id), pk)
     provider_ids = {item.message_id for account, item in items if item.message_id and not refs.message(account, item)}
-    for chunk in chunks(sorted(provider_ids)):
-        # exclude(""): lets PostgreSQL use the partial index on provider ids for a long IN list.
-        rows = Message.objects.filter(provider_message_id__in=chunk, account_id__in=accounts).exclude(
+    for chunk in db_chunks(sorted(provider_ids)):
+        # exclude(""): lets PostgreSQL use the partial index on provider ids for a long list.
+        rows = Message.objects.filter(among(Message, "provider_message_id", chunk), account_id__in=accounts).exclude(
             provider_message_id="").order_by("-pk")
         for pk, account, provider_id in rows.values_list("pk", "account_id", "provider_message_id"):
             refs.by_id[(account, provider_id)] = pk  # the oldest wins if a provider ever reused an id
     return refs
+
+
+def among(model, name: str, values: list):
+    """A filter: the field is one of `values`. PostgreSQL takes them as one array parameter
+    (`= ANY(%s)`): for tens of thousands of values, building and sending an IN list of as many
+    placeholders costs more than the query. Elsewhere an IN list, from db_chunks."""
+    if connection.vendor != "postgresql":
+        return Q(**{f"{name}__in": values})
+    quote = connection.ops.quote_name
+    column = f"{quote(model._meta.db_table)}.{quote(model._meta.get_field(name).column)}"
+    # psycopg adapts the ints, strings and UUIDs as they are.
+    return RawSQL(f"{column} = ANY(%s)", [list(values)], output_field=BooleanField())  # noqa: S611 - our names
+
+
+def db_chunks(items):
+    """All at once for `among` on PostgreSQL; in chunks inside SQLite's parameter limit elsewhere."""
+    items = list(items)
+    return [items] if connection.vendor == "postgresql" and items else chunks(items)
 
 
 def chunks(items, size: int = CHUNK):

@@ -174,7 +174,6 @@ def _batch(obj: dict) -> tuple[list, str]:
             raise Rejected(f"dlrs[{index}] must be an object")
         state = _int(item, "task_state", 0, 9, where=where, required=True)
         updated = _int(item, "updated", 0, MAX_EPOCH_MS, where=where)
-        _int(item, "segment_id", 0, 2**63 - 1, where=where)
         report = Report(
             status=TASK_STATES[state],
             message_id=_text(item, "_id", where=where),

@@ -48,7 +48,7 @@ from campaigns.models import Broadcast, Message
 from campaigns.models.broadcasts import STATUS_RANK
 
 from . import buffer, parsing
-from .matching import CHUNK, chunks, message_references, references, resolve, stored_parse
+from .matching import CHUNK, among, chunks, db_chunks, message_references, references, resolve, stored_parse
 from .models import BroadcastLink, BroadcastMinute, CallbackEvent, Click, EventReference
 from .selectors import BUCKETS, PENDING_MAX_AGE
 
@@ -86,9 +86,7 @@ def events_record(events: list[CallbackEvent], *, parsed: list[parsing.Parsed] |
     unapplied (the pending sweep retries them). Raises only if they cannot be stored at all."""
     try:
         with transaction.atomic():
-            outcome, waiting = _apply(events, parsed=parsed)
-            _insert(events, waiting)
-        return outcome
+            return _apply(events, parsed=parsed, then=lambda waiting: _insert(events, waiting))
     except Exception:
         logger.exception("Applying %d callback events failed; storing them for a retry", len(events))
     for event in events:
@@ -174,13 +172,14 @@ def _reapply(events, *, chunk: int) -> Outcome:
 def _apply_stored(events: list[CallbackEvent]) -> Outcome:
     if not events:
         return Outcome()
+    def mark_applied(_waiting):
+        newly = [e.pk for e in events if e.applied_at]
+        CallbackEvent.objects.filter(pk__in=newly, applied_at__isnull=True).update(applied_at=timezone.now())
+        EventReference.objects.filter(event_id__in=newly).delete()
+
     try:
         with transaction.atomic():
-            outcome, _ = _apply(events)
-            newly = [e.pk for e in events if e.applied_at]
-            CallbackEvent.objects.filter(pk__in=newly, applied_at__isnull=True).update(applied_at=timezone.now())
-            EventReference.objects.filter(event_id__in=newly).delete()
-        return outcome
+            return _apply(events, then=mark_applied)
     except Exception:
         if len(events) == 1:
             logger.exception("Could not apply callback event %s", events[0].pk)
@@ -222,11 +221,13 @@ class _Timeline:
     people: Counter = field(default_factory=Counter)  # (broadcast, link) → messages clicking it the first time
 
 
-def _apply(events: list[CallbackEvent], *, parsed: list[parsing.Parsed] | None = None
-           ) -> tuple[Outcome, dict[int, list[str]]]:
+def _apply(events: list[CallbackEvent], *, then, parsed: list[parsing.Parsed] | None = None) -> Outcome:
     """Apply events in order (caller holds a transaction); sets each event's applied_at to now,
-    or to None while it names a message we do not know. Returns the outcome and, for the events
-    still waiting, the keys of the messages they wait for (index in `events` → keys)."""
+    or to None while it names a message we do not know.
+
+    `then(waiting)` runs after the messages are written and before the rows every applier shares
+    (broadcast counters, timeline), so those stay locked only for the last statements before the
+    commit; `waiting` has the keys of the messages each waiting event names (index in `events`)."""
     now = timezone.now()
     if parsed is None:
         parsed = stored_parse((event.account_id, event.kind, event.body) for event in events)
@@ -272,10 +273,11 @@ def _apply(events: list[CallbackEvent], *, parsed: list[parsing.Parsed] | None =
     _write_learned_ids([m for m in messages.values() if m.learned_id and m.rank == m.was[1]])
     Click.objects.bulk_create(new_clicks, batch_size=CHUNK)
     _write_clicks([m for m in messages.values() if m.clicks != m.was[3]])
+    then(waiting)
     _write_counters(messages.values())
     _write_timeline(timeline)
     outcome.status_changes, outcome.clicks = len(changed), len(new_clicks)
-    return outcome, waiting
+    return outcome
 
 
 def _report(message: _Message, report: parsing.Report, received_at: datetime) -> bool:
@@ -298,8 +300,8 @@ def _report(message: _Message, report: parsing.Report, received_at: datetime) ->
 
 def _lock(pks: set[int]) -> dict[int, _Message]:
     messages = {}
-    for chunk in chunks(sorted(pks)):
-        rows = Message.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values_list(
+    for chunk in db_chunks(sorted(pks)):
+        rows = Message.objects.select_for_update().filter(among(Message, "id", chunk)).order_by("pk").values_list(
             "pk", "broadcast_id", "status", "status_rank", "price", "provider_message_id", "clicks")
         messages.update({row[0]: _Message(*row) for row in rows})
     return messages
@@ -307,16 +309,18 @@ def _lock(pks: set[int]) -> dict[int, _Message]:
 
 def _clicks_recorded(pks: list[int]) -> set[tuple]:
     seen = set()
-    for chunk in chunks(sorted(pks)):
-        seen.update(Click.objects.filter(message_id__in=chunk).values_list("message_id", "link_id", "clicked_at"))
+    for chunk in db_chunks(sorted(pks)):
+        seen.update(Click.objects.filter(among(Click, "message", chunk)).values_list(
+            "message_id", "link_id", "clicked_at"))
     return seen
 
 
 def _write_statuses(changed: list[_Message]) -> None:
     # Forward only (status_rank < the new rank), and the counters below assume every row moved:
     # holding the row locks, a shortfall means a bug, and the whole transaction is undone.
+    db_time = _db_time()
     for chunk in chunks(changed, ROWS_PER_UPDATE):
-        rows = [{"id": m.pk, "status": m.status, "rank": m.rank, "at": _db_time(m.at),
+        rows = [{"id": m.pk, "status": m.status, "rank": m.rank, "at": db_time(m.at),
                  "price": None if m.price is None else str(m.price), "parts": m.parts,
                  "provider_id": m.provider_message_id} for m in chunk]
         updated = _update_from_rows(
@@ -353,10 +357,12 @@ def _update_from_rows(assignments: str, condition: str, rows: list[dict], column
         return cursor.rowcount
 
 
-def _db_time(moment: datetime) -> str:
-    """A datetime as the database stores it, for the JSON rows (SQLite keeps naive UTC text)."""
-    value = connection.ops.adapt_datetimefield_value(moment)
-    return value.isoformat() if isinstance(value, datetime) else value
+def _db_time():
+    """datetime → text as the database stores it, for the JSON rows (SQLite keeps naive UTC text).
+    Looked up once per batch: `connection` is a thread-local proxy, costly per row."""
+    if connection.vendor == "postgresql":
+        return datetime.isoformat
+    return connection.ops.adapt_datetimefield_value
 
 
 def _write_clicks(messages: list[_Message]) -> None:
@@ -401,8 +407,9 @@ def _write_counters(messages) -> None:
 def _write_timeline(timeline: _Timeline) -> None:
     """Add to the per-minute and per-link rows: one upsert per table, rows in key order (the lock
     order every applier shares)."""
+    db_time = _db_time()
     _add_rows(BroadcastMinute, ("broadcast_id", "minute", "status"), ("changes",),
-              [(b, _db_time(minute), status, n) for (b, minute, status), n in sorted(timeline.minutes.items())])
+              [(b, db_time(minute), status, n) for (b, minute, status), n in sorted(timeline.minutes.items())])
     _add_rows(BroadcastLink, ("broadcast_id", "link_id"), ("clicks", "people"),
               [(b, link, n, timeline.people[(b, link)]) for (b, link), n in sorted(timeline.links.items())])
 
