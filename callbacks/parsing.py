@@ -14,6 +14,7 @@ reason for the 400 answer; values are never echoed back. Fields we do not use ar
 so the provider may add some.
 """
 
+import functools
 import hashlib
 import json
 import math
@@ -52,7 +53,9 @@ class Rejected(ValueError):
     """A body the sender has to fix; str() is the reason given in the 400 answer."""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a webhook batch makes 100 of these per request, and a frozen dataclass's __init__
+# costs several times as much. Nothing changes them after parsing.
+@dataclass(slots=True)
 class Report:
     """One message's status, from a single DLR or one entry of a batch."""
 
@@ -66,7 +69,7 @@ class Report:
     at: datetime | None = None  # when the provider says the status changed
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LinkClick:
     message_id: str
     link_id: str
@@ -241,10 +244,16 @@ def _price(obj: dict, key: str, *, where: str = "") -> Decimal | None:
     if (not isinstance(value, int | float) or isinstance(value, bool)
             or not math.isfinite(value) or not 0 <= value < MAX_PRICE):
         raise Rejected(f"{where}{key} must be a number from 0 to {MAX_PRICE}")
-    price = Decimal(str(value)).quantize(CENT)
+    price = _decimal(value)
     if price >= MAX_PRICE:  # 999999.99995 rounds up to a value the column cannot hold
         raise Rejected(f"{where}{key} must be a number from 0 to {MAX_PRICE}")
     return price
+
+
+@functools.lru_cache(maxsize=4096)
+def _decimal(value: int | float) -> Decimal:
+    # A broadcast's reports repeat a handful of prices; converting each again costs more than the rest.
+    return Decimal(str(value)).quantize(CENT)
 
 
 def _status(obj: dict) -> str:
