@@ -372,7 +372,8 @@ def drain_and_verify(args, data, kind: str, result, warm_up=frozenset()) -> dict
         "drain_lag_s": round(lag, 1),
         "applied_per_s": round(items / (result.seconds + lag)),
         # The drainers alone, once the load generator and gunicorn no longer share the cores.
-        "applied_after_load_per_s": round(left * (1 if kind == "single" else args.batch_size) / lag) if lag else None,
+        "applied_after_load_per_s": round(left * (1 if kind == "single" else args.batch_size) / lag)
+        if left and lag else None,
         "stored": stored, "unapplied": unapplied, "lost": accepted - stored, "recount_s": round(recount_s, 1),
         "counters_equal_recount": not mismatches, "counters_equal_expected": not wrong,
     }
@@ -444,7 +445,7 @@ def print_report(report: dict) -> None:
         if name in phases:
             f = phases[name]
             print(f"{name}: drained {f['drain_lag_s']}s after the load (applied {f['applied_per_s']}/s overall, "
-                  f"{f['applied_after_load_per_s']}/s once the load stopped); "
+                  f"{f['applied_after_load_per_s'] or '-'}/s once the load stopped); "
                   f"stored {f['stored']}, lost {f['lost']}, unapplied {f['unapplied']}; "
                   f"counters = recount from raw events ({f['recount_s']}s): {f['counters_equal_recount']}; "
                   f"counters = expected: "
