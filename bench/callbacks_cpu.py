@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK")
+GROUPS = ("server", "drainer", "postgres", "redis", "generator")
 
 
 def _processes() -> dict[int, tuple[str, int, float]]:
@@ -33,7 +34,8 @@ def _machine_busy() -> float:
     return (sum(values) - idle) / TICK
 
 
-def snapshot(server_pid: int, drainer_pids: list[int]) -> dict[str, float]:
+def snapshot(server_pid: int, drainer_pids: list[int]) -> dict:
+    """(group, pid) → CPU seconds so far, and the machine's busy seconds."""
     processes = _processes()
 
     def in_tree(pid: int, root: int) -> bool:
@@ -43,25 +45,31 @@ def snapshot(server_pid: int, drainer_pids: list[int]) -> dict[str, float]:
             pid = processes.get(pid, ("", 1, 0))[1]
         return False
 
-    groups = {"server": 0.0, "drainer": 0.0, "postgres": 0.0, "redis": 0.0, "generator": 0.0}
+    found: dict = {}
     me = os.getpid()
     for pid, (name, _, seconds) in processes.items():
         if in_tree(pid, server_pid):
-            groups["server"] += seconds
+            found[("server", pid)] = seconds
         elif any(in_tree(pid, d) for d in drainer_pids):
-            groups["drainer"] += seconds
+            found[("drainer", pid)] = seconds
         elif name == "postgres":
-            groups["postgres"] += seconds
+            found[("postgres", pid)] = seconds
         elif name.startswith("redis-server"):
-            groups["redis"] += seconds
+            found[("redis", pid)] = seconds
         elif pid == me:
-            groups["generator"] += seconds
-    groups["machine"] = _machine_busy()
-    return groups
+            found[("generator", pid)] = seconds
+    found["machine"] = _machine_busy()
+    return found
 
 
 def cores_used(before: dict, after: dict, seconds: float) -> dict[str, float]:
-    """Average cores busy per group over the phase; "other" is the machine's rest."""
-    used = {name: round((after[name] - before[name]) / seconds, 2) for name in before}
+    """Average cores busy per group over the phase; "other" is the machine's rest. Per process, so
+    one that ended during the phase (a closed database connection) takes nothing away."""
+    used = dict.fromkeys(GROUPS, 0.0)
+    for key, spent in after.items():
+        if key != "machine":
+            used[key[0]] += spent - before.get(key, 0.0)
+    used = {name: round(value / seconds, 2) for name, value in used.items()}
+    used["machine"] = round((after["machine"] - before["machine"]) / seconds, 2)
     used["other"] = round(used["machine"] - sum(v for k, v in used.items() if k != "machine"), 2)
     return used

@@ -95,9 +95,9 @@ async def _client(host, port, path, make_body, counter, deadline, started, resul
         writer.close()
 
 
-async def _run(host, port, path, make_body, seconds, connections) -> Result:
+async def _run(host, port, path, make_body, seconds, connections, start) -> Result:
     result = Result()
-    counter = itertools.count()
+    counter = itertools.count(start)
     started = time.perf_counter()
     deadline = started + seconds
     await asyncio.gather(*(_client(host, port, path, make_body, counter, deadline, started, result)
@@ -109,6 +109,6 @@ async def _run(host, port, path, make_body, seconds, connections) -> Result:
 
 
 def run(*, host: str, port: int, path: str, make_body: Callable[[int], bytes], seconds: float,
-        connections: int) -> Result:
-    """Drive POST `path` with bodies make_body(0), make_body(1), … for `seconds`."""
-    return asyncio.run(_run(host, port, path, make_body, seconds, connections))
+        connections: int, start: int = 0) -> Result:
+    """Drive POST `path` with bodies make_body(start), make_body(start + 1), … for `seconds`."""
+    return asyncio.run(_run(host, port, path, make_body, seconds, connections, start))

@@ -97,6 +97,23 @@ def drain_once(*, consumer: str, count: int = 500, block_ms: int = 1000) -> int:
     return len(events)
 
 
+def persistence_warnings() -> list[str]:
+    """What in the stream's Redis set-up could lose accepted callbacks (empty when all is well)."""
+    try:
+        config = client().config_get("appendonly") | client().config_get("maxmemory-policy")
+    except redis.ResponseError:  # CONFIG disabled (managed Redis): say so rather than guess
+        return ["could not read the Redis configuration (CONFIG GET); make sure it has appendonly yes and "
+                "maxmemory-policy noeviction"]
+    warnings = []
+    if config.get("appendonly") != "yes":
+        warnings.append("Redis has appendonly no: callbacks answered 200 but not yet drained are lost if "
+                        "Redis restarts")
+    if config.get("maxmemory-policy", "noeviction") != "noeviction":
+        warnings.append(f"Redis evicts keys (maxmemory-policy {config['maxmemory-policy']}): under memory "
+                        "pressure it may drop the callback stream; use noeviction")
+    return warnings
+
+
 def backlog() -> int:
     """Entries not yet moved into the database (waiting or being moved)."""
     return client().xlen(stream()) if enabled() else 0

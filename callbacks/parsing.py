@@ -14,6 +14,7 @@ reason for the 400 answer; values are never echoed back. Fields we do not use ar
 so the provider may add some.
 """
 
+import functools
 import hashlib
 import json
 import math
@@ -23,6 +24,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from campaigns.models import Message
+from messaging.providers.generic import dlr
 
 S = Message.Status
 
@@ -51,7 +53,9 @@ class Rejected(ValueError):
     """A body the sender has to fix; str() is the reason given in the 400 answer."""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a webhook batch makes 100 of these per request, and a frozen dataclass's __init__
+# costs several times as much. Nothing changes them after parsing.
+@dataclass(slots=True)
 class Report:
     """One message's status, from a single DLR or one entry of a batch."""
 
@@ -65,7 +69,7 @@ class Report:
     at: datetime | None = None  # when the provider says the status changed
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LinkClick:
     message_id: str
     link_id: str
@@ -121,14 +125,36 @@ def load(body: str) -> Parsed:
     return parse_value(json.loads(body))
 
 
+def parse_generic(text: str, config, *, content_type: str = "") -> tuple[Parsed, list[dlr.MappedReport], int]:
+    """A generic provider's DLR request (JSON, a form body or a GET query string, stored as it came)
+    → what it says, read through the account's field mapping (`config`: its GenericProviderConfig);
+    also the mapped reports and how many records had a status nobody mapped. Every record is
+    checked before anything is stored, so a bad one refuses the whole request."""
+    try:
+        records = dlr.records_from_request(method="POST", content_type=content_type, body=text.encode(), query={})
+        reports, skipped = dlr.map_records(config, records)
+    except dlr.Malformed as exc:
+        raise Rejected(str(exc)) from None
+    items = []
+    for index, report in enumerate(reports):
+        try:
+            [item] = _dlr(dlr.messagewhiz_shape(report))[0]
+        except Rejected as exc:
+            raise Rejected(f"report {index}: {exc}") from None
+        items.append(item)
+    key = "generic|" + ",".join(f"{item.client_ref or item.message_id}:{item.status}" for item in items)
+    return Parsed(kind="generic", items=items, dedupe_key=hashlib.sha256(key.encode()).hexdigest()), reports, skipped
+
+
 def _dlr(obj: dict) -> tuple[list, str]:
+    # sender, recipient, content and parts[] are not used: they stay in the stored raw body.
     message_id = _text(obj, "message_id", required=False)
-    client_ref = _client_ref(_text(obj, "client_ref", required=False, max_length=160))
+    client_ref = _client_ref(obj.get("client_ref"))
     if not message_id and client_ref is None:
         raise Rejected("message_id is required")
     status = _status(obj)
-    report = Report(status=status, message_id=message_id, client_ref=client_ref,
-                    price=_price(obj, "price"), parts=_int(obj, "parts_count", 0, MAX_PARTS))
+    report = Report(status=status, message_id=message_id, client_ref=client_ref, price=_price(obj, "price"),
+                    parts=_int(obj, "parts_count", 0, MAX_PARTS), at=_optional_time(obj.get("timestamp")))
     return [report], f"dlr|{message_id or client_ref}|{status}"
 
 
@@ -136,7 +162,9 @@ def _batch(obj: dict) -> tuple[list, str]:
     dlrs = obj.get("dlrs")
     if not isinstance(dlrs, list) or not dlrs:
         raise Rejected("dlrs must be a non-empty array")
-    custom = _text(obj, "custom_parameter", required=False, max_length=255)
+    custom = obj.get("custom_parameter")
+    if custom is not None and not isinstance(custom, str):
+        raise Rejected("custom_parameter must be a string")
     # pduDLR counts parts, our counters count messages: checked, and kept in the raw body only.
     _counts(obj, "pduDLR")
     # A /sms message's client_ref comes back as the custom parameter of its one-entry batch; a
@@ -149,7 +177,6 @@ def _batch(obj: dict) -> tuple[list, str]:
             raise Rejected(f"dlrs[{index}] must be an object")
         state = _int(item, "task_state", 0, 9, where=where, required=True)
         updated = _int(item, "updated", 0, MAX_EPOCH_MS, where=where)
-        _int(item, "segment_id", 0, 2**63 - 1, where=where)
         report = Report(
             status=TASK_STATES[state],
             message_id=_text(item, "_id", where=where),
@@ -217,6 +244,15 @@ def _price(obj: dict, key: str, *, where: str = "") -> Decimal | None:
     if (not isinstance(value, int | float) or isinstance(value, bool)
             or not math.isfinite(value) or not 0 <= value < MAX_PRICE):
         raise Rejected(f"{where}{key} must be a number from 0 to {MAX_PRICE}")
+    price = _decimal(value)
+    if price >= MAX_PRICE:  # 999999.99995 rounds up to a value the column cannot hold
+        raise Rejected(f"{where}{key} must be a number from 0 to {MAX_PRICE}")
+    return price
+
+
+@functools.lru_cache(maxsize=4096)
+def _decimal(value: int | float) -> Decimal:
+    # A broadcast's reports repeat a handful of prices; converting each again costs more than the rest.
     return Decimal(str(value)).quantize(CENT)
 
 
@@ -238,10 +274,14 @@ def _status(obj: dict) -> str:
     return by_word or by_state
 
 
-def _client_ref(value: str) -> uuid.UUID | None:
-    """Ours are UUIDs; anything else was set by someone else and names no message of ours."""
+def _client_ref(value) -> uuid.UUID | None:
+    """Ours are UUIDs. The field is an echo of what the sender of the message chose (up to 160
+    characters of anything): empty, or anything that is not one of ours, names no message of ours
+    and is no reason to refuse the report."""
+    if not isinstance(value, str) or len(value) > 160:
+        return None
     try:
-        return uuid.UUID(value) if value else None
+        return uuid.UUID(value)
     except ValueError:
         return None
 
@@ -260,17 +300,22 @@ def _recipient(obj: dict, where: str) -> str:
 
 
 def _time(obj: dict, key: str) -> datetime:
-    value = obj.get(key)
-    if not isinstance(value, str) or len(value) > 40:
+    moment = _optional_time(obj.get(key))
+    if moment is None:
         raise Rejected(f"{key} must be an ISO 8601 time")
+    return moment
+
+
+def _optional_time(value) -> datetime | None:
+    """An ISO 8601 time in UTC, or None if it is not one."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
     try:
         moment = datetime.fromisoformat(value)
         moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
     except (ValueError, OverflowError):
-        raise Rejected(f"{key} must be an ISO 8601 time") from None
-    if moment.year < 2000:  # also keeps it inside every database's range once in UTC
-        raise Rejected(f"{key} must be an ISO 8601 time")
-    return moment
+        return None
+    return moment if moment.year >= 2000 else None  # also inside every database's range once in UTC
 
 
 def _counts(obj: dict, key: str) -> None:

@@ -1,13 +1,15 @@
 """The endpoints generic providers call: delivery reports and inbound messages.
 
-Webhook order — authenticate (the account's callback token, constant-time) → parse strictly →
-store → apply — answering 404 for an unknown token, 400 for a body the provider must fix, 413 for
-one too large, 503 when the database is down, never a 500.
+Webhook order — authenticate (the account's callback token, constant-time) → read (bounded) →
+parse strictly, every report → store the raw request → apply — answering 404 for an unknown
+token, 400 for a body the provider must fix (and then nothing is stored), 413 for one too large,
+503 when the database or Redis is down, never a 500.
 """
 
 import hmac
 import logging
 
+import redis
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError
 from django.http import JsonResponse
@@ -16,15 +18,17 @@ from django.views.decorators.http import require_POST
 
 from messaging.models import ProviderAccount
 from messaging.providers import inbound
-from messaging.providers.generic import dlr
 
-from . import providers
+from . import parsing, providers, selectors
+from .views import read_body
 
 logger = logging.getLogger(__name__)
 MAX_CALLBACK_BYTES = 1024 * 1024
 
 
 def _account_for_token(token: str) -> ProviderAccount | None:
+    if not selectors.token_is_well_formed(token):
+        return None
     account = (ProviderAccount.objects.select_related("generic")
                .filter(callback_token=token, kind=ProviderAccount.Kind.GENERIC, is_active=True).first())
     # The database finds the row; the comparison that decides is constant-time.
@@ -47,17 +51,23 @@ def dlr_receive(request, token):
         return _error(405, "use GET or POST")
     if not account.generic.has_dlr:
         return _error(404, "delivery reports are not enabled for this account")
-    body = request.body if request.method == "POST" else b""
-    if len(body) > MAX_CALLBACK_BYTES:
+    if request.method == "GET":
+        # What a GET report says, stored as it came (WSGI hands the query over as ISO-8859-1 text).
+        raw = request.META.get("QUERY_STRING", "").encode("iso-8859-1")
+        if not raw:
+            return _error(400, "no report fields in the query")
+    elif (raw := read_body(request, MAX_CALLBACK_BYTES)) is None:
         return _error(413, "body too large")
     try:
-        records = dlr.records_from_request(method=request.method, content_type=request.content_type or "",
-                                           body=body, query=request.GET.dict())
-        reports, skipped = dlr.map_records(account.generic, records)
-        providers.reports_apply(account=account, reports=reports)
-    except (dlr.Malformed, UnicodeDecodeError) as exc:
-        return _error(400, str(exc) if isinstance(exc, dlr.Malformed) else "body is not UTF-8")
-    except DatabaseError:
+        text = raw.decode("utf-8")
+        parsed, reports, skipped = parsing.parse_generic(text, account.generic, content_type=request.content_type or "")
+    except UnicodeDecodeError:
+        return _error(400, "body is not UTF-8")
+    except parsing.Rejected as exc:
+        return _error(400, str(exc))
+    try:
+        providers.reports_receive(account=account, parsed=parsed, reports=reports, body=text)
+    except (DatabaseError, redis.RedisError):
         logger.exception("Could not store a delivery report for account %s", account.pk)
         return _error(503, "try again")
     return JsonResponse({"ok": True, "applied": len(reports), "unmapped": skipped})
@@ -70,10 +80,10 @@ def inbound_receive(request, token):
     account = _account_for_token(token)
     if account is None:
         return _error(404, "not found")
-    if len(request.body) > MAX_CALLBACK_BYTES:
+    if (raw := read_body(request, MAX_CALLBACK_BYTES)) is None:
         return _error(413, "body too large")
     try:
-        stored = providers.inbound_receive(account=account, raw=request.body)
+        stored = providers.inbound_receive(account=account, raw=raw)
     except inbound.Malformed as exc:
         return _error(400, str(exc))
     except DatabaseError:

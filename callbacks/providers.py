@@ -5,7 +5,6 @@ Reading a provider's request is messaging.providers' job; applying it to message
 and replies is this layer's, above campaigns and recipients.
 """
 
-import json
 import uuid
 
 from django.db import IntegrityError, transaction
@@ -21,16 +20,10 @@ from recipients.models import Recipient, UnsubscribeList, UnsubscribeNumber
 from . import parsing, services
 
 
-def reports_apply(*, account, reports: list[dlr.MappedReport]) -> None:
-    """Store and apply mapped reports through callbacks.services (forward-only, exact counters)."""
-    for report in reports:
-        shaped = dlr.messagewhiz_shape(report)
-        try:
-            parsed = parsing.parse_value(shaped)
-        except parsing.Rejected as exc:
-            raise dlr.Malformed(str(exc)) from None
-        services.callback_receive(account_id=account.pk, parsed=parsed,
-                                  body=json.dumps(shaped, ensure_ascii=False, separators=(",", ":")))
+def reports_receive(*, account, parsed: parsing.Parsed, reports: list[dlr.MappedReport], body: str) -> None:
+    """Store a validated request (its raw body, one event) and apply its reports through
+    callbacks.services (forward-only, exact counters), then keep the provider's error texts."""
+    services.callback_receive(account_id=account.pk, parsed=parsed, body=body)
     failed = [r for r in reports if r.error and r.status in ("failed", "rejected", "undelivered", "expired")]
     if failed:
         _errors_record(account, failed)

@@ -1,20 +1,28 @@
-"""Reads: which account a callback token belongs to, callback URLs, and recounts of the counters."""
+"""Reads: which account a callback token belongs to, callback URLs, the recount of the counters
+from the raw events, and the DLR timeline."""
 
 import hashlib
 import hmac
+import logging
+import re
 import time
+from collections import Counter
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncMinute
+from django.db.models import Count
 from django.urls import reverse
 
 from campaigns.models import Broadcast, Link, Message
+from campaigns.models.broadcasts import STATUS_RANK
 from messaging.models import ProviderAccount
 
-from .models import CallbackEvent, Click
+from .matching import CHUNK, resolve, stored_parse
+from .models import BroadcastLink, BroadcastMinute, CallbackEvent
+from .parsing import LinkClick
+
+logger = logging.getLogger(__name__)
 
 CENT = Decimal("0.0001")
 
@@ -31,6 +39,11 @@ BUCKETS = {
     S.FAILED: "failed",
     S.DELETED: "undelivered",
 }
+NOT_DELIVERED = {S.UNDELIVERED, S.EXPIRED, S.REJECTED, S.FAILED, S.DELETED}
+# What our own sending records above "submitted" when a send is refused or unanswered.
+SENDING_VERDICTS = {S.FAILED, S.UNKNOWN}
+# Events of messages still unknown after this long are left alone (replay_callbacks still has them).
+PENDING_MAX_AGE = timedelta(days=7)
 # `sent` counts messages that left us (status rank ≥ 1): campaigns sets it when it submits, and a
 # report for a message still QUEUED here (rank 0) adds it.
 COUNTERS = ("sent", "delivered", "undelivered", "expired", "rejected", "failed", "unknown", "cost",
@@ -41,13 +54,14 @@ COUNTERS = ("sent", "delivered", "undelivered", "expired", "rejected", "failed",
 # TOKEN_CACHE_SECONDS in processes that saw it.
 TOKEN_CACHE_SECONDS = 10
 _tokens: dict[bytes, tuple[int, str, float]] = {}
+TOKEN_FORMAT = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def account_id_for_token(token: str) -> int | None:
     """The account whose callback token this is, or None. Inactive accounts still get their
     reports: messages they sent are still in flight."""
-    if not token or len(token) > 128:
-        return None
+    if not token_is_well_formed(token):
+        return None  # also keeps "%00" and other text the database would refuse away from it
     given = token.encode("utf-8", "surrogatepass")
     digest = hashlib.sha256(given).digest()
     now = time.monotonic()
@@ -64,6 +78,11 @@ def account_id_for_token(token: str) -> int | None:
         _tokens.clear()
     _tokens[digest] = (row[0], row[1], now + TOKEN_CACHE_SECONDS)
     return row[0]
+
+
+def token_is_well_formed(token: str) -> bool:
+    """What messaging.models.new_callback_token makes (URL-safe base64) and the column holds."""
+    return bool(TOKEN_FORMAT.fullmatch(token))
 
 
 def token_cache_clear() -> None:
@@ -88,21 +107,96 @@ def counters(broadcast_id: int) -> dict:
     return Broadcast.objects.filter(pk=broadcast_id).values(*COUNTERS).get()
 
 
-def recount(broadcast_id: int) -> dict:
-    """The counters computed again from the rows callbacks were applied to (message statuses and
-    prices, recorded clicks): equal to `counters` unless something bypassed callbacks.services."""
-    messages = Message.objects.filter(broadcast_id=broadcast_id)
-    clicks = Click.objects.filter(message__broadcast_id=broadcast_id)
-    figures = {name: 0 for name in COUNTERS}
-    figures.update(messages.aggregate(sent=Count("pk", filter=Q(status_rank__gte=1))))
-    figures["cost"] = (messages.aggregate(cost=Sum("price"))["cost"] or Decimal(0)).quantize(CENT)
-    for row in messages.filter(status__in=list(BUCKETS)).values("status").annotate(n=Count("pk")):
-        figures[BUCKETS[row["status"]]] += row["n"]
-    figures["clicks_total"] = clicks.count()
-    figures["clicks_unique"] = clicks.values("message_id").distinct().count()
-    recipients = Broadcast.objects.filter(pk=broadcast_id).values_list("recipients_count", flat=True).get()
-    figures["conversion"] = conversion(figures["clicks_unique"], recipients)
+def recount(broadcast_ids=None) -> dict[int, dict]:
+    """Broadcast id → its counters computed again from the raw event log, not from what applying
+    wrote: every stored event of the broadcasts' accounts is parsed, resolved to its message and
+    folded (the highest status rank wins, the first report of that rank; distinct clicks per
+    message, link and time); messages no report moved keep the status our own sending gave them.
+    Streams the events and the messages, in chunks: fit for millions of rows.
+
+    Where the log alone cannot decide, the message row settles it: a status our own sending set
+    above every report's (a refused send: FAILED, an unanswered one: UNKNOWN), and which of two
+    reports of the same rank came first when applying did not see them in log order (an event that
+    waited for its message)."""
+    broadcasts = Broadcast.objects.all() if broadcast_ids is None else Broadcast.objects.filter(pk__in=broadcast_ids)
+    rows = list(broadcasts.values_list("pk", "account_id", "created_at", "recipients_count"))
+    if not rows:
+        return {}
+    reports, ties, clicks = _fold({account for _, account, _, _ in rows},
+                                  since=min(created for _, _, created, _ in rows) - PENDING_MAX_AGE)
+    figures = {pk: {**dict.fromkeys(COUNTERS, 0), "cost": Decimal(0)} for pk, _, _, _ in rows}
+    messages = Message.objects.filter(broadcast_id__in=list(figures)).values_list(
+        "pk", "broadcast_id", "status", "status_rank", "price")
+    for pk, broadcast_id, status, rank, price in messages.iterator(chunk_size=10_000):
+        counted = figures[broadcast_id]
+        counted["sent"] += rank >= 1
+        if pk in reports:
+            status, price = _settled(reports[pk], ties.get(pk, ()), status, rank, price)
+        if bucket := BUCKETS.get(status):
+            counted[bucket] += 1
+        counted["cost"] += price or 0
+        if pk in clicks:
+            counted["clicks_total"] += clicks[pk]
+            counted["clicks_unique"] += 1
+    for pk, _, _, recipients in rows:
+        figures[pk]["cost"] = figures[pk]["cost"].quantize(CENT)
+        figures[pk]["conversion"] = conversion(figures[pk]["clicks_unique"], recipients)
     return figures
+
+
+def _fold(account_ids: set[int], *, since) -> tuple[dict, dict, Counter]:
+    """Every stored event of these accounts since `since`, in the order they were stored →
+    message id → (rank, status, price) of the report that decides it; message id → other statuses
+    reported at that rank; message id → distinct clicks."""
+    reports: dict[int, tuple] = {}
+    ties: dict[int, set] = {}
+    clicked: set[tuple] = set()
+    events = CallbackEvent.objects.filter(account_id__in=account_ids, received_at__gte=since).order_by("pk")
+    unreadable = 0
+    for batch in _batches(events.values_list("account_id", "kind", "body").iterator(chunk_size=CHUNK), CHUNK):
+        parsed = stored_parse(batch, strict=False)
+        unreadable += parsed.count(None)
+        items = [(row[0], item) for row, p in zip(batch, parsed, strict=True) if p for item in p.items]
+        refs = resolve(items)
+        for account_id, item in items:
+            pk = refs.message(account_id, item)
+            if pk is None:
+                continue
+            if isinstance(item, LinkClick):
+                clicked.add((pk, item.link_id, item.at))
+                continue
+            # Every message reached "submitted" when it was sent: reports below or at it move nothing.
+            rank, status, price = reports.get(pk, (STATUS_RANK[S.SUBMITTED], S.SUBMITTED, None))
+            new_rank = STATUS_RANK[item.status]
+            if new_rank > rank:
+                reports[pk] = (new_rank, item.status, price if item.price is None else item.price)
+                ties.pop(pk, None)
+            elif new_rank == rank and item.status != status and pk in reports:
+                ties.setdefault(pk, set()).add(item.status)
+    if unreadable:
+        logger.warning("The recount skipped %d stored events it could not read", unreadable)
+    return reports, ties, Counter(pk for pk, _, _ in clicked)
+
+
+def _settled(report: tuple, tied, status: str, rank: int, price):
+    """The status and price a message must have, from its deciding report and its row."""
+    report_rank, report_status, report_price = report
+    if rank > report_rank and status in SENDING_VERDICTS:
+        return status, price  # our sending's verdict, which no report outranked
+    if rank == report_rank and status in tied:
+        return status, price  # an equally ranked report that reached the message first
+    return report_status, report_price
+
+
+def _batches(rows, size: int):
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def conversion(unique_clickers: int, recipients: int) -> float | None:
@@ -111,16 +205,14 @@ def conversion(unique_clickers: int, recipients: int) -> float | None:
 
 
 def mismatches(broadcast_ids=None) -> list[dict]:
-    """Where stored counters differ from a recount: [{broadcast, field, stored, recounted}]."""
-    if broadcast_ids is None:
-        broadcast_ids = Broadcast.objects.order_by("pk").values_list("pk", flat=True)
+    """Where stored counters differ from the recount from raw events: [{broadcast, field, stored, recounted}]."""
+    fresh = recount(broadcast_ids)
     found = []
-    for broadcast_id in broadcast_ids:
-        stored, fresh = counters(broadcast_id), recount(broadcast_id)
+    for stored in Broadcast.objects.filter(pk__in=list(fresh)).order_by("pk").values("pk", *COUNTERS):
         stored["cost"] = Decimal(stored["cost"]).quantize(CENT)
-        for name, value in fresh.items():
+        for name, value in fresh[stored["pk"]].items():
             if not _same(stored[name], value):
-                found.append({"broadcast": broadcast_id, "field": name, "stored": stored[name], "recounted": value})
+                found.append({"broadcast": stored["pk"], "field": name, "stored": stored[name], "recounted": value})
     return found
 
 
@@ -131,30 +223,17 @@ def _same(a, b) -> bool:
 
 
 def broadcast_timeline(broadcast: Broadcast) -> dict:
-    """Delivery reports per minute (by the time each message reached its status) and clicks per link.
-
-    Read by the chart endpoint (not by the page itself) and cached briefly, so a page showing a
-    million-message broadcast never waits for it.
-    """
-    # Keyed by the counters: any applied report or click makes a new entry.
-    progress = (broadcast.delivered, broadcast.undelivered, broadcast.expired, broadcast.rejected, broadcast.failed,
-                broadcast.unknown, broadcast.clicks_total)
-    key = f"textcast:timeline:{broadcast.pk}:{'-'.join(map(str, progress))}"
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
-    delivered = {Message.Status.DELIVERED}
-    failed = {Message.Status.UNDELIVERED, Message.Status.EXPIRED, Message.Status.REJECTED, Message.Status.FAILED,
-              Message.Status.DELETED}
+    """Status changes per minute (by the provider's time when it gives one) and clicks per link,
+    from the rows applying keeps up to date: a few thousand rows for a day-long broadcast, however
+    many messages it has. Fetched by the broadcast page's chart every few seconds."""
     minutes: dict[str, dict] = {}
-    rows = (Message.objects.filter(broadcast=broadcast, status_at__isnull=False)
-            .annotate(minute=TruncMinute("status_at")).values("minute", "status").annotate(n=Count("pk")))
-    for row in rows:
-        bucket = minutes.setdefault(row["minute"].isoformat(), {"delivered": 0, "failed": 0, "other": 0})
-        kind = "delivered" if row["status"] in delivered else "failed" if row["status"] in failed else "other"
-        bucket[kind] += row["n"]
-    links = list(Click.objects.filter(message__broadcast=broadcast).values("link_id")
-                 .annotate(clicks=Count("pk"), people=Count("message", distinct=True)).order_by("-clicks")[:20])
+    rows = BroadcastMinute.objects.filter(broadcast=broadcast).order_by("minute").values_list(
+        "minute", "status", "changes")
+    for minute, status, changes in rows:
+        bucket = minutes.setdefault(minute.isoformat(), {"delivered": 0, "failed": 0, "other": 0})
+        bucket["delivered" if status == S.DELIVERED else "failed" if status in NOT_DELIVERED else "other"] += changes
+    links = list(BroadcastLink.objects.filter(broadcast=broadcast).order_by("-clicks", "link_id")
+                 .values("link_id", "clicks", "people")[:20])
     # A click names the short link the recipient opened; when that is a link's MessageWhiz id, show its name.
     ids = {link["link_id"]: int(link["link_id"]) for link in links
            if link["link_id"].isascii() and link["link_id"].isdigit() and len(link["link_id"]) <= 18}
@@ -164,6 +243,4 @@ def broadcast_timeline(broadcast: Broadcast) -> dict:
         link["name"] = names.get(ids.get(link["link_id"]))
         link["conversion"] = round(100 * link["people"] / broadcast.recipients_count, 2) \
             if broadcast.recipients_count else None
-    result = {"minutes": sorted(minutes.items()), "links": links}
-    cache.set(key, result, timeout=15 if not broadcast.is_final else 3600)
-    return result
+    return {"minutes": list(minutes.items()), "links": links}

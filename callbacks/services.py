@@ -17,24 +17,26 @@ Applying (`_apply`), for a list of events, in one transaction:
 3. fold the events over them in order: a status moves only to a higher STATUS_RANK, so a
    duplicate or a late ENROUTE changes nothing; a click counts once per (message, link, time);
 4. write the changed messages with one conditional UPDATE per 5,000 rows (`status_rank < new
-   rank`; the rows travel as one JSON parameter), insert the new clicks, and move each broadcast's
+   rank`; the rows travel as one JSON parameter), insert the new clicks, move each broadcast's
    counters by the difference between the locked "before" and the "after", with F() expressions,
-   in the same transaction.
-Counters therefore equal a recount (callbacks.selectors.recount) under any concurrency, and a
-batch of thousands of events costs a dozen statements.
+   and add the status changes per minute and clicks per link (the page's timeline) with one
+   upsert each, in the same transaction.
+Counters therefore equal a recount from the raw events (callbacks.selectors.recount) under any
+concurrency, and a batch of thousands of events costs a dozen statements.
 
 An event naming a message we do not know yet (the provider was faster than our write of its id)
-keeps applied_at empty; `apply_pending` retries such events, and so does every run of the
-drainer. Campaign code that has just created messages or stored provider ids may call
-`apply_pending_for(message_ids=…)` to apply them at once.
+keeps applied_at empty, and the keys it names its messages by are kept beside it
+(EventReference). Campaign code that has just created messages or stored provider ids calls
+`apply_pending_for(message_ids=…)` (through the `messages_identified` signal): it looks those
+messages' keys up and applies only the events that name them. `apply_pending`, the periodic
+sweep (beat, and every drainer), retries every waiting event as a safety net.
 """
 
 import json
 import logging
-import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import DatabaseError, connection, transaction
@@ -46,14 +48,12 @@ from campaigns.models import Broadcast, Message
 from campaigns.models.broadcasts import STATUS_RANK
 
 from . import buffer, parsing
-from .models import CallbackEvent, Click
-from .selectors import BUCKETS
+from .matching import CHUNK, among, chunks, db_chunks, message_references, references, resolve, stored_parse
+from .models import BroadcastLink, BroadcastMinute, CallbackEvent, Click, EventReference
+from .selectors import BUCKETS, PENDING_MAX_AGE
 
 logger = logging.getLogger(__name__)
 
-# Events of messages still unknown after this long are left alone (replay_callbacks still has them).
-PENDING_MAX_AGE = timedelta(days=7)
-CHUNK = 2000  # values per IN (…): inside SQLite's limit of 32,766 parameters
 ROWS_PER_UPDATE = 5000
 
 
@@ -86,26 +86,34 @@ def events_record(events: list[CallbackEvent], *, parsed: list[parsing.Parsed] |
     unapplied (the pending sweep retries them). Raises only if they cannot be stored at all."""
     try:
         with transaction.atomic():
-            outcome = _apply(events, parsed=parsed)
-            _insert(events)
-        return outcome
+            return _apply(events, parsed=parsed, then=lambda waiting: _insert(events, waiting))
     except Exception:
         logger.exception("Applying %d callback events failed; storing them for a retry", len(events))
     for event in events:
         event.applied_at = None
     with transaction.atomic():
-        _insert(events)
+        _insert(events, {})
     return Outcome(events=len(events), pending=len(events))
 
 
-def _insert(events: list[CallbackEvent]) -> None:
+def _insert(events: list[CallbackEvent], waiting: dict[int, list[str]]) -> None:
     """Insert raw events, leaving out stream entries stored before (a drainer that died after its
-    commit but before acknowledging them: Redis hands them out again)."""
-    if connection.vendor != "postgresql":
-        CallbackEvent.objects.bulk_create(events, batch_size=CHUNK, ignore_conflicts=True)
-        return
+    commit but before acknowledging them: Redis hands them out again), and the keys of those
+    still waiting for a message (`waiting`: index in `events` → keys)."""
     entries = [event.buffer_id for event in events if event.buffer_id]
-    stored = set(CallbackEvent.objects.filter(buffer_id__in=entries).values_list("buffer_id", flat=True))
+    stored = set(CallbackEvent.objects.filter(buffer_id__in=entries).values_list("buffer_id", flat=True)) \
+        if entries else set()
+    fresh = [(index, event) for index, event in enumerate(events) if event.buffer_id not in stored]
+    # Waiting events need their ids for their keys: an INSERT … RETURNING; they are few.
+    keyed = [event for index, event in fresh if waiting.get(index)]
+    CallbackEvent.objects.bulk_create(keyed)
+    EventReference.objects.bulk_create(
+        [EventReference(event_id=event.pk, key=key) for index, event in fresh for key in waiting.get(index, ())],
+        batch_size=CHUNK)
+    rest = [event for index, event in fresh if not waiting.get(index)]
+    if connection.vendor != "postgresql":
+        CallbackEvent.objects.bulk_create(rest, batch_size=CHUNK)
+        return
     names = [f.attname for f in CallbackEvent._meta.concrete_fields if not f.primary_key]
     columns = ", ".join(connection.ops.quote_name(CallbackEvent._meta.get_field(n).column) for n in names)
     # COPY takes long bodies as they are: several times faster than a multi-row INSERT, whose
@@ -113,9 +121,8 @@ def _insert(events: list[CallbackEvent]) -> None:
     # and roll back; the entry is retried once the other has committed.)
     with connection.cursor() as cursor, cursor.copy(
             f"COPY {CallbackEvent._meta.db_table} ({columns}) FROM STDIN") as copy:
-        for event in events:
-            if event.buffer_id is None or event.buffer_id not in stored:
-                copy.write_row([getattr(event, name) for name in names])  # psycopg adapts str, int, datetime
+        for event in rest:
+            copy.write_row([getattr(event, name) for name in names])  # psycopg adapts str, int, datetime
 
 
 def apply_pending(*, account_ids=None, since: datetime | None = None, chunk: int = 200) -> Outcome:
@@ -128,10 +135,20 @@ def apply_pending(*, account_ids=None, since: datetime | None = None, chunk: int
 
 
 def apply_pending_for(*, message_ids) -> Outcome:
-    """Apply what was waiting for these messages: call after creating messages or storing their
-    provider ids (outside the transaction that did it, so the rows are visible)."""
-    account_ids = set(Message.objects.filter(pk__in=list(message_ids)).values_list("account_id", flat=True))
-    return apply_pending(account_ids=account_ids) if account_ids else Outcome()
+    """Apply what was waiting for these messages, and only that: call after creating messages or
+    storing their provider ids (outside the transaction that did it, so the rows are visible).
+    Costs a lookup of the messages' keys, however many other events are waiting."""
+    keys = set()
+    for chunk in chunks(sorted(set(message_ids))):
+        keys |= message_references(Message.objects.filter(pk__in=chunk).values_list(
+            "client_ref", "provider_message_id", "broadcast__remote_id", "phone"))
+    event_ids = set()
+    for chunk in chunks(sorted(keys)):
+        event_ids.update(EventReference.objects.filter(key__in=chunk).values_list("event_id", flat=True))
+    total = Outcome()
+    for chunk in chunks(sorted(event_ids), 200):
+        total += _apply_stored(list(CallbackEvent.objects.filter(pk__in=chunk, applied_at__isnull=True).order_by("pk")))
+    return total
 
 
 def replay(*, since: datetime | None = None, account_ids=None, chunk: int = 200) -> Outcome:
@@ -153,12 +170,16 @@ def _reapply(events, *, chunk: int) -> Outcome:
 
 
 def _apply_stored(events: list[CallbackEvent]) -> Outcome:
+    if not events:
+        return Outcome()
+    def mark_applied(_waiting):
+        newly = [e.pk for e in events if e.applied_at]
+        CallbackEvent.objects.filter(pk__in=newly, applied_at__isnull=True).update(applied_at=timezone.now())
+        EventReference.objects.filter(event_id__in=newly).delete()
+
     try:
         with transaction.atomic():
-            outcome = _apply(events)
-            newly = [e.pk for e in events if e.applied_at]
-            CallbackEvent.objects.filter(pk__in=newly, applied_at__isnull=True).update(applied_at=timezone.now())
-        return outcome
+            return _apply(events, then=mark_applied)
     except Exception:
         if len(events) == 1:
             logger.exception("Could not apply callback event %s", events[0].pk)
@@ -192,65 +213,75 @@ class _Message:
 
 
 @dataclass
-class _Refs:
-    """The references the events use, and the message ids they resolve to."""
+class _Timeline:
+    """What the applied events add to the broadcasts' timelines."""
 
-    by_ref: dict = field(default_factory=dict)  # (account, client_ref uuid) → pk
-    by_id: dict = field(default_factory=dict)  # (account, provider message id) → pk
-    broadcasts: dict = field(default_factory=dict)  # (account, MessageWhiz broadcast id) → broadcast pk
-    by_phone: dict = field(default_factory=dict)  # (broadcast pk, phone) → pk
-
-    def message(self, account_id: int, item) -> int | None:
-        """Our own id first, then broadcast + recipient (unique, and what campaigns created the
-        message by), then the provider's id."""
-        if getattr(item, "client_ref", None) and (pk := self.by_ref.get((account_id, item.client_ref))):
-            return pk
-        if getattr(item, "broadcast_id", None) and (pk := self.by_phone.get(
-                (self.broadcasts.get((account_id, item.broadcast_id)), item.recipient))):
-            return pk
-        return self.by_id.get((account_id, item.message_id)) if item.message_id else None
+    minutes: Counter = field(default_factory=Counter)  # (broadcast, minute, status) → status changes
+    links: Counter = field(default_factory=Counter)  # (broadcast, link) → clicks
+    people: Counter = field(default_factory=Counter)  # (broadcast, link) → messages clicking it the first time
 
 
-def _apply(events: list[CallbackEvent], *, parsed: list[parsing.Parsed] | None = None) -> Outcome:
+def _apply(events: list[CallbackEvent], *, then, parsed: list[parsing.Parsed] | None = None) -> Outcome:
     """Apply events in order (caller holds a transaction); sets each event's applied_at to now,
-    or to None while it names a message we do not know."""
+    or to None while it names a message we do not know.
+
+    `then(waiting)` runs after the messages are written and before the rows every applier shares
+    (broadcast counters, timeline), so those stay locked only for the last statements before the
+    commit; `waiting` has the keys of the messages each waiting event names (index in `events`)."""
     now = timezone.now()
-    work = list(zip(events, parsed or [parsing.load(event.body) for event in events], strict=True))
-    refs = _resolve([(event.account_id, item) for event, p in work for item in p.items])
-    messages = _lock({pk for pk in (*refs.by_ref.values(), *refs.by_id.values(), *refs.by_phone.values())})
+    if parsed is None:
+        parsed = stored_parse((event.account_id, event.kind, event.body) for event in events)
+    work = list(zip(events, parsed, strict=True))
+    refs = resolve([(event.account_id, item) for event, p in work for item in p.items])
+    messages = _lock(refs.pks())
     seen_clicks = _clicks_recorded(messages) if any(p.kind == "click" for _, p in work) else set()
+    clicked_links = {(pk, link) for pk, link, _ in seen_clicks}
     new_clicks: list[Click] = []
+    timeline = _Timeline()
+    waiting: dict[int, list[str]] = {}
 
     outcome = Outcome(events=len(events))
-    for event, p in work:
-        known = True
+    for index, (event, p) in enumerate(work):
+        keys = []
         for item in p.items:
             pk = refs.message(event.account_id, item)
             if pk is None or pk not in messages:
-                known = False
+                keys += references(item)
                 continue
             message = messages[pk]
             if isinstance(item, parsing.Report):
-                _report(message, item, event.received_at)
+                if _report(message, item, event.received_at) and message.broadcast_id:
+                    minute = message.at.astimezone(UTC).replace(second=0, microsecond=0)
+                    timeline.minutes[(message.broadcast_id, minute, message.status)] += 1
             elif (pk, item.link_id, item.at) not in seen_clicks:
                 seen_clicks.add((pk, item.link_id, item.at))
                 new_clicks.append(Click(message_id=pk, link_id=item.link_id, clicked_at=item.at,
                                         unique_click=item.unique))
                 message.clicks += 1
-        event.applied_at = now if known else None
-        outcome.pending += not known
+                if message.broadcast_id:
+                    timeline.links[(message.broadcast_id, item.link_id)] += 1
+                    if (pk, item.link_id) not in clicked_links:
+                        clicked_links.add((pk, item.link_id))
+                        timeline.people[(message.broadcast_id, item.link_id)] += 1
+        event.applied_at = None if keys else now
+        if keys:
+            waiting[index] = sorted(set(keys))
+        outcome.pending += bool(keys)
 
     changed = [m for m in messages.values() if m.rank > m.was[1]]
     _write_statuses(changed)
     _write_learned_ids([m for m in messages.values() if m.learned_id and m.rank == m.was[1]])
     Click.objects.bulk_create(new_clicks, batch_size=CHUNK)
     _write_clicks([m for m in messages.values() if m.clicks != m.was[3]])
+    then(waiting)
     _write_counters(messages.values())
+    _write_timeline(timeline)
     outcome.status_changes, outcome.clicks = len(changed), len(new_clicks)
     return outcome
 
 
-def _report(message: _Message, report: parsing.Report, received_at: datetime) -> None:
+def _report(message: _Message, report: parsing.Report, received_at: datetime) -> bool:
+    """Fold one report into the message; True when it moved the status."""
     if report.message_id and not message.provider_message_id and not (report.broadcast_id and report.client_ref):
         # Clicks name a message only by the provider's id: keep the one a DLR told us (a /sms
         # DLR found by client_ref before campaigns stored the answer, or a broadcast's webhook
@@ -258,59 +289,19 @@ def _report(message: _Message, report: parsing.Report, received_at: datetime) ->
         message.provider_message_id, message.learned_id = report.message_id, True
     rank = STATUS_RANK[report.status]
     if rank <= message.rank:
-        return  # a repeat, or news older than what we know: final statuses are final
+        return False  # a repeat, or news older than what we know: final statuses are final
     message.status, message.rank, message.at = report.status, rank, report.at or received_at
     if report.price is not None:
         message.price = report.price
     if report.parts is not None:
         message.parts = report.parts
-
-
-def _resolve(items: list[tuple[int, object]]) -> _Refs:
-    """One query per kind of reference (per chunk), each only for what is still unresolved."""
-    refs = _Refs()
-    accounts = {account for account, _ in items}
-    client_refs = {item.client_ref for _, item in items if getattr(item, "client_ref", None)}
-    for chunk in _chunks(sorted(client_refs, key=str)):
-        rows = Message.objects.filter(client_ref__in=chunk, account_id__in=accounts)
-        for pk, account, ref in rows.values_list("pk", "account_id", "client_ref"):
-            refs.by_ref[(account, uuid.UUID(str(ref)))] = pk
-
-    remote_ids = {item.broadcast_id for _, item in items if getattr(item, "broadcast_id", None)}
-    for chunk in _chunks(sorted(remote_ids)):
-        rows = Broadcast.objects.filter(remote_id__in=chunk, account_id__in=accounts).order_by("-pk")
-        for pk, account, remote_id in rows.values_list("pk", "account_id", "remote_id"):
-            refs.broadcasts[(account, remote_id)] = pk
-    phones = defaultdict(set)
-    for account, item in items:
-        broadcast = refs.broadcasts.get((account, getattr(item, "broadcast_id", None)))
-        if broadcast and not refs.message(account, item):
-            phones[broadcast].add(item.recipient)
-    for broadcast, numbers in phones.items():
-        for chunk in _chunks(sorted(numbers)):
-            rows = Message.objects.filter(broadcast_id=broadcast, phone__in=chunk)
-            refs.by_phone.update({(broadcast, phone): pk for pk, phone in rows.values_list("pk", "phone")})
-
-    for account, item in items:
-        # A DLR found by client_ref also names the provider's id, which a click in the same batch
-        # may use before it is written to the message.
-        if (getattr(item, "client_ref", None) and item.message_id and not getattr(item, "broadcast_id", None)
-                and (pk := refs.by_ref.get((account, item.client_ref)))):
-            refs.by_id.setdefault((account, item.message_id), pk)
-    provider_ids = {item.message_id for account, item in items if item.message_id and not refs.message(account, item)}
-    for chunk in _chunks(sorted(provider_ids)):
-        # exclude(""): lets PostgreSQL use the partial index on provider ids for a long IN list.
-        rows = Message.objects.filter(provider_message_id__in=chunk, account_id__in=accounts).exclude(
-            provider_message_id="").order_by("-pk")
-        for pk, account, provider_id in rows.values_list("pk", "account_id", "provider_message_id"):
-            refs.by_id[(account, provider_id)] = pk  # the oldest wins if a provider ever reused an id
-    return refs
+    return True
 
 
 def _lock(pks: set[int]) -> dict[int, _Message]:
     messages = {}
-    for chunk in _chunks(sorted(pks)):
-        rows = Message.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values_list(
+    for chunk in db_chunks(sorted(pks)):
+        rows = Message.objects.select_for_update().filter(among(Message, "id", chunk)).order_by("pk").values_list(
             "pk", "broadcast_id", "status", "status_rank", "price", "provider_message_id", "clicks")
         messages.update({row[0]: _Message(*row) for row in rows})
     return messages
@@ -318,16 +309,18 @@ def _lock(pks: set[int]) -> dict[int, _Message]:
 
 def _clicks_recorded(pks: list[int]) -> set[tuple]:
     seen = set()
-    for chunk in _chunks(sorted(pks)):
-        seen.update(Click.objects.filter(message_id__in=chunk).values_list("message_id", "link_id", "clicked_at"))
+    for chunk in db_chunks(sorted(pks)):
+        seen.update(Click.objects.filter(among(Click, "message", chunk)).values_list(
+            "message_id", "link_id", "clicked_at"))
     return seen
 
 
 def _write_statuses(changed: list[_Message]) -> None:
     # Forward only (status_rank < the new rank), and the counters below assume every row moved:
     # holding the row locks, a shortfall means a bug, and the whole transaction is undone.
-    for chunk in _chunks(changed, ROWS_PER_UPDATE):
-        rows = [{"id": m.pk, "status": m.status, "rank": m.rank, "at": _db_time(m.at),
+    db_time = _db_time()
+    for chunk in chunks(changed, ROWS_PER_UPDATE):
+        rows = [{"id": m.pk, "status": m.status, "rank": m.rank, "at": db_time(m.at),
                  "price": None if m.price is None else str(m.price), "parts": m.parts,
                  "provider_id": m.provider_message_id} for m in chunk]
         updated = _update_from_rows(
@@ -342,7 +335,7 @@ def _write_statuses(changed: list[_Message]) -> None:
 
 def _write_learned_ids(messages: list[_Message]) -> None:
     """Provider ids learned by messages whose status did not move (the status UPDATE writes the rest)."""
-    for chunk in _chunks(messages, ROWS_PER_UPDATE):
+    for chunk in chunks(messages, ROWS_PER_UPDATE):
         _update_from_rows("provider_message_id = v.provider_id", "{table}.provider_message_id = ''",
                           [{"id": m.pk, "provider_id": m.provider_message_id} for m in chunk],
                           {"id": "bigint", "provider_id": "text"})
@@ -364,10 +357,12 @@ def _update_from_rows(assignments: str, condition: str, rows: list[dict], column
         return cursor.rowcount
 
 
-def _db_time(moment: datetime) -> str:
-    """A datetime as the database stores it, for the JSON rows (SQLite keeps naive UTC text)."""
-    value = connection.ops.adapt_datetimefield_value(moment)
-    return value.isoformat() if isinstance(value, datetime) else value
+def _db_time():
+    """datetime → text as the database stores it, for the JSON rows (SQLite keeps naive UTC text).
+    Looked up once per batch: `connection` is a thread-local proxy, costly per row."""
+    if connection.vendor == "postgresql":
+        return datetime.isoformat
+    return connection.ops.adapt_datetimefield_value
 
 
 def _write_clicks(messages: list[_Message]) -> None:
@@ -375,7 +370,7 @@ def _write_clicks(messages: list[_Message]) -> None:
     for message in messages:
         by_increment[message.clicks - message.was[3]].append(message.pk)
     for increment, pks in by_increment.items():
-        for chunk in _chunks(pks):
+        for chunk in chunks(pks):
             Message.objects.filter(pk__in=chunk).update(clicks=F("clicks") + increment)
 
 
@@ -409,8 +404,24 @@ def _write_counters(messages) -> None:
             Broadcast.objects.filter(pk=broadcast_id).update(**changes)
 
 
-def _chunks(items, size: int = CHUNK):
-    items = list(items)
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+def _write_timeline(timeline: _Timeline) -> None:
+    """Add to the per-minute and per-link rows: one upsert per table, rows in key order (the lock
+    order every applier shares)."""
+    db_time = _db_time()
+    _add_rows(BroadcastMinute, ("broadcast_id", "minute", "status"), ("changes",),
+              [(b, db_time(minute), status, n) for (b, minute, status), n in sorted(timeline.minutes.items())])
+    _add_rows(BroadcastLink, ("broadcast_id", "link_id"), ("clicks", "people"),
+              [(b, link, n, timeline.people[(b, link)]) for (b, link), n in sorted(timeline.links.items())])
 
+
+def _add_rows(model, keys: tuple[str, ...], amounts: tuple[str, ...], rows: list[tuple]) -> None:
+    """INSERT the rows, or add their amounts to the rows already there (PostgreSQL and SQLite)."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = (*keys, *amounts)
+    additions = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in amounts)
+    with connection.cursor() as cursor:
+        for chunk in chunks(rows, 500):
+            values = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(chunk))
+            cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values} "  # noqa: S608 - our names
+                           f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {additions}",
+                           [value for row in chunk for value in row])

@@ -51,7 +51,7 @@ def receive(request, token: str, endpoint: str):
         response = _error(405, "use POST")
         response["Allow"] = "POST"
         return response
-    raw = _read(request, max_bytes())
+    raw = read_body(request, max_bytes())
     if raw is None:
         return _error(413, f"body larger than {max_bytes()} bytes")
     try:
@@ -89,8 +89,10 @@ def settings_page(request):
                                                        "buffered": buffer.enabled()})
 
 
-def _read(request, limit: int) -> bytes | None:
-    """The body, or None when it is larger than `limit` (said by Content-Length or found reading)."""
+def read_body(request, limit: int) -> bytes | None:
+    """The body, or None when it is larger than `limit` (said by Content-Length or found reading).
+    Read from the stream, not request.body, which refuses more than DATA_UPLOAD_MAX_MEMORY_SIZE
+    with a 400 of its own."""
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:

@@ -1,9 +1,10 @@
 """Reads for broadcast pages: figures come from pre-aggregated counters, never from counting messages."""
 
 from contextlib import contextmanager
+from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from .models import Broadcast, Message
 
@@ -29,12 +30,27 @@ def broadcast_figures(broadcast: Broadcast) -> dict:
 
 
 def campaign_figures(campaign) -> dict:
-    """A campaign's figures: the sum of its broadcasts' counters (broadcasts, not messages)."""
-    totals = Broadcast.objects.filter(campaign=campaign).aggregate(
-        **{name: Sum(name) for name in ("sent", "delivered", "undelivered", "expired", "rejected", "failed", "unknown",
-                                        "cost", "clicks_total", "clicks_unique", "recipients_count")}
+    """A campaign's figures: the sums of its broadcasts' counters (one aggregate over its broadcasts,
+    never over messages), so exact whenever theirs are. Recurring schedules' definitions are never
+    sent themselves and are left out.
+
+    Keys: broadcasts, recipients, sent, delivered, undelivered, expired, rejected, failed, unknown,
+    in_flight, cost (Decimal), clicks_total, clicks_unique, conversion (% of recipients who clicked,
+    None before the first click), delivery_rate and click_rate (% as on a broadcast, None when
+    nothing was sent).
+    """
+    totals = Broadcast.objects.filter(campaign=campaign, recurrence__isnull=True).aggregate(
+        broadcasts=Count("pk"), recipients=Sum("recipients_count"), sent=Sum("sent"),
+        **{name: Sum(name) for name in (*OUTCOMES, "cost", "clicks_total", "clicks_unique")},
     )
-    return {name: value or 0 for name, value in totals.items()}
+    figures = {name: value or 0 for name, value in totals.items()}
+    figures["cost"] = Decimal(figures["cost"])
+    figures["in_flight"] = max(0, figures["sent"] - sum(figures[name] for name in OUTCOMES))
+    figures["conversion"] = (100.0 * figures["clicks_unique"] / figures["recipients"]
+                             if figures["recipients"] and figures["clicks_unique"] else None)
+    figures["delivery_rate"] = _percent(figures["delivered"], figures["sent"])
+    figures["click_rate"] = _percent(figures["clicks_unique"], figures["delivered"] or figures["sent"])
+    return figures
 
 
 def broadcast_messages(broadcast: Broadcast, *, status: str = "", phone: str = "") -> QuerySet[Message]:

@@ -11,7 +11,7 @@ class RejectNulMiddleware:
     PostgreSQL cannot hold NUL in text, so psycopg refuses any query carrying one: a search for
     `?q=%00` would end in a 500. Django's form fields reject NUL, raw `request.GET` reads do not;
     this catches them all in one place. Views exempt from CSRF (provider callbacks, the token API)
-    read their bodies themselves and are left to parse them strictly.
+    authenticate and parse their requests themselves (an unknown token stays a bare 404).
     """
 
     def __init__(self, get_response):
@@ -21,7 +21,8 @@ class RejectNulMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        form = request.method == "POST" and not getattr(view_func, "csrf_exempt", False)
-        if "\x00" in request.path or _has_nul(request.GET) or (form and _has_nul(request.POST)):
+        if getattr(view_func, "csrf_exempt", False):
+            return None
+        if "\x00" in request.path or _has_nul(request.GET) or (request.method == "POST" and _has_nul(request.POST)):
             return HttpResponseBadRequest("The request contains a NUL character.", content_type="text/plain")
         return None

@@ -77,6 +77,14 @@ def test_drain_command_once(bhook, make_messages, capsys):
     assert Message.objects.filter(status=Message.Status.EXPIRED).count() == 5
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_drainer_warns_at_start_when_redis_could_lose_events(buffered, caplog):
+    config = buffer.client().config_get("appendonly") | buffer.client().config_get("maxmemory-policy")
+    call_command("drain_callbacks", "--once")
+    assert ("appendonly no" in caplog.text) == (config["appendonly"] != "yes")
+    assert ("evicts keys" in caplog.text) == (config["maxmemory-policy"] != "noeviction")
+
+
 def test_drain_command_needs_redis(direct):
     with pytest.raises(CommandError, match="no Redis"):
         call_command("drain_callbacks", "--once")

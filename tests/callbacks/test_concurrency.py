@@ -15,7 +15,7 @@ import pytest
 import requests
 from django.urls import reverse
 
-from callbacks import buffer
+from callbacks import buffer, selectors
 from callbacks.models import CallbackEvent, Click
 
 from .conftest import postgres_only
@@ -68,6 +68,12 @@ def _expect(broadcast, messages):
     assert (counters["clicks_total"], counters["clicks_unique"]) == (2 * clicked, clicked)
     assert counters["cost"] == Decimal("0.25") * len(messages)
     assert Click.objects.count() == 2 * clicked
+    # The timeline's rows were added to by every applier at once, and still add up.
+    timeline = selectors.broadcast_timeline(broadcast)
+    assert sum(counts["delivered"] for _, counts in timeline["minutes"]) == counters["delivered"]
+    assert sum(counts["failed"] for _, counts in timeline["minutes"]) == len(messages) - counters["delivered"]
+    assert sum(link["clicks"] for link in timeline["links"]) == 2 * clicked
+    assert sum(link["people"] for link in timeline["links"]) == 2 * clicked
 
 
 def test_parallel_posts_applied_in_the_request(live_server, account, make_messages, direct):

@@ -110,7 +110,7 @@ def test_trailing_slash_is_forgiven(hook, make_message):
 
 
 @pytest.mark.parametrize("name", ["dlr", "dlr_batch", "click", "ping"])
-@pytest.mark.parametrize("token", ["x" * 43, "", "settings", "a" * 200])
+@pytest.mark.parametrize("token", ["x" * 43, "", "settings", "a" * 200, "%00", "a%00b", "caf%C3%A9", "a%20b"])
 def test_unknown_token_is_a_bare_404(direct_hook, name, token):
     response = direct_hook.client.post(f"/callbacks/{token}/{name.replace('_', '-')}", data="{}",
                                 content_type="application/json")

@@ -59,6 +59,14 @@ DLRS = [
     ({"message_id": "a", "status": "DELIVRD", "price": 1e300}, "price must be a number"),
     ({"message_id": "a", "status": "DELIVRD", "price": 10**30}, "price must be a number"),
     ({"message_id": "a", "status": "DELIVRD", "price": True}, "price must be a number"),
+    # Rounds to 1000000.0000, which the column cannot hold: refused, not retried forever.
+    ({"message_id": "a", "status": "DELIVRD", "price": 999999.99995}, "price must be a number"),
+    ({"message_id": "a", "status": "DELIVRD", "price": 999999.9999}, None),
+    # Optional echoes: empty or not ours is the same as absent.
+    ({"message_id": "a", "status": "DELIVRD", "client_ref": ""}, None),
+    ({"message_id": "a", "status": "DELIVRD", "client_ref": "line\nbreak\tand tab"}, None),
+    ({"message_id": "a", "status": "DELIVRD", "client_ref": 42}, None),
+    ({"message_id": "a", "status": "DELIVRD", "timestamp": "not a time"}, None),
     ({"message_id": "a", "status": "DELIVRD", "parts_count": -1}, "parts_count must be an integer"),
     ({"message_id": "a", "status": "DELIVRD", "parts_count": 2**40}, "parts_count must be an integer"),
 ]
@@ -82,7 +90,8 @@ BATCHES = [
     ({"dlrs": [{**GOOD_ENTRY, "updated": 10**20}]}, "dlrs[0].updated must be an integer"),
     ({"dlrs": [{**GOOD_ENTRY, "updated": -5}]}, "dlrs[0].updated must be an integer"),
     ({"dlrs": [{**GOOD_ENTRY, "price": "11.8"}]}, "dlrs[0].price must be a number"),
-    ({"dlrs": [GOOD_ENTRY], "custom_parameter": 1234}, "custom_parameter must be a non-empty string"),
+    ({"dlrs": [GOOD_ENTRY], "custom_parameter": 1234}, "custom_parameter must be a string"),
+    ({"dlrs": [GOOD_ENTRY], "custom_parameter": ["a"]}, "custom_parameter must be a string"),
     ({"dlrs": [GOOD_ENTRY], "pduDLR": [1, 2]}, "pduDLR must map names to counts"),
     ({"dlrs": [GOOD_ENTRY], "pduDLR": {"sent_count": -1}}, "pduDLR must map names to counts"),
     ({"dlrs": [GOOD_ENTRY], "pduDLR": {"sent_count": "1"}}, "pduDLR must map names to counts"),
@@ -125,6 +134,37 @@ def test_bad_batches(direct_hook, body, reason):
     assert response.status_code == 400, response.content
     assert response.json()["error"].startswith(reason)
     assert CallbackEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize("custom", ["", "order 42\tnew\nline", "x" * 1000, None])
+def test_any_custom_parameter_text_is_accepted(direct_hook, custom):
+    """The user's own text on a broadcast (or nothing): it names no message, so it cannot make a
+    whole batch of reports bad."""
+    assert direct_hook.post("dlr_batch", {"dlrs": [GOOD_ENTRY], "custom_parameter": custom}).status_code == 200
+    assert CallbackEvent.objects.count() == 1
+
+
+def test_price_rounding_up_to_the_limit_changes_nothing(direct_hook, make_messages):
+    broadcast, [message] = make_messages(1)
+    entry = {**GOOD_ENTRY, "broadcast_id": broadcast.remote_id, "recipient": message.phone, "price": 999999.99995}
+    response = direct_hook.post("dlr_batch", {"dlrs": [entry]})
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("dlrs[0].price must be a number")
+    assert CallbackEvent.objects.count() == 0
+    assert Message.objects.get(pk=message.pk).status == S.SUBMITTED
+
+
+def test_dlr_timestamp_is_the_status_time_and_every_field_is_kept(direct_hook, make_messages):
+    _broadcast, [message, other] = make_messages(2)
+    body = dlr(message, timestamp="2025-03-28T15:52:31.279Z")
+    assert direct_hook.post("dlr", body).status_code == 200
+    assert direct_hook.post("dlr", dlr(other, timestamp="yesterday")).status_code == 200
+    message.refresh_from_db()
+    other.refresh_from_db()
+    assert message.status_at.isoformat() == "2025-03-28T15:52:31.279000+00:00"
+    assert other.status_at == CallbackEvent.objects.order_by("pk").last().received_at  # when it came
+    stored = json.loads(CallbackEvent.objects.order_by("pk").first().body)
+    assert stored == body  # sender, recipient, content and parts[] included, as they came
 
 
 def test_reasons_never_echo_the_value(direct_hook):

@@ -8,7 +8,7 @@ from django.db import connection
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from campaigns.models import Broadcast, Campaign, Link, Message
+from campaigns.models import Broadcast, Campaign, Message
 from campaigns.selectors import broadcast_messages, messages_in_index_order
 
 from .test_sending import run_task
@@ -97,37 +97,6 @@ def test_cancel_of_a_submitted_broadcast_is_explained(admin_client, make_broadca
     broadcast = run_task(make_broadcast())
     page = admin_client.post(reverse("campaigns:broadcast_cancel", args=[broadcast.pk]), follow=True)
     assert "can&#x27;t become cancelled" in page.content.decode()
-
-
-def test_timeline_counts_reports_per_minute_and_clicks_per_link(admin_client, make_broadcast, sandbox):
-    from datetime import UTC, datetime
-
-    from callbacks.models import Click
-
-    broadcast = run_task(make_broadcast())
-    at = datetime(2026, 11, 22, 10, 5, 30, tzinfo=UTC)
-    Message.objects.filter(broadcast=broadcast, phone="380501234567").update(status="delivered", status_at=at)
-    Message.objects.filter(broadcast=broadcast, phone="380501234568").update(status="undelivered", status_at=at)
-    message = Message.objects.get(broadcast=broadcast, phone="380501234567")
-    Click.objects.create(message=message, link_id="hkzt.me/ZPFuT5", clicked_at=at)
-    Click.objects.create(message=message, link_id="hkzt.me/ZPFuT5", clicked_at=at.replace(second=59))
-    data = admin_client.get(reverse("callbacks:broadcast_timeline", args=[broadcast.pk])).json()
-    assert data["minutes"] == [["2026-11-22T10:05:00+00:00", {"delivered": 1, "failed": 1, "other": 0}]]
-    assert data["links"] == [{"link_id": "hkzt.me/ZPFuT5", "name": None, "clicks": 2, "people": 1, "conversion": 33.33}]
-
-
-def test_clicks_on_a_known_link_are_shown_by_its_name(admin_client, make_broadcast, sandbox):
-    from datetime import UTC, datetime
-
-    from callbacks.models import Click
-
-    broadcast = run_task(make_broadcast())
-    Link.objects.create(account=broadcast.account, remote_id=146746, name="Autumn landing", url="https://shop.example")
-    message = Message.objects.get(broadcast=broadcast, phone="380501234567")
-    Click.objects.create(message=message, link_id="146746", clicked_at=datetime(2026, 11, 22, 10, 5, tzinfo=UTC))
-    Broadcast.objects.filter(pk=broadcast.pk).update(clicks_total=1, clicks_unique=1)  # as applying it does
-    data = admin_client.get(reverse("callbacks:broadcast_timeline", args=[broadcast.pk])).json()
-    assert [(link["link_id"], link["name"]) for link in data["links"]] == [("146746", "Autumn landing")]
 
 
 def test_paging_a_filtered_table_keeps_the_filter_and_caps_the_count(admin_client, make_broadcast, sandbox,
