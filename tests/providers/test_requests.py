@@ -149,3 +149,38 @@ def test_logs_carry_neither_the_query_nor_secrets(stub, make_account, caplog):
         send(account, body="private words")
     assert stub.requests[0].query["text"] == "private words"
     assert "private" not in caplog.text and "hunter2" not in caplog.text and "secret-key" not in caplog.text
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/vnd.acme+json; charset=utf-8"])
+def test_raw_json_body_gets_the_message_escaped_as_json(stub, make_account, content_type):
+    account = make_account(body_format="raw", body_template='{"to": "$$To", "text": "$$Body"}',
+                           headers=[["Content-Type", content_type]])
+    send(account)
+    assert json.loads(stub.requests[0].body) == {"to": "380501234567", "text": NASTY}
+
+
+def test_raw_form_body_gets_the_message_percent_encoded(stub, make_account):
+    account = make_account(body_format="raw", body_template="to=$$To&text=$$Body&ref=$$MessageID",
+                           headers=[["Content-Type", "application/x-www-form-urlencoded"]])
+    send(account)
+    assert stub.requests[0].form == {"to": "380501234567", "text": NASTY, "ref": REF}
+
+
+def test_the_accounts_whatsapp_number_fills_its_placeholder(stub, make_account):
+    account = make_account(body_template='{"integrated_number": "$$WhatsAppNumber", "to": "$$To"}',
+                           whatsapp_number="918889500122")
+    send(account)
+    assert stub.requests[0].json() == {"integrated_number": "918889500122", "to": "380501234567"}
+    account.generic.whatsapp_number = ""
+    with pytest.raises(TemplateError, match="WhatsApp number"):
+        RequestTemplate(account.generic)
+
+
+@pytest.mark.parametrize("headers, problem", [
+    ([["X-Sender", "Магазин"]], "plain ASCII"),
+    ([["X Sender", "Shop"]], "not a valid header name"),
+])
+def test_headers_http_cannot_carry_are_refused_before_anything_is_sent(make_account, headers, problem):
+    account = make_account(headers=headers)
+    with pytest.raises(TemplateError, match=problem):
+        RequestTemplate(account.generic)
