@@ -122,7 +122,7 @@ def main():
         sender = AsyncSender(config)
         try:
             started = time.perf_counter()
-            sender.submit(jobs).result()
+            sender.send_all(jobs)
             return count / (time.perf_counter() - started)
         finally:
             sender.close()
