@@ -629,8 +629,10 @@ def dispatch_stalled_ids() -> list[int]:
 
 
 def dispatch_progress(broadcast: Broadcast) -> dict:
-    """What the broadcast page shows while it sends (from the pre-aggregated counters)."""
+    """What the sending page shows (from the pre-aggregated counters)."""
     b = Broadcast.objects.filter(pk=broadcast.pk).values(
         "recipients_count", "sent", "failed", "unknown", "delivered", "dispatch_state", "last_error").get()
     b["queued"] = max(0, b["recipients_count"] - b["sent"])
+    config = getattr(broadcast.account, "generic", None)
+    b["delivery_reports"] = config is None or config.has_dlr
     return b

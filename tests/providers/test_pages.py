@@ -167,6 +167,26 @@ def test_account_without_dlr_says_so(admin_client, make_account):
     assert "No delivery reports" in page
 
 
+def test_broadcasts_through_an_account_without_reports_show_no_delivery_figures(admin_client, make_account,
+                                                                               make_broadcast):
+    from campaigns.models import Broadcast
+
+    for account, reports in ((make_account(), False), (make_account(name="With DLR", dlr_enabled=True,
+                                                                    dlr_ref_field="ref", dlr_status_field="s"), True)):
+        broadcast, _ = make_broadcast(account, 5)
+        Broadcast.objects.filter(pk=broadcast.pk).update(state="submitted", dispatch_state="running",
+                                                         recipients_count=5, sent=5)
+        detail = admin_client.get(f"/broadcasts/{broadcast.pk}/")
+        page = detail.content.decode()
+        sending = admin_client.get(f"/broadcasts/{broadcast.pk}/sending/").content.decode()
+        funnel = [label for label, _ in detail.context["figures"]["funnel"]]
+        if reports:
+            assert "Delivered · 0.0%" in page and "0 delivered" in sending and "Delivered" in funnel
+        else:
+            assert "no delivery reports" in page and "Delivered ·" not in page and "Delivered" not in funnel
+            assert "no delivery reports" in sending and "0 delivered" not in sending
+
+
 def test_sending_page_shows_progress_and_controls(admin_client, make_account, make_broadcast):
     from campaigns.models import Broadcast
 
