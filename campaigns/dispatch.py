@@ -317,6 +317,8 @@ class _Pump:
         self.stop: str | None = None
         self.countdown: float | None = None  # "more": when the next run should start
         self.next_renew = self.next_check = 0.0
+        self.identified: list[int] = []  # messages that learned the provider's id since the last _apply_pending
+        self.applied_at = 0.0
         # A provider that takes nothing: since when, why, when to try again; whether the broadcast
         # may carry a note saying so (a previous run may have left one).
         self.outage_since: float | None = None
@@ -334,10 +336,19 @@ class _Pump:
                     self._claim()
                     self._feed()
                 if not self.in_flight and (self.stop is not None or not (self.backlog or self.claiming)):
+                    self._apply_pending()
                     return self.stop or "done"
                 self._record(self.sender.collect(timeout=self._idle_seconds()))
         finally:
             self.sender.close()
+
+    def _apply_pending(self, *, unless_within: float = 0.0) -> None:
+        """A DLR that arrived before we knew the provider's id was kept pending: apply it now (at
+        most once a second: each call costs a few queries, and such reports are rare)."""
+        now = time.monotonic()
+        if self.identified and now - self.applied_at >= unless_within:
+            _apply_pending(self.identified)
+            self.identified, self.applied_at = [], now
 
     def _stop_reason(self) -> str | None:
         now = time.monotonic()
@@ -387,29 +398,31 @@ class _Pump:
         self.backlog_messages += sum(size for _, _, size in jobs)
 
     def _feed(self) -> None:
-        """Start the next batch whenever the sender's queue runs low (one request at a time while
-        probing a provider that took nothing)."""
-        if time.monotonic() < self.hold_until:
+        """Once a batch's worth of the sender's queue is free, top it up to two batches, in one
+        statement (one request at a time while probing a provider that took nothing)."""
+        if not self.backlog or time.monotonic() < self.hold_until:
             return
         probing = self.outage_since is not None
-        limit = 1 if probing else self.start_batch
-        while self.backlog and self.fed - self.sender.departed < limit and not (probing and self.in_flight):
-            batch, count = [], 0
-            while self.backlog and count < limit:
-                job = self.backlog.popleft()
-                batch.append(job)
-                count += job[2]
-            self.backlog_messages -= count
-            pks = [pk for key, _, _ in batch for pk in _pks(key)]
-            started = Message.objects.filter(pk__in=pks, status=M.QUEUED).filter(self.lease.held()).update(
-                status=M.SENDING)
-            if started != len(pks):
-                # Only a worker that lost its lease gets here (the new holder reconciles these).
-                self._halt(LOST)
-                return
-            self.sender.feed(batch)
-            self.fed += count
-            self.in_flight += count
+        batch_size = 1 if probing else self.start_batch
+        room = 2 * batch_size - (self.fed - self.sender.departed)
+        if room < batch_size or (probing and self.in_flight):
+            return
+        batch, count = [], 0
+        while self.backlog and count < (1 if probing else room):
+            job = self.backlog.popleft()
+            batch.append(job)
+            count += job[2]
+        self.backlog_messages -= count
+        pks = [pk for key, _, _ in batch for pk in _pks(key)]
+        started = Message.objects.filter(pk__in=pks, status=M.QUEUED).filter(self.lease.held()).update(
+            status=M.SENDING)
+        if started != len(pks):
+            # Only a worker that lost its lease gets here (the new holder reconciles these).
+            self._halt(LOST)
+            return
+        self.sender.feed(batch)
+        self.fed += count
+        self.in_flight += count
 
     def _idle_seconds(self) -> float:
         """How long to wait for outcomes: a moment while there is work to hand over, else until the
@@ -423,7 +436,8 @@ class _Pump:
         if not outcomes:
             return
         self.in_flight -= sum(len(_pks(key)) for key, _ in outcomes)
-        _record(self.broadcast_id, outcomes)
+        self.identified += _record(self.broadcast_id, outcomes)
+        self._apply_pending(unless_within=1.0)
         now = time.monotonic()
         if self.stop is not None or now >= self.deadline:
             return  # what is given back now waits for the next run, not for the provider
@@ -509,8 +523,9 @@ def _recipient_fields(phones: list[str], list_ids: list[int]) -> dict[str, dict]
     return found
 
 
-def _record(broadcast_id: int, outcomes: list) -> None:
-    """Write outcomes and move the broadcast's counters, in one transaction.
+def _record(broadcast_id: int, outcomes: list) -> list[int]:
+    """Write outcomes and move the broadcast's counters, in one transaction; returns the messages
+    that learned the provider's id.
 
     Only rows still at rank 0 change: a DLR that beat us to a message already moved it (and
     counted it as sent), and counting it again would break the counters.
@@ -554,9 +569,7 @@ def _record(broadcast_id: int, outcomes: list) -> None:
             # The provider did not take them: back to unclaimed, sent again later.
             todo.filter(pk__in=chunk, status=M.SENDING).update(status=M.QUEUED, submitted_at=None)
         _count(broadcast_id, counts)
-    if provider_ids:
-        # A DLR that arrived before we knew the provider's id was kept pending: apply it now.
-        transaction.on_commit(lambda: _apply_pending(list(provider_ids)))
+    return list(provider_ids)
 
 
 def _mark_sent_with_ids(rows: list[tuple[int, str]], now) -> int:
