@@ -1,29 +1,36 @@
 """Sending a broadcast ourselves, through a generic HTTP provider (messaging.providers.generic).
 
-Submitting fans the broadcast out into one QUEUED Message per recipient (one INSERT … SELECT) and
-queues `campaigns.tasks.dispatch_broadcast`. That task is the broadcast's only sender at a time
-(it holds `Broadcast.dispatch_lease`, renewed after every chunk) and works in chunks:
+Submitting fans the broadcast out into one QUEUED Message per recipient (one INSERT … SELECT,
+without the numbers on the account's opt-out list) and queues `campaigns.tasks.dispatch_broadcast`.
+That task is the broadcast's only sender at a time: it holds `Broadcast.dispatch_lease` under an
+owner token (`_Lease`), and every claim, start, renewal and release checks that token, so a worker
+that stalled past its lease can neither send nor free the lease of the worker that took over.
+It loops (`_Pump`, in the task's thread; HTTP runs on the sender's event loop thread):
 
-1. claim a chunk: one conditional UPDATE … RETURNING stamps `submitted_at` on QUEUED messages that
-   have none (PostgreSQL: FOR UPDATE SKIP LOCKED). A QUEUED message with a `submitted_at` is
-   *claimed*: it may be on the wire right now;
-2. render each message, build its request and hand the chunk to the async sender, which keeps up
-   to `max_concurrency` requests in flight and spaces starts by the rate cap. While one chunk is
-   on the wire the next is claimed and the previous one recorded, so the database never stalls
-   the pipe;
-3. record the outcomes in one transaction: SUBMITTED (+ provider id), FAILED with the provider's
-   answer, or UNKNOWN ("no answer after sending"), moving the broadcast's counters with F();
-4. between chunks, read `dispatch_state`: pause and cancel stop claiming, finish what is in
-   flight, and return. After `DISPATCH_RUN_SECONDS` the task re-queues itself, leaving room for
-   other broadcasts' tasks and keeping well inside Celery's time limits.
+1. claim: one conditional UPDATE … RETURNING stamps `submitted_at` on QUEUED messages that have
+   none (PostgreSQL: FOR UPDATE SKIP LOCKED). A QUEUED message with a `submitted_at` is *claimed*;
+   claimed messages are rendered into requests and wait in this worker's backlog;
+2. start: just before requests go out, a small batch of their messages becomes SENDING in one
+   committed UPDATE, and only then is handed to the async sender (`aio.AsyncSender`), which keeps
+   up to `max_concurrency` requests in flight and spaces starts by the rate cap. Batches are
+   handed over as the sender's queue runs low, so at any moment only the requests on the wire and
+   at most about two small batches are SENDING;
+3. record: outcomes are written as they arrive, a batch per loop turn: SUBMITTED (+ provider id),
+   FAILED with the provider's answer, UNKNOWN ("no answer after sending"), or back to unclaimed
+   QUEUED when the provider certainly did not take it (unreachable, 503, 429) — moving the
+   broadcast's counters with F();
+4. meanwhile: the lease is renewed, `dispatch_state` is read (pause and cancel stop starting,
+   give the backlog back and wait for what is in flight), a provider outage holds sending with a
+   growing backoff, probing one request at a time, and pauses the broadcast with the reason
+   after `DISPATCH_OUTAGE_SECONDS`. After `DISPATCH_RUN_SECONDS` (and always inside the task's
+   time budget, retries included) the task re-queues itself.
 
-At most once. A message is sent only by the worker that claimed it, and a claim is never taken
-back while that worker may be alive (the lease). A worker that dies mid-chunk leaves claimed,
-unrecorded messages: it may or may not have sent them. The next worker to take the lease finds
-them and, unless the account says its provider de-duplicates by $$MessageID, marks them UNKNOWN
-with `RECONCILE_NOTE` instead of sending them again — a late DLR (matched by our $$MessageID)
-still moves them forward. When the provider does de-duplicate, they are released and resent:
-the provider drops the copy. Either way none is lost and none is sent twice by us.
+At most once, none lost. A message is sent only by the worker holding the lease, after it was
+marked SENDING. A worker that dies leaves claimed messages (QUEUED with `submitted_at`: never
+sent, so given back and sent by the next worker) and SENDING ones (it may or may not have sent
+them). Unless the account says its provider de-duplicates by $$MessageID, the next worker marks
+the latter UNKNOWN with `RECONCILE_NOTE` instead of sending them again — a late DLR (matched by our
+$$MessageID) still moves them forward. When the provider does de-duplicate, they are resent.
 """
 
 import logging
@@ -34,13 +41,18 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, Q
 from django.utils import timezone
 
-from messaging.providers.generic.aio import AMBIGUOUS, FAILED, SENT, AsyncSender
+from messaging.providers.generic.aio import AMBIGUOUS, DEFERRED, FAILED, SENT, AsyncSender, Outcome
 from messaging.providers.generic.request import TEMPLATE, Record, RequestTemplate, TemplateError
-from messaging.providers.whatsapp.templates import template_object
-from recipients.models import Recipient
+from messaging.providers.whatsapp.templates import (
+    MissingValue,
+    header_variable,
+    template_object_from_lines,
+    values_needed,
+)
+from recipients.models import Recipient, UnsubscribeNumber
 from recipients.selectors import phones_for_send
 
 from . import rendering
@@ -54,12 +66,16 @@ logger = logging.getLogger(__name__)
 
 S = Broadcast.State
 M = Message.Status
-RUNNING, PAUSED, CANCELLED, DONE = "running", "paused", "cancelled", "done"
+RUNNING, PAUSED, CANCELLED, DONE, LOST = "running", "paused", "cancelled", "done", "lost"
 CHUNK = 2000
+START_BATCH = 200  # messages marked SENDING per statement, at most
+STATE_CHECK_SECONDS = 0.5
+MAX_HOLD_SECONDS = 60.0
 RECIPIENT_FIELDS = ("phone", "first_name", "last_name", "email", "url", "custom", "custom1", "custom2", "custom3",
                     "custom4")
 AMBIGUOUS_NOTE = "No answer after sending; not resent. Check with the provider whether it was sent."
 RECONCILE_NOTE = "Interrupted while sending; not resent. Check with the provider whether it was sent."
+OUTAGE_NOTE = "The provider is not taking messages"
 
 
 def lease_seconds() -> int:
@@ -72,6 +88,11 @@ def chunk_size() -> int:
 
 def run_seconds() -> float:
     return float(getattr(settings, "DISPATCH_RUN_SECONDS", 240))
+
+
+def outage_seconds() -> float:
+    """How long a provider may take no message before the broadcast is paused."""
+    return float(getattr(settings, "DISPATCH_OUTAGE_SECONDS", 120))
 
 
 # --- submitting --------------------------------------------------------------------------------------
@@ -108,10 +129,32 @@ def _submittable(broadcast: Broadcast) -> None:
         RequestTemplate(config)
     except TemplateError as exc:
         raise SubmissionProblem(f"The provider configuration is incomplete: {exc}") from None
+    if broadcast.type == Broadcast.Type.SINGLE and config.optout_list_id and UnsubscribeNumber.objects.filter(
+            unsubscribe_list_id=config.optout_list_id, phone=broadcast.recipient).exists():
+        raise SubmissionProblem("This number has opted out of messages from this account.")
     if config.channel == config.Channel.WHATSAPP:
-        template = broadcast.whatsapp_template
-        if template is None or template.account_id != broadcast.account_id:
-            raise SubmissionProblem("Choose one of this WhatsApp account's approved templates.")
+        _whatsapp_submittable(broadcast)
+
+
+def _whatsapp_submittable(broadcast: Broadcast) -> None:
+    template = broadcast.whatsapp_template
+    if template is None or template.account_id != broadcast.account_id:
+        raise SubmissionProblem("Choose one of this WhatsApp account's approved templates.")
+    needed = values_needed(template)
+    lines = len(_body(broadcast).splitlines())
+    if lines < needed:
+        order = "the header's {{1}} first, then the body's variables" if header_variable(template) else "in order"
+        raise SubmissionProblem(f"The template “{template}” takes {needed} values: write one line per value in "
+                                f"the message ({order}); it has {lines}.")
+    if template.limited_time_offer:
+        if broadcast.exp_date is None:
+            raise SubmissionProblem(f"“{template}” is a limited-time offer: set when the offer expires (Expires).")
+        if broadcast.exp_date <= timezone.now():
+            raise SubmissionProblem("The offer has already expired: set a later expiry.")
+
+
+def _body(broadcast: Broadcast) -> str:
+    return broadcast.template.body if broadcast.template else broadcast.body
 
 
 def _enqueue(broadcast_id: int, countdown: float | None = None) -> None:
@@ -127,10 +170,12 @@ def _messages_create_queued(broadcast: Broadcast) -> int:
     if broadcast.type == Broadcast.Type.SINGLE:
         Message.objects.create(account=broadcast.account, broadcast=broadcast, phone=broadcast.recipient)
         return 1
-    phones = phones_for_send(
-        recipient_list_ids=list(broadcast.recipient_lists.values_list("pk", flat=True)),
-        unsubscribe_list_ids=list(broadcast.unsubscribe_lists.values_list("pk", flat=True)),
-    )
+    unsubscribed = list(broadcast.unsubscribe_lists.values_list("pk", flat=True))
+    if broadcast.account.generic.optout_list_id:
+        # Whoever replied STOP to this account never hears from it again, whichever lists were picked.
+        unsubscribed.append(broadcast.account.generic.optout_list_id)
+    phones = phones_for_send(recipient_list_ids=list(broadcast.recipient_lists.values_list("pk", flat=True)),
+                             unsubscribe_list_ids=unsubscribed)
     if broadcast.recipient_cap:
         phones = phones[: broadcast.recipient_cap]
     select_sql, params = phones.query.sql_with_params()
@@ -157,7 +202,7 @@ def dispatch_pause(broadcast: Broadcast) -> bool:
 
 def dispatch_resume(broadcast: Broadcast) -> bool:
     resumed = Broadcast.objects.filter(pk=broadcast.pk, state=S.SUBMITTED, dispatch_state=PAUSED).update(
-        dispatch_state=RUNNING)
+        dispatch_state=RUNNING, last_error="")
     if resumed:
         transaction.on_commit(lambda: _enqueue(broadcast.pk))
     return bool(resumed)
@@ -173,15 +218,18 @@ def dispatch_cancel(broadcast: Broadcast) -> bool:
 
 
 # --- the sender --------------------------------------------------------------------------------------
-def dispatch_run(broadcast_id: int) -> str:
-    """Send a slice of the broadcast (see the module docstring). Returns what happened, for logs and tests."""
+def dispatch_run(broadcast_id: int, *, budget: float = 480.0) -> str:
+    """Send a slice of the broadcast (see the module docstring) within `budget` seconds, retries and
+    the answers still in flight included. Returns what happened, for logs and tests."""
+    started = time.monotonic()
     broadcast = Broadcast.objects.select_related("account__generic", "template", "whatsapp_template").get(
         pk=broadcast_id)
     if broadcast.state != S.SUBMITTED or broadcast.dispatch_state not in (RUNNING, CANCELLED):
         return "idle"
-    if not _lease_take(broadcast_id):
+    lease = _Lease.take(broadcast_id)
+    if lease is None:
         return "busy"
-    outcome = "crashed"
+    outcome, countdown = "crashed", None
     try:
         config = broadcast.account.generic
         _reconcile_orphans(broadcast, dedupes=config.dedupes_message_id)
@@ -189,89 +237,259 @@ def dispatch_run(broadcast_id: int) -> str:
         if state == CANCELLED:
             outcome = _finish(broadcast, cancelled=True)
             return outcome
-        outcome = _pump(broadcast, config)
+        try:
+            template = RequestTemplate(config)
+        except TemplateError as exc:
+            Broadcast.objects.filter(pk=broadcast_id).update(dispatch_state=PAUSED, last_error=str(exc))
+            outcome = PAUSED
+            return outcome
+        # No request starts after this: the last answers (config.timeout at most) still fit the budget.
+        deadline = started + max(1.0, min(run_seconds(), budget - config.timeout))
+        pump = _Pump(broadcast, config, template, lease, deadline)
+        outcome = pump.run()
+        countdown = pump.countdown
         if outcome == "done":
             outcome = _finish(broadcast, cancelled=False)
         elif outcome == CANCELLED:
             outcome = _finish(broadcast, cancelled=True)
         return outcome
     finally:
-        if outcome != "crashed":
-            Broadcast.objects.filter(pk=broadcast_id).update(dispatch_lease=None)
+        if outcome not in ("crashed", LOST):
+            lease.release()
         if outcome == "more":
-            _enqueue(broadcast_id)
+            _enqueue(broadcast_id, countdown)
 
 
-def _pump(broadcast: Broadcast, config) -> str:
-    try:
-        template = RequestTemplate(config)
-    except TemplateError as exc:
-        Broadcast.objects.filter(pk=broadcast.pk).update(dispatch_state=PAUSED, last_error=str(exc))
-        return PAUSED
-    body = broadcast.template.body if broadcast.template else broadcast.body
-    renderer = rendering.compile(body)
-    whatsapp = broadcast.whatsapp_template if config.channel == config.Channel.WHATSAPP else None
-    list_ids = list(broadcast.recipient_lists.values_list("pk", flat=True))
-    rate = config.rate_limit
-    # A chunk takes at most ~10 s at the rate cap, so the lease (renewed per chunk) never lapses.
-    size = max(1, min(chunk_size(), rate * 10 if rate else chunk_size()))
-    if template.batch:
-        size = max(size, template.batch_size)
-    deadline = time.monotonic() + run_seconds()
-    sender = AsyncSender(config)
-    in_flight: deque = deque()
-    outcome, claiming = "done", True
-    try:
-        while True:
-            if claiming and len(in_flight) < 2:
-                state = Broadcast.objects.filter(pk=broadcast.pk).values_list("dispatch_state", flat=True).get()
-                if state != RUNNING:
-                    outcome, claiming = state, False
-                elif time.monotonic() > deadline:
-                    outcome, claiming = "more", False
-                else:
-                    rows = _claim(broadcast.pk, size)
-                    if rows:
-                        jobs = _jobs(rows, template, renderer, list_ids, whatsapp)
-                        in_flight.append((sender.submit(jobs), rows))
-                        continue
-                    claiming = False
-            if not in_flight:
-                return outcome
-            future, rows = in_flight.popleft()
-            _record(broadcast.pk, rows, _wait(future, broadcast.pk))
-            _lease_renew(broadcast.pk)
-    finally:
-        sender.close()
+class _Lease:
+    """The broadcast's sending lease, held under a token of our own."""
+
+    def __init__(self, broadcast_id: int, token: str):
+        self.broadcast_id, self.token = broadcast_id, token
+
+    @classmethod
+    def take(cls, broadcast_id: int) -> "_Lease | None":
+        now, token = timezone.now(), uuid.uuid4().hex
+        taken = Broadcast.objects.filter(Q(dispatch_lease__isnull=True) | Q(dispatch_lease__lt=now), pk=broadcast_id
+                                         ).update(dispatch_lease=now + timedelta(seconds=lease_seconds()),
+                                                  dispatch_owner=token)
+        return cls(broadcast_id, token) if taken else None
+
+    def renew(self) -> bool:
+        """False when another worker has taken the lease over: this one must stop at once."""
+        return bool(Broadcast.objects.filter(pk=self.broadcast_id, dispatch_owner=self.token).update(
+            dispatch_lease=timezone.now() + timedelta(seconds=lease_seconds())))
+
+    def release(self) -> None:
+        Broadcast.objects.filter(pk=self.broadcast_id, dispatch_owner=self.token).update(dispatch_lease=None,
+                                                                                         dispatch_owner="")
+
+    def held(self) -> Exists:
+        """For a statement that must only act while this lease is ours."""
+        return Exists(Broadcast.objects.filter(pk=self.broadcast_id, dispatch_owner=self.token))
 
 
-def _wait(future, broadcast_id: int):
-    """A chunk's outcomes. Retries honouring a long Retry-After can hold a chunk for minutes, so
-    the lease is renewed while waiting: it must only run out when this worker is gone."""
-    while True:
+class _Pump:
+    """One run's loop, in the task's thread: claim, start, hand over, record (module docstring)."""
+
+    def __init__(self, broadcast: Broadcast, config, template: RequestTemplate, lease: _Lease, deadline: float):
+        self.broadcast_id = broadcast.pk
+        self.lease = lease
+        self.template = template
+        self.renderer = rendering.compile(_body(broadcast))
+        self.whatsapp = broadcast.whatsapp_template if config.channel == config.Channel.WHATSAPP else None
+        self.offer_expires = broadcast.exp_date
+        self.list_ids = list(broadcast.recipient_lists.values_list("pk", flat=True))
+        rate = config.rate_limit
+        # A claim is at most ~10 s of sending at the rate cap.
+        self.claim_size = max(1, min(chunk_size(), rate * 10 if rate else chunk_size()))
+        if template.batch:
+            self.claim_size = max(self.claim_size, template.batch_size)
+        # Small start batches keep what a crash leaves to reconcile close to what was on the wire;
+        # under a rate cap, a fifth of a second's worth.
+        self.start_batch = max(1, min(START_BATCH, config.max_concurrency // 2, rate // 5 if rate else START_BATCH))
+        self.deadline = deadline
+        self.sender = AsyncSender(config, deadline=deadline)
+        self.backlog: deque = deque()  # jobs of claimed messages, built, not started
+        self.backlog_messages = 0
+        self.claiming = True
+        self.fed = 0  # messages handed to the sender
+        self.in_flight = 0  # messages started, outcome not recorded yet
+        self.stop: str | None = None
+        self.countdown: float | None = None  # "more": when the next run should start
+        self.next_renew = self.next_check = 0.0
+        self.identified: list[int] = []  # messages that learned the provider's id since the last _apply_pending
+        self.applied_at = 0.0
+        # A provider that takes nothing: since when, why, when to try again; whether the broadcast
+        # may carry a note saying so (a previous run may have left one).
+        self.outage_since: float | None = None
+        self.outage_reason = ""
+        self.hold_until = 0.0
+        self.backoff = 1.0
+        self.noted = True
+
+    def run(self) -> str:
         try:
-            return future.result(timeout=max(0.5, lease_seconds() / 4))
-        except TimeoutError:
-            _lease_renew(broadcast_id)
+            while True:
+                if self.stop is None and (stop := self._stop_reason()) is not None:
+                    self._halt(stop)
+                if self.stop is None:
+                    self._claim()
+                    self._feed()
+                if not self.in_flight and (self.stop is not None or not (self.backlog or self.claiming)):
+                    self._apply_pending()
+                    return self.stop or "done"
+                self._record(self.sender.collect(timeout=self._idle_seconds()))
+        finally:
+            self.sender.close()
+
+    def _apply_pending(self, *, unless_within: float = 0.0) -> None:
+        """A DLR that arrived before we knew the provider's id was kept pending: apply it now (at
+        most once a second: each call costs a few queries, and such reports are rare)."""
+        now = time.monotonic()
+        if self.identified and now - self.applied_at >= unless_within:
+            _apply_pending(self.identified)
+            self.identified, self.applied_at = [], now
+
+    def _stop_reason(self) -> str | None:
+        now = time.monotonic()
+        if now >= self.next_renew:
+            self.next_renew = now + lease_seconds() / 4
+            if not self.lease.renew():
+                logger.warning("Broadcast %s: another worker took the sending lease over; stopping", self.broadcast_id)
+                return LOST
+        if now >= self.next_check:
+            self.next_check = now + STATE_CHECK_SECONDS
+            state = Broadcast.objects.filter(pk=self.broadcast_id).values_list("dispatch_state", flat=True).get()
+            if state != RUNNING:
+                return state
+        if self.outage_since is not None and now - self.outage_since >= outage_seconds():
+            self._pause_for_outage(now)
+            return PAUSED
+        if now >= self.deadline:
+            return "more"
+        if self.hold_until > self.deadline:
+            self.countdown = self.hold_until - now
+            return "more"
+        return None
+
+    def _halt(self, stop: str) -> None:
+        """Start nothing more: the backlog goes back unclaimed, retries give their messages back."""
+        self.stop = stop
+        self.sender.stop_retrying()
+        pks = [pk for key, _, _ in self.backlog for pk in _pks(key)]
+        self.backlog.clear()
+        for chunk in _chunks(pks, 5000):
+            Message.objects.filter(pk__in=chunk, status=M.QUEUED).filter(self.lease.held()).update(submitted_at=None)
+
+    def _claim(self) -> None:
+        if not self.claiming or self.backlog_messages > self.claim_size // 2 or time.monotonic() < self.hold_until:
+            return
+        # Pause and cancel stop the next claim at once, not only at the next check.
+        if Broadcast.objects.filter(pk=self.broadcast_id).values_list("dispatch_state", flat=True).get() != RUNNING:
+            return
+        rows = _claim(self.broadcast_id, self.claim_size, self.lease)
+        if not rows:
+            self.claiming = False
+            return
+        jobs, refused = _jobs(rows, self.template, self.renderer, self.list_ids, self.whatsapp, self.offer_expires)
+        if refused:
+            _record(self.broadcast_id, refused)
+        self.backlog.extend(jobs)
+        self.backlog_messages += sum(size for _, _, size in jobs)
+
+    def _feed(self) -> None:
+        """Once a batch's worth of the sender's queue is free, top it up to two batches, in one
+        statement (one request at a time while probing a provider that took nothing)."""
+        if not self.backlog or time.monotonic() < self.hold_until:
+            return
+        probing = self.outage_since is not None
+        batch_size = 1 if probing else self.start_batch
+        room = 2 * batch_size - (self.fed - self.sender.departed)
+        if room < batch_size or (probing and self.in_flight):
+            return
+        batch, count = [], 0
+        while self.backlog and count < (1 if probing else room):
+            job = self.backlog.popleft()
+            batch.append(job)
+            count += job[2]
+        self.backlog_messages -= count
+        pks = [pk for key, _, _ in batch for pk in _pks(key)]
+        started = Message.objects.filter(pk__in=pks, status=M.QUEUED).filter(self.lease.held()).update(
+            status=M.SENDING)
+        if started != len(pks):
+            # Only a worker that lost its lease gets here (the new holder reconciles these).
+            self._halt(LOST)
+            return
+        self.sender.feed(batch)
+        self.fed += count
+        self.in_flight += count
+
+    def _idle_seconds(self) -> float:
+        """How long to wait for outcomes: a moment while there is work to hand over, else until the
+        hold ends or the next check."""
+        now = time.monotonic()
+        if self.stop is None and self.backlog:
+            return 0.02 if now >= self.hold_until else min(STATE_CHECK_SECONDS, self.hold_until - now)
+        return STATE_CHECK_SECONDS
+
+    def _record(self, outcomes: list) -> None:
+        if not outcomes:
+            return
+        self.in_flight -= sum(len(_pks(key)) for key, _ in outcomes)
+        self.identified += _record(self.broadcast_id, outcomes)
+        self._apply_pending(unless_within=1.0)
+        now = time.monotonic()
+        if self.stop is not None or now >= self.deadline:
+            return  # what is given back now waits for the next run, not for the provider
+        deferred = [outcome for _, outcome in outcomes if outcome.kind == DEFERRED]
+        if deferred:
+            self.claiming = True  # the given-back messages are claimed again after the hold
+            wait = max(self.backoff, *(min(o.retry_after or 0, 3600) for o in deferred))
+            self.hold_until = max(self.hold_until, now + wait)
+            self.backoff = min(self.backoff * 2, MAX_HOLD_SECONDS)
+            if self.outage_since is None and len(deferred) == len(outcomes):
+                self.outage_since, self.outage_reason = now, deferred[-1].error[:500]
+                Broadcast.objects.filter(pk=self.broadcast_id).update(
+                    last_error=f"{OUTAGE_NOTE} ({self.outage_reason}); retrying.")
+                self.noted = True
+        else:
+            if self.noted:  # this run's note, or one a run that handed over during an outage left
+                Broadcast.objects.filter(pk=self.broadcast_id, last_error__startswith=OUTAGE_NOTE).update(
+                    last_error="")
+            self.outage_since, self.backoff, self.noted = None, 1.0, False
+
+    def _pause_for_outage(self, now: float) -> None:
+        minutes = max(1, round((now - self.outage_since) / 60))
+        reason = (f"Paused: the provider has taken no message for {minutes} minute{'s' if minutes > 1 else ''} "
+                  f"({self.outage_reason}). None was marked failed: resume when the provider is back.")
+        Broadcast.objects.filter(pk=self.broadcast_id, dispatch_state=RUNNING).update(dispatch_state=PAUSED,
+                                                                                      last_error=reason)
 
 
-def _claim(broadcast_id: int, size: int) -> list[tuple[int, str, str]]:
-    """Stamp up to `size` unclaimed QUEUED messages as claimed; returns (pk, phone, client_ref)."""
-    table = Message._meta.db_table
+def _pks(key) -> tuple:
+    return key if isinstance(key, tuple) else (key,)
+
+
+def _claim(broadcast_id: int, size: int, lease: _Lease) -> list[tuple[int, str, str]]:
+    """Stamp up to `size` unclaimed QUEUED messages as claimed (only while `lease` is ours);
+    returns (pk, phone, client_ref)."""
+    table, broadcasts = Message._meta.db_table, Broadcast._meta.db_table
     lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET submitted_at = %s WHERE id IN ("  # noqa: S608
             f"SELECT id FROM {table} WHERE broadcast_id = %s AND status = %s AND submitted_at IS NULL "
+            f"AND EXISTS (SELECT 1 FROM {broadcasts} WHERE id = %s AND dispatch_owner = %s) "
             f"ORDER BY phone LIMIT %s {lock}) RETURNING id, phone, client_ref",
-            [timezone.now(), broadcast_id, M.QUEUED, size],
+            [timezone.now(), broadcast_id, M.QUEUED, broadcast_id, lease.token, size],
         )
         rows = cursor.fetchall()
     rows.sort()
     return [(pk, phone, str(uuid.UUID(str(ref)))) for pk, phone, ref in rows]
 
 
-def _jobs(rows, template: RequestTemplate, renderer, list_ids: list[int], whatsapp=None) -> list:
+def _jobs(rows, template: RequestTemplate, renderer, list_ids: list[int], whatsapp=None, offer_expires=None):
+    """The requests for claimed rows, and FAILED outcomes for messages that cannot be sent as they stand."""
     if renderer.static_text is not None:
         text = renderer.static_text
         records = [(pk, Record(phone, text, ref)) for pk, phone, ref in rows]
@@ -279,16 +497,22 @@ def _jobs(rows, template: RequestTemplate, renderer, list_ids: list[int], whatsa
         fields = _recipient_fields([phone for _, phone, _ in rows], list_ids)
         records = [(pk, Record(phone, renderer(fields.get(phone) or {"phone": phone}), ref)) for pk, phone, ref in rows]
     if whatsapp is not None:
-        # Each line of the rendered body fills one template variable, in order.
-        return [(pk, template.single(record, objects={TEMPLATE: template_object(
-            whatsapp, body_values=record.body.splitlines())}), 1) for pk, record in records]
+        jobs, refused = [], []
+        for pk, record in records:
+            try:
+                payload = template_object_from_lines(whatsapp, record.body.splitlines(), offer_expires=offer_expires)
+            except MissingValue as exc:
+                refused.append((pk, Outcome(FAILED, error=f"Not sent: {exc}")))
+                continue
+            jobs.append((pk, template.single(record, objects={TEMPLATE: payload}), 1))
+        return jobs, refused
     if not template.batch:
-        return [(pk, template.single(record), 1) for pk, record in records]
+        return [(pk, template.single(record), 1) for pk, record in records], []
     jobs = []
     for start in range(0, len(records), template.batch_size):
         group = records[start:start + template.batch_size]
         jobs.append((tuple(pk for pk, _ in group), template.batch_request([r for _, r in group]), len(group)))
-    return jobs
+    return jobs, []
 
 
 def _recipient_fields(phones: list[str], list_ids: list[int]) -> dict[str, dict]:
@@ -299,16 +523,17 @@ def _recipient_fields(phones: list[str], list_ids: list[int]) -> dict[str, dict]
     return found
 
 
-def _record(broadcast_id: int, rows, outcomes: dict) -> None:
-    """Write a chunk's outcomes and move the broadcast's counters, in one transaction.
+def _record(broadcast_id: int, outcomes: list) -> list[int]:
+    """Write outcomes and move the broadcast's counters, in one transaction; returns the messages
+    that learned the provider's id.
 
     Only rows still at rank 0 change: a DLR that beat us to a message already moved it (and
     counted it as sent), and counting it again would break the counters.
     """
-    sent, provider_ids, ambiguous = [], {}, []
+    sent, provider_ids, ambiguous, deferred = [], {}, [], []
     failed: dict[str, list[int]] = defaultdict(list)
-    for key, outcome in outcomes.items():
-        pks = key if isinstance(key, tuple) else (key,)
+    for key, outcome in outcomes:
+        pks = _pks(key)
         if outcome.kind == SENT:
             sent.extend(pks)
             if outcome.result.provider_message_id and len(pks) == 1:
@@ -317,6 +542,8 @@ def _record(broadcast_id: int, rows, outcomes: dict) -> None:
             failed[outcome.error[:2000]].extend(pks)
         elif outcome.kind == AMBIGUOUS:
             ambiguous.extend(pks)
+        elif outcome.kind == DEFERRED:
+            deferred.extend(pks)
     now = timezone.now()
     counts = {"sent": 0, "failed": 0, "unknown": 0}
     with transaction.atomic():
@@ -328,19 +555,21 @@ def _record(broadcast_id: int, rows, outcomes: dict) -> None:
             counts["sent"] += todo.filter(pk__in=chunk).update(
                 status=M.SUBMITTED, status_rank=STATUS_RANK[M.SUBMITTED], submitted_at=now)
         for error, pks in failed.items():
-            n = todo.filter(pk__in=pks).update(status=M.FAILED, status_rank=STATUS_RANK[M.FAILED], status_at=now,
-                                               error=error)
-            counts["sent"] += n
-            counts["failed"] += n
-        if ambiguous:
-            n = todo.filter(pk__in=ambiguous).update(status=M.UNKNOWN, status_rank=STATUS_RANK[M.UNKNOWN],
-                                                     status_at=now, error=AMBIGUOUS_NOTE)
+            for chunk in _chunks(pks, 5000):
+                n = todo.filter(pk__in=chunk).update(status=M.FAILED, status_rank=STATUS_RANK[M.FAILED],
+                                                     status_at=now, error=error)
+                counts["sent"] += n
+                counts["failed"] += n
+        for chunk in _chunks(ambiguous, 5000):
+            n = todo.filter(pk__in=chunk).update(status=M.UNKNOWN, status_rank=STATUS_RANK[M.UNKNOWN],
+                                                 status_at=now, error=AMBIGUOUS_NOTE)
             counts["sent"] += n
             counts["unknown"] += n
+        for chunk in _chunks(deferred, 5000):
+            # The provider did not take them: back to unclaimed, sent again later.
+            todo.filter(pk__in=chunk, status=M.SENDING).update(status=M.QUEUED, submitted_at=None)
         _count(broadcast_id, counts)
-    if provider_ids:
-        # A DLR that arrived before we knew the provider's id was kept pending: apply it now.
-        transaction.on_commit(lambda: _apply_pending(list(provider_ids)))
+    return list(provider_ids)
 
 
 def _mark_sent_with_ids(rows: list[tuple[int, str]], now) -> int:
@@ -380,23 +609,16 @@ def _chunks(items, size: int = 500):
         yield items[start:start + size]
 
 
-def _lease_take(broadcast_id: int) -> bool:
-    now = timezone.now()
-    return bool(Broadcast.objects.filter(Q(dispatch_lease__isnull=True) | Q(dispatch_lease__lt=now), pk=broadcast_id)
-                .update(dispatch_lease=now + timedelta(seconds=lease_seconds())))
-
-
-def _lease_renew(broadcast_id: int) -> None:
-    Broadcast.objects.filter(pk=broadcast_id).update(dispatch_lease=timezone.now() + timedelta(seconds=lease_seconds()))
-
-
 def _reconcile_orphans(broadcast: Broadcast, *, dedupes: bool) -> int:
-    """Claims left by a worker that died (we hold the lease, so no live worker owns them)."""
-    orphans = Message.objects.filter(broadcast=broadcast, status=M.QUEUED, submitted_at__isnull=False)
+    """What a worker that died left (we hold the lease, so no live worker owns it): claims it
+    never started go back to be sent; messages it started may have reached the provider."""
+    messages = Message.objects.filter(broadcast=broadcast)
+    messages.filter(status=M.QUEUED, submitted_at__isnull=False).update(submitted_at=None)
+    started = messages.filter(status=M.SENDING)
     with transaction.atomic():
         if dedupes:
-            return orphans.update(submitted_at=None)
-        n = orphans.update(status=M.UNKNOWN, status_rank=STATUS_RANK[M.UNKNOWN], status_at=timezone.now(),
+            return started.update(status=M.QUEUED, submitted_at=None)
+        n = started.update(status=M.UNKNOWN, status_rank=STATUS_RANK[M.UNKNOWN], status_at=timezone.now(),
                            error=RECONCILE_NOTE)
         _count(broadcast.pk, {"sent": n, "unknown": n})
     if n:
@@ -420,9 +642,10 @@ def dispatch_stalled_ids() -> list[int]:
 
 
 def dispatch_progress(broadcast: Broadcast) -> dict:
-    """What the broadcast page shows while it sends (from the pre-aggregated counters)."""
+    """What the sending page shows (from the pre-aggregated counters)."""
     b = Broadcast.objects.filter(pk=broadcast.pk).values(
-        "recipients_count", "sent", "failed", "unknown", "delivered", "dispatch_state").get()
+        "recipients_count", "sent", "failed", "unknown", "delivered", "dispatch_state", "last_error").get()
     b["queued"] = max(0, b["recipients_count"] - b["sent"])
+    config = getattr(broadcast.account, "generic", None)
+    b["delivery_reports"] = config is None or config.has_dlr
     return b
-

@@ -15,12 +15,17 @@ def broadcast_figures(broadcast: Broadcast) -> dict:
     """Funnel and status breakdown from the broadcast's own counters (one row read)."""
     final = sum(getattr(broadcast, name) for name in OUTCOMES)
     in_flight = max(0, broadcast.sent - final)
+    # A provider that sends no delivery reports (Message Central) leaves "delivered" at 0: say so
+    # rather than show a 0% delivery rate.
+    generic = getattr(broadcast.account, "generic", None)
+    reports = generic is None or generic.has_dlr
     return {
         "recipients": broadcast.recipients_count,
-        "funnel": [("Submitted", broadcast.sent), ("Delivered", broadcast.delivered),
+        "funnel": [("Submitted", broadcast.sent), *([("Delivered", broadcast.delivered)] if reports else []),
                    ("Clicked", broadcast.clicks_unique)],
         "breakdown": [("In flight", in_flight), *((name.capitalize(), getattr(broadcast, name)) for name in OUTCOMES)],
-        "delivery_rate": _percent(broadcast.delivered, broadcast.sent),
+        "delivery_reports": reports,
+        "delivery_rate": _percent(broadcast.delivered, broadcast.sent) if reports else None,
         "click_rate": _percent(broadcast.clicks_unique, broadcast.delivered or broadcast.sent),
         "cost": broadcast.cost,
         "clicks_total": broadcast.clicks_total,

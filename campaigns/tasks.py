@@ -80,13 +80,17 @@ def estimate_broadcast(broadcast_id: int, actor_id: int | None = None):
     broadcast_estimate(broadcast, actor=get_user_model().objects.filter(pk=actor_id).first())
 
 
-# Generic HTTP providers: our own sender (campaigns.dispatch). The soft limit leaves room for the
-# run budget (DISPATCH_RUN_SECONDS) plus the chunks still in flight when it runs out.
-@shared_task(soft_time_limit=540, time_limit=600)
+# Generic HTTP providers: our own sender (campaigns.dispatch). It keeps everything, retries and the
+# answers still in flight included, inside a budget a minute short of the soft limit: hitting the
+# limit mid-send would leave its messages to reconcile as if the worker had died.
+DISPATCH_SOFT_LIMIT = 540
+
+
+@shared_task(soft_time_limit=DISPATCH_SOFT_LIMIT, time_limit=600)
 def dispatch_broadcast(broadcast_id: int):
     from .dispatch import dispatch_run
 
-    return dispatch_run(broadcast_id)
+    return dispatch_run(broadcast_id, budget=DISPATCH_SOFT_LIMIT - 60)
 
 
 @shared_task(soft_time_limit=60)

@@ -239,6 +239,8 @@ class WhatsAppTemplate(models.Model):
     header_type = models.CharField(max_length=8, choices=Header.choices, default=Header.NONE)
     header_text = models.CharField(max_length=60, blank=True)
     header_media_url = models.URLField(blank=True)
+    # Location headers: {"latitude": …, "longitude": …, "name": …, "address": …}, sent with each message.
+    header_location = models.JSONField(default=dict, blank=True)
     body = models.TextField(max_length=1024)
     footer = models.CharField(max_length=60, blank=True)
     button_type = models.CharField(max_length=11, choices=Buttons.choices, default=Buttons.NONE)

@@ -75,8 +75,10 @@ class Broadcast(models.Model):
         ("running", "Sending"), ("paused", "Paused"), ("cancelled", "Cancelled"), ("done", "Done")])
     # Held by the one worker sending it; a crashed worker's lease runs out and another takes over.
     dispatch_lease = models.DateTimeField(null=True, blank=True, editable=False)
+    # The holder's token: only the holder renews or releases the lease, or claims and starts messages.
+    dispatch_owner = models.CharField(max_length=32, blank=True, editable=False)
     # WhatsApp accounts: the approved template sent; each line of the rendered body fills one of its
-    # variables ({{1}}, {{2}}, …).
+    # variables in order: a text header's {{1}} first, then the body's {{1}}, {{2}}, ….
     whatsapp_template = models.ForeignKey("messaging.WhatsAppTemplate", null=True, blank=True,
                                           on_delete=models.PROTECT, related_name="+")
     # Stable across retries and worker restarts: the key an ambiguous submission is reconciled by.
@@ -187,6 +189,7 @@ class Message(models.Model):
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"  # generic providers: its request has gone out, no answer yet
         SUBMITTED = "submitted", "Submitted"
         ENROUTE = "enroute", "En route"
         ACCEPTED = "accepted", "Accepted"
@@ -239,6 +242,7 @@ class Message(models.Model):
 # below the definite final states so a late definite answer still lands.
 STATUS_RANK = {
     Message.Status.QUEUED: 0,
+    Message.Status.SENDING: 0,
     Message.Status.SUBMITTED: 1,
     Message.Status.ENROUTE: 2,
     Message.Status.ACCEPTED: 3,

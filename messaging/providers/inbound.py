@@ -12,7 +12,7 @@ from messaging.models import ProviderAccount
 
 from .base import ProviderError, transport_for
 from .generic.request import TEMPLATE
-from .whatsapp.templates import template_object
+from .whatsapp.templates import MissingValue, template_object_from_lines
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,11 @@ def auto_reply_send(*, account_id: int, phone: str) -> None:
         if template is None:
             logger.warning("Account %s has no auto-reply template; nothing sent", account_id)
             return
-        text, payload = template.body, template_object(template, body_values=text.splitlines())
+        try:
+            text, payload = template.body, template_object_from_lines(template, text.splitlines())
+        except MissingValue as exc:
+            logger.warning("Account %s: auto-reply not sent: %s", account_id, exc)
+            return
     else:
         payload = None
     try:

@@ -18,7 +18,6 @@ from .generic.presets import PRESETS, preset_choices
 from .generic.request import TEMPLATE
 from .generic.services import callback_urls, generic_test_send
 from .whatsapp.forms import TemplateTestForm, WhatsAppTemplateForm
-from .whatsapp.templates import template_object
 
 logger = logging.getLogger(__name__)
 MAX_CALLBACK_BYTES = 1024 * 1024
@@ -118,12 +117,10 @@ def template_test(request, pk, template_pk):
     account = _account(pk)
     template = get_object_or_404(WhatsAppTemplate, pk=template_pk, account=account)
     outcome = None
-    form = TemplateTestForm(request.POST or None)
+    form = TemplateTestForm(request.POST or None, template=template)
     if request.method == "POST" and form.is_valid():
-        payload = template_object(template, body_values=form.body_values(),
-                                  header_value=form.cleaned_data["header_value"])
         outcome = generic_test_send(account=account, to=form.phone(), body=template.body,
-                                    objects={TEMPLATE: payload})
+                                    objects={TEMPLATE: form.cleaned_data["payload"]})
     return render(request, "providers/test_send.html", {"account": account, "form": form, "outcome": outcome,
                                                         "template": template})
 

@@ -1,13 +1,16 @@
 """A stand-in HTTP provider on 127.0.0.1 for tests and the dispatch benchmark.
 
-A small asyncio HTTP/1.1 server (keep-alive, Content-Length bodies) that records every request
-(method, target, headers, body, arrival time) and answers as scripted:
+A small asyncio HTTP/1.1 server (keep-alive, Content-Length request bodies) that records every
+request (method, target, headers, body, arrival time) and answers as scripted:
 
 * `latency`: seconds to wait before answering (injected provider latency);
 * `script`: answers used in order, one per request, before falling back to the default
   (`(status, headers, body)`, or DROP to close the connection without answering);
 * `responder`: a function(request) → answer or None, for per-message behaviour;
-* `on_request`: a function(request) called on arrival (tests use it to crash the sender).
+* `on_request`: a function(request) called on arrival (tests use it to crash the sender);
+* `framing`: how answers are delimited — "length" (Content-Length, keep-alive), "chunked" (in
+  two chunks written apart, with a chunk extension and a trailer), "close" (Content-Length and
+  `Connection: close`) or "eof" (no length at all: the body ends when the connection closes).
 
 Run in a thread (`StubServer().start()`) for tests, or as a process for the benchmark:
 `python -m tests.providers.stub --port 8080 --latency 0.2` (GET /_stats gives counts and
@@ -99,12 +102,40 @@ class _Protocol(asyncio.Protocol):
         status, headers, body = answer
         if isinstance(body, str):
             body = body.encode()
-        lines = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}"]
+        framing = self.server.framing
+        lines = [f"HTTP/1.1 {status} X"]
+        if framing == "chunked":
+            lines.append("Transfer-Encoding: chunked")
+        elif framing != "eof":
+            lines.append(f"Content-Length: {len(body)}")
+        if framing == "close":
+            lines.append("Connection: close")
         lines += [f"{k}: {v}" for k, v in headers.items()]
-        self.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if framing == "chunked":
+            half = len(body) // 2
+            self.transport.write(head + _chunk(body[:half]))
+            asyncio.get_running_loop().call_later(0.002, self._end_chunked, body[half:])
+            return
+        self.transport.write(head + body)
+        if framing in ("close", "eof"):
+            self.transport.close()
+            return
+        self._done()
+
+    def _end_chunked(self, rest: bytes):
+        if not self.transport.is_closing():
+            self.transport.write(_chunk(rest) + b"0\r\nX-Trailer: yes\r\n\r\n")
+            self._done()
+
+    def _done(self):
         self.busy = False
         if self.buffer:
             self._next()
+
+
+def _chunk(data: bytes) -> bytes:
+    return f"{len(data):x};note=stub\r\n".encode() + data + b"\r\n" if data else b""
 
 
 class StubServer:
@@ -117,6 +148,7 @@ class StubServer:
         self.responder = None
         self.on_request = None
         self.default = DEFAULT
+        self.framing = "length"
         self.count = 0
         self.in_flight = self.peak_in_flight = 0  # requests received and not yet answered
         self.times: list[float] = []  # arrival times, kept even when requests are not recorded
@@ -161,6 +193,7 @@ class StubServer:
             self.times.clear()
         self.responder = self.on_request = None
         self.default = DEFAULT
+        self.framing = "length"
 
     async def _serve(self):
         loop = asyncio.get_running_loop()

@@ -35,3 +35,23 @@ def test_provider_ids_from_the_answer_are_stored(stub, make_account, make_broadc
     assert broadcast.sent == 30
     ids = dict(Message.objects.filter(broadcast=broadcast).values_list("phone", "provider_message_id"))
     assert all(pid == f"p-{phone}" for phone, pid in ids.items())
+
+
+def test_numbers_that_replied_stop_get_no_more_broadcasts(client, stub, make_account, make_broadcast):
+    account = make_account()
+    broadcast, phones = make_broadcast(account, 5)
+    reply = client.post(f"/providers/cb/{account.callback_token}/inbound/", content_type="application/json",
+                        data=json.dumps({"from": phones[2], "text": "STOP", "uuid": "in-1"}))
+    assert reply.status_code == 200
+
+    submit_broadcast(broadcast.pk)  # no unsubscribe list picked on the broadcast
+    assert sorted(r.json()["to"] for r in stub.requests) == [p for p in phones if p != phones[2]]
+    broadcast.refresh_from_db()
+    assert broadcast.recipients_count == broadcast.sent == 4
+
+    single = Broadcast.objects.create(account=account, name="Just one", body="Hi", type=Broadcast.Type.SINGLE,
+                                      recipient=phones[2])
+    submit_broadcast(single.pk)
+    single.refresh_from_db()
+    assert single.state == Broadcast.State.DRAFT and "opted out" in single.last_error
+    assert len(stub.requests) == 4

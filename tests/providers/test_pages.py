@@ -1,9 +1,11 @@
 """Provider pages: presets fill the form, secrets stay write-only, save offers the test send,
 the test send shows the provider's raw answer."""
 
+import html
+
 import pytest
 
-from messaging.models import GenericProviderConfig, ProviderAccount
+from messaging.models import GenericProviderConfig, ProviderAccount, WhatsAppTemplate
 
 pytestmark = pytest.mark.django_db
 
@@ -84,12 +86,52 @@ def test_credentials_in_the_endpoint_query_are_masked_and_kept(admin_client, stu
     ({"status_map_text": "DELIVRD=great"}, "is not one of our statuses"),
     ({"auto_reply": "on"}, "Write the reply."),
     ({"auto_reply": "on", "channel": "whatsapp", "auto_reply_text": "Hi"}, "must use an approved template"),
+    ({"headers_text": "X-Sender: Магазин"}, "HTTP headers carry plain ASCII only"),
+    ({"headers_text": "X Sender: Shop"}, "is not a valid header name"),
+    ({"headers_text": "apikey: <YOUR_MESSAGEWHIZ_API_KEY>"}, "Replace <YOUR_MESSAGEWHIZ_API_KEY> in the header apikey"),
+    ({"params_text": "key=<Your API key>"}, "Replace <Your API key> in the parameter key"),
+    ({"body_template": '{"from": "<Your Sender ID>", "to": "$$To"}'}, "Replace <Your Sender ID>"),
+    ({"body_format": "raw", "body_template": "<sms from='<Your Sender ID>'>$$Body</sms>"}, "Replace <Your Sender ID>"),
+    ({"channel": "whatsapp"}, "Enter the WhatsApp number you send from"),
+    ({"whatsapp_number": "call me"}, "digits only"),
+    ({"body_template": '{"from": "$$WhatsAppNumber"}'}, "enter the account's WhatsApp number"),
+    ({"timeout": "600"}, "Between 1 and 120 seconds."),
 ])
 def test_invalid_configurations_are_refused(admin_client, stub, overrides, field):
     response = admin_client.post("/providers/generic/new/", form_data(stub, **overrides))
     assert response.status_code == 200
-    assert field in response.content.decode().replace("&quot;", '"')
+    assert field in html.unescape(response.content.decode())
     assert not GenericProviderConfig.objects.exists()
+
+
+def preset_form(admin_client, preset, **fields):
+    """The new-provider form as the preset fills it, submitted with `fields` changed."""
+    form = admin_client.get(f"/providers/generic/new/?preset={preset}").context["form"]
+    data = {name: value for name, value in form.initial.items() if isinstance(value, str)}
+    data.update(method="POST", body_format="json", batch_size="100", max_concurrency="30", timeout="30",
+                stop_keywords="STOP", **fields)
+    return admin_client.post("/providers/generic/new/", data)
+
+
+def test_a_preset_saved_unchanged_is_refused_naming_each_placeholder(admin_client):
+    page = preset_form(admin_client, "messagewhiz_sms", channel="sms", auth="none", dlr_enabled="on")
+    assert "Replace &lt;YOUR_MESSAGEWHIZ_API_KEY&gt; in the header apikey" in page.content.decode()
+    assert "Replace &lt;Your Sender ID&gt; with your own value." in page.content.decode()
+    assert not GenericProviderConfig.objects.exists()
+
+
+def test_the_msg91_preset_sends_from_the_whatsapp_number(admin_client, stub):
+    response = preset_form(admin_client, "msg91_whatsapp", channel="whatsapp", auth="basic", username="msg91-user",
+                           password="pw", endpoint=f"{stub.url}/api/v5/whatsapp//outbound/clevertap/",
+                           headers_text="Authkey: AK-1\nContent-Type: application/json",
+                           whatsapp_number="+91 88895 00122")
+    assert response.status_code == 302, response.context["form"].errors
+    account = ProviderAccount.objects.get(name="MSG91")
+    assert account.generic.whatsapp_number == "918889500122"
+    hello = WhatsAppTemplate.objects.create(account=account, name="hello", language="en", body="Hello")
+    admin_client.post(f"/providers/generic/{account.pk}/templates/{hello.pk}/test/",
+                      {"country_code": "+44", "number": "7700900123"})
+    assert stub.requests[0].json()["integrated_number"] == "918889500122"
 
 
 def test_only_one_default_provider_per_channel(admin_client, stub):
@@ -123,6 +165,26 @@ def test_account_without_dlr_says_so(admin_client, make_account):
     account = make_account()
     page = admin_client.get(f"/providers/generic/{account.pk}/").content.decode()
     assert "No delivery reports" in page
+
+
+def test_broadcasts_through_an_account_without_reports_show_no_delivery_figures(admin_client, make_account,
+                                                                               make_broadcast):
+    from campaigns.models import Broadcast
+
+    for account, reports in ((make_account(), False), (make_account(name="With DLR", dlr_enabled=True,
+                                                                    dlr_ref_field="ref", dlr_status_field="s"), True)):
+        broadcast, _ = make_broadcast(account, 5)
+        Broadcast.objects.filter(pk=broadcast.pk).update(state="submitted", dispatch_state="running",
+                                                         recipients_count=5, sent=5)
+        detail = admin_client.get(f"/broadcasts/{broadcast.pk}/")
+        page = detail.content.decode()
+        sending = admin_client.get(f"/broadcasts/{broadcast.pk}/sending/").content.decode()
+        funnel = [label for label, _ in detail.context["figures"]["funnel"]]
+        if reports:
+            assert "Delivered · 0.0%" in page and "0 delivered" in sending and "Delivered" in funnel
+        else:
+            assert "no delivery reports" in page and "Delivered ·" not in page and "Delivered" not in funnel
+            assert "no delivery reports" in sending and "0 delivered" not in sending
 
 
 def test_sending_page_shows_progress_and_controls(admin_client, make_account, make_broadcast):

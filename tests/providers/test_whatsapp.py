@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def wa_account(make_account, stub):
     preset = {k: v for k, v in PRESETS["msg91_whatsapp"].items() if k not in ("label", "name")}
     preset["endpoint"] = f"{stub.url}/api/v5/whatsapp//outbound/clevertap/"
-    preset["body_template"] = preset["body_template"].replace("<WhatsApp number>", "918889500122")
+    preset["whatsapp_number"] = "918889500122"
     preset["username"] = "msg91-user"
     return make_account(name="MSG91", **preset)
 
@@ -188,3 +188,102 @@ def test_whatsapp_broadcast_sends_the_template_with_each_recipients_variables(wa
         "name": "order_update", "language": {"code": "en"},
         "components": [{"type": "body", "parameters": [{"type": "text", "text": "Ann"},
                                                        {"type": "text", "text": "A-17"}]}]})}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_text_header_variable_takes_the_first_line_and_empty_values_are_not_sent(wa_account, stub, make_broadcast):
+    from campaigns.models import Broadcast, Message
+    from campaigns.tasks import submit_broadcast
+    from recipients.models import Recipient
+
+    approved = template(wa_account, header_type="text", header_text="Hello {{1}}")
+    approved.save()
+    broadcast, phones = make_broadcast(wa_account, 3, body="{{first_name}}\nfriend\nA-17", whatsapp_template=approved)
+    Recipient.objects.filter(phone=phones[1]).update(first_name="")
+    submit_broadcast(broadcast.pk)
+
+    [sent] = [r.json() for r in stub.requests if r.json()["to"] == phones[0]]
+    assert sent["template"]["components"] == [
+        {"type": "header", "parameters": [{"type": "text", "text": "Ann"}]},
+        {"type": "body", "parameters": [{"type": "text", "text": "friend"}, {"type": "text", "text": "A-17"}]}]
+    assert sorted(r.json()["to"] for r in stub.requests) == [phones[0], phones[2]]
+    refused = Message.objects.get(broadcast=broadcast, phone=phones[1])
+    assert refused.status == "failed" and "header's {{1}} is empty" in refused.error
+    broadcast.refresh_from_db()
+    assert (broadcast.sent, broadcast.failed, broadcast.state) == (3, 1, Broadcast.State.COMPLETED)
+
+    short, _ = make_broadcast(wa_account, 1, body="{{first_name}}\nfriend", whatsapp_template=approved)
+    submit_broadcast(short.pk)
+    short.refresh_from_db()
+    assert short.state == Broadcast.State.DRAFT and "takes 3 values" in short.last_error
+
+
+def flash_sale(account):
+    offer = template(account, name="flash_sale", limited_time_offer=True, header_type="image",
+                     header_media_url="https://x.test/sale.png", body="{{1}}, 20% off until midnight",
+                     button_type="cta", buttons=[{"type": "url", "text": "Shop", "value": "https://shop.test"}])
+    offer.full_clean()
+    offer.save()
+    return offer
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_limited_time_offer_is_sent_with_its_expiry(wa_account, stub, make_broadcast):
+    from datetime import UTC, datetime, timedelta
+
+    from campaigns.models import Broadcast
+    from campaigns.tasks import submit_broadcast
+
+    offer = flash_sale(wa_account)
+    broadcast, _ = make_broadcast(wa_account, 1, body="{{first_name}}", whatsapp_template=offer)
+    submit_broadcast(broadcast.pk)
+    broadcast.refresh_from_db()
+    assert broadcast.state == Broadcast.State.DRAFT and "limited-time offer" in broadcast.last_error
+    assert stub.requests == []
+
+    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    Broadcast.objects.filter(pk=broadcast.pk).update(exp_date=expires)
+    submit_broadcast(broadcast.pk)
+    [sent] = [r.json() for r in stub.requests]
+    assert {"type": "limited_time_offer", "parameters": [{"type": "limited_time_offer", "limited_time_offer": {
+        "expiration_time_ms": int(expires.timestamp()) * 1000}}]} in sent["template"]["components"]
+
+
+def test_template_test_sends_need_every_value(admin_client, wa_account, stub):
+    saved = template(wa_account)
+    saved.save()
+    url = f"/providers/generic/{wa_account.pk}/templates/{saved.pk}/test/"
+    page = admin_client.post(url, {"country_code": "+91", "number": "8889500122", "body_values_text": "Ann"})
+    assert "The body&#x27;s {{2}} is empty" in page.content.decode()
+    offer = flash_sale(wa_account)
+    page = admin_client.post(f"/providers/generic/{wa_account.pk}/templates/{offer.pk}/test/",
+                             {"country_code": "+91", "number": "8889500122", "body_values_text": "Ann"})
+    assert "give the offer&#x27;s expiry" in page.content.decode()
+    assert stub.requests == []
+    admin_client.post(f"/providers/generic/{wa_account.pk}/templates/{offer.pk}/test/",
+                      {"country_code": "+91", "number": "8889500122", "body_values_text": "Ann",
+                       "offer_expires": "2031-01-01T10:00"})
+    [sent] = [r.json() for r in stub.requests]
+    assert sent["template"]["components"][1] == {"type": "limited_time_offer", "parameters": [{
+        "type": "limited_time_offer", "limited_time_offer": {"expiration_time_ms": 1925028000000}}]}
+
+
+def test_a_location_header_carries_its_coordinates(admin_client, wa_account, stub):
+    url = f"/providers/generic/{wa_account.pk}/templates/new/"
+    data = {"name": "store_visit", "language": "en", "header_type": "location", "body": "See you, {{1}}!",
+            "button_type": "none"}
+    page = admin_client.post(url, data).content.decode()
+    assert "Give the location&#x27;s latitude" in page
+    assert admin_client.post(url, {**data, "latitude": "19.0760", "longitude": "72.8777", "location_name": "Shop",
+                                   "location_address": "1 Marine Drive"}).status_code == 302
+    saved = WhatsAppTemplate.objects.get(name="store_visit")
+    assert saved.header_location == {"latitude": "19.0760", "longitude": "72.8777", "name": "Shop",
+                                     "address": "1 Marine Drive"}
+    edit = admin_client.get(f"/providers/generic/{wa_account.pk}/templates/{saved.pk}/").content.decode()
+    assert 'value="72.8777"' in edit
+
+    admin_client.post(f"/providers/generic/{wa_account.pk}/templates/{saved.pk}/test/",
+                      {"country_code": "+91", "number": "8889500122", "body_values_text": "Ann"})
+    [sent] = [r.json() for r in stub.requests]
+    assert sent["template"]["components"][0] == {"type": "header", "parameters": [{"type": "location", "location": {
+        "latitude": "19.0760", "longitude": "72.8777", "name": "Shop", "address": "1 Marine Drive"}}]}

@@ -2,27 +2,35 @@
 
 Why not `messaging.http.HttpClient` here: it is synchronous, and holding 500 requests in flight
 (the concurrency a generic account may ask for, up to 1,000) would take 500 threads on a 2-core
-worker. One asyncio loop over keep-alive connections (`wire.Pool`) does it in one thread. The
-policy is the same as the seam's and is stated once, in `classify` and `_send_one`:
+worker. One asyncio loop over keep-alive connections (`wire.Pool`) does it in one thread, with
+`concurrency` workers pulling jobs from a queue. The caller (campaigns.dispatch, in its own
+thread) feeds jobs with `feed()` and takes each outcome as soon as it is known with `collect()`.
+
+The policy is the same as the seam's and is stated once, in `classify` and `_send_one`:
 
 * a provider's answer is classified by `transport.classify` (2xx sent, 4xx permanent, 5xx/429/408
-  retried honouring Retry-After);
+  retried honouring Retry-After, 504 ambiguous);
 * a failure before the request left (connection refused, connect timeout) is retried;
-* a failure after it left (read timeout, connection dropped) is *ambiguous*: retried only when the
-  account says the provider de-duplicates by $$MessageID, otherwise reported as such and never
-  resent blindly;
-* backoff is exponential with full jitter, like the seam's.
+* a failure after it left (read timeout, connection dropped, 504) is *ambiguous*: retried only
+  when the account says the provider de-duplicates by $$MessageID, otherwise reported as such
+  and never resent blindly;
+* backoff is exponential with full jitter, like the seam's; no attempt starts after `deadline`
+  (the caller's time budget);
+* when the quick retries run out, a request the provider certainly did not take (not sent,
+  429, 503, 408, 425 — or anything, when it de-duplicates) is DEFERRED: its messages go back to
+  be sent later instead of failing, because that is what a short outage looks like.
 
 Only method, status and duration are logged, never URLs, headers or bodies (they carry keys).
 """
 
 import asyncio
 import logging
+import math
+import queue
 import random
 import threading
 import time
 from collections.abc import Hashable, Iterable
-from concurrent.futures import Future
 from dataclasses import dataclass
 
 from ..base import ProviderError, SendResult
@@ -33,23 +41,30 @@ from .wire import NoAnswer, NotSent, Pool
 
 logger = logging.getLogger(__name__)
 
-SENT, FAILED, AMBIGUOUS = "sent", "failed", "ambiguous"
+SENT, FAILED, AMBIGUOUS, DEFERRED = "sent", "failed", "ambiguous", "deferred"
+# Answers that say the provider did not process the request: repeating it cannot duplicate a message.
+NOT_TAKEN_STATUSES = frozenset({408, 425, 429, 503})
 
 
 @dataclass(slots=True)
 class Outcome:
-    kind: str  # SENT, FAILED or AMBIGUOUS
+    kind: str  # SENT, FAILED, AMBIGUOUS or DEFERRED
     result: SendResult | None = None
     error: str = ""
     attempts: int = 1
+    retry_after: float | None = None  # DEFERRED: how long the provider asked us to wait
+
+
+def not_taken(error: ProviderError) -> bool:
+    return error.status in NOT_TAKEN_STATUSES or (error.status is None and not error.ambiguous)
 
 
 class AsyncSender:
-    """Sends prepared requests on its own event loop thread; `submit()` is called from sync code."""
+    """Sends prepared requests on its own event loop thread; `feed()` and `collect()` are called from sync code."""
 
     def __init__(self, config, *, concurrency: int | None = None, rate: float | None = None,
                  max_attempts: int = 5, backoff_base: float = 0.25, backoff_cap: float = 20.0,
-                 max_retry_after: float = 60.0):
+                 max_retry_after: float = 60.0, deadline: float = math.inf):
         self.config = config
         self.concurrency = concurrency or config.max_concurrency
         self.rate = rate if rate is not None else config.rate_limit
@@ -57,30 +72,63 @@ class AsyncSender:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_retry_after = max_retry_after
+        self.deadline = deadline  # time.monotonic(); no attempt starts after it
         self.retry_ambiguous = bool(config.dedupes_message_id)
+        # Messages whose request has gone out (or ended without going out); written by the loop
+        # thread only, so the caller can read how many it fed are still waiting for the wire.
+        self.departed = 0
+        self.outcomes: queue.SimpleQueue = queue.SimpleQueue()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="dispatch-loop", daemon=True)
         self.thread.start()
-        self._call(self._setup()).result()
+        asyncio.run_coroutine_threadsafe(self._setup(), self.loop).result()
 
     async def _setup(self):
         self.limiter = RateLimiter(self.rate, shared_book(self.config.account_id) if self.rate else None)
-        self.slots = asyncio.Semaphore(self.concurrency)
         self.pool = Pool(size=self.concurrency, connect_timeout=5.0, read_timeout=float(self.config.timeout))
+        self.jobs: asyncio.Queue = asyncio.Queue()
+        # A fixed set of workers rather than a coroutine per job waiting on a semaphore: thousands
+        # of parked coroutines cost more CPU than the requests themselves.
+        self.workers = [asyncio.create_task(self._work()) for _ in range(self.concurrency)]
 
-    def _call(self, coro) -> Future:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+    def feed(self, jobs: Iterable[tuple[Hashable, Prepared, int]]) -> None:
+        """Queue `(key, request, messages in it)` jobs; each one's Outcome comes out of `collect()`."""
+        self.loop.call_soon_threadsafe(_put_all, self.jobs, list(jobs))
 
-    def submit(self, jobs: Iterable[tuple[Hashable, Prepared, int]]) -> Future:
-        """Start sending `(key, request, messages in it)` jobs; the future gives {key: Outcome}."""
-        return self._call(self._send_all(list(jobs)))
+    def collect(self, timeout: float, limit: int = 5000) -> list[tuple[Hashable, Outcome]]:
+        """The outcomes known so far (waiting up to `timeout` seconds for the first one)."""
+        try:
+            found = [self.outcomes.get(timeout=max(0.0, timeout))]
+        except queue.Empty:
+            return []
+        while len(found) < limit:
+            try:
+                found.append(self.outcomes.get_nowait())
+            except queue.Empty:
+                break
+        return found
+
+    def send_all(self, jobs: list[tuple[Hashable, Prepared, int]], timeout: float = 600.0) -> dict:
+        """Send a fixed set of jobs and wait for all of them: {key: Outcome}."""
+        self.feed(jobs)
+        outcomes: dict = {}
+        until = time.monotonic() + timeout
+        while len(outcomes) < len(jobs):
+            if time.monotonic() > until:
+                raise TimeoutError(f"{len(jobs) - len(outcomes)} of {len(jobs)} jobs unanswered")
+            outcomes.update(self.collect(timeout=until - time.monotonic()))
+        return outcomes
+
+    def stop_retrying(self) -> None:
+        """From now on a job that needs another attempt is DEFERRED instead."""
+        self.deadline = time.monotonic()
 
     def close(self) -> None:
-        """Stop: requests still in flight are abandoned (their messages stay claimed, see dispatch)."""
+        """Stop: requests still in flight are abandoned (their messages stay "sending", see dispatch)."""
         if not self.loop.is_running():
             return
         try:
-            self._call(self._shutdown()).result(timeout=10)
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result(timeout=10)
         except Exception:
             logger.warning("Closing the dispatch loop failed", exc_info=True)
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -96,45 +144,57 @@ class AsyncSender:
         self.pool.close()
         await self.limiter.close()
 
-    async def _send_all(self, jobs) -> dict:
-        # A fixed set of workers pulling from the chunk, rather than a coroutine per job waiting on
-        # the semaphore: thousands of parked coroutines cost more CPU than the requests themselves.
-        results: dict = {}
-        pending = iter(jobs)
-
-        async def work():
-            for key, request, size in pending:
-                results[key] = await self._send_one(request, size)
-
-        await asyncio.gather(*(work() for _ in range(min(self.concurrency, len(jobs)))))
-        return results
+    async def _work(self):
+        while True:
+            key, request, size = await self.jobs.get()
+            try:
+                outcome = await self._send_one(request, size)
+            except Exception as exc:
+                # A bug or an unforeseen input costs this job only, never the others in flight.
+                logger.exception("Sending a job failed unexpectedly")
+                outcome = Outcome(FAILED, error=f"Not sent: {type(exc).__name__}: {exc}"[:2000])
+            self.outcomes.put((key, outcome))
 
     async def _send_one(self, request: Prepared, size: int) -> Outcome:
-        attempt = 0
-        while True:
-            attempt += 1
-            async with self.slots:
-                # The rate slot is taken once a connection slot is ours, so the start follows it at once.
+        departed = False
+        try:
+            attempt = 0
+            while True:
+                attempt += 1
                 await self.limiter.acquire(size)
+                if time.monotonic() > self.deadline:
+                    return Outcome(DEFERRED, error="Out of time in this run; sent in the next one.", attempts=attempt)
+                if not departed:
+                    departed = True
+                    self.departed += size
                 try:
-                    result = await self._request(request)
-                    return Outcome(SENT, result=result, attempts=attempt)
+                    return Outcome(SENT, result=await self._request(request), attempts=attempt)
                 except ProviderError as exc:
                     error = exc
-            if error.permanent or attempt >= self.max_attempts or (error.ambiguous and not self.retry_ambiguous):
-                kind = AMBIGUOUS if error.ambiguous else FAILED
-                return Outcome(kind, error=str(error), attempts=attempt)
-            delay = error.retry_after
-            if delay is None or delay > self.max_retry_after:
-                delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
-            await asyncio.sleep(delay)
+                if error.permanent:
+                    return Outcome(FAILED, error=str(error), attempts=attempt)
+                if error.ambiguous and not self.retry_ambiguous:
+                    return Outcome(AMBIGUOUS, error=str(error), attempts=attempt)
+                delay = error.retry_after
+                if delay is None:
+                    delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
+                if attempt < self.max_attempts and delay <= self.max_retry_after and \
+                        time.monotonic() + delay < self.deadline:
+                    await asyncio.sleep(delay)
+                    continue
+                if not_taken(error) or self.retry_ambiguous:
+                    return Outcome(DEFERRED, error=str(error), attempts=attempt, retry_after=error.retry_after)
+                return Outcome(FAILED, error=str(error), attempts=attempt)
+        finally:
+            if not departed:
+                self.departed += size
 
     async def _request(self, request: Prepared) -> SendResult:
         started = time.monotonic()
         try:
             response = await self.pool.request(request.method, request.url, request.headers, request.body)
         except NotSent as exc:
-            raise ProviderError(f"Could not reach the provider: {exc}") from None
+            raise ProviderError(f"Could not reach the provider: {exc}", permanent=exc.permanent) from None
         except NoAnswer as exc:
             raise ProviderError(f"No answer after sending ({exc}); it may have been sent", ambiguous=True) from None
         status, headers, raw = response.status, response.headers, response.body
@@ -142,3 +202,7 @@ class AsyncSender:
         logger.debug("%s %s %.0f ms", request.method, status, elapsed)
         return classify(self.config, status, headers, raw.decode("utf-8", "replace"), elapsed_ms=elapsed)
 
+
+def _put_all(jobs: asyncio.Queue, items: list) -> None:
+    for item in items:
+        jobs.put_nowait(item)

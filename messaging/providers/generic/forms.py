@@ -6,13 +6,28 @@ password is never rendered, other credentials are shown masked and the mask subm
 the stored value.
 """
 
+import json
+
 from django import forms
 
 from messaging.models import GenericProviderConfig, ProviderAccount, WhatsAppTemplate
 
+from ..whatsapp.templates import MissingValue, template_object_from_lines
 from .dlr import CANONICAL_STATUSES
-from .request import MAX_BATCH, RECORDS, RequestTemplate, TemplateError, parse_json_template
+from .presets import placeholders_in
+from .request import (
+    BATCH_SHARE_OF_RATE,
+    MAX_BATCH,
+    RECORDS,
+    WHATSAPP_NUMBER,
+    RequestTemplate,
+    TemplateError,
+    check_header,
+    parse_json_template,
+)
 from .secrets import MASK, is_secret, mask_url, unmask_url
+
+MAX_TIMEOUT = 120  # seconds; a dispatch run must fit the answers still in flight into its time budget
 
 
 def pairs_to_text(pairs, sep: str, *, mask_secrets: bool = False) -> str:
@@ -71,10 +86,16 @@ class GenericProviderForm(forms.ModelForm):
             "stop_keywords": forms.Textarea(attrs={"rows": 3}),
         }
         help_texts = {
-            "body_template": "JSON or raw body; $$To, $$Body and $$MessageID are filled in (escaped for JSON).",
+            "body_template": "JSON or raw body; $$To, $$Body and $$MessageID are filled in. JSON: escaped as JSON. "
+                             "Raw: escaped for the Content-Type header you send — as JSON string content for "
+                             "application/json (write \"$$Body\" inside quotes), percent-encoded for "
+                             "x-www-form-urlencoded, otherwise inserted as written.",
             "max_concurrency": "30 to 1,000 requests in flight at once.",
             "rate_limit": "Empty: no cap.",
-            "batch_size": f"Records per request, at most {MAX_BATCH:,}.",
+            "batch_size": f"Records per request, at most {MAX_BATCH:,}. With a messages-per-second cap, at most "
+                          f"1/{BATCH_SHARE_OF_RATE} of it, so that no second goes over the cap.",
+            "timeout": f"1 to {MAX_TIMEOUT} seconds.",
+            "whatsapp_number": f"WhatsApp: the number you send from, with its country code (fills {WHATSAPP_NUMBER}).",
             "auto_reply_text": "SMS: the reply. WhatsApp: one line per variable of the reply template.",
             "auto_reply_template": "WhatsApp accounts reply with an approved template (add one under Templates).",
         }
@@ -124,9 +145,11 @@ class GenericProviderForm(forms.ModelForm):
     def clean_headers_text(self):
         pairs = self._unmask(text_to_pairs(self.cleaned_data["headers_text"], ":", "Headers"),
                              self.instance.headers, "header")
-        for key, _value in pairs:
-            if any(c in key for c in " :\r\n"):
-                raise forms.ValidationError(f"“{key}” is not a valid header name.")
+        for key, value in pairs:
+            try:
+                check_header(key, value)
+            except TemplateError as exc:
+                raise forms.ValidationError(str(exc)) from None
         return pairs
 
     def clean_params_text(self):
@@ -152,6 +175,18 @@ class GenericProviderForm(forms.ModelForm):
             raise forms.ValidationError("Between 30 and 1,000.")
         return value
 
+    def clean_timeout(self):
+        value = self.cleaned_data["timeout"]
+        if not 1 <= value <= MAX_TIMEOUT:
+            raise forms.ValidationError(f"Between 1 and {MAX_TIMEOUT} seconds.")
+        return value
+
+    def clean_whatsapp_number(self):
+        number = "".join(self.cleaned_data["whatsapp_number"].split()).lstrip("+")
+        if number and not (number.isdigit() and 6 <= len(number) <= 20):
+            raise forms.ValidationError("The number with its country code, digits only, e.g. 918889500122.")
+        return number
+
     def clean_batch_size(self):
         value = self.cleaned_data["batch_size"]
         if not 1 <= value <= MAX_BATCH:
@@ -166,13 +201,18 @@ class GenericProviderForm(forms.ModelForm):
         config = GenericProviderConfig(**{name: data.get(name) for name in ("method", "endpoint", "auth", "username",
                                                                           "password", "body_format", "body_template",
                                                                           "batch_enabled", "batch_size",
-                                                                          "batch_record_template", "batch_envelope")},
+                                                                          "batch_record_template", "batch_envelope",
+                                                                          "whatsapp_number")},
                                        headers=data["headers_text"], params=data["params_text"])
         if data["auth"] == "basic" and not data["username"]:
             self.add_error("username", "Basic authentication needs a username.")
-        if data["endpoint"].startswith("<") or "<" in data["endpoint"]:
+        if "<" in data["endpoint"]:
             self.add_error("endpoint", "Replace the placeholder with your provider's endpoint.")
             return data
+        if self._placeholders_left(data):
+            return data
+        if data["channel"] == GenericProviderConfig.Channel.WHATSAPP and not data["whatsapp_number"]:
+            self.add_error("whatsapp_number", "Enter the WhatsApp number you send from, with its country code.")
         if data["batch_enabled"]:
             if data["method"] != "POST" or data["body_format"] != "json":
                 self.add_error("batch_enabled", "Batch mode sends JSON: choose POST and JSON.")
@@ -183,6 +223,11 @@ class GenericProviderForm(forms.ModelForm):
                 self.add_error("auto_reply_template", "WhatsApp replies must use an approved template: choose one.")
             elif data["channel"] == GenericProviderConfig.Channel.SMS and not data["auto_reply_text"].strip():
                 self.add_error("auto_reply_text", "Write the reply.")
+            elif data["channel"] == GenericProviderConfig.Channel.WHATSAPP:
+                try:
+                    template_object_from_lines(data["auto_reply_template"], data["auto_reply_text"].splitlines())
+                except MissingValue as exc:
+                    self.add_error("auto_reply_text", f"{exc} Write one line per variable of the reply template.")
         if data["dlr_enabled"] and not (data["dlr_status_field"] and (data["dlr_ref_field"] or data["dlr_id_field"])):
             self.add_error("dlr_enabled", "Name the status field and the message id field of the reports.")
         if data["method"] == "POST" and data["body_format"] == "json":
@@ -196,6 +241,21 @@ class GenericProviderForm(forms.ModelForm):
         except TemplateError as exc:
             self.add_error(None, str(exc))
         return data
+
+    def _placeholders_left(self, data) -> bool:
+        """Refuse a preset's <placeholders> left in any field, naming the field (they would be sent as written)."""
+        found = []
+        for name, value in (("username", data["username"]), ("password", data["password"])):
+            found += [(name, f"Replace {p} with your own value.") for p in placeholders_in(value, whole_value=True)]
+        for field, what, pairs in (("headers_text", "header", data["headers_text"]),
+                                   ("params_text", "parameter", data["params_text"])):
+            found += [(field, f"Replace {p} in the {what} {key} with your own value.")
+                      for key, value in pairs for p in placeholders_in(value, whole_value=True)]
+        for name in ("body_template", "batch_record_template", "batch_envelope"):
+            found += [(name, f"Replace {p} with your own value.") for p in _placeholders_in_body(data[name])]
+        for name, message in found:
+            self.add_error(name, message)
+        return bool(found)
 
     def _get_validation_exclusions(self):
         # Marking this account default un-marks the previous one (services.generic_account_save);
@@ -211,6 +271,25 @@ class GenericProviderForm(forms.ModelForm):
         self.account.name = self.cleaned_data["name"]
         self.account.is_active = self.cleaned_data["is_active"]
         return generic_account_save(account=self.account, config=self.instance)
+
+
+def _placeholders_in_body(text: str) -> list[str]:
+    """Placeholders in a body: in a JSON body, any string value that is one; in a raw body (XML
+    has angle brackets of its own), the presets' own."""
+    try:
+        parsed = json.loads(text.replace("$$CallbackURL", ""))
+    except ValueError:
+        return placeholders_in(text)
+    found, stack = [], [parsed]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            found += placeholders_in(node, whole_value=True)
+        elif isinstance(node, dict):
+            stack += node.values()
+        elif isinstance(node, list):
+            stack += node
+    return found
 
 
 class TestSendForm(forms.Form):

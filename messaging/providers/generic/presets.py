@@ -1,10 +1,11 @@
 """Presets that fill the generic provider form as the providers' CleverTap pages describe them.
 
 Values in <angle brackets> are the user's own (keys, sender ids, numbers) and must be replaced;
-the form refuses to save an endpoint that is still a placeholder.
+the form refuses to save any field that still holds one (`placeholders_in`).
 """
 
 import json
+import re
 
 MESSAGEWHIZ_DLR_STATUSES = {
     # CleverTap's words for MessageWhiz DLRs, and MessageWhiz's own status words.
@@ -61,7 +62,8 @@ PRESETS = {
         "headers": [["Authkey", "<MSG91 Authkey>"], ["Content-Type", "application/json"],
                     ["Accept", "application/json"]],
         "body_format": "json",
-        "body_template": json.dumps({"integrated_number": "<WhatsApp number>", "to": "$$To",
+        # The account's "WhatsApp number" field fills $$WhatsAppNumber (CleverTap's "Mobile Number").
+        "body_template": json.dumps({"integrated_number": "$$WhatsAppNumber", "to": "$$To",
                                      "message_id": "$$MessageID", "type": "template", "template": "$$Template"},
                                     indent=2),
         "max_concurrency": 30,
@@ -78,3 +80,16 @@ PRESETS = {
 
 def preset_choices() -> list[tuple[str, str]]:
     return [(key, preset["label"]) for key, preset in PRESETS.items()]
+
+
+_ANGLED = re.compile(r"<[^<>\n]{1,80}>")
+PRESET_PLACEHOLDERS = frozenset(_ANGLED.findall(json.dumps(PRESETS, ensure_ascii=False)))
+
+
+def placeholders_in(text: str, *, whole_value: bool = False) -> list[str]:
+    """The preset placeholders still in `text` (and with `whole_value`, a value that is nothing but
+    one, such as "<API key>": no header, parameter or JSON value is really written that way)."""
+    found = [p for p in _ANGLED.findall(text or "") if p in PRESET_PLACEHOLDERS]
+    if whole_value and not found and _ANGLED.fullmatch((text or "").strip()):
+        found = [text.strip()]
+    return found

@@ -13,7 +13,13 @@ stays as written), case-sensitively, and each value is escaped for the place it 
   keys*; the result is serialised by `json.dumps`. Quotes, backslashes and newlines in a message
   are therefore escaped by the serializer, never concatenated into JSON text. A JSON string that
   is exactly `"$$Records"` (batch envelope) or `"$$Template"` (WhatsApp) becomes that value;
-* raw bodies: substituted as is — the user owns that format.
+* raw bodies: escaped for the Content-Type header the account sends — JSON (a pasted JSON body
+  with "$$Body" inside quotes stays valid whatever the message holds) or x-www-form-urlencoded
+  (percent-encoded) — and otherwise substituted as is: the user owns that format.
+
+`$$WhatsAppNumber` is the account's own WhatsApp number (digits), filled in once when compiling.
+Header names and values are checked here too: HTTP carries only plain ASCII in headers, and a
+value that cannot be written would otherwise only fail when the first message is sent.
 
 Everything here is pure (no I/O) and compiled once per account: the dispatch engine builds
 thousands of requests a second with it.
@@ -25,13 +31,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
 PLACEHOLDER_RE = re.compile(r"\$\$(To|Body|MessageID)")
 PLACEHOLDERS = ("$$To", "$$Body", "$$MessageID")
 RECORDS = "$$Records"
 TEMPLATE = "$$Template"
+WHATSAPP_NUMBER = "$$WhatsAppNumber"
 MAX_BATCH = 1000
+# With a messages-per-second cap, a batch's records all start at once: one request carries at most
+# this share of a second's cap, so no one-second window exceeds the cap by more than that (5%).
+BATCH_SHARE_OF_RATE = 20
 
 CONTENT_TYPES = {
     "form": "application/x-www-form-urlencoded",
@@ -40,6 +50,8 @@ CONTENT_TYPES = {
 }
 # Printable ASCII except '%': left alone in header values.
 _HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) not in "%")
+_HEADER_NAME_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 token
+_HEADER_VALUE_RE = re.compile(r"^[\t\x20-\x7e]*$")
 
 
 class TemplateError(ValueError):
@@ -100,35 +112,83 @@ def parse_json_template(text: str, what: str) -> Any:
         raise TemplateError(f"{what} is not valid JSON ({exc})") from None
 
 
+def escape_json(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)[1:-1]
+
+
+def raw_escape(content_type: str):
+    """How values are escaped in a raw body sent with this Content-Type (None: as is)."""
+    media = content_type.split(";")[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        return escape_json
+    if media == "application/x-www-form-urlencoded":
+        return quote_plus
+    return None
+
+
 def check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TemplateError("The endpoint must be an http:// or https:// URL")
+    if not url.isascii():
+        raise TemplateError("The endpoint has characters that are not plain ASCII: percent-encode them")
+
+
+def check_header(name: str, value: str) -> None:
+    if not _HEADER_NAME_RE.match(name):
+        raise TemplateError(f"“{name}” is not a valid header name: letters, digits and - only.")
+    if not _HEADER_VALUE_RE.match(value):
+        raise TemplateError(f"The value of the header {name} cannot be sent: HTTP headers carry plain ASCII only, "
+                            "without line breaks. Put such text in the body, or percent-encode it.")
+
+
+def own_number(config) -> str:
+    """The account's WhatsApp number for $$WhatsAppNumber (TemplateError if the request needs it and it is missing)."""
+    number = "".join((config.whatsapp_number or "").split()).lstrip("+")
+    used = any(WHATSAPP_NUMBER in str(text) for text in (
+        config.endpoint, config.body_template, config.batch_record_template, config.batch_envelope,
+        *(v for pair in (config.headers or []) for v in pair), *(v for pair in (config.params or []) for v in pair)))
+    if used and not re.fullmatch(r"\d{6,20}", number):
+        raise TemplateError(f"The request uses {WHATSAPP_NUMBER}: enter the account's WhatsApp number with its "
+                            "country code, digits only.")
+    return number
 
 
 class RequestTemplate:
     """A configuration compiled once; `single()` and `batch()` build requests from it."""
 
     def __init__(self, config):
+        number = own_number(config)
+
+        def own(text) -> str:
+            return str(text).replace(WHATSAPP_NUMBER, number)
+
         self.method = config.method
-        self.endpoint = config.endpoint.strip()
+        self.endpoint = own(config.endpoint.strip())
         self.body_format = config.body_format
-        self.params = [(str(k), str(v)) for k, v in (config.params or [])]
-        self.headers = [(str(k).strip(), str(v)) for k, v in (config.headers or []) if str(k).strip()]
+        self.params = [(own(k), own(v)) for k, v in (config.params or [])]
+        self.headers = [(str(k).strip(), own(v)) for k, v in (config.headers or []) if str(k).strip()]
+        for name, value in self.headers:
+            check_header(name, value)
         if config.auth == "basic":
             token = base64.b64encode(f"{config.username}:{config.password}".encode()).decode()
             self.headers.append(("Authorization", f"Basic {token}"))
-        if self.method == "POST" and not any(k.lower() == "content-type" for k, _ in self.headers):
-            self.headers.append(("Content-Type", CONTENT_TYPES[self.body_format]))
+        content_type = next((v for k, v in self.headers if k.lower() == "content-type"), None)
+        if self.method == "POST" and content_type is None:
+            content_type = CONTENT_TYPES[self.body_format]
+            self.headers.append(("Content-Type", content_type))
         self.json_template = None
         if self.method == "POST" and self.body_format == "json":
-            self.json_template = parse_json_template(config.body_template or "{}", "The JSON parameters")
-        self.raw_template = config.body_template or ""
+            self.json_template = parse_json_template(own(config.body_template) or "{}", "The JSON parameters")
+        self.raw_template = own(config.body_template or "")
+        self.raw_escape = raw_escape(content_type or "")
         self.batch = bool(config.batch_enabled)
         self.batch_size = min(MAX_BATCH, max(1, config.batch_size or 1))
+        if config.rate_limit:
+            self.batch_size = min(self.batch_size, max(1, config.rate_limit // BATCH_SHARE_OF_RATE))
         if self.batch:
-            self.record_template = parse_json_template(config.batch_record_template or "{}", "The batch record")
-            self.envelope = parse_json_template(config.batch_envelope or f'"{RECORDS}"', "The batch envelope")
+            self.record_template = parse_json_template(own(config.batch_record_template) or "{}", "The batch record")
+            self.envelope = parse_json_template(own(config.batch_envelope) or f'"{RECORDS}"', "The batch envelope")
         check_url(substitute(self.endpoint, {"To": "1", "Body": "x", "MessageID": "x"}, escape_url))
 
     def single(self, record: Record, *, objects: Mapping[str, Any] | None = None) -> Prepared:
@@ -145,7 +205,7 @@ class RequestTemplate:
         elif self.body_format == "json":
             body = _dumps(substitute_json(self.json_template, values, objects))
         else:
-            body = substitute(self.raw_template, values).encode()
+            body = substitute(self.raw_template, values, self.raw_escape).encode()
         return Prepared(self.method, url, headers, body)
 
     def batch_request(self, records: list[Record]) -> Prepared:

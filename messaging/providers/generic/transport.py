@@ -21,7 +21,8 @@ def classify(config, status: int, headers, text: str, *, elapsed_ms: float = 0.0
 
     5xx and 429 are retried: the provider answered that it did not take the message. (A provider
     that sends and then fails with a 500 would make that a duplicate; accounts whose provider
-    de-duplicates by $$MessageID are safe either way.)
+    de-duplicates by $$MessageID are safe either way.) A 504 is the exception: a gateway gave up
+    waiting for the provider, which may still have sent it — as ambiguous as a read timeout.
     """
     shown, truncated = truncate(text)
     if 200 <= status < 300:
@@ -36,8 +37,8 @@ def classify(config, status: int, headers, text: str, *, elapsed_ms: float = 0.0
         return SendResult(status=status, provider_message_id=provider_id, headers=dict(headers), text=shown,
                           truncated=truncated, elapsed_ms=elapsed_ms)
     transient = status >= 500 or status in TRANSIENT_STATUSES
-    raise ProviderError(f"HTTP {status}: {shown[:500]}", permanent=not transient, status=status,
-                        retry_after=parse_retry_after(headers.get("Retry-After")) if transient else None,
+    raise ProviderError(f"HTTP {status}: {shown[:500]}", permanent=not transient, ambiguous=status == 504,
+                        status=status, retry_after=parse_retry_after(headers.get("Retry-After")) if transient else None,
                         response_text=shown, headers=dict(headers), truncated=truncated)
 
 

@@ -21,7 +21,9 @@ MAX_BODY = 1024 * 1024  # a provider's answer is a few hundred bytes; more is re
 
 
 class NotSent(Exception):
-    pass
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent  # e.g. a certificate we do not trust: trying again cannot help
 
 
 class NoAnswer(Exception):
@@ -188,6 +190,8 @@ class Pool:
             _, protocol = await asyncio.wait_for(
                 loop.create_connection(_Protocol, host, port, ssl=self.ssl_context if https else None),
                 self.connect_timeout)
+        except ssl.SSLCertVerificationError as exc:
+            raise NotSent(f"{type(exc).__name__}: {exc}", permanent=True) from None
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             raise NotSent(f"{type(exc).__name__}: {exc}") from None
         return protocol
