@@ -165,10 +165,12 @@ MESSAGEWHIZ_MAX_RETRIES = env_number("int", "MESSAGEWHIZ_MAX_RETRIES", 4)
 # starts them exactly on time); until then they can still be cancelled here.
 SCHEDULE_LEAD_SECONDS = env_number("int", "SCHEDULE_LEAD_SECONDS", 600)
 # Sending through generic HTTP providers (campaigns.dispatch): messages claimed per chunk, how
-# long one task sends before handing over, and how long a silent worker's claim lasts.
+# long one task sends before handing over, how long a silent worker's claim lasts, and how long
+# a provider may stay unreachable before its broadcast pauses.
 DISPATCH_CHUNK = env_number("int", "DISPATCH_CHUNK", 2000)
 DISPATCH_RUN_SECONDS = env_number("float", "DISPATCH_RUN_SECONDS", 240)
 DISPATCH_LEASE_SECONDS = env_number("int", "DISPATCH_LEASE_SECONDS", 120)
+DISPATCH_OUTAGE_SECONDS = env_number("float", "DISPATCH_OUTAGE_SECONDS", 120)
 # One-time passwords: at most this many sends / verification attempts per phone number per window.
 OTP_WINDOW_SECONDS = env_number("int", "OTP_WINDOW_SECONDS", 600)
 OTP_SENDS_PER_WINDOW = env_number("int", "OTP_SENDS_PER_WINDOW", 3)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0005_generic_auto_reply_template'),
+        ('messaging', '0006_mirror_next_push_at'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0007_message_index_in_phone_order'),
+        ('campaigns', '0010_link_conversion_error'),
     ]
 
     operations = [
