@@ -47,6 +47,7 @@ def references(item) -> list[str]:
         keys.append(f"r:{item.client_ref}")
     if getattr(item, "broadcast_id", None):
         keys.append(f"b:{item.broadcast_id}:{item.recipient}")
+        keys.append(f"B:{item.broadcast_id}")  # found at once when the broadcast's messages are made
     if item.message_id:
         keys.append(f"i:{item.message_id}")
     return keys

@@ -45,7 +45,8 @@ class CallbackEvent(models.Model):
 
 class EventReference(models.Model):
     """How an event still waiting for its message names it ("r:<client_ref>", "i:<provider id>",
-    "b:<MessageWhiz broadcast id>:<phone>"): when messages appear or learn their provider id, the
+    "b:<MessageWhiz broadcast id>:<phone>", and "B:<MessageWhiz broadcast id>" for the whole
+    broadcast's arrival): when messages appear or learn their provider id, the
     events naming them are found by these keys instead of retrying every waiting event. Deleted
     with the event's application."""
 

@@ -134,11 +134,12 @@ def apply_pending(*, account_ids=None, since: datetime | None = None, chunk: int
     return _reapply(events, chunk=chunk)
 
 
-def apply_pending_for(*, message_ids) -> Outcome:
-    """Apply what was waiting for these messages, and only that: call after creating messages or
-    storing their provider ids (outside the transaction that did it, so the rows are visible).
-    Costs a lookup of the messages' keys, however many other events are waiting."""
-    keys = set()
+def apply_pending_for(*, message_ids=(), broadcast_remote_ids=()) -> Outcome:
+    """Apply what was waiting for these messages (or for every message of these MessageWhiz
+    broadcasts), and only that: call after creating messages or storing their provider ids (outside
+    the transaction that did it, so the rows are visible). Costs a lookup of the messages' keys,
+    however many other events are waiting."""
+    keys = {f"B:{remote_id}" for remote_id in broadcast_remote_ids}
     for chunk in chunks(sorted(set(message_ids))):
         keys |= message_references(Message.objects.filter(pk__in=chunk).values_list(
             "client_ref", "provider_message_id", "broadcast__remote_id", "phone"))

@@ -291,10 +291,10 @@ def _mark_submitted(broadcast: Broadcast, result: dict, *, reason: str) -> None:
         if broadcast.type == T.SMART:
             Segment.objects.create(broadcast=broadcast, remote_id=segment_id, body=broadcast.body,
                                    size=min(broadcast.first_segment_size or count, count))
-        # Delivery reports that arrived before these messages existed are applied now, not by the
-        # sweep. callbacks applies what waits for the messages' account, so one id stands for all.
-        first = list(Message.objects.filter(broadcast=broadcast).values_list("pk", flat=True)[:1])
-        transaction.on_commit(lambda: messages_identified.send(sender=Message, message_ids=first), robust=True)
+        # Delivery reports that arrived before these messages existed are applied now, not by the sweep.
+        if remote_id:
+            transaction.on_commit(lambda: messages_identified.send(
+                sender=Message, broadcast_remote_ids=[remote_id]), robust=True)
     broadcast.recipients_count, broadcast.sent = count, sent
 
 

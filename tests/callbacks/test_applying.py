@@ -125,7 +125,7 @@ def test_a_new_message_costs_a_lookup_not_a_retry_of_every_waiting_event(hook, m
     hook.ok("dlr_batch", {"dlrs": [{"_id": "wh-9", "broadcast_id": broadcast.remote_id, "recipient": "380671119999",
                                     "task_state": 2}]})
     hook.settle()
-    assert EventReference.objects.count() == 40 + 2  # the batch entry names its message two ways
+    assert EventReference.objects.count() == 40 + 3  # the batch entry: its message two ways, its broadcast
     message = make_message(broadcast, phone="380671119999")
     messages_identified.send(sender=Message, message_ids=[message.pk])  # what campaigns sends
     assert Message.objects.get(pk=message.pk).status == S.DELIVERED
@@ -133,6 +133,19 @@ def test_a_new_message_costs_a_lookup_not_a_retry_of_every_waiting_event(hook, m
     assert EventReference.objects.count() == 40  # the applied event's keys are gone with it
     assert services.apply_pending_for(message_ids=[message.pk]).events == 0
     assert figures(broadcast)["delivered"] == 1
+
+
+def test_reports_for_a_broadcast_are_applied_when_its_messages_are_made(hook, make_broadcast, make_message):
+    broadcast = make_broadcast(recipients=2)
+    for n, phone in enumerate(("380671110001", "380671110002")):  # one batch each
+        hook.ok("dlr_batch", {"dlrs": [{"_id": f"wh-{n}", "broadcast_id": broadcast.remote_id, "recipient": phone,
+                                        "task_state": 2}]})
+    hook.settle()
+    for phone in ("380671110001", "380671110002"):
+        make_message(broadcast, phone=phone)
+    messages_identified.send(sender=Message, broadcast_remote_ids=[broadcast.remote_id])  # what sending sends
+    assert not CallbackEvent.objects.filter(applied_at__isnull=True).exists()
+    assert figures(broadcast)["delivered"] == 2
 
 
 def test_a_batch_with_one_unknown_entry_applies_the_rest_now(hook, make_messages):
