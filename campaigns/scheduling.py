@@ -4,6 +4,7 @@ import json
 import zoneinfo
 from datetime import timedelta
 
+from celery.schedules import crontab
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -64,10 +65,10 @@ def recurring_broadcast_stop(recurrence: RecurringBroadcast) -> None:
 
 def recurring_broadcast_run(recurrence: RecurringBroadcast, *, fired_at) -> Broadcast | None:
     """Make this firing's broadcast from the saved definition. If this firing already made it (beat
-    fired twice, or the worker died before queueing its submission), that one while it is still a
-    draft; None once it is on its way."""
+    fired twice, the task was delivered again after its worker died, or the worker died before
+    queueing its submission), that one while it is still a draft; None once it is on its way."""
     definition = recurrence.definition
-    local = timezone.localtime(fired_at, zoneinfo.ZoneInfo(recurrence.time_zone))
+    local = _slot(recurrence, timezone.localtime(fired_at, zoneinfo.ZoneInfo(recurrence.time_zone)))
     run = f"{recurrence.pk}:{local:%Y%m%dT%H%M}"
     fields = {name: getattr(definition, name) for name in CLONED_FIELDS}
     fields["exp_date"] = _run_expiry(recurrence, fired_at)
@@ -82,6 +83,22 @@ def recurring_broadcast_run(recurrence: RecurringBroadcast, *, fired_at) -> Broa
         return Broadcast.objects.filter(recurrence_run=run, state=Broadcast.State.DRAFT).first()
     RecurringBroadcast.objects.filter(pk=recurrence.pk).update(last_run_at=fired_at)
     return broadcast
+
+
+def _slot(recurrence: RecurringBroadcast, local):
+    """The scheduled minute a firing belongs to: the latest one at or before `local` (a firing runs
+    late when beat catches up or its task is delivered again, an hour later with Redis), looking
+    back two days at most."""
+    schedule = crontab(minute=recurrence.minute, hour=recurrence.hour, day_of_week=recurrence.day_of_week,
+                       day_of_month=recurrence.day_of_month, month_of_year=recurrence.month_of_year)
+    moment = local.replace(second=0, microsecond=0)
+    for _ in range(2 * 24 * 60):
+        if (moment.minute in schedule.minute and moment.hour in schedule.hour
+                and moment.isoweekday() % 7 in schedule.day_of_week and moment.day in schedule.day_of_month
+                and moment.month in schedule.month_of_year):
+            return moment
+        moment -= timedelta(minutes=1)
+    return local.replace(second=0, microsecond=0)
 
 
 def _run_expiry(recurrence: RecurringBroadcast, fired_at):

@@ -83,6 +83,8 @@ def test_each_run_sends_its_own_copy_once(make_broadcast, sandbox, audience):
     assert list(first.recipient_lists.all()) == [audience["list"]]
     # Beat fired twice, or the worker died before it queued the submission: the same broadcast.
     assert recurring_broadcast_run(recurrence, fired_at=monday + timedelta(seconds=20)) == first
+    # The task delivered again an hour later (its worker died): still this Monday's run.
+    assert recurring_broadcast_run(recurrence, fired_at=monday + timedelta(hours=1)) == first
     submit_broadcast.apply(args=[first.pk])
     assert recurring_broadcast_run(recurrence, fired_at=monday) is None  # on its way: nothing to do
 
