@@ -7,6 +7,7 @@ from datetime import timedelta
 from celery.schedules import crontab
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
@@ -15,10 +16,11 @@ from .states import broadcast_transition_or_raise
 
 
 def due_broadcast_ids() -> list[int]:
-    """Scheduled broadcasts whose send time is within the hand-over lead time (or already past)."""
+    """Scheduled broadcasts whose send time is within the hand-over lead time (or already past), and
+    those confirmed to send now (no send time) whose queued submission has not taken them yet."""
     horizon = timezone.now() + timedelta(seconds=settings.SCHEDULE_LEAD_SECONDS)
-    return list(Broadcast.objects.filter(state=Broadcast.State.SCHEDULED, send_at__lte=horizon)
-                .values_list("pk", flat=True))
+    return list(Broadcast.objects.filter(Q(send_at__lte=horizon) | Q(send_at__isnull=True),
+                                         state=Broadcast.State.SCHEDULED).values_list("pk", flat=True))
 
 
 def broadcast_schedule(broadcast: Broadcast, *, send_at, time_zone: str, actor=None) -> None:

@@ -180,6 +180,21 @@ def test_confirming_twice_sends_once(admin_client, audience, make_broadcast, san
     assert [e.reason for e in broadcast.events.all()][1:3] == ["Confirmed: sending now", "Submitting to MessageWhiz"]
 
 
+def test_a_confirmed_send_whose_task_was_lost_is_sent_by_the_sweep(admin_client, make_broadcast, sandbox,
+                                                                   django_capture_on_commit_callbacks):
+    from campaigns.tasks import submit_due_broadcasts
+
+    broadcast = broadcast_estimate(make_broadcast())
+    with django_capture_on_commit_callbacks() as queued:  # queued, never run: the broker lost it
+        admin_client.post(reverse("campaigns:broadcast_confirm", args=[broadcast.pk]))
+    assert len(queued) == 1
+    submit_due_broadcasts.apply(throw=True)  # beat, a minute later
+    broadcast.refresh_from_db()
+    assert broadcast.state == Broadcast.State.SUBMITTED
+    assert len(sandbox.state("broadcasts")) == 1
+    assert "send_date" not in sandbox.requests(method="POST", path="(?i)^/api/3/Broadcast$")[0]["json"]
+
+
 def test_default_sms_provider_is_preselected(admin_client, mw_account):
     generic = ProviderAccount.objects.create(name="Bulk SMS", kind=ProviderAccount.Kind.GENERIC, api_key="-")
     GenericProviderConfig.objects.create(account=generic, endpoint="https://sms.example.com/send", is_default=True)
