@@ -64,8 +64,14 @@ class MirroredAdmin(admin.ModelAdmin):
         return redirect(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
 
     def _pull(self, request, account_ids):
-        mirror_pull_later(account_ids=list(account_ids), key=resources.for_model(self.model).key)
-        self.message_user(request, "Pull from MessageWhiz queued; refresh in a moment.", messages.SUCCESS)
+        account_ids = list(account_ids)
+        if mirror_pull_later(account_ids=account_ids, key=resources.for_model(self.model).key):
+            self.message_user(request, "Pull from MessageWhiz queued; refresh in a moment.", messages.SUCCESS)
+        elif account_ids:
+            self.message_user(request, "A pull from MessageWhiz is already under way; refresh in a moment.",
+                              messages.INFO)
+        else:
+            self.message_user(request, "No active MessageWhiz account to pull from.", messages.ERROR)
 
     def save_model(self, request, obj, form, change):
         # The push is queued on commit, after save_related() has stored the memberships too.

@@ -1,5 +1,6 @@
 """Marketers manage mirrored entities from the dashboard; MessageWhiz follows."""
 
+import pytest
 from django.urls import reverse
 
 from campaigns.models import WordSpinner
@@ -139,6 +140,38 @@ def test_sync_now_from_an_empty_list_shows_progress_and_result(admin_client, mw_
     done = admin_client.get(reverse("campaigns:template_list")).content.decode()
     assert "2 new" in done and "Hello" in done and "Bye" in done
     assert "hx-trigger" not in done
+
+
+def test_sync_now_while_a_sync_is_queued_queues_no_second_one(admin_client, mw_account, sandbox,
+                                                              django_capture_on_commit_callbacks):
+    sandbox.seed("templates", [{"name": "Hello", "body": "Hi"}])
+    with django_capture_on_commit_callbacks() as queued:
+        admin_client.post(reverse("campaigns:template_sync"))
+        again = admin_client.post(reverse("campaigns:template_sync"), follow=True).content.decode()
+    assert len(queued) == 1
+    assert "already under way" in again
+    for task in queued:
+        task()
+    with django_capture_on_commit_callbacks() as queued:
+        admin_client.post(reverse("admin:campaigns_template_pull"))  # done, so a new one may start
+    assert len(queued) == 1
+
+
+def test_a_sync_that_crashes_is_shown_failed_at_once(admin_client, mw_account, sandbox, monkeypatch,
+                                                      django_capture_on_commit_callbacks):
+    import messaging.sync.pull as pull_module
+
+    def crash(*args):
+        raise RuntimeError("the database connection was lost")
+
+    monkeypatch.setattr(pull_module, "_known_members", crash)
+    with django_capture_on_commit_callbacks() as queued:
+        admin_client.post(reverse("campaigns:template_sync"))
+    with pytest.raises(RuntimeError):
+        queued[0]()
+    page = admin_client.get(reverse("campaigns:template_list")).content.decode()
+    assert "sync failed" in page and "the database connection was lost" in page
+    assert "hx-trigger" not in page and "syncing" not in page
 
 
 def test_help_text_is_referenced_only_where_it_exists(admin_client, mw_account):
