@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from .mirror import SyncState
-from .mirror_views import mirror_accounts
+from .mirror_views import mirror_accounts, other_account_members
 from .spreadsheets import neutralise
 from .sync import resources
 from .sync.pull import mirror_pull_later
@@ -133,9 +133,9 @@ class SameAccountMembers(forms.BaseInlineFormSet):
         account = self.instance.account if self.instance.account_id else None
         for form in self.forms:
             member = getattr(form, "cleaned_data", {}).get(self.member_field)
-            if account and member and not form.cleaned_data.get("DELETE") and member.account_id != account.pk:
-                form.add_error(self.member_field, f"“{member}” belongs to the provider account “{member.account}”; "
-                                                  f"this list is in “{account}”.")
+            if account and member and not form.cleaned_data.get("DELETE"):
+                for error in other_account_members([member], account):
+                    form.add_error(self.member_field, error)
 
 
 class MemberInline(admin.TabularInline):

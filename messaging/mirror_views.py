@@ -29,6 +29,12 @@ def mirror_accounts():
     return ProviderAccount.objects.filter(is_active=True, kind=ProviderAccount.Kind.MESSAGEWHIZ)
 
 
+def other_account_members(members, account) -> list[str]:
+    """Why each of `members` of another provider account cannot join a list of `account`."""
+    return [f"“{member}” belongs to the provider account “{member.account}”; this list is in “{account}”."
+            for member in members if member.account_id != account.pk]
+
+
 class MirroredForm(forms.ModelForm):
     """A mirrored object's fields; a list's members are added and removed explicitly (`<field>_add`,
     `<field>_remove`), so a page that shows only some of them never drops the others."""
@@ -50,7 +56,9 @@ class MirroredForm(forms.ModelForm):
                 model = field.queryset.model
                 for action in ("add", "remove"):
                     self.fields[f"{name}_{action}"] = forms.ModelMultipleChoiceField(
-                        model.objects.select_related("account"), required=False, widget=forms.MultipleHiddenInput)
+                        model.objects.select_related("account"), required=False, widget=forms.MultipleHiddenInput,
+                        error_messages={"invalid_choice": f"A {model._meta.verbose_name} you ticked to {action} "
+                                                          "no longer exists (deleted meanwhile?); tick again."})
             elif isinstance(field, forms.DateTimeField):
                 field.widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
         for name, field in self.fields.items():
@@ -59,12 +67,16 @@ class MirroredForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if self.member_field is None:
+            return cleaned
+        # The member fields are hidden inputs: their errors show with the form's own.
+        for action in ("add", "remove"):
+            for error in self.errors.pop(f"{self.member_field}_{action}", []):
+                self.add_error(None, error)
         account = cleaned.get("account") or getattr(self.instance, "account", None)
-        if self.member_field and account is not None:
-            for member in cleaned.get(f"{self.member_field}_add") or []:
-                if member.account_id != account.pk:
-                    self.add_error(None, f"“{member}” belongs to the provider account “{member.account}”; "
-                                         f"only members of “{account}” can be added.")
+        if account is not None:
+            for error in other_account_members(cleaned.get(f"{self.member_field}_add") or [], account):
+                self.add_error(None, error)
         return cleaned
 
     def _save_m2m(self):

@@ -220,6 +220,22 @@ def test_dashboard_refuses_members_of_another_account(admin_client, mw_account, 
     assert not SenderList.objects.exists()
 
 
+@pytest.mark.parametrize("action", ["add", "remove"])
+def test_a_ticked_member_deleted_before_saving_is_explained(admin_client, mw_account, sandbox, action):
+    kept = Sender.objects.create(account=mw_account, name="Kept")
+    gone = Sender.objects.create(account=mw_account, name="Gone")
+    sender_list = SenderList.objects.create(account=mw_account, name="Rotation")
+    sender_list.senders.set([kept, gone] if action == "remove" else [kept])
+    url = reverse("messaging:senderlist_edit", args=[sender_list.pk])
+    gone_pk = gone.pk
+    gone.delete()  # by someone else, while this page was open
+    response = admin_client.post(url, {"name": "Rotation 2", f"senders_{action}": [gone_pk]})
+    assert response.status_code == 200
+    assert f"A sender you ticked to {action} no longer exists" in response.content.decode()
+    sender_list.refresh_from_db()
+    assert sender_list.name == "Rotation"
+
+
 def test_validation_refusal_is_visible_on_the_object(admin_client, mw_account, sandbox,
                                                      django_capture_on_commit_callbacks):
     from campaigns.models import Link
