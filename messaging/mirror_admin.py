@@ -13,7 +13,8 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from .mirror import SyncState
-from .mirror_views import mirror_accounts, other_account_members
+from .mirror_views import other_account_members
+from .selectors import mirror_accounts
 from .spreadsheets import neutralise
 from .sync import resources
 from .sync.pull import mirror_pull_later

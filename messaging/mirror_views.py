@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from .mirror import SyncState
-from .models import ProviderAccount
+from .selectors import mirror_accounts
 from .sync import resources
 from .sync.pull import mirror_pull_later, pull_in_progress, pull_status
 from .sync.push import mirror_changed, mirror_set_enabled
@@ -23,10 +23,6 @@ from .sync.push import mirror_changed, mirror_set_enabled
 PAGE_SIZE = 50
 MEMBER_PAGE_SIZE = 25
 MEMBER_RESULTS = 20
-
-
-def mirror_accounts():
-    return ProviderAccount.objects.filter(is_active=True, kind=ProviderAccount.Kind.MESSAGEWHIZ)
 
 
 def other_account_members(members, account) -> list[str]:

@@ -48,10 +48,10 @@ def push_mirror(self, model_label: str, pk: int):
 @shared_task(soft_time_limit=1800, time_limit=1860)
 def pull_mirrors(account_id: int | None = None, keys: list[str] | None = None):
     """Beat job and "pull now" / "sync now": bring mirrored entities of one or all accounts up to date."""
-    from .models import ProviderAccount
+    from .selectors import mirror_accounts
     from .sync.pull import mirror_pull_account
 
-    accounts = ProviderAccount.objects.filter(is_active=True, kind=ProviderAccount.Kind.MESSAGEWHIZ)
+    accounts = mirror_accounts()
     if account_id is not None:
         accounts = accounts.filter(pk=account_id)
     for account in accounts:

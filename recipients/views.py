@@ -17,7 +17,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from messaging.models import ProviderAccount
+from messaging.selectors import mirror_accounts
 
 from . import exports, services
 from .errors import ImportProblem
@@ -37,10 +37,6 @@ def _model(kind: str):
         return KINDS[kind]
     except KeyError:
         raise Http404("No such kind of list.") from None
-
-
-def _accounts():
-    return ProviderAccount.objects.filter(is_active=True, kind=ProviderAccount.Kind.MESSAGEWHIZ)
 
 
 def _numbers_result(result) -> str:
@@ -79,7 +75,7 @@ def list_detail(request, kind, pk):
 def list_new(request, kind):
     """A new list from pasted numbers (MessageWhiz's /recipientList/numbers, or an unsubscribe list)."""
     model = _model(kind)
-    form = NumbersListForm(request.POST or None, accounts=_accounts())
+    form = NumbersListForm(request.POST or None, accounts=mirror_accounts())
     if request.method == "POST" and form.is_valid():
         create = (services.recipient_list_create_from_numbers if kind == "recipients"
                   else services.unsubscribe_list_create_from_numbers)
@@ -185,7 +181,7 @@ def import_map(request, kind, token):
     except ImportProblem as problem:
         messages.error(request, str(problem))
         return redirect("recipients:import_upload", kind=kind)
-    accounts, lists = _accounts(), model.objects.filter(enabled=True)
+    accounts, lists = mirror_accounts(), model.objects.filter(enabled=True)
     form = ImportOptionsForm(request.POST if request.POST.get("step") == "import" else None, accounts=accounts,
                              lists=lists, columns=preview.columns, kind=kind)
     errors = []

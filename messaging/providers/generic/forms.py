@@ -24,6 +24,7 @@ from .request import (
     TemplateError,
     check_header,
     parse_json_template,
+    whatsapp_number_clean,
 )
 from .secrets import MASK, is_secret, mask_url, unmask_url
 
@@ -182,10 +183,10 @@ class GenericProviderForm(forms.ModelForm):
         return value
 
     def clean_whatsapp_number(self):
-        number = "".join(self.cleaned_data["whatsapp_number"].split()).lstrip("+")
-        if number and not (number.isdigit() and 6 <= len(number) <= 20):
-            raise forms.ValidationError("The number with its country code, digits only, e.g. 918889500122.")
-        return number
+        try:
+            return whatsapp_number_clean(self.cleaned_data["whatsapp_number"])
+        except ValueError:
+            raise forms.ValidationError("The number with its country code, digits only, e.g. 918889500122.") from None
 
     def clean_batch_size(self):
         value = self.cleaned_data["batch_size"]
