@@ -224,6 +224,11 @@ class GenericProviderForm(forms.ModelForm):
                 self.add_error("auto_reply_template", "WhatsApp replies must use an approved template: choose one.")
             elif data["channel"] == GenericProviderConfig.Channel.SMS and not data["auto_reply_text"].strip():
                 self.add_error("auto_reply_text", "Write the reply.")
+            elif data["channel"] == GenericProviderConfig.Channel.WHATSAPP and \
+                    data["auto_reply_template"].limited_time_offer:
+                # Each send of an offer carries its expiry, which a reply to an inbound message has not.
+                self.add_error("auto_reply_template", "A limited-time offer cannot be the auto-reply: "
+                                                      "choose a template without one.")
             elif data["channel"] == GenericProviderConfig.Channel.WHATSAPP:
                 try:
                     template_object_from_lines(data["auto_reply_template"], data["auto_reply_text"].splitlines())
