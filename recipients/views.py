@@ -24,7 +24,13 @@ from .errors import ImportProblem
 from .forms import ImportOptionsForm, NumbersListForm, UploadForm, UploadLimit, size_limit
 from .models import ImportJob, RecipientList, UnsubscribeList
 from .selectors import import_job_progress
-from .staging import staged_upload_discard, staged_upload_path, staged_upload_preview, staged_upload_save
+from .staging import (
+    StagedUpload,
+    staged_upload_discard,
+    staged_upload_path,
+    staged_upload_preview,
+    staged_upload_save,
+)
 
 KINDS = {"recipients": RecipientList, "unsubscribes": UnsubscribeList}
 # A phone filter on a list's page counts its matches up to this many (unfiltered, the list's
@@ -189,17 +195,17 @@ def import_map(request, kind, token):
         if form.is_valid():
             options = form.cleaned_data
             try:
-                job = services.import_job_create(
-                    account=options["account"], upload=path, mapping=options["mapping"], kind=kind,
-                    mode=options["mode"], target=options["target"], name=options["name"],
-                    truncate=options["truncate"], default_country=options["default_country"],
-                    sheet=sheet or "", has_header=has_header,
-                )
+                with StagedUpload(open(path, "rb"), name=source_name) as upload:
+                    job = services.import_job_create(
+                        account=options["account"], upload=upload, mapping=options["mapping"], kind=kind,
+                        mode=options["mode"], target=options["target"], name=options["name"],
+                        truncate=options["truncate"], default_country=options["default_country"],
+                        sheet=sheet or "", has_header=has_header,
+                    )
             except ImportProblem as problem:
                 errors.append(str(problem))
             else:
-                ImportJob.objects.filter(pk=job.pk).update(source_name=source_name)
-                staged_upload_discard(token)
+                staged_upload_discard(token)  # its previews; the file itself is the job's now
                 request.session.pop(f"staged:{token}", None)
                 return redirect("recipients:import_job", pk=job.pk)
         errors += [error for field_errors in form.errors.values() for error in field_errors]
