@@ -8,6 +8,7 @@ run changes nothing. Two pulls of one kind for one account never run at once: th
 """
 
 from collections import defaultdict
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from functools import partial
@@ -132,15 +133,16 @@ def mirror_pull(account, resource: MirrorResource) -> PullSummary:
         for row in (*to_create, *to_update):
             obj, new = row[0], row[0].pk is None
             try:
-                save_content = resource.after_pull(client, obj)
+                content = resource.after_pull(client, obj)
             except MessageWhizError as exc:
                 summary.failed += 1
                 summary.error = str(exc)
                 summary.created -= new
                 continue
-            with transaction.atomic():
+            # Closed (its staged files deleted) also when a local edit made meanwhile wins.
+            with closing(content), transaction.atomic():
                 if save([row], []) if new else save([], [row]):
-                    save_content(obj)
+                    content.save(obj)
                     model.objects.filter(pk=obj.pk).update(remote_snapshot=resource.snapshot_of(obj))
     return summary
 
