@@ -99,6 +99,11 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def is_idempotent(method: str, idempotent: bool | None = None) -> bool:
+    """Whether a request may be repeated: as the caller says, else as HTTP's semantics of `method` say."""
+    return method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent
+
+
 class HttpClient:
     """A pooled session bound to one base URL, with the retry policy described in the module docstring."""
 
@@ -146,8 +151,7 @@ class HttpClient:
         Raises TransportError or AmbiguousRequestError when no usable response arrived.
         """
         method = method.upper()
-        if idempotent is None:
-            idempotent = method in IDEMPOTENT_METHODS
+        idempotent = is_idempotent(method, idempotent)
         url = self.base_url + path
         kwargs.setdefault("timeout", self.timeout)
         kwargs["allow_redirects"] = False

@@ -13,7 +13,8 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from .mirror import SyncState
-from .mirror_views import mirror_accounts
+from .mirror_views import other_account_members
+from .selectors import mirror_accounts
 from .spreadsheets import neutralise
 from .sync import resources
 from .sync.pull import mirror_pull_later
@@ -64,8 +65,14 @@ class MirroredAdmin(admin.ModelAdmin):
         return redirect(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
 
     def _pull(self, request, account_ids):
-        mirror_pull_later(account_ids=list(account_ids), key=resources.for_model(self.model).key)
-        self.message_user(request, "Pull from MessageWhiz queued; refresh in a moment.", messages.SUCCESS)
+        account_ids = list(account_ids)
+        if mirror_pull_later(account_ids=account_ids, key=resources.for_model(self.model).key):
+            self.message_user(request, "Pull from MessageWhiz queued; refresh in a moment.", messages.SUCCESS)
+        elif account_ids:
+            self.message_user(request, "A pull from MessageWhiz is already under way; refresh in a moment.",
+                              messages.INFO)
+        else:
+            self.message_user(request, "No active MessageWhiz account to pull from.", messages.ERROR)
 
     def save_model(self, request, obj, form, change):
         # The push is queued on commit, after save_related() has stored the memberships too.
@@ -127,9 +134,9 @@ class SameAccountMembers(forms.BaseInlineFormSet):
         account = self.instance.account if self.instance.account_id else None
         for form in self.forms:
             member = getattr(form, "cleaned_data", {}).get(self.member_field)
-            if account and member and not form.cleaned_data.get("DELETE") and member.account_id != account.pk:
-                form.add_error(self.member_field, f"“{member}” belongs to the provider account “{member.account}”; "
-                                                  f"this list is in “{account}”.")
+            if account and member and not form.cleaned_data.get("DELETE"):
+                for error in other_account_members([member], account):
+                    form.add_error(self.member_field, error)
 
 
 class MemberInline(admin.TabularInline):

@@ -5,8 +5,6 @@ One set of views serves campaigns, senders, templates, …; each entity passes i
 fields and columns. Saving goes through `mirror_changed`, which pushes to the provider.
 """
 
-from datetime import timedelta
-
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -14,24 +12,23 @@ from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from .mirror import SyncState
-from .models import ProviderAccount
+from .selectors import mirror_accounts
 from .sync import resources
-from .sync.pull import mirror_pull_later, pull_status
+from .sync.pull import mirror_pull_later, pull_in_progress, pull_status
 from .sync.push import mirror_changed, mirror_set_enabled
 
 PAGE_SIZE = 50
 MEMBER_PAGE_SIZE = 25
 MEMBER_RESULTS = 20
-# A pull still "queued" or "running" after this long was lost (pull_mirrors' time limit is 31 minutes).
-PULL_GIVEN_UP = timedelta(minutes=35)
 
 
-def mirror_accounts():
-    return ProviderAccount.objects.filter(is_active=True, kind=ProviderAccount.Kind.MESSAGEWHIZ)
+def other_account_members(members, account) -> list[str]:
+    """Why each of `members` of another provider account cannot join a list of `account`."""
+    return [f"“{member}” belongs to the provider account “{member.account}”; this list is in “{account}”."
+            for member in members if member.account_id != account.pk]
 
 
 class MirroredForm(forms.ModelForm):
@@ -55,7 +52,9 @@ class MirroredForm(forms.ModelForm):
                 model = field.queryset.model
                 for action in ("add", "remove"):
                     self.fields[f"{name}_{action}"] = forms.ModelMultipleChoiceField(
-                        model.objects.select_related("account"), required=False, widget=forms.MultipleHiddenInput)
+                        model.objects.select_related("account"), required=False, widget=forms.MultipleHiddenInput,
+                        error_messages={"invalid_choice": f"A {model._meta.verbose_name} you ticked to {action} "
+                                                          "no longer exists (deleted meanwhile?); tick again."})
             elif isinstance(field, forms.DateTimeField):
                 field.widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
         for name, field in self.fields.items():
@@ -64,12 +63,16 @@ class MirroredForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if self.member_field is None:
+            return cleaned
+        # The member fields are hidden inputs: their errors show with the form's own.
+        for action in ("add", "remove"):
+            for error in self.errors.pop(f"{self.member_field}_{action}", []):
+                self.add_error(None, error)
         account = cleaned.get("account") or getattr(self.instance, "account", None)
-        if self.member_field and account is not None:
-            for member in cleaned.get(f"{self.member_field}_add") or []:
-                if member.account_id != account.pk:
-                    self.add_error(None, f"“{member}” belongs to the provider account “{member.account}”; "
-                                         f"only members of “{account}” can be added.")
+        if account is not None:
+            for error in other_account_members(cleaned.get(f"{self.member_field}_add") or [], account):
+                self.add_error(None, error)
         return cleaned
 
     def _save_m2m(self):
@@ -142,12 +145,10 @@ class MirrorPages:
     def _sync_statuses(self):
         """[(account, status)] of the latest pull of this kind per account, for the "Sync now" panel."""
         key = resources.for_model(self.model).key
-        given_up = timezone.now() - PULL_GIVEN_UP
         statuses = []
         for account in mirror_accounts():
-            status = pull_status(account.pk, key) or {}
-            running = status.get("state") in ("queued", "running") and status["at"] > given_up
-            statuses.append((account, {**status, "running": running}))
+            status = pull_status(account.pk, key)
+            statuses.append((account, {**(status or {}), "running": pull_in_progress(status)}))
         return statuses
 
     def sync_view(self, request):
@@ -156,9 +157,11 @@ class MirrorPages:
         if request.POST.get("account", "").isdigit():
             accounts = accounts.filter(pk=request.POST["account"])
         account_ids = list(accounts.values_list("pk", flat=True))
-        mirror_pull_later(account_ids=account_ids, key=resources.for_model(self.model).key)
-        if account_ids:
+        queued = mirror_pull_later(account_ids=account_ids, key=resources.for_model(self.model).key)
+        if queued:
             messages.success(request, f"Syncing {self.title.lower()} from MessageWhiz; this page updates when done.")
+        elif account_ids:
+            messages.info(request, f"A sync of {self.title.lower()} is already under way; this page updates when done.")
         else:
             messages.error(request, "No active MessageWhiz account to sync from.")
         return redirect(self._url(request, "list"))

@@ -5,7 +5,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from .mirror import SyncState
+from .models import ProviderAccount
 from .tasks import HEARTBEAT_KEY
+
+
+def mirror_accounts():
+    """The accounts whose objects are mirrored here: active MessageWhiz ones."""
+    return ProviderAccount.objects.filter(is_active=True, kind=ProviderAccount.Kind.MESSAGEWHIZ)
 
 
 def worker_heartbeat() -> dict:

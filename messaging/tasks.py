@@ -48,10 +48,10 @@ def push_mirror(self, model_label: str, pk: int):
 @shared_task(soft_time_limit=1800, time_limit=1860)
 def pull_mirrors(account_id: int | None = None, keys: list[str] | None = None):
     """Beat job and "pull now" / "sync now": bring mirrored entities of one or all accounts up to date."""
-    from .models import ProviderAccount
+    from .selectors import mirror_accounts
     from .sync.pull import mirror_pull_account
 
-    accounts = ProviderAccount.objects.filter(is_active=True, kind=ProviderAccount.Kind.MESSAGEWHIZ)
+    accounts = mirror_accounts()
     if account_id is not None:
         accounts = accounts.filter(pk=account_id)
     for account in accounts:
@@ -76,12 +76,13 @@ def push_pending():
 
     now = timezone.now()
     overdue = now - PUSH_OVERDUE
+    due = Q(next_push_at=None, updated_at__lte=now - timedelta(seconds=60)) | Q(next_push_at__lte=overdue)
     for resource in resources.all_resources():
-        pending = resource.model.objects.filter(
-            Q(next_push_at=None, updated_at__lte=now - timedelta(seconds=60)) | Q(next_push_at__lte=overdue),
-            sync_state=SyncState.PENDING, account__is_active=True,
-        )
-        pks = list(pending.values_list("pk", flat=True)[:500])
-        resource.model.objects.filter(pk__in=pks).update(next_push_at=now)
-        for pk in pks:
+        pending = resource.model.objects.filter(due, sync_state=SyncState.PENDING)
+        pks = list(pending.filter(account__is_active=True).values_list("pk", flat=True)[:500])
+        # A run beside this one, or a push, may have taken some meanwhile: only those still due
+        # are this run's, and they now carry its `now`.
+        pending.filter(pk__in=pks).update(next_push_at=now)
+        claimed = resource.model.objects.filter(pk__in=pks, next_push_at=now).values_list("pk", flat=True)
+        for pk in list(claimed):
             push_mirror.delay(resource.model._meta.label, pk)

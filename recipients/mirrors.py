@@ -23,6 +23,7 @@ another) goes unnoticed until the count moves or the list changes here.
 
 import operator
 import tempfile
+from dataclasses import dataclass
 from functools import reduce
 from itertools import islice
 
@@ -32,7 +33,7 @@ from messaging.messagewhiz.parsing import to_phone
 from messaging.sync.resources import MirrorResource, register
 
 from .exports import recipient_list_columns, recipient_list_export_csv, unsubscribe_list_export_csv
-from .importing import list_model, save_staged, stage_rows
+from .importing import Staged, list_model, save_staged, stage_rows
 from .models import EMAIL_URL_MAX, NAME_MAX, OTHER_MAX, PHONE_MAX, RecipientList, UnsubscribeList
 
 # MessageWhiz's fields; custom1..custom4 exist only here, so they stay out of uploads.
@@ -122,8 +123,7 @@ def recipient_list_after_pull(client, obj):
         for item in items
         if (phone := _new_phone(item.get("phone_number"), seen))
     )
-    staged = stage_rows(rows, tuple(REMOTE_FIELDS))
-    return lambda target: _load_pulled(staged, "recipients", target)
+    return _Pulled(stage_rows(rows, tuple(REMOTE_FIELDS)), "recipients")
 
 
 def unsubscribe_list_create_remote(client, obj):
@@ -161,8 +161,7 @@ def unsubscribe_list_after_pull(client, obj):
         (phone,) for item in items
         if (phone := _new_phone(item.get("phone_number") if isinstance(item, dict) else item, seen))
     )
-    staged = stage_rows(rows, ())
-    return lambda target: _load_pulled(staged, "unsubscribes", target)
+    return _Pulled(stage_rows(rows, ()), "unsubscribes")
 
 
 def _new_phone(value, seen: set[int]) -> str | None:
@@ -174,17 +173,24 @@ def _new_phone(value, seen: set[int]) -> str | None:
     return phone
 
 
-def _load_pulled(staged, kind: str, target) -> None:
-    """Inside the pull's transaction for this list: its members become the staged ones."""
-    model = list_model(kind)
-    try:
+@dataclass
+class _Pulled:
+    """A list's pulled members, staged; the pull saves them into the list, or not, then closes them."""
+
+    staged: Staged
+    kind: str
+
+    def save(self, target) -> None:
+        """Inside the pull's transaction for this list: its members become the staged ones."""
+        model = list_model(self.kind)
         model.objects.select_for_update().filter(pk=target.pk).first()  # after a running import's load
-        count = save_staged(staged, kind=kind, target=target, append=False, replace=True)
-    finally:
-        staged.close()
-    counter = "recipient_count" if kind == "recipients" else "member_count"
-    model.objects.filter(pk=target.pk).update(**{counter: count})
-    setattr(target, counter, count)
+        count = save_staged(self.staged, kind=self.kind, target=target, append=False, replace=True)
+        counter = "recipient_count" if self.kind == "recipients" else "member_count"
+        model.objects.filter(pk=target.pk).update(**{counter: count})
+        setattr(target, counter, count)
+
+    def close(self) -> None:
+        self.staged.close()
 
 
 def _count(key):

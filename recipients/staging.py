@@ -15,6 +15,8 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files import File
+from django.core.files.move import file_move_safe
 
 from .preview import Preview, preview_file
 
@@ -35,10 +37,21 @@ def staged_upload_save(upload) -> str:
     token = uuid.uuid4().hex
     path = staged_upload_path(token)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
+    if hasattr(upload, "temporary_file_path"):
+        file_move_safe(upload.temporary_file_path(), path)  # a large upload is on disk already
+    else:
+        with open(path, "wb") as out:
+            for chunk in upload.chunks():
+                out.write(chunk)
     return token
+
+
+class StagedUpload(File):
+    """A kept upload given to the import (`File(open(path, "rb"), name=…)`): storage moves it into
+    place, as it does a large upload's temporary file, instead of copying it."""
+
+    def temporary_file_path(self) -> str:
+        return self.file.name
 
 
 def staged_upload_preview(token: str, *, sheet: str | None = None, has_header: bool = True) -> Preview:

@@ -17,14 +17,20 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from messaging.models import ProviderAccount
+from messaging.selectors import mirror_accounts
 
 from . import exports, services
 from .errors import ImportProblem
 from .forms import ImportOptionsForm, NumbersListForm, UploadForm, UploadLimit, size_limit
 from .models import ImportJob, RecipientList, UnsubscribeList
 from .selectors import import_job_progress
-from .staging import staged_upload_discard, staged_upload_path, staged_upload_preview, staged_upload_save
+from .staging import (
+    StagedUpload,
+    staged_upload_discard,
+    staged_upload_path,
+    staged_upload_preview,
+    staged_upload_save,
+)
 
 KINDS = {"recipients": RecipientList, "unsubscribes": UnsubscribeList}
 # A phone filter on a list's page counts its matches up to this many (unfiltered, the list's
@@ -37,10 +43,6 @@ def _model(kind: str):
         return KINDS[kind]
     except KeyError:
         raise Http404("No such kind of list.") from None
-
-
-def _accounts():
-    return ProviderAccount.objects.filter(is_active=True, kind=ProviderAccount.Kind.MESSAGEWHIZ)
 
 
 def _numbers_result(result) -> str:
@@ -79,7 +81,7 @@ def list_detail(request, kind, pk):
 def list_new(request, kind):
     """A new list from pasted numbers (MessageWhiz's /recipientList/numbers, or an unsubscribe list)."""
     model = _model(kind)
-    form = NumbersListForm(request.POST or None, accounts=_accounts())
+    form = NumbersListForm(request.POST or None, accounts=mirror_accounts())
     if request.method == "POST" and form.is_valid():
         create = (services.recipient_list_create_from_numbers if kind == "recipients"
                   else services.unsubscribe_list_create_from_numbers)
@@ -185,7 +187,7 @@ def import_map(request, kind, token):
     except ImportProblem as problem:
         messages.error(request, str(problem))
         return redirect("recipients:import_upload", kind=kind)
-    accounts, lists = _accounts(), model.objects.filter(enabled=True)
+    accounts, lists = mirror_accounts(), model.objects.filter(enabled=True)
     form = ImportOptionsForm(request.POST if request.POST.get("step") == "import" else None, accounts=accounts,
                              lists=lists, columns=preview.columns, kind=kind)
     errors = []
@@ -193,17 +195,17 @@ def import_map(request, kind, token):
         if form.is_valid():
             options = form.cleaned_data
             try:
-                job = services.import_job_create(
-                    account=options["account"], upload=path, mapping=options["mapping"], kind=kind,
-                    mode=options["mode"], target=options["target"], name=options["name"],
-                    truncate=options["truncate"], default_country=options["default_country"],
-                    sheet=sheet or "", has_header=has_header,
-                )
+                with StagedUpload(open(path, "rb"), name=source_name) as upload:
+                    job = services.import_job_create(
+                        account=options["account"], upload=upload, mapping=options["mapping"], kind=kind,
+                        mode=options["mode"], target=options["target"], name=options["name"],
+                        truncate=options["truncate"], default_country=options["default_country"],
+                        sheet=sheet or "", has_header=has_header,
+                    )
             except ImportProblem as problem:
                 errors.append(str(problem))
             else:
-                ImportJob.objects.filter(pk=job.pk).update(source_name=source_name)
-                staged_upload_discard(token)
+                staged_upload_discard(token)  # its previews; the file itself is the job's now
                 request.session.pop(f"staged:{token}", None)
                 return redirect("recipients:import_job", pk=job.pk)
         errors += [error for field_errors in form.errors.values() for error in field_errors]

@@ -126,6 +126,7 @@ class MessageWhizClient:
     def _call(self, method, path, *, json=None, params=None, files=None, data=None, idempotent=None,
               headers=None, text=False):
         """Send one request and return its normalised result, or raise the matching MessageWhizError."""
+        idempotent = http.is_idempotent(method, idempotent)
         try:
             response = self.http.request(
                 method, path, json=json, params=_clean(params), files=files, data=data,
@@ -135,8 +136,6 @@ class MessageWhizClient:
             raise AmbiguousRequestError(str(exc)) from exc
         except http.TransportError as exc:
             raise TransportError(str(exc)) from exc
-        if idempotent is None:
-            idempotent = method in http.IDEMPOTENT_METHODS
         if not 200 <= response.status_code < 300:  # a 3xx too: redirects are not followed
             raise error_from_response(response, method=method, path=path, idempotent=idempotent)
         if text:

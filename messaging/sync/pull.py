@@ -4,11 +4,13 @@ Walks the paginated list endpoint twice (enabled, then disabled objects), create
 missing locally, updates what changed remotely, and marks rows whose remote object has gone.
 Rows with a local edit not yet on the provider (PENDING or FAILED, or edited while the pull ran)
 keep their local values: a local edit wins until it is pushed (see `messaging.mirror`). A second
-run changes nothing.
+run changes nothing. Two pulls of one kind for one account never run at once: the later is skipped.
 """
 
 from collections import defaultdict
+from contextlib import closing
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from functools import partial
 
 from django.core.cache import cache
@@ -18,12 +20,17 @@ from django.utils import timezone
 from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import MessageWhizError
 from messaging.mirror import SyncState
+from messaging.tasks import pull_mirrors
 
 from . import resources
 from .resources import MirrorResource, plain
 
 MISSING_REMOTELY = "Not found in MessageWhiz at the last pull (deleted there?)"
+ALREADY_RUNNING = "Another pull of this kind for this account is running; this one was skipped."
 STATUS_SECONDS = 7 * 24 * 3600
+# No pull runs longer than its task may (the worker is killed then): a lock or a "queued" or
+# "running" status older than this was left by a pull that was lost.
+PULL_GIVEN_UP = timedelta(seconds=pull_mirrors.time_limit)
 
 
 @dataclass
@@ -126,15 +133,16 @@ def mirror_pull(account, resource: MirrorResource) -> PullSummary:
         for row in (*to_create, *to_update):
             obj, new = row[0], row[0].pk is None
             try:
-                save_content = resource.after_pull(client, obj)
+                content = resource.after_pull(client, obj)
             except MessageWhizError as exc:
                 summary.failed += 1
                 summary.error = str(exc)
                 summary.created -= new
                 continue
-            with transaction.atomic():
+            # Closed (its staged files deleted) also when a local edit made meanwhile wins.
+            with closing(content), transaction.atomic():
                 if save([row], []) if new else save([], [row]):
-                    save_content(obj)
+                    content.save(obj)
                     model.objects.filter(pk=obj.pk).update(remote_snapshot=resource.snapshot_of(obj))
     return summary
 
@@ -188,33 +196,60 @@ def mirror_pull_account(account, keys: list[str] | None = None) -> dict[str, Pul
         if resource.members is not None:
             member = resources.for_model(resource.member_model)
             chosen[member.key] = member
-    summaries = {}
-    for resource in sorted(chosen.values(), key=lambda r: r.order):
+    return {resource.key: _pull_alone(account, resource)
+            for resource in sorted(chosen.values(), key=lambda r: r.order)}
+
+
+def _pull_alone(account, resource) -> PullSummary:
+    """One kind's pull, skipped if one of the same account and kind is running: both would create
+    the same new rows, and the second would fail on the unique remote id."""
+    lock = _cache_key("pull-lock", account.pk, resource.key)
+    if not cache.add(lock, "held", timeout=pull_mirrors.time_limit):
+        return PullSummary(error=ALREADY_RUNNING)
+    try:
         pull_status_record(account.pk, resource.key, "running")
-        summaries[resource.key] = summary = mirror_pull(account, resource)
+        try:
+            summary = mirror_pull(account, resource)
+        except Exception as exc:
+            # Recorded, or the pages would show it running until it is given up.
+            error = f"The pull stopped: {type(exc).__name__}: {exc}"[:500]
+            pull_status_record(account.pk, resource.key, "failed", PullSummary(failed=1, error=error).as_dict())
+            raise
         pull_status_record(account.pk, resource.key, "failed" if summary.error else "done", summary.as_dict())
-    return summaries
+        return summary
+    finally:
+        cache.delete(lock)
 
 
-def mirror_pull_later(*, account_ids, key: str) -> None:
-    """Queue a pull of one kind (its members first) for each account, once the transaction commits."""
-    from messaging.tasks import pull_mirrors
-
+def mirror_pull_later(*, account_ids, key: str) -> list[int]:
+    """Queue a pull of one kind (its members first) for each account, once the transaction commits,
+    unless one is queued or running already; returns the accounts queued."""
+    queued = []
     for account_id in account_ids:
+        if pull_in_progress(pull_status(account_id, key)):
+            continue
         pull_status_record(account_id, key, "queued")
         transaction.on_commit(partial(pull_mirrors.delay, account_id, [key]))
+        queued.append(account_id)
+    return queued
 
 
 def pull_status_record(account_id: int, key: str, state: str, summary: dict | None = None) -> None:
     """Where the latest pull of one kind stands (queued, running, done, failed), for the pages."""
-    cache.set(_status_key(account_id, key), {"state": state, "at": timezone.now(), "summary": summary},
+    cache.set(_cache_key("pull", account_id, key), {"state": state, "at": timezone.now(), "summary": summary},
               STATUS_SECONDS)
 
 
 def pull_status(account_id: int, key: str) -> dict | None:
-    return cache.get(_status_key(account_id, key))
+    return cache.get(_cache_key("pull", account_id, key))
 
 
-def _status_key(account_id: int, key: str) -> str:
+def pull_in_progress(status: dict | None) -> bool:
+    """Whether a status says queued or running, and recently enough for the pull not to be lost."""
+    return bool(status) and status["state"] in ("queued", "running") and \
+        status["at"] > timezone.now() - PULL_GIVEN_UP
+
+
+def _cache_key(what: str, account_id: int, key: str) -> str:
     # The database name keeps two installations (or test workers) sharing a cache apart.
-    return f"textcast:pull:{connection.settings_dict['NAME']}:{account_id}:{key}"
+    return f"textcast:{what}:{connection.settings_dict['NAME']}:{account_id}:{key}"

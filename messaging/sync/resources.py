@@ -50,8 +50,8 @@ class MirrorResource:
     create_remote: Callable | None = None  # (client, obj) -> the remote object (with "id")
     update_remote: Callable | None = None  # (client, obj, previous snapshot) -> None
     content_snapshot: Callable | None = None  # (obj) -> dict merged into the snapshot
-    # (client, obj) -> save(obj), for each new or changed row: fetches outside any transaction,
-    # and `save` writes the content inside the row's own.
+    # (client, obj) -> content, for each new or changed row: fetches outside any transaction;
+    # `content.save(obj)` writes it inside the row's own, then `content.close()` drops what it holds.
     after_pull: Callable | None = None
     # (obj) -> the row whose push creates this one (a link imported into a link list), or None.
     created_by: Callable | None = None

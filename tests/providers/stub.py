@@ -14,7 +14,7 @@ request (method, target, headers, body, arrival time) and answers as scripted:
 
 Run in a thread (`StubServer().start()`) for tests, or as a process for the benchmark:
 `python -m tests.providers.stub --port 8080 --latency 0.2` (GET /_stats gives counts and
-arrival times, POST /_reset clears them).
+arrival times, POST /_reset clears them). `send_all` drives our bulk sender against it.
 """
 
 import argparse
@@ -222,6 +222,18 @@ class StubServer:
             self._loop.call_soon_threadsafe(self._server.close)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
+
+
+def send_all(sender, jobs: list, timeout: float = 600.0) -> dict:
+    """Feed a fixed set of jobs to an `aio.AsyncSender` and wait for all of them: {key: Outcome}."""
+    sender.feed(jobs)
+    outcomes: dict = {}
+    until = time.monotonic() + timeout
+    while len(outcomes) < len(jobs):
+        if time.monotonic() > until:
+            raise TimeoutError(f"{len(jobs) - len(outcomes)} of {len(jobs)} jobs unanswered")
+        outcomes.update(sender.collect(timeout=until - time.monotonic()))
+    return outcomes
 
 
 def main():

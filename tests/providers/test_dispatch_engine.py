@@ -21,7 +21,7 @@ from campaigns.tasks import dispatch_broadcast, dispatch_sweep, submit_broadcast
 from messaging.providers.generic.aio import AsyncSender
 from messaging.providers.generic.request import Record, RequestTemplate
 from tests.conftest import free_port
-from tests.providers.stub import DEFAULT, DROP
+from tests.providers.stub import DEFAULT, DROP, send_all
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,8 +60,8 @@ def test_rate_cap_is_shared_by_every_worker_sending_for_the_account(stub, make_a
     senders = [AsyncSender(account.generic) for _ in range(2)]
     try:
         with ThreadPoolExecutor(2) as workers:
-            answers = workers.map(lambda sender: sender.send_all(
-                [(i, template.single(Record(f"38050{i:07d}", "Hi", str(uuid.uuid4()))), 1) for i in range(45)],
+            answers = workers.map(lambda sender: send_all(
+                sender, [(i, template.single(Record(f"38050{i:07d}", "Hi", str(uuid.uuid4()))), 1) for i in range(45)],
                 timeout=30), senders)
             assert [outcome.kind for outcomes in answers for outcome in outcomes.values()] == ["sent"] * 90
     finally:

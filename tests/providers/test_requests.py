@@ -17,6 +17,7 @@ from campaigns.tasks import submit_broadcast
 from messaging.providers.base import ProviderError, transport_for
 from messaging.providers.generic.aio import AsyncSender
 from messaging.providers.generic.request import Prepared, Record, RequestTemplate, TemplateError
+from tests.providers.stub import send_all
 
 NASTY = 'Hi "Ann" & Bob\\ 50% off? a=b#c\r\nX-Injected: 1 — ü €'
 REF = "6f1c2a58-7a0b-4a5e-9d55-2f0f8a8f2a10"
@@ -30,8 +31,8 @@ def send_one(account, body=NASTY, to="380501234567"):
 def send_bulk(account, body=NASTY, to="380501234567"):
     sender = AsyncSender(account.generic)
     try:
-        [outcome] = sender.send_all([(1, RequestTemplate(account.generic).single(Record(to, body, REF)), 1)],
-                                    timeout=30).values()
+        [outcome] = send_all(sender, [(1, RequestTemplate(account.generic).single(Record(to, body, REF)), 1)],
+                             timeout=30).values()
     finally:
         sender.close()
     if outcome.kind != "sent":
@@ -216,8 +217,8 @@ def test_bulk_client_reads_every_kind_of_answer(stub, make_account, framing):
     template = RequestTemplate(account.generic)
     sender = AsyncSender(account.generic)
     try:
-        outcomes = sender.send_all([(i, template.single(Record(f"4470000000{i:02d}", "Hi", f"r{i}")), 1)
-                                    for i in range(20)], timeout=30)
+        outcomes = send_all(sender, [(i, template.single(Record(f"4470000000{i:02d}", "Hi", f"r{i}")), 1)
+                                     for i in range(20)], timeout=30)
     finally:
         sender.close()
     assert {i: (o.kind, o.result.provider_message_id) for i, o in outcomes.items()} == {
@@ -233,7 +234,7 @@ def test_a_job_that_cannot_be_sent_fails_alone(stub, make_account):
     bad = Prepared(good.method, good.url, {**good.headers, "X-Sender": "Магазин"}, good.body)
     sender = AsyncSender(account.generic)
     try:
-        outcomes = sender.send_all([(1, good, 1), (2, bad, 1), (3, good, 1)], timeout=30)
+        outcomes = send_all(sender, [(1, good, 1), (2, bad, 1), (3, good, 1)], timeout=30)
     finally:
         sender.close()
     assert [outcomes[key].kind for key in (1, 2, 3)] == ["sent", "failed", "sent"]

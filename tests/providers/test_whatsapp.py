@@ -61,6 +61,22 @@ def test_valid_templates(wa_account):
                                          {"type": "phone", "text": "Call", "value": "+447700900123"}]).full_clean()
 
 
+def test_a_limited_time_offer_cannot_be_the_auto_reply(admin_client, wa_account):
+    offer = template(wa_account, name="flash_sale", body="Sale ends soon", limited_time_offer=True,
+                     button_type="cta", buttons=[{"type": "url", "text": "Shop", "value": "https://shop.test"}])
+    offer.save()
+    url = f"/providers/generic/{wa_account.pk}/edit/"
+    form = admin_client.get(url).context["form"]
+    data = {name: value for name, value in form.initial.items() if isinstance(value, str)}
+    data.update(batch_size="100", max_concurrency="30", timeout="30", auto_reply="on", auto_reply_template=offer.pk,
+                headers_text="Authkey: key-123\nContent-Type: application/json")
+    page = admin_client.post(url, data).content.decode()
+    assert "A limited-time offer cannot be the auto-reply: choose a template without one." in page
+    assert "Write one line per variable" not in page
+    wa_account.generic.refresh_from_db()
+    assert not wa_account.generic.auto_reply
+
+
 def test_name_and_language_are_unique_per_account(admin_client, wa_account, make_account):
     url = f"/providers/generic/{wa_account.pk}/templates/new/"
     data = {"name": "order_update", "language": "en", "header_type": "none", "body": "Hi {{1}}",
@@ -272,7 +288,9 @@ def test_a_location_header_carries_its_coordinates(admin_client, wa_account, stu
     url = f"/providers/generic/{wa_account.pk}/templates/new/"
     data = {"name": "store_visit", "language": "en", "header_type": "location", "body": "See you, {{1}}!",
             "button_type": "none"}
-    page = admin_client.post(url, data).content.decode()
+    response = admin_client.post(url, data)
+    print(response.context["form"].errors.as_data())
+    page = response.content.decode()
     assert "Give the location&#x27;s latitude" in page
     assert admin_client.post(url, {**data, "latitude": "19.0760", "longitude": "72.8777", "location_name": "Shop",
                                    "location_address": "1 Marine Drive"}).status_code == 302

@@ -173,6 +173,34 @@ def test_pull_replaces_changed_content(mw_account, sandbox):
         ("6593333311", ""), ("6593333322", "Tab\there")]
 
 
+def test_pulled_content_that_a_local_edit_beats_is_let_go(mw_account, sandbox, monkeypatch):
+    import gc
+    import warnings
+
+    import messaging.sync.pull as pull_module
+
+    [remote] = sandbox.seed("recipient_lists", [{"name": "Grows", "recipients": [{"phone_number": "6593333311"}]}])
+    mirror_pull(mw_account, resources.get("recipient_list"))
+    sandbox.seed("recipients", [{"recipient_list_id": remote["id"], "phone_number": "6593333322"}])
+    read_members = pull_module._known_members
+
+    def rename_meanwhile(*args):
+        # The pull has read the local rows; now a user renames the list, before the pull writes.
+        services.recipient_list_rename(recipient_list=RecipientList.objects.get(), name="Renamed here")
+        return read_members(*args)
+
+    monkeypatch.setattr(pull_module, "_known_members", rename_meanwhile)
+    gc.collect()  # what earlier tests left behind, out of the way
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        summary = mirror_pull(mw_account, resources.get("recipient_list")).as_dict()
+        gc.collect()
+    assert (summary["updated"], summary["kept_local"]) == (0, 1)
+    assert [str(w.message) for w in caught if "unclosed file" in str(w.message)] == []  # staged files closed
+    pulled = RecipientList.objects.get()
+    assert (pulled.name, pulled.recipient_count) == ("Renamed here", 1)
+
+
 def test_unsubscribe_list_round_trip(mw_account, sandbox):
     unsubscribes = UnsubscribeList.objects.create(account=mw_account, name="Opt-outs", member_count=1)
     UnsubscribeNumber.objects.create(unsubscribe_list=unsubscribes, phone="380501234567")

@@ -1,10 +1,11 @@
 """The import wizard as a marketer uses it: upload, preview, map, import, see the result."""
 
+import os
 import re
 from urllib.parse import unquote
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -12,6 +13,7 @@ from django.urls import reverse
 
 from recipients.models import ImportJob, RecipientList
 from recipients.preview import preview_file
+from recipients.staging import staged_upload_path, staged_upload_save
 
 CSV = ("Phone;First name;Last name\n"
        "+380 (50) 123-45-67;Ann;Lee\n"
@@ -55,6 +57,31 @@ def test_import_with_default_country_reports_inserted_wrong_duplicate(admin_clie
     assert b"not a number" in rejects
     recipients = RecipientList.objects.get(name="CRM export").recipients.order_by("phone")
     assert list(recipients.values_list("phone", "first_name")) == [("380501234567", "Ann"), ("380501234568", "Bob")]
+
+
+def test_the_import_takes_the_kept_upload_without_copying_it(admin_client, staged,
+                                                            django_capture_on_commit_callbacks):
+    kept = staged_upload_path(staged.rstrip("/").rsplit("/", 1)[1])
+    inode = kept.stat().st_ino
+    with django_capture_on_commit_callbacks():  # the import itself does not run
+        admin_client.post(staged, {"step": "import", "has_header": "on", "column_0": "phone_number",
+                                   "mode": "new", "name": "CRM export"})
+    job = ImportJob.objects.get()
+    assert os.stat(job.source.path).st_ino == inode  # the same file, moved
+    assert not kept.exists()
+    assert job.source_name == "crm.csv"
+
+
+def test_a_large_upload_is_kept_without_copying_it(db, settings, tmp_path):
+    settings.FILE_UPLOAD_TEMP_DIR = tmp_path  # where Django writes uploads over FILE_UPLOAD_MAX_MEMORY_SIZE
+    upload = TemporaryUploadedFile("big.csv", "text/csv", 0, "utf-8")
+    upload.write(b"phone\n380501234567\n")
+    upload.flush()
+    inode = os.stat(upload.temporary_file_path()).st_ino
+    token = staged_upload_save(upload)
+    upload.close()
+    assert staged_upload_path(token).stat().st_ino == inode
+    assert staged_upload_path(token).read_bytes() == b"phone\n380501234567\n"
 
 
 def test_mapping_without_phone_is_explained(admin_client, staged):

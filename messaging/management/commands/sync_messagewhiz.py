@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from messaging.models import ProviderAccount
+from messaging.selectors import mirror_accounts
 from messaging.sync import resources
 from messaging.sync.pull import mirror_pull_account
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, account=None, entities=None, **options):
-        accounts = ProviderAccount.objects.filter(kind=ProviderAccount.Kind.MESSAGEWHIZ, is_active=True)
+        accounts = mirror_accounts()
         if account:
             accounts = accounts.filter(name=account)
             if not accounts:

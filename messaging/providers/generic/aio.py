@@ -108,17 +108,6 @@ class AsyncSender:
                 break
         return found
 
-    def send_all(self, jobs: list[tuple[Hashable, Prepared, int]], timeout: float = 600.0) -> dict:
-        """Send a fixed set of jobs and wait for all of them: {key: Outcome}."""
-        self.feed(jobs)
-        outcomes: dict = {}
-        until = time.monotonic() + timeout
-        while len(outcomes) < len(jobs):
-            if time.monotonic() > until:
-                raise TimeoutError(f"{len(jobs) - len(outcomes)} of {len(jobs)} jobs unanswered")
-            outcomes.update(self.collect(timeout=until - time.monotonic()))
-        return outcomes
-
     def stop_retrying(self) -> None:
         """From now on a job that needs another attempt is DEFERRED instead."""
         self.deadline = time.monotonic()

@@ -24,6 +24,7 @@ from .request import (
     TemplateError,
     check_header,
     parse_json_template,
+    whatsapp_number_clean,
 )
 from .secrets import MASK, is_secret, mask_url, unmask_url
 
@@ -182,10 +183,10 @@ class GenericProviderForm(forms.ModelForm):
         return value
 
     def clean_whatsapp_number(self):
-        number = "".join(self.cleaned_data["whatsapp_number"].split()).lstrip("+")
-        if number and not (number.isdigit() and 6 <= len(number) <= 20):
-            raise forms.ValidationError("The number with its country code, digits only, e.g. 918889500122.")
-        return number
+        try:
+            return whatsapp_number_clean(self.cleaned_data["whatsapp_number"])
+        except ValueError:
+            raise forms.ValidationError("The number with its country code, digits only, e.g. 918889500122.") from None
 
     def clean_batch_size(self):
         value = self.cleaned_data["batch_size"]
@@ -223,6 +224,11 @@ class GenericProviderForm(forms.ModelForm):
                 self.add_error("auto_reply_template", "WhatsApp replies must use an approved template: choose one.")
             elif data["channel"] == GenericProviderConfig.Channel.SMS and not data["auto_reply_text"].strip():
                 self.add_error("auto_reply_text", "Write the reply.")
+            elif data["channel"] == GenericProviderConfig.Channel.WHATSAPP and \
+                    data["auto_reply_template"].limited_time_offer:
+                # Each send of an offer carries its expiry, which a reply to an inbound message has not.
+                self.add_error("auto_reply_template", "A limited-time offer cannot be the auto-reply: "
+                                                      "choose a template without one.")
             elif data["channel"] == GenericProviderConfig.Channel.WHATSAPP:
                 try:
                     template_object_from_lines(data["auto_reply_template"], data["auto_reply_text"].splitlines())

@@ -142,13 +142,25 @@ def check_header(name: str, value: str) -> None:
                             "without line breaks. Put such text in the body, or percent-encode it.")
 
 
+def whatsapp_number_clean(text: str | None) -> str:
+    """A WhatsApp number as providers take it: the digits with the country code, without spaces
+    or a leading "+" ("" for none); ValueError if that is not 6 to 20 digits."""
+    number = "".join((text or "").split()).lstrip("+")
+    if number and not re.fullmatch(r"[0-9]{6,20}", number):
+        raise ValueError(number)
+    return number
+
+
 def own_number(config) -> str:
     """The account's WhatsApp number for $$WhatsAppNumber (TemplateError if the request needs it and it is missing)."""
-    number = "".join((config.whatsapp_number or "").split()).lstrip("+")
+    try:
+        number = whatsapp_number_clean(config.whatsapp_number)
+    except ValueError:
+        number = ""
     used = any(WHATSAPP_NUMBER in str(text) for text in (
         config.endpoint, config.body_template, config.batch_record_template, config.batch_envelope,
         *(v for pair in (config.headers or []) for v in pair), *(v for pair in (config.params or []) for v in pair)))
-    if used and not re.fullmatch(r"\d{6,20}", number):
+    if used and not number:
         raise TemplateError(f"The request uses {WHATSAPP_NUMBER}: enter the account's WhatsApp number with its "
                             "country code, digits only.")
     return number

@@ -1,5 +1,6 @@
 """Marketers manage mirrored entities from the dashboard; MessageWhiz follows."""
 
+import pytest
 from django.urls import reverse
 
 from campaigns.models import WordSpinner
@@ -141,6 +142,38 @@ def test_sync_now_from_an_empty_list_shows_progress_and_result(admin_client, mw_
     assert "hx-trigger" not in done
 
 
+def test_sync_now_while_a_sync_is_queued_queues_no_second_one(admin_client, mw_account, sandbox,
+                                                              django_capture_on_commit_callbacks):
+    sandbox.seed("templates", [{"name": "Hello", "body": "Hi"}])
+    with django_capture_on_commit_callbacks() as queued:
+        admin_client.post(reverse("campaigns:template_sync"))
+        again = admin_client.post(reverse("campaigns:template_sync"), follow=True).content.decode()
+    assert len(queued) == 1
+    assert "already under way" in again
+    for task in queued:
+        task()
+    with django_capture_on_commit_callbacks() as queued:
+        admin_client.post(reverse("admin:campaigns_template_pull"))  # done, so a new one may start
+    assert len(queued) == 1
+
+
+def test_a_sync_that_crashes_is_shown_failed_at_once(admin_client, mw_account, sandbox, monkeypatch,
+                                                      django_capture_on_commit_callbacks):
+    import messaging.sync.pull as pull_module
+
+    def crash(*args):
+        raise RuntimeError("the database connection was lost")
+
+    monkeypatch.setattr(pull_module, "_known_members", crash)
+    with django_capture_on_commit_callbacks() as queued:
+        admin_client.post(reverse("campaigns:template_sync"))
+    with pytest.raises(RuntimeError):
+        queued[0]()
+    page = admin_client.get(reverse("campaigns:template_list")).content.decode()
+    assert "sync failed" in page and "the database connection was lost" in page
+    assert "hx-trigger" not in page and "syncing" not in page
+
+
 def test_help_text_is_referenced_only_where_it_exists(admin_client, mw_account):
     page = admin_client.get(reverse("campaigns:link_create")).content.decode()
     assert 'aria-describedby="help_bot_redirect"' in page and 'id="help_bot_redirect"' in page
@@ -185,6 +218,22 @@ def test_dashboard_refuses_members_of_another_account(admin_client, mw_account, 
     assert response.status_code == 200
     assert "belongs to the provider account “Other”" in response.content.decode()
     assert not SenderList.objects.exists()
+
+
+@pytest.mark.parametrize("action", ["add", "remove"])
+def test_a_ticked_member_deleted_before_saving_is_explained(admin_client, mw_account, sandbox, action):
+    kept = Sender.objects.create(account=mw_account, name="Kept")
+    gone = Sender.objects.create(account=mw_account, name="Gone")
+    sender_list = SenderList.objects.create(account=mw_account, name="Rotation")
+    sender_list.senders.set([kept, gone] if action == "remove" else [kept])
+    url = reverse("messaging:senderlist_edit", args=[sender_list.pk])
+    gone_pk = gone.pk
+    gone.delete()  # by someone else, while this page was open
+    response = admin_client.post(url, {"name": "Rotation 2", f"senders_{action}": [gone_pk]})
+    assert response.status_code == 200
+    assert f"A sender you ticked to {action} no longer exists" in response.content.decode()
+    sender_list.refresh_from_db()
+    assert sender_list.name == "Rotation"
 
 
 def test_validation_refusal_is_visible_on_the_object(admin_client, mw_account, sandbox,

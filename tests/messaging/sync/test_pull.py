@@ -8,7 +8,7 @@ from campaigns.models import Campaign, Link, LinkList, Template, Trigger, WordSp
 from messaging.mirror import SyncState
 from messaging.models import Sender, SenderList
 from messaging.sync import resources
-from messaging.sync.pull import MISSING_REMOTELY, mirror_pull, mirror_pull_account
+from messaging.sync.pull import ALREADY_RUNNING, MISSING_REMOTELY, mirror_pull, mirror_pull_account
 from messaging.sync.push import mirror_changed
 from tests.conftest import run_like_a_worker
 
@@ -173,6 +173,27 @@ def test_local_edit_made_while_a_pull_runs_is_not_overwritten(mw_account, sandbo
     assert (summary["updated"], summary["kept_local"]) == (0, 1)
     template = Template.objects.get()
     assert (template.body, template.sync_state) == ("local", SyncState.PENDING)
+
+
+def test_a_pull_started_while_one_of_the_same_kind_runs_is_skipped(mw_account, sandbox, monkeypatch):
+    import messaging.sync.pull as pull_module
+
+    sandbox.seed("templates", [{"name": "Promo", "body": "Hi"}])
+    read_members = pull_module._known_members
+    second = {}
+
+    def pull_again_meanwhile(*args):
+        # The pull has read the local rows; now a second one starts (beat, "Sync now", the command).
+        monkeypatch.setattr(pull_module, "_known_members", read_members)
+        second.update(mirror_pull_account(mw_account, ["template"]))
+        return read_members(*args)
+
+    monkeypatch.setattr(pull_module, "_known_members", pull_again_meanwhile)
+    first = mirror_pull_account(mw_account, ["template"])
+    assert second["template"].error == ALREADY_RUNNING
+    assert first["template"].as_dict() == {**first["template"].as_dict(), "created": 1, "error": ""}
+    assert Template.objects.get().name == "Promo"
+    assert mirror_pull_account(mw_account, ["template"])["template"].unchanged == 1  # the next one runs
 
 
 def test_command_rejects_unknown_entity(mw_account):

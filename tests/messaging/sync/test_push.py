@@ -320,3 +320,41 @@ def test_beat_does_not_pile_up_pushes_during_an_outage(mw_account, sandbox, sett
     template.refresh_from_db()
     assert template.sync_state == SyncState.SYNCED
     assert len(sandbox.requests(method="POST")) == 1
+
+
+def test_two_beat_runs_at_once_queue_one_push_per_row(mw_account, sandbox):
+    from datetime import timedelta
+
+    from celery.signals import task_prerun
+    from django.db import connection
+    from django.utils import timezone
+
+    from messaging.tasks import push_mirror, push_pending
+
+    # Marked pending by a bulk service, which queues no push of its own.
+    template = Template.objects.create(account=mw_account, name="Promo", body="x")
+    Template.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
+    pushes = []
+
+    def count(sender=None, args=(), **kwargs):
+        if sender.name == push_mirror.name:
+            pushes.append(tuple(args))
+
+    def other_run_reads_first(execute, sql, params, many, context):
+        # The other run reads the due rows after this one has, but before this one marks them.
+        if sql.startswith("UPDATE") and not other_run_reads_first.done:
+            other_run_reads_first.done = True
+            push_pending.apply(throw=True)
+        return execute(sql, params, many, context)
+
+    other_run_reads_first.done = False
+    task_prerun.connect(count)
+    try:
+        with connection.execute_wrapper(other_run_reads_first):
+            push_pending.apply(throw=True)
+    finally:
+        task_prerun.disconnect(count)
+    assert pushes == [("campaigns.Template", template.pk)]
+    template.refresh_from_db()
+    assert template.sync_state == SyncState.SYNCED
+    assert len(sandbox.requests(method="POST")) == 1
