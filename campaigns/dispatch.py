@@ -60,7 +60,7 @@ from . import rendering
 from .models import Broadcast, Message
 from .models.broadcasts import STATUS_RANK
 from .sending import SubmissionProblem
-from .signals import messages_identified
+from .signals import messages_identified_announce
 from .states import broadcast_transition, broadcast_transition_or_raise
 
 logger = logging.getLogger(__name__)
@@ -351,7 +351,7 @@ class _Pump:
         most once a second: each call costs a few queries, and such reports are rare)."""
         now = time.monotonic()
         if self.identified and now - self.applied_at >= unless_within:
-            _apply_pending(self.identified)
+            messages_identified_announce(message_ids=self.identified)
             self.identified, self.applied_at = [], now
 
     def _stop_reason(self) -> str | None:
@@ -620,13 +620,6 @@ def _mark_sent_with_ids(rows: list[tuple[int, str]], now) -> int:
             [M.SUBMITTED, STATUS_RANK[M.SUBMITTED], now, *(x for row in rows for x in row)],
         )
         return cursor.rowcount
-
-
-def _apply_pending(message_ids: list[int]) -> None:
-    try:
-        messages_identified.send(sender=Message, message_ids=message_ids)
-    except Exception:
-        logger.warning("Applying pending reports failed", exc_info=True)
 
 
 def _count(broadcast_id: int, counts: dict) -> None:

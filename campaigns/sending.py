@@ -39,7 +39,7 @@ from .compose import utc_offset_at
 from .estimates import broadcast_problems
 from .models import Broadcast, Message, Segment
 from .models.broadcasts import STATUS_RANK
-from .signals import messages_identified
+from .signals import messages_identified_announce
 from .states import broadcast_transition, broadcast_transition_or_raise
 
 logger = logging.getLogger(__name__)
@@ -293,8 +293,7 @@ def _mark_submitted(broadcast: Broadcast, result: dict, *, reason: str) -> None:
                                    size=min(broadcast.first_segment_size or count, count))
         # Delivery reports that arrived before these messages existed are applied now, not by the sweep.
         if remote_id:
-            transaction.on_commit(lambda: messages_identified.send(
-                sender=Message, broadcast_remote_ids=[remote_id]), robust=True)
+            transaction.on_commit(lambda: messages_identified_announce(broadcast_remote_ids=[remote_id]))
     broadcast.recipients_count, broadcast.sent = count, sent
 
 
