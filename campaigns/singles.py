@@ -53,9 +53,11 @@ def dlr_callback_url(account) -> str:
 
 def single_send(*, account, sender: str, phone: str, text: str, endpoint: str = FAST, actor=None) -> Message:
     """One message to one number, through the fast single (`/sms`) or the tiny single."""
-    phone = "".join(ch for ch in phone if ch.isdigit())
-    if not 10 <= len(phone) <= 15:
-        raise SingleProblem("The recipient number must be 10 to 15 digits in international format.")
+    try:
+        phone = normalize_phone(phone)
+    except PhoneRejected as exc:
+        raise SingleProblem(f"The recipient number: {exc} (write it in international format, "
+                            f"e.g. +380 50 123 45 67).") from None
     _check_text_and_sender(text, sender)
     if endpoint not in (FAST, TINY):
         raise SingleProblem("Choose the fast or the tiny single endpoint.")

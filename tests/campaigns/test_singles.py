@@ -57,7 +57,8 @@ def test_refusal_is_explained_and_counted_as_callbacks_would(mw_account, sandbox
 
 
 @pytest.mark.parametrize(("sender", "phone", "text", "error"), [
-    ("ShopCo", "123", "Hi", "10 to 15 digits"),
+    ("ShopCo", "123", "Hi", "not a valid phone number"),
+    ("ShopCo", "38050123456²", "Hi", "not a phone number"),  # a superscript two is a digit to str.isdigit
     ("Way too long sender", "380501234567", "Hi", "must not exceed 11 letters"),
     ("ShopCo", "380501234567", "  ", "Write the message"),
 ])
