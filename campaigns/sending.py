@@ -34,9 +34,8 @@ from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import AmbiguousRequestError, MessageWhizError
 from recipients.selectors import phones_for_send
 
-from . import rendering
 from .compose import utc_offset_at
-from .estimates import broadcast_problems
+from .estimates import broadcast_problems, problems_summary
 from .models import Broadcast, Message, Segment
 from .models.broadcasts import STATUS_RANK
 from .signals import messages_identified_announce
@@ -107,9 +106,8 @@ def broadcast_request(broadcast: Broadcast) -> Request:
     template_id = remote_ids([b.template], "Template")[0] if b.template else None
     if not (b.body or template_id):
         raise SubmissionProblem("Write a message or choose a template.")
-    errors = [p for p in broadcast_problems(b) if p.severity == rendering.ERROR]
-    if errors:
-        raise SubmissionProblem("; ".join(f"{p.text or 'message'}: {p.message}" for p in errors))
+    if errors := problems_summary(broadcast_problems(b)):
+        raise SubmissionProblem(errors)
     timing = {
         "send_date": b.send_at if b.trigger is None else None,
         "utc_offset": utc_offset_minutes(b),

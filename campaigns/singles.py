@@ -24,10 +24,9 @@ from messaging.messagewhiz.errors import AmbiguousRequestError, MessageWhizError
 from messaging.validators import validate_sender_name
 from recipients.phones import PhoneRejected, normalize_phone
 
-from .estimates import body_problems
+from .estimates import body_problems, problems_summary
 from .models import Broadcast, Message
 from .models.broadcasts import STATUS_RANK
-from .rendering import ERROR
 from .sending import remote_name
 from .signals import messages_identified_announce
 from .states import broadcast_transition
@@ -115,9 +114,8 @@ def pasted_send(*, account, sender: str, numbers: str, text: str, name: str = ""
     """The same text to pasted numbers at once, as one base broadcast (`combinedsubmit`)."""
     phones = pasted_numbers(numbers)
     _check_text_and_sender(text, sender)
-    errors = [p for p in body_problems(text, account=account) if p.severity == ERROR]
-    if errors:
-        raise SingleProblem("; ".join(f"{p.text or 'message'}: {p.message}" for p in errors))
+    if errors := problems_summary(body_problems(text, account=account)):
+        raise SingleProblem(errors)
 
     with transaction.atomic():
         broadcast = Broadcast.objects.create(
