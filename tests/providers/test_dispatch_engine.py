@@ -266,6 +266,7 @@ def test_crash_and_restart_sends_nothing_twice_and_loses_nothing(stub, make_acco
     crash_after(40)
     with pytest.raises(Crash):
         submit_broadcast(broadcast.pk)
+    connection.close()  # the worker's connection dies with it (and a transaction it had just begun)
     stub.on_request = None
     reached_before = set(refs_at_stub(stub))
     at_crash = dict(Message.objects.filter(broadcast=broadcast).values_list("client_ref", "status"))
@@ -305,6 +306,7 @@ def test_crash_with_a_deduplicating_provider_resends_the_unconfirmed(stub, make_
     crash_after(50)
     with pytest.raises(Crash):
         submit_broadcast(broadcast.pk)
+    connection.close()  # the worker's connection dies with it (and a transaction it had just begun)
     stub.on_request = None
     time.sleep(1.1)
     dispatch_broadcast(broadcast.pk)
