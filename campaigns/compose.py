@@ -71,6 +71,23 @@ def counted_tokens(textarea: forms.Widget, spinners) -> None:
     textarea.attrs["data-token-values"] = json.dumps(typical_token_values(spinners))
 
 
+def clean_later_or_trigger(form: forms.Form, data: dict, *, messagewhiz: bool, what: str) -> None:
+    """A form's "at a date and time" (`local_time` in `zone` → data["send_at"]) and "when a
+    trigger fires" choices, for `what` is sent (a broadcast, a segment)."""
+    when, zone = data.get("when"), data.get("zone")
+    if when == "later" and zone is not None:  # no zone: not one we know, and the field says so
+        if not data.get("local_time"):
+            form.add_error("local_time", "Choose when to send.")
+            return
+        data["send_at"] = send_at(data["local_time"], zone)
+        if data["send_at"] <= timezone.now():
+            form.add_error("local_time", "That time has already passed.")
+        elif messagewhiz and (problem := utc_offset_problem(zone, [data["send_at"]])):
+            form.add_error("zone", problem)
+    if when == "trigger" and not data.get("trigger"):
+        form.add_error("trigger", f"Choose the trigger that releases the {what}.")
+
+
 class ComposeForm(forms.ModelForm):
     when = forms.ChoiceField(choices=WHEN_CHOICES, initial="now", widget=forms.RadioSelect, label="When")
     local_time = forms.DateTimeField(required=False, label="Send at (local time)",
@@ -174,17 +191,7 @@ class ComposeForm(forms.ModelForm):
             data["zone"] = "UTC"  # the zone only says what a chosen time means
         elif zone is None:
             return  # not a zone we know: the field says so
-        if when == "later":
-            if not data.get("local_time"):
-                self.add_error("local_time", "Choose when to send.")
-                return
-            data["send_at"] = send_at(data["local_time"], zone)
-            if data["send_at"] <= timezone.now():
-                self.add_error("local_time", "That time has already passed.")
-            elif messagewhiz and (problem := utc_offset_problem(zone, [data["send_at"]])):
-                self.add_error("zone", problem)
-        if when == "trigger" and not data.get("trigger"):
-            self.add_error("trigger", "Choose the trigger that releases the broadcast.")
+        clean_later_or_trigger(self, data, messagewhiz=messagewhiz, what="broadcast")
         if when == "recurring":
             if not data.get("repeat_time"):
                 self.add_error("repeat_time", "Choose the time of day.")
@@ -242,16 +249,7 @@ class ContinueSegmentForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        when, zone = data.get("when"), data.get("zone")
-        if when == "later" and zone is not None:
-            if not data.get("local_time"):
-                self.add_error("local_time", "Choose when to send.")
-            else:
-                data["send_at"] = send_at(data["local_time"], zone)
-                if data["send_at"] <= timezone.now():
-                    self.add_error("local_time", "That time has already passed.")
-        if when == "trigger" and not data.get("trigger"):
-            self.add_error("trigger", "Choose the trigger that releases the segment.")
+        clean_later_or_trigger(self, data, messagewhiz=True, what="segment")
         return data
 
     def segment(self) -> dict:

@@ -11,7 +11,8 @@ It loops (`_Pump`, in the task's thread; HTTP runs on the sender's event loop th
    none (PostgreSQL: FOR UPDATE SKIP LOCKED). A QUEUED message with a `submitted_at` is *claimed*;
    claimed messages are rendered into requests and wait in this worker's backlog;
 2. start: just before requests go out, a small batch of their messages becomes SENDING in one
-   committed UPDATE, and only then is handed to the async sender (`aio.AsyncSender`), which keeps
+   committed UPDATE (less any message a delivery report moved since it was claimed: it was sent
+   already), and only then is handed to the async sender (`aio.AsyncSender`), which keeps
    up to `max_concurrency` requests in flight and spaces starts by the rate cap. Batches are
    handed over as the sender's queue runs low, so at any moment only the requests on the wire and
    at most about two small batches are SENDING;
@@ -59,7 +60,7 @@ from . import rendering
 from .models import Broadcast, Message
 from .models.broadcasts import STATUS_RANK
 from .sending import SubmissionProblem
-from .signals import messages_identified
+from .signals import messages_identified_announce
 from .states import broadcast_transition, broadcast_transition_or_raise
 
 logger = logging.getLogger(__name__)
@@ -283,6 +284,9 @@ class _Lease:
         Broadcast.objects.filter(pk=self.broadcast_id, dispatch_owner=self.token).update(dispatch_lease=None,
                                                                                          dispatch_owner="")
 
+    def ours(self) -> bool:
+        return Broadcast.objects.filter(pk=self.broadcast_id, dispatch_owner=self.token).exists()
+
     def held(self) -> Exists:
         """For a statement that must only act while this lease is ours."""
         return Exists(Broadcast.objects.filter(pk=self.broadcast_id, dispatch_owner=self.token))
@@ -347,7 +351,7 @@ class _Pump:
         most once a second: each call costs a few queries, and such reports are rare)."""
         now = time.monotonic()
         if self.identified and now - self.applied_at >= unless_within:
-            _apply_pending(self.identified)
+            messages_identified_announce(message_ids=self.identified)
             self.identified, self.applied_at = [], now
 
     def _stop_reason(self) -> str | None:
@@ -413,14 +417,27 @@ class _Pump:
             batch.append(job)
             count += job[2]
         self.backlog_messages -= count
-        pks = [pk for key, _, _ in batch for pk in _pks(key)]
-        started = Message.objects.filter(pk__in=pks, status=M.QUEUED).filter(self.lease.held()).update(
-            status=M.SENDING)
-        if started != len(pks):
-            # Only a worker that lost its lease gets here (the new holder reconciles these).
-            self._halt(LOST)
+        started = _start([pk for key, _, _ in batch for pk in _pks(key)], self.lease)
+        if not started and not self.lease.ours():
+            self._halt(LOST)  # nothing was marked; the new holder reconciles the claims
             return
-        self.sender.feed(batch)
+        # A delivery report may have moved a claimed message meanwhile (with a deduplicating
+        # provider, the late report of a send that reconciliation queued again): it reached the
+        # provider, so it is not sent again, and the rest of its batch request goes back to be
+        # claimed without it.
+        jobs, back = [], []
+        for job in batch:
+            pks = _pks(job[0])
+            if started.issuperset(pks):
+                jobs.append(job)
+            else:
+                back += [pk for pk in pks if pk in started]
+        if back:
+            Message.objects.filter(pk__in=back, status=M.SENDING).filter(self.lease.held()).update(
+                status=M.QUEUED, submitted_at=None)
+            self.claiming = True
+        count = sum(size for _, _, size in jobs)
+        self.sender.feed(jobs)
         self.fed += count
         self.in_flight += count
 
@@ -486,6 +503,20 @@ def _claim(broadcast_id: int, size: int, lease: _Lease) -> list[tuple[int, str, 
         rows = cursor.fetchall()
     rows.sort()
     return [(pk, phone, str(uuid.UUID(str(ref)))) for pk, phone, ref in rows]
+
+
+def _start(pks: list[int], lease: _Lease) -> set[int]:
+    """Mark claimed messages SENDING (only while `lease` is ours); returns those marked: a
+    delivery report may have moved some of them since they were claimed."""
+    table, broadcasts = Message._meta.db_table, Broadcast._meta.db_table
+    placeholders = ", ".join(["%s"] * len(pks))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s WHERE id IN ({placeholders}) AND status = %s "  # noqa: S608
+            f"AND EXISTS (SELECT 1 FROM {broadcasts} WHERE id = %s AND dispatch_owner = %s) RETURNING id",
+            [M.SENDING, *pks, M.QUEUED, lease.broadcast_id, lease.token],
+        )
+        return {pk for (pk,) in cursor.fetchall()}
 
 
 def _jobs(rows, template: RequestTemplate, renderer, list_ids: list[int], whatsapp=None, offer_expires=None):
@@ -589,13 +620,6 @@ def _mark_sent_with_ids(rows: list[tuple[int, str]], now) -> int:
             [M.SUBMITTED, STATUS_RANK[M.SUBMITTED], now, *(x for row in rows for x in row)],
         )
         return cursor.rowcount
-
-
-def _apply_pending(message_ids: list[int]) -> None:
-    try:
-        messages_identified.send(sender=Message, message_ids=message_ids)
-    except Exception:
-        logger.warning("Applying pending reports failed", exc_info=True)
 
 
 def _count(broadcast_id: int, counts: dict) -> None:

@@ -58,6 +58,11 @@ def broadcast_problems(broadcast: Broadcast, *, objects: dict | None = None) -> 
     return problems
 
 
+def problems_summary(problems: list[rendering.Problem]) -> str:
+    """The errors among `problems` (what stops a send) in one line; "" when there are none."""
+    return "; ".join(f"{p.text or 'message'}: {p.message}" for p in problems if p.severity == rendering.ERROR)
+
+
 def typical_token_values(spinners) -> dict[str, str]:
     """What the live counter puts in place of each token: the text the estimate renders for
     TYPICAL_RECIPIENT (longest word for spinners). Keys are token names, `name:*` for any id
@@ -164,10 +169,8 @@ def confirm_problem(broadcast: Broadcast) -> str:
         return f"“{broadcast}” is already {broadcast.get_state_display().lower()}; it can't be confirmed again."
     if broadcast.estimated_at is None:
         return "The estimate is still running; confirm once it is shown."
-    errors = [p for p in broadcast.local_estimate.get("problems", []) if p["severity"] == rendering.ERROR]
-    if errors:
-        return "Fix the problems in the message and estimate again: " + \
-            "; ".join(f"{p['text'] or 'message'}: {p['message']}" for p in errors)
+    if errors := problems_summary([rendering.Problem(**p) for p in broadcast.local_estimate.get("problems", [])]):
+        return f"Fix the problems in the message and estimate again: {errors}"
     via_messagewhiz = broadcast.account.kind == broadcast.account.Kind.MESSAGEWHIZ
     if broadcast.state != Broadcast.State.ESTIMATED or (via_messagewhiz and not broadcast.estimate):
         return broadcast.last_error or "Estimate the broadcast again before sending it."

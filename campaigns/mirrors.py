@@ -2,7 +2,6 @@
 
 from collections import defaultdict
 
-from django.db import transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
@@ -103,15 +102,15 @@ def _record_created_links(client, link_list: LinkList, new: list[Link]) -> list[
 
 
 def _mark_synced(links: list[Link]) -> None:
+    """Record the new links' ids, a few hundred rows per UPDATE (a file import brings thousands)."""
     resource, now = resources.for_model(Link), timezone.now()
-    with transaction.atomic():
-        for link in links:
-            # Synced unless edited meanwhile: that edit's own push follows.
-            Link.objects.filter(pk=link.pk).update(
-                remote_id=link.remote_id, remote_snapshot=resource.snapshot_of(link), create_attempted_at=None,
-                synced_at=now, sync_error="",
-                sync_state=Case(When(revision=link.revision, then=Value(SyncState.SYNCED)), default=F("sync_state")),
-            )
+    rows = [Link(pk=link.pk, remote_id=link.remote_id, remote_snapshot=resource.snapshot_of(link),
+                 create_attempted_at=None, synced_at=now, sync_error="",
+                 # Synced unless edited meanwhile: that edit's own push follows.
+                 sync_state=Case(When(revision=link.revision, then=Value(SyncState.SYNCED)), default=F("sync_state")))
+            for link in links]
+    Link.objects.bulk_update(rows, ["remote_id", "remote_snapshot", "create_attempted_at", "synced_at", "sync_error",
+                                    "sync_state"], batch_size=500)
 
 
 register(

@@ -68,7 +68,7 @@ def otp_send(*, account, campaign, sender, phone: str, body: str = "", template=
             recipients_count=1,
         )
         broadcast.senders.set([sender])
-        Message.objects.create(account=account, broadcast=broadcast, phone=phone)
+        message = Message.objects.create(account=account, broadcast=broadcast, phone=phone)
     broadcast_transition(broadcast, Broadcast.State.SUBMITTING, actor=actor, reason="Sending a one-time password")
     try:
         with MessageWhizClient.from_account(account) as client:
@@ -85,7 +85,7 @@ def otp_send(*, account, campaign, sender, phone: str, body: str = "", template=
                              f"before sending another ({exc}).", status=504) from exc
         raise OtpProblem(f"MessageWhiz did not send the code: {exc}", status=502) from exc
     remote_id = result.get("id") if isinstance(result, dict) else None
-    send_accepted(broadcast, remote_id=remote_id)
+    send_accepted(broadcast, remote_id=remote_id, message=message)
     return OtpSent(broadcast=broadcast, remote_id=remote_id)
 
 

@@ -34,12 +34,11 @@ from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import AmbiguousRequestError, MessageWhizError
 from recipients.selectors import phones_for_send
 
-from . import rendering
 from .compose import utc_offset_at
-from .estimates import broadcast_problems
+from .estimates import broadcast_problems, problems_summary
 from .models import Broadcast, Message, Segment
 from .models.broadcasts import STATUS_RANK
-from .signals import messages_identified
+from .signals import messages_identified_announce
 from .states import broadcast_transition, broadcast_transition_or_raise
 
 logger = logging.getLogger(__name__)
@@ -107,9 +106,8 @@ def broadcast_request(broadcast: Broadcast) -> Request:
     template_id = remote_ids([b.template], "Template")[0] if b.template else None
     if not (b.body or template_id):
         raise SubmissionProblem("Write a message or choose a template.")
-    errors = [p for p in broadcast_problems(b) if p.severity == rendering.ERROR]
-    if errors:
-        raise SubmissionProblem("; ".join(f"{p.text or 'message'}: {p.message}" for p in errors))
+    if errors := problems_summary(broadcast_problems(b)):
+        raise SubmissionProblem(errors)
     timing = {
         "send_date": b.send_at if b.trigger is None else None,
         "utc_offset": utc_offset_minutes(b),
@@ -293,8 +291,7 @@ def _mark_submitted(broadcast: Broadcast, result: dict, *, reason: str) -> None:
                                    size=min(broadcast.first_segment_size or count, count))
         # Delivery reports that arrived before these messages existed are applied now, not by the sweep.
         if remote_id:
-            transaction.on_commit(lambda: messages_identified.send(
-                sender=Message, broadcast_remote_ids=[remote_id]), robust=True)
+            transaction.on_commit(lambda: messages_identified_announce(broadcast_remote_ids=[remote_id]))
     broadcast.recipients_count, broadcast.sent = count, sent
 
 

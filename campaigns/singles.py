@@ -24,12 +24,11 @@ from messaging.messagewhiz.errors import AmbiguousRequestError, MessageWhizError
 from messaging.validators import validate_sender_name
 from recipients.phones import PhoneRejected, normalize_phone
 
-from .estimates import body_problems
+from .estimates import body_problems, problems_summary
 from .models import Broadcast, Message
 from .models.broadcasts import STATUS_RANK
-from .rendering import ERROR
 from .sending import remote_name
-from .signals import messages_identified
+from .signals import messages_identified_announce
 from .states import broadcast_transition
 
 MAX_TEXT = 100_000  # the reference's own limit for `text`
@@ -53,9 +52,11 @@ def dlr_callback_url(account) -> str:
 
 def single_send(*, account, sender: str, phone: str, text: str, endpoint: str = FAST, actor=None) -> Message:
     """One message to one number, through the fast single (`/sms`) or the tiny single."""
-    phone = "".join(ch for ch in phone if ch.isdigit())
-    if not 10 <= len(phone) <= 15:
-        raise SingleProblem("The recipient number must be 10 to 15 digits in international format.")
+    try:
+        phone = normalize_phone(phone)
+    except PhoneRejected as exc:
+        raise SingleProblem(f"The recipient number: {exc} (write it in international format, "
+                            f"e.g. +380 50 123 45 67).") from None
     _check_text_and_sender(text, sender)
     if endpoint not in (FAST, TINY):
         raise SingleProblem("Choose the fast or the tiny single endpoint.")
@@ -80,9 +81,11 @@ def single_send(*, account, sender: str, phone: str, text: str, endpoint: str = 
         if not outcome_unknown(exc):
             raise SingleProblem(f"MessageWhiz refused the message: {exc}") from exc
     else:
+        remote = {"remote_id": result.get("broadcastId"), "remote_segment_id": result.get("segmentId")}
         if endpoint == FAST:
             Message.objects.filter(pk=message.pk).update(provider_message_id=str(result.get("message_id") or ""))
-        send_accepted(broadcast, remote_id=result.get("broadcastId"), remote_segment_id=result.get("segmentId"))
+            remote["message"] = message
+        send_accepted(broadcast, **remote)
     message.refresh_from_db()
     return message
 
@@ -111,9 +114,8 @@ def pasted_send(*, account, sender: str, numbers: str, text: str, name: str = ""
     """The same text to pasted numbers at once, as one base broadcast (`combinedsubmit`)."""
     phones = pasted_numbers(numbers)
     _check_text_and_sender(text, sender)
-    errors = [p for p in body_problems(text, account=account) if p.severity == ERROR]
-    if errors:
-        raise SingleProblem("; ".join(f"{p.text or 'message'}: {p.message}" for p in errors))
+    if errors := problems_summary(body_problems(text, account=account)):
+        raise SingleProblem(errors)
 
     with transaction.atomic():
         broadcast = Broadcast.objects.create(
@@ -159,15 +161,19 @@ def _settle(broadcast: Broadcast, status: str, *, error: str = "") -> dict:
     return counters
 
 
-def send_accepted(broadcast: Broadcast, **remote) -> None:
-    """The provider took the send: its messages are SUBMITTED, `remote` ids stored."""
+def send_accepted(broadcast: Broadcast, *, message: Message | None = None, **remote) -> None:
+    """The provider took the send: its messages are SUBMITTED, `remote` ids stored. Reports that
+    came in before are applied now: those naming `message` (by our client_ref or the provider's
+    id: the fast single, OTP), else those naming the MessageWhiz broadcast (tiny single, pasted)."""
     with transaction.atomic():
         counters = _settle(broadcast, Message.Status.SUBMITTED)
         broadcast_transition(broadcast, Broadcast.State.SUBMITTED, reason="Accepted by MessageWhiz",
                              **{k: v for k, v in remote.items() if v}, **counters)
     broadcast.refresh_from_db()
-    # Reports that came in before the provider's ids were stored are applied now.
-    messages_identified.send(sender=Message, message_ids=list(broadcast.messages.values_list("pk", flat=True)))
+    if message is not None:
+        messages_identified_announce(message_ids=[message.pk])
+    elif broadcast.remote_id:
+        messages_identified_announce(broadcast_remote_ids=[broadcast.remote_id])
 
 
 def send_failed(broadcast: Broadcast, exc: MessageWhizError) -> None:

@@ -54,7 +54,8 @@
       charts.timeline = new Chart(canvas, {
         type: "bar", data: { labels, datasets },
         options: { responsive: true, maintainAspectRatio: false, animation: false,
-                   scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } },
+                   scales: { x: { stacked: true },
+                             y: { stacked: true, beginAtZero: true, title: { display: true, text: "Delivery reports" } } } },
       });
     }
     const table = document.getElementById("links-table");

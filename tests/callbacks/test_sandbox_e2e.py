@@ -52,7 +52,7 @@ def test_fast_single_sent_by_textcast_is_delivered_and_clicked(sandbox, live_ser
     # ENROUTE after the final DLR, every callback twice, and a click on the link.
     sandbox.callbacks(delay_ms=50, statuses={"DELIVRD": 1.0}, enroute=True, out_of_order=True, duplicate_rate=1.0,
                       click_rate=1.0)
-    message = single_send(account=mw_account, sender="Shop", phone="5417543010",
+    message = single_send(account=mw_account, sender="Shop", phone="15417543010",
                           text="Sale today https://shop.example/x")
 
     def clicked():  # and every callback, duplicates included, answered

@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 
 from campaigns.models import Broadcast, Campaign, Message
 from campaigns.selectors import broadcast_messages, messages_in_index_order
+from messaging.models import GenericProviderConfig, ProviderAccount
 
 from .test_sending import run_task
 
@@ -23,6 +24,17 @@ def test_list_and_detail_render_with_figures(admin_client, make_broadcast, sandb
     assert '"funnel-data"' in detail and '["Delivered", 2]' in detail
     assert "380501234567" in detail
     assert 'hx-trigger="every 5s"' in detail  # in flight: figures refresh themselves
+    # The per-minute chart counts delivery reports only, and says so.
+    assert "No delivery reports yet." in detail
+    assert "Messages refused or left unanswered when they were sent are in the status breakdown" in detail
+
+
+def test_the_report_chart_of_a_provider_without_reports_says_none_will_come(admin_client, db):
+    account = ProviderAccount.objects.create(name="Message Central", kind=ProviderAccount.Kind.GENERIC)
+    GenericProviderConfig.objects.create(account=account, endpoint="https://example.com/sms", dlr_enabled=False)
+    broadcast = Broadcast.objects.create(account=account, name="Flash sale", body="Hi", state="completed")
+    detail = admin_client.get(reverse("campaigns:broadcast_detail", args=[broadcast.pk])).content.decode()
+    assert "This provider sends no delivery reports." in detail and "No delivery reports yet." not in detail
 
 
 def test_messages_filter_and_exports(admin_client, make_broadcast, sandbox):

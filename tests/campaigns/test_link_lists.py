@@ -1,11 +1,17 @@
 """Link lists filled from a file or a pasted batch reach MessageWhiz with their links."""
 
+import threading
+import time
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from campaigns.link_lists import link_list_import
 from campaigns.models import Link, LinkList
 from messaging.mirror import SyncState
+from messaging.sync.push import mirror_changed
 from recipients.errors import ImportProblem, MappingError
 from tests.conftest import run_like_a_worker
 
@@ -154,6 +160,43 @@ def test_lost_answer_to_the_bulk_add_makes_no_duplicates(mw_account, sandbox, se
     [link] = Link.objects.all()
     assert [item["id"] for item in remote_links_of(sandbox, link_list)] == [link.remote_id]
     assert len(sandbox.state("links")) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_links_get_their_ids_in_a_few_statements_and_one_edited_meanwhile_stays_pending(mw_account, sandbox):
+    from campaigns.link_lists import link_list_add_new_links
+
+    sandbox.faults(path="(?i)/links/bulk$", fail_next=[{"hang": 1, "apply": True}])
+
+    def edit_while_the_request_is_on_its_way():
+        try:
+            deadline = time.monotonic() + 10
+            while not sandbox.requests(method="POST", path="(?i)/links/bulk$") and time.monotonic() < deadline:
+                time.sleep(0.02)
+            link = Link.objects.get(name="Offer 7")
+            link.name = "Offer 7, renamed"
+            mirror_changed(link)  # its own push leaves the link to the list's, which is creating it
+        finally:
+            connection.close()
+
+    editor = threading.Thread(target=edit_while_the_request_is_on_its_way)
+    editor.start()
+    with CaptureQueriesContext(connection) as queries:
+        # The list's push runs as the transaction commits (eager Celery, as a worker would run it).
+        link_list = link_list_add_new_links(account=mw_account, link_list=None, name="Rotate", links=[
+            (f"Offer {i}", f"https://shop.example.com/{i}") for i in range(50)])
+    editor.join()
+
+    link_list.refresh_from_db()
+    assert link_list.sync_state == SyncState.SYNCED, link_list.sync_error
+    assert len(sandbox.requests(method="POST", path="(?i)/links/bulk$")) == 1
+    remote = {item["url"]: item["id"] for item in remote_links_of(sandbox, link_list)}
+    links = list(Link.objects.order_by("pk"))
+    assert [link.remote_id for link in links] == [remote[link.url] for link in links]
+    assert {link.name: link.sync_state for link in links if link.sync_state != SyncState.SYNCED} == {
+        "Offer 7, renamed": SyncState.PENDING}  # the rename's own push follows
+    link_updates = [q for q in queries if q["sql"].startswith('UPDATE "campaigns_link"')]
+    assert len(link_updates) <= 3  # not one per link
 
 
 def test_ten_thousand_links_are_imported_in_one_request(mw_account, sandbox, tmp_path,

@@ -112,6 +112,10 @@ def test_continue_from_the_broadcast_page(admin_client, ctr, sandbox, audience):
     assert "Choose at least one sender or sender list." in page
     page = admin_client.post(url, {**post, "senders": [audience["sender"].pk], "zone": "Mars/Olympus"})
     assert page.status_code == 200 and "Select a valid choice" in page.content.decode()
+    page = admin_client.post(url, {**post, "senders": [audience["sender"].pk], "zone": "Pacific/Kiritimati"})
+    assert "Pacific/Kiritimati is UTC+14:00 then" in page.content.decode()
+    page = admin_client.post(url, {**post, "senders": [audience["sender"].pk], "when": "trigger"})
+    assert "Choose the trigger that releases the segment." in page.content.decode()
     assert sandbox.requests(method="POST", path=SEGMENTS) == []
 
     response = admin_client.post(url, {**post, "senders": [audience["sender"].pk]}, follow=True)

@@ -4,12 +4,16 @@ text to pasted numbers (combinedsubmit). Counters always equal a recount, whatev
 import time
 
 import pytest
+from django.db import DatabaseError, connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from callbacks.selectors import mismatches
 from campaigns.models import Broadcast, Message
 from campaigns.sending import remote_tag
+from campaigns.signals import messages_identified
 from campaigns.singles import TINY, SingleProblem, pasted_send, single_send
+from messaging.sandbox.state import AUTO_ID_START
 
 
 def test_fast_single_sends_client_ref_and_callback_and_records_the_message_id(mw_account, sandbox, settings):
@@ -53,7 +57,8 @@ def test_refusal_is_explained_and_counted_as_callbacks_would(mw_account, sandbox
 
 
 @pytest.mark.parametrize(("sender", "phone", "text", "error"), [
-    ("ShopCo", "123", "Hi", "10 to 15 digits"),
+    ("ShopCo", "123", "Hi", "not a valid phone number"),
+    ("ShopCo", "38050123456²", "Hi", "not a phone number"),  # a superscript two is a digit to str.isdigit
     ("Way too long sender", "380501234567", "Hi", "must not exceed 11 letters"),
     ("ShopCo", "380501234567", "  ", "Write the message"),
 ])
@@ -62,6 +67,22 @@ def test_bad_input_is_refused_before_anything_is_sent(mw_account, sandbox, sende
         single_send(account=mw_account, sender=sender, phone=phone, text=text)
     assert sandbox.requests(path="^/sms$") == []
     assert not Message.objects.exists()
+
+
+def test_a_failure_applying_early_reports_does_not_undo_a_sent_message(mw_account, sandbox, caplog):
+    """The message went out: an error in what follows (applying reports that came early) is
+    logged, and the user is not told the send failed (they might send it again)."""
+    def failing(**kwargs):
+        raise DatabaseError("connection lost")
+
+    messages_identified.connect(failing, dispatch_uid="test.failing")
+    try:
+        message = single_send(account=mw_account, sender="ShopCo", phone="380501234567", text="Hi")
+    finally:
+        messages_identified.disconnect(dispatch_uid="test.failing")
+    assert len(sandbox.requests(method="POST", path="^/sms$")) == 1
+    assert message.status == Message.Status.SUBMITTED
+    assert "Applying delivery reports that came early failed" in caplog.text
 
 
 def test_lost_answer_is_not_sent_again_and_not_called_a_failure(mw_account, sandbox, settings):
@@ -134,6 +155,27 @@ def test_pasted_numbers_go_out_in_one_combined_submit(mw_account, sandbox):
     assert sorted(broadcast.messages.values_list("phone", "status")) == [
         ("380501234567", Message.Status.SUBMITTED), ("380501234568", Message.Status.SUBMITTED)]
     assert mismatches([broadcast.pk]) == []
+
+
+def test_a_report_that_beat_the_pasted_send_s_answer_is_applied_by_one_lookup(client, mw_account, sandbox, settings):
+    settings.REDIS_URL = settings.CALLBACK_REDIS_URL = ""  # reports applied as they arrive, not buffered
+    phones = [f"38050{n:07d}" for n in range(3000)]
+    remote_id = AUTO_ID_START["broadcasts"]  # the id the sandbox gives its next broadcast
+    response = client.post(reverse("callbacks:dlr_batch", args=[mw_account.callback_token]),
+                           content_type="application/json",
+                           data={"dlrs": [{"_id": "wh-1", "broadcast_id": remote_id, "recipient": phones[7],
+                                           "task_state": 2}]})
+    assert response.status_code == 200
+
+    with CaptureQueriesContext(connection) as queries:
+        broadcast = pasted_send(account=mw_account, sender="ShopCo", text="Sale today", numbers="\n".join(phones))
+    assert broadcast.remote_id == remote_id
+    assert broadcast.messages.get(phone=phones[7]).status == Message.Status.DELIVERED
+    broadcast.refresh_from_db()
+    assert (broadcast.sent, broadcast.delivered) == (3000, 1)
+    # The waiting report is found by the broadcast's id, not by the keys of its 3,000 messages.
+    lookups = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and "eventreference" in q["sql"]]
+    assert len(lookups) == 1
 
 
 @pytest.mark.parametrize(("numbers", "text", "error"), [

@@ -266,6 +266,7 @@ def test_crash_and_restart_sends_nothing_twice_and_loses_nothing(stub, make_acco
     crash_after(40)
     with pytest.raises(Crash):
         submit_broadcast(broadcast.pk)
+    connection.close()  # the worker's connection dies with it (and a transaction it had just begun)
     stub.on_request = None
     reached_before = set(refs_at_stub(stub))
     at_crash = dict(Message.objects.filter(broadcast=broadcast).values_list("client_ref", "status"))
@@ -305,6 +306,7 @@ def test_crash_with_a_deduplicating_provider_resends_the_unconfirmed(stub, make_
     crash_after(50)
     with pytest.raises(Crash):
         submit_broadcast(broadcast.pk)
+    connection.close()  # the worker's connection dies with it (and a transaction it had just begun)
     stub.on_request = None
     time.sleep(1.1)
     dispatch_broadcast(broadcast.pk)
@@ -358,6 +360,43 @@ def test_a_worker_whose_lease_is_taken_over_stops_sending_at_once(stub, make_acc
     broadcast.refresh_from_db()
     assert broadcast.dispatch_owner == "another-worker" and broadcast.dispatch_lease is not None
     assert statuses(broadcast)["queued"] >= 180
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["one-per-request", "batched"])
+def test_a_report_for_a_claimed_message_leaves_it_unsent_and_the_rest_goes_out(client, stub, make_account,
+                                                                               make_broadcast, settings, batch):
+    """A deduplicating provider's late report for a message reconciliation queued again arrives
+    while the message waits in the sender's backlog: it is not sent again, nor is anything else
+    held up (its batch-mates go in a request of their own)."""
+    settings.REDIS_URL = settings.CALLBACK_REDIS_URL = ""  # the report is applied as it arrives
+    stub.latency = 0.05
+    batching = {"batch_enabled": True, "batch_size": 3, "batch_envelope": '{"messages": "$$Records"}',
+                "batch_record_template": '{"to": "$$To", "ref": "$$MessageID"}'} if batch else {}
+    account = make_account(max_concurrency=2, dedupes_message_id=True, dlr_enabled=True, dlr_ref_field="ref",
+                           dlr_status_field="state", dlr_status_map={"DELIVRD": "delivered"}, **batching)
+    broadcast, _ = make_broadcast(account, 12)
+    reported = []
+
+    def report():
+        waiting = Message.objects.filter(broadcast=broadcast, status="queued", submitted_at__isnull=False)
+        message = waiting.order_by("-pk").first()  # the last one claimed: far from going out yet
+        response = client.post(f"/providers/cb/{account.callback_token}/dlr/", content_type="application/json",
+                               data={"ref": str(message.client_ref), "state": "DELIVRD"})
+        if response.status_code == 503:  # SQLite's shared in-memory test database: "table is locked"
+            raise OperationalError(response.content)
+        reported.append(str(message.client_ref))
+
+    stub.on_request = lambda r: in_thread(report) if not reported else None
+    submit_broadcast(broadcast.pk)
+
+    broadcast.refresh_from_db()
+    [late] = reported
+    received = Counter(m["ref"] for r in stub.requests for m in (r.json()["messages"] if batch else [r.json()]))
+    refs = {str(ref) for ref in Message.objects.filter(broadcast=broadcast).values_list("client_ref", flat=True)}
+    assert set(received) == refs - {late} and max(received.values()) == 1
+    assert statuses(broadcast) == {"submitted": 11, "delivered": 1}
+    assert broadcast.state == Broadcast.State.COMPLETED and broadcast.dispatch_lease is None
+    assert (broadcast.sent, broadcast.delivered) == (12, 1)
 
 
 def in_thread(action):
