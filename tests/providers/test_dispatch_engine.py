@@ -2,7 +2,6 @@
 pause/resume/cancel. Timings are measured at the stub, loosely (this is not a benchmark)."""
 
 import os
-import signal
 import threading
 import time
 import uuid
@@ -235,15 +234,19 @@ class Crash(BaseException):
 
 @pytest.fixture
 def crash_after(stub, settings):
+    """`crash_after(n)`: the sending worker dies once the stub has seen n requests, at its next
+    database statement, as a process killed there would: its open transaction rolls back, what it
+    had not recorded is lost, and it runs nothing more (no lease released) until the returned
+    `restart()` stands for a new worker. (A signal landing inside a statement would leave the
+    database connection mid-command, which a dead process never has to clean up.)"""
     settings.DISPATCH_CHUNK = 20
     settings.DISPATCH_LEASE_SECONDS = 1
-    main = threading.main_thread().ident
-    previous = signal.getsignal(signal.SIGUSR1)
+    dead = threading.Event()
 
-    def die(*_):
-        raise Crash
-
-    signal.signal(signal.SIGUSR1, die)
+    def die_when_dead(execute, sql, params, many, context):
+        if dead.is_set():
+            raise Crash
+        return execute(sql, params, many, context)
 
     def arm(n: int):
         seen = [0]
@@ -251,23 +254,28 @@ def crash_after(stub, settings):
         def arrive(request):
             seen[0] += 1
             if seen[0] == n:
-                signal.pthread_kill(main, signal.SIGUSR1)
+                dead.set()
 
         stub.on_request = arrive
 
-    yield arm
-    signal.signal(signal.SIGUSR1, previous)
+        def restart():
+            stub.on_request = None
+            dead.clear()
+
+        return restart
+
+    with connection.execute_wrapper(die_when_dead):
+        yield arm
 
 
 def test_crash_and_restart_sends_nothing_twice_and_loses_nothing(stub, make_account, make_broadcast, crash_after):
     stub.latency = 0.02
     account = make_account(max_concurrency=6)  # far fewer on the wire than claimed ahead (chunks of 20)
     broadcast, _ = make_broadcast(account, 120)
-    crash_after(40)
+    restart = crash_after(40)
     with pytest.raises(Crash):
         submit_broadcast(broadcast.pk)
-    connection.close()  # the worker's connection dies with it (and a transaction it had just begun)
-    stub.on_request = None
+    restart()
     reached_before = set(refs_at_stub(stub))
     at_crash = dict(Message.objects.filter(broadcast=broadcast).values_list("client_ref", "status"))
     in_flight = {str(ref) for ref, status in at_crash.items() if status == "sending"}
@@ -289,8 +297,10 @@ def test_crash_and_restart_sends_nothing_twice_and_loses_nothing(stub, make_acco
     # Only what was on its way when the worker died is left to reconcile, flagged, never resent:
     # the requests on the wire and at most the two small batches marked just before going out.
     assert unknown == in_flight and all(messages[ref][1] == dispatch.RECONCILE_NOTE for ref in unknown)
-    assert 0 < len(unknown) <= 6 + 2 * 3
-    assert len(unknown - reached_before) <= 2 * 3
+    # Of those, the ones the provider had not seen yet: at most the two small batches marked just
+    # before going out and the requests still travelling (how many answers came back but were not
+    # recorded yet depends on how busy the machine is, so the total is not bounded here).
+    assert unknown and len(unknown - reached_before) <= 2 * 3 + 6
     # Everything else reached the provider exactly once, the claimed-but-unsent ones after the restart.
     assert all(status == "submitted" and received[ref] == 1 for ref, (status, _) in messages.items()
                if ref not in unknown)
@@ -303,11 +313,10 @@ def test_crash_with_a_deduplicating_provider_resends_the_unconfirmed(stub, make_
     stub.latency = 0.01
     account = make_account(max_concurrency=30, dedupes_message_id=True)
     broadcast, _ = make_broadcast(account, 100)
-    crash_after(50)
+    restart = crash_after(50)
     with pytest.raises(Crash):
         submit_broadcast(broadcast.pk)
-    connection.close()  # the worker's connection dies with it (and a transaction it had just begun)
-    stub.on_request = None
+    restart()
     time.sleep(1.1)
     dispatch_broadcast(broadcast.pk)
     broadcast.refresh_from_db()
@@ -419,7 +428,8 @@ def in_thread(action):
 
 def test_pause_resume_cancel(stub, make_account, make_broadcast, settings):
     settings.DISPATCH_CHUNK = 10
-    account = make_account()
+    stub.latency = 0.05  # two at a time: 50 messages take over a second, however busy the machine is
+    account = make_account(max_concurrency=2)
     broadcast, _ = make_broadcast(account, 50)
     # Pause while it sends, as a user clicking Pause would.
     stub.on_request = lambda r: in_thread(lambda: dispatch.dispatch_pause(broadcast)) if len(stub.requests) == 5 \
@@ -428,7 +438,7 @@ def test_pause_resume_cancel(stub, make_account, make_broadcast, settings):
     broadcast.refresh_from_db()
     assert broadcast.dispatch_state == "paused" and broadcast.state == "submitted"
     sent_while_running = len(stub.requests)
-    assert 10 <= sent_while_running < 50
+    assert 5 <= sent_while_running < 50
     progress = dispatch.dispatch_progress(broadcast)
     assert progress["sent"] == sent_while_running and progress["queued"] == 50 - sent_while_running
 
