@@ -80,61 +80,57 @@ class OtpVerifyForm(forms.Form):
 
 
 def otp_page(request):
-    send_form = OtpSendForm(prefix="send")
-    verify_form = OtpVerifyForm(prefix="verify")
-    single_form = SingleForm(prefix="single")
-    pasted_form = PastedForm(prefix="pasted")
-    if request.method == "POST" and "single-phone" in request.POST:
-        single_form = SingleForm(request.POST, prefix="single")
-        if single_form.is_valid():
-            data = single_form.cleaned_data
+    """Four forms on one page; a POST names its form by a field of its prefix (verify otherwise)."""
+    forms_ = {prefix: form_class(prefix=prefix) for prefix, (form_class, _, _) in PAGE_ACTIONS.items()}
+    if request.method == "POST":
+        prefix = next((prefix for prefix, (_, field, _) in PAGE_ACTIONS.items()
+                       if field and f"{prefix}-{field}" in request.POST), "verify")
+        form_class, _, act = PAGE_ACTIONS[prefix]
+        form = forms_[prefix] = form_class(request.POST, prefix=prefix)
+        if form.is_valid():
             try:
-                message = single_send(account=_account(None), sender=data["sender"], phone=data["phone"],
-                                      text=data["text"], endpoint=data["endpoint"], actor=request.user)
+                return act(request, form.cleaned_data)
             except (OtpProblem, SingleProblem) as problem:
-                single_form.add_error(None, str(problem))
-            else:
-                return _sent(request, message.broadcast, f"Message to {message.phone} sent; its delivery report "
-                                                         f"will show on “{message.broadcast}”.")
-    elif request.method == "POST" and "pasted-numbers" in request.POST:
-        pasted_form = PastedForm(request.POST, prefix="pasted")
-        if pasted_form.is_valid():
-            data = pasted_form.cleaned_data
-            try:
-                broadcast = pasted_send(account=_account(None), sender=data["sender"], numbers=data["numbers"],
-                                        text=data["text"], name=data["name"], actor=request.user)
-            except (OtpProblem, SingleProblem) as problem:
-                pasted_form.add_error(None, str(problem))
-            else:
-                return _sent(request, broadcast, f"Sent to {broadcast.recipients_count} numbers; delivery reports "
-                                                 f"will show on “{broadcast}”.")
-    elif request.method == "POST" and "send-phone" in request.POST:
-        send_form = OtpSendForm(request.POST, prefix="send")
-        if send_form.is_valid():
-            data = send_form.cleaned_data
-            try:
-                account = data["account"] or _account(None)
-                sent = otp_send(account=account, campaign=data["campaign"] or _default_campaign(account),
-                                sender=data["sender"], phone=data["phone"], body=data["message"], actor=request.user)
-            except OtpProblem as problem:
-                send_form.add_error(None, str(problem))
-            else:
-                messages.success(request, f"Code sent to {sent.broadcast.recipient}.")
-                return redirect("campaigns:otp")
-    elif request.method == "POST":
-        verify_form = OtpVerifyForm(request.POST, prefix="verify")
-        if verify_form.is_valid():
-            try:
-                valid = otp_verify(account=_account(None), phone=verify_form.cleaned_data["phone"],
-                                   code=verify_form.cleaned_data["code"])
-            except OtpProblem as problem:
-                verify_form.add_error(None, str(problem))
-            else:
-                level = messages.SUCCESS if valid else messages.ERROR
-                messages.add_message(request, level, "The code is valid." if valid else "The code is not valid.")
-                return redirect("campaigns:otp")
-    return render(request, "campaigns/otp.html", {"send_form": send_form, "verify_form": verify_form,
-                                                  "single_form": single_form, "pasted_form": pasted_form})
+                form.add_error(None, str(problem))
+    return render(request, "campaigns/otp.html", {f"{prefix}_form": form for prefix, form in forms_.items()})
+
+
+def _send_single(request, data):
+    message = single_send(account=_account(None), sender=data["sender"], phone=data["phone"], text=data["text"],
+                          endpoint=data["endpoint"], actor=request.user)
+    return _sent(request, message.broadcast, f"Message to {message.phone} sent; its delivery report will show on "
+                                             f"“{message.broadcast}”.")
+
+
+def _send_pasted(request, data):
+    broadcast = pasted_send(account=_account(None), sender=data["sender"], numbers=data["numbers"],
+                            text=data["text"], name=data["name"], actor=request.user)
+    return _sent(request, broadcast, f"Sent to {broadcast.recipients_count} numbers; delivery reports will show on "
+                                     f"“{broadcast}”.")
+
+
+def _send_code(request, data):
+    account = data["account"] or _account(None)
+    sent = otp_send(account=account, campaign=data["campaign"] or _default_campaign(account),
+                    sender=data["sender"], phone=data["phone"], body=data["message"], actor=request.user)
+    messages.success(request, f"Code sent to {sent.broadcast.recipient}.")
+    return redirect("campaigns:otp")
+
+
+def _verify_code(request, data):
+    valid = otp_verify(account=_account(None), phone=data["phone"], code=data["code"])
+    level = messages.SUCCESS if valid else messages.ERROR
+    messages.add_message(request, level, "The code is valid." if valid else "The code is not valid.")
+    return redirect("campaigns:otp")
+
+
+# prefix → (form, the field whose presence names it in a POST, what a valid POST does)
+PAGE_ACTIONS = {
+    "single": (SingleForm, "phone", _send_single),
+    "pasted": (PastedForm, "numbers", _send_pasted),
+    "send": (OtpSendForm, "phone", _send_code),
+    "verify": (OtpVerifyForm, None, _verify_code),
+}
 
 
 def _sent(request, broadcast, success: str):
