@@ -19,7 +19,7 @@ FINAL_COUNTS = ("delivered", "undelivered", "rejected", "expired", "failed")
 # scheduled, 1 sending, 2 done (every message has its final report).
 REMOTE_DONE = 2
 # Ours are among the newest broadcasts; don't walk an account's whole history for a lost one.
-MAX_LIST_PAGES = 20
+MAX_LISTED = 2000
 PAGE_SIZE = 100
 
 
@@ -51,10 +51,10 @@ def broadcasts_refresh(*, account) -> int:
 
 def _listed(client, wanted: set[int]) -> dict[int, dict]:
     found = {}
-    for page in range(MAX_LIST_PAGES):
-        items = client.broadcast_list(start=page * PAGE_SIZE, limit=PAGE_SIZE, orderby="create_date DESC")
-        found.update({item["id"]: item for item in items if item.get("id") in wanted})
-        if len(items) < PAGE_SIZE or wanted <= set(found):
+    for seen, item in enumerate(client.broadcast_iter(orderby="create_date DESC", page_size=PAGE_SIZE)):
+        if item.get("id") in wanted:
+            found[item["id"]] = item
+        if wanted <= set(found) or seen >= MAX_LISTED:
             break
     return found
 

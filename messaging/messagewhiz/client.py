@@ -172,22 +172,21 @@ class MessageWhizClient:
         return to_bool(self._call("DELETE", path))
 
     def iter_pages(self, list_method: Callable[..., list], *, page_size=100, **params) -> Iterator[dict]:
-        """Yield every item of a `*_list` method, page by page, until a short page.
+        """Yield every item of a `*_list` method, page by page, until an empty page.
 
         `client.iter_pages(client.campaign_list, enabled=False)`; each resource also has `*_iter`.
-        The reference's list answers are bare arrays with no total count, so a page shorter than
-        `limit` is the only end marker: this assumes the server never shortens a page for another
-        reason (a size cap below our `page_size` would end the walk early).
+        The reference's list answers are bare arrays with no total count, and a server may cap a
+        page below `limit` without saying so: a short page is no end marker, only an empty one is.
         """
         start, previous = 0, None
         while True:
             page = list_method(start=start, limit=page_size, **params)
-            # A server that ignores `start` would hand back the same full page forever.
-            if page and page == previous:
+            if not page:
+                return
+            # A server that ignores `start` would hand back the same page forever.
+            if page == previous:
                 raise MessageWhizError(f"pagination is not advancing at start={start}")
             yield from page
-            if len(page) < page_size:
-                return
             start, previous = start + len(page), page
 
     # --- Campaigns ------------------------------------------------------------------------------

@@ -205,7 +205,7 @@ def _find_created(client, resource, obj) -> dict | None:
     known = set(
         type(obj).objects.filter(account=obj.account, remote_id__isnull=False).values_list("remote_id", flat=True)
     )
-    for item in resource.call(client, "list", filter={"name": obj.name}, limit=100):
+    for item in resource.call(client, "iter", filter={"name": obj.name}):
         if item.get("name") == obj.name and item["id"] not in known:
             return item
     return None

@@ -201,3 +201,26 @@ def test_command_rejects_unknown_entity(mw_account):
 
     with pytest.raises(CommandError, match="unknown entity"):
         call_command("sync_messagewhiz", "--entity", "nonsense")
+
+
+def test_pull_reads_every_page_of_a_server_that_caps_pages_and_marks_nothing_missing(mw_account, sandbox):
+    """The sandbox answers at most 25 items to limit=100: stopping at that short page made every later
+    object "not found in MessageWhiz"."""
+    sandbox.seed("templates", [{"name": f"T{n:02}", "body": "Hi"} for n in range(60)])
+
+    assert pull(mw_account, "template")["created"] == 60
+    second = pull(mw_account, "template")
+    assert (second["unchanged"], second["missing"]) == (60, 0)
+    assert not Template.objects.exclude(sync_state=SyncState.SYNCED).exists()
+
+
+def test_a_pull_cut_short_marks_nothing_missing(mw_account, sandbox):
+    sandbox.seed("templates", [{"name": f"T{n:02}", "body": "Hi"} for n in range(60)])
+    pull(mw_account, "template")
+    # The first page comes, the second is refused: the walk never finished.
+    sandbox.faults(path="^/api/3/template$", fail_next=[{"hang": 0, "apply": True}, {"status": 400}])
+
+    summary = pull(mw_account, "template")
+
+    assert (summary["failed"], summary["missing"]) == (1, 0)
+    assert not Template.objects.exclude(sync_state=SyncState.SYNCED).exists()
