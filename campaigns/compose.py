@@ -2,7 +2,7 @@
 
 import json
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django import forms
 from django.utils import timezone
@@ -22,9 +22,6 @@ COMMON_ZONES = ["UTC", "Europe/Kyiv", "Europe/London", "Europe/Berlin", "Europe/
                 "Australia/Sydney"]
 
 
-# MessageWhiz's utc_offset runs from -720 to +720 minutes; a few zones go beyond (UTC+13:00 and
-# +14:00 in the Pacific, New Zealand in summer), and MessageWhiz refuses the broadcast.
-MAX_UTC_OFFSET = 720
 ZONE_CHOICES = [(z, z) for z in COMMON_ZONES + sorted(zoneinfo.available_timezones() - set(COMMON_ZONES))]
 
 
@@ -32,22 +29,6 @@ def _enabled(model):
     return model.objects.filter(enabled=True).order_by("name")
 
 
-def utc_offset_at(zone: str, moment: datetime) -> int:
-    """Minutes east of UTC in `zone` at `moment` (DST-aware): MessageWhiz's utc_offset."""
-    return int(moment.astimezone(zoneinfo.ZoneInfo(zone)).utcoffset().total_seconds() // 60)
-
-
-def utc_offset_problem(zone: str, moments) -> str:
-    """Why MessageWhiz would refuse `zone` at any of `moments`, or ""."""
-    for moment in moments:
-        offset = utc_offset_at(zone, moment)
-        if abs(offset) > MAX_UTC_OFFSET:
-            sign = "+" if offset > 0 else "-"
-            hours, minutes = divmod(abs(offset), 60)
-            return (f"MessageWhiz takes time zones from UTC-12:00 to UTC+12:00, and {zone} is "
-                    f"UTC{sign}{hours:02d}:{minutes:02d} then. Choose a zone within that range and give the "
-                    f"time as it is there.")
-    return ""
 
 
 def send_at(local: datetime, zone: str) -> datetime:
@@ -71,7 +52,7 @@ def counted_tokens(textarea: forms.Widget, spinners) -> None:
     textarea.attrs["data-token-values"] = json.dumps(typical_token_values(spinners))
 
 
-def clean_later_or_trigger(form: forms.Form, data: dict, *, messagewhiz: bool, what: str) -> None:
+def clean_later_or_trigger(form: forms.Form, data: dict, *, what: str) -> None:
     """A form's "at a date and time" (`local_time` in `zone` → data["send_at"]) and "when a
     trigger fires" choices, for `what` is sent (a broadcast, a segment)."""
     when, zone = data.get("when"), data.get("zone")
@@ -82,8 +63,6 @@ def clean_later_or_trigger(form: forms.Form, data: dict, *, messagewhiz: bool, w
         data["send_at"] = send_at(data["local_time"], zone)
         if data["send_at"] <= timezone.now():
             form.add_error("local_time", "That time has already passed.")
-        elif messagewhiz and (problem := utc_offset_problem(zone, [data["send_at"]])):
-            form.add_error("zone", problem)
     if when == "trigger" and not data.get("trigger"):
         form.add_error("trigger", f"Choose the trigger that releases the {what}.")
 
@@ -182,24 +161,18 @@ class ComposeForm(forms.ModelForm):
         if data.get("templates") and not (kind == Broadcast.Type.SMART and data.get("eb_type") == "manual"):
             self.add_error("templates", "Segment templates are for manual smart broadcasts; otherwise choose one "
                                         "template above.")
-        self._clean_when(data, messagewhiz=messagewhiz)
+        self._clean_when(data)
         return data
 
-    def _clean_when(self, data: dict, *, messagewhiz: bool) -> None:
+    def _clean_when(self, data: dict) -> None:
         when, zone = data.get("when"), data.get("zone")
         if when not in ("later", "recurring"):
             data["zone"] = "UTC"  # the zone only says what a chosen time means
         elif zone is None:
             return  # not a zone we know: the field says so
-        clean_later_or_trigger(self, data, messagewhiz=messagewhiz, what="broadcast")
-        if when == "recurring":
-            if not data.get("repeat_time"):
-                self.add_error("repeat_time", "Choose the time of day.")
-            # Runs go out all year: winter and summer offsets must both be acceptable.
-            year = timezone.now().year
-            seasons = [datetime(year, 1, 15, tzinfo=UTC), datetime(year, 7, 15, tzinfo=UTC)]
-            if messagewhiz and (problem := utc_offset_problem(zone, seasons)):
-                self.add_error("zone", problem)
+        clean_later_or_trigger(self, data, what="broadcast")
+        if when == "recurring" and not data.get("repeat_time"):
+            self.add_error("repeat_time", "Choose the time of day.")
 
 
 class ContinueSegmentForm(forms.Form):
@@ -249,7 +222,7 @@ class ContinueSegmentForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        clean_later_or_trigger(self, data, messagewhiz=True, what="segment")
+        clean_later_or_trigger(self, data, what="segment")
         return data
 
     def segment(self) -> dict:
@@ -259,7 +232,7 @@ class ContinueSegmentForm(forms.Form):
         return {
             "size": data["size"], "body": data["body"].strip(), "templates": list(data["templates"]),
             "senders": list(data["senders"]), "sender_lists": list(data["sender_lists"]),
-            "send_at": data["send_at"] if later else None, "time_zone": data["zone"] if later else "UTC",
+            "send_at": data["send_at"] if later else None,
             "trigger": data["trigger"] if trigger else None,
             **{name: data[name] for name in self.CTR if name in data},
         }

@@ -10,9 +10,8 @@ from django.utils import timezone
 from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import MessageWhizError
 
-from .compose import utc_offset_at, utc_offset_problem
 from .models import Broadcast, Segment
-from .sending import SubmissionProblem, remote_ids
+from .sending import UTC_OFFSET, SubmissionProblem, remote_ids
 from .singles import outcome_unknown
 
 
@@ -24,9 +23,9 @@ def continue_problem(broadcast: Broadcast) -> str:
 
 
 def segment_continue(broadcast: Broadcast, *, size: int, body: str = "", templates=(), senders=(),
-                     sender_lists=(), send_at=None, time_zone: str = "UTC", trigger=None, recipient_cap=None,
+                     sender_lists=(), send_at=None, trigger=None, recipient_cap=None,
                      first_segment_size=None, next_segment_size=None) -> Segment:
-    """Send the next segment: now, at `send_at` (chosen in `time_zone`), or when `trigger` fires."""
+    """Send the next segment: now, at `send_at` (an instant), or when `trigger` fires."""
     if problem := continue_problem(broadcast):
         raise SubmissionProblem(problem)
     if size < 1:
@@ -40,9 +39,6 @@ def segment_continue(broadcast: Broadcast, *, size: int, body: str = "", templat
         raise SubmissionProblem("Continuing a CTR broadcast needs the first and next segment sizes.")
     if paused_ctr and recipient_cap is not None and recipient_cap <= 2:
         raise SubmissionProblem("The recipient cap must be greater than 2 (or empty for no limit).")
-    moment = send_at or timezone.now()
-    if problem := utc_offset_problem(time_zone, [moment]):
-        raise SubmissionProblem(problem)
     request = {
         "broadcast_id": broadcast.remote_id, "segment_size": size, "message_body": body or None,
         "template_ids": remote_ids(templates, "Template") or None,
@@ -50,7 +46,7 @@ def segment_continue(broadcast: Broadcast, *, size: int, body: str = "", templat
         "sender_list_ids": remote_ids(sender_lists, "Sender list") or None,
         "send_now": not (send_at or trigger), "send_date": send_at,
         "trigger_id": remote_ids([trigger], "Trigger")[0] if trigger else None,
-        "utc_offset": utc_offset_at(time_zone, moment),
+        "utc_offset": UTC_OFFSET,  # send_date is UTC under either reading of it (ASSUMPTIONS.md)
         "recipient_cap": (recipient_cap if recipient_cap is not None else "no limit") if paused_ctr else None,
         "first_segment_size": first_segment_size if paused_ctr else None,
         "next_segment_size": next_segment_size if paused_ctr else None,

@@ -34,7 +34,6 @@ from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import AmbiguousRequestError, MessageWhizError
 from recipients.selectors import phones_for_send
 
-from .compose import utc_offset_at
 from .estimates import broadcast_problems, problems_summary
 from .models import Broadcast, Message, Segment
 from .models.broadcasts import STATUS_RANK
@@ -49,6 +48,7 @@ T = Broadcast.Type
 MAX_ATTEMPTS = 8  # sends of one broadcast; after them it is only looked up
 MAX_RETRY_DELAY = 900  # seconds
 REMOTE_NAME_MAX = 255  # MessageWhiz's limit on a broadcast's name
+UTC_OFFSET = 0  # every date goes out in UTC; the marketer's zone stays here, for display
 
 
 class SubmissionProblem(Exception):
@@ -75,11 +75,6 @@ def lease_seconds() -> float:
     """How long a submission's request may still be in flight: the client's connect and read
     timeouts, and as much again for MessageWhiz still working on it after the client gave up."""
     return 2 * (settings.MESSAGEWHIZ_CONNECT_TIMEOUT + settings.MESSAGEWHIZ_READ_TIMEOUT)
-
-
-def utc_offset_minutes(broadcast: Broadcast) -> int:
-    """The offset of the broadcast's chosen time zone at its send time (DST-aware), in minutes."""
-    return utc_offset_at(broadcast.time_zone or "UTC", broadcast.send_at or timezone.now())
 
 
 def remote_ids(objects, what: str) -> list[int]:
@@ -110,7 +105,9 @@ def broadcast_request(broadcast: Broadcast) -> Request:
         raise SubmissionProblem(errors)
     timing = {
         "send_date": b.send_at if b.trigger is None else None,
-        "utc_offset": utc_offset_minutes(b),
+        # The reference doesn't say whether send_date is UTC or local time in utc_offset; with a
+        # UTC instant and offset 0 both readings mean the same moment (ASSUMPTIONS.md).
+        "utc_offset": UTC_OFFSET,
         "trigger_id": remote_ids([b.trigger], "Trigger")[0] if b.trigger else None,
         "delay": b.delay if b.trigger else None,
     }

@@ -18,6 +18,7 @@ from .sending import (
     SMART,
     Timing,
     active_campaign,
+    local_instant,
     message_bodies,
     missing,
     new_broadcast,
@@ -131,6 +132,8 @@ def create_broadcast(call: Call) -> dict:
     campaign = active_campaign(store, body["campaign_id"])
     bodies = message_bodies(store, body)
     timing = Timing(store, body)
+    if "exp_date" in settings:  # read like send_date: local time in utc_offset
+        settings["expires_at"] = local_instant(settings["exp_date"], timing.utc_offset)
     if broadcast_type == SINGLE:
         senders = sender_names(store, id_list(body["sender_id"], "sender_id"), [])
         recipients = recipients_for(

@@ -88,8 +88,16 @@ def recipients_for(
     return chosen
 
 
+def local_instant(value: str, offset_minutes: int) -> float:
+    """Decision (the reference never says whether send_date is UTC or local time): the least
+    convenient reading — the date's wall-clock digits are local time in `utc_offset`, whatever
+    zone designator (`Z`, `+02:00`) it carries. Only an offset of 0 makes both readings agree."""
+    moment = parse_datetime(value).replace(tzinfo=UTC)
+    return (moment - timedelta(minutes=offset_minutes)).timestamp()
+
+
 class Timing:
-    """When a broadcast starts: now, at send_date (in utc_offset when it has no zone), or when its
+    """When a broadcast starts: now, at send_date (local time in utc_offset), or when its
     trigger fires. Decision: a trigger's `delay` minutes are recorded but not waited for."""
 
     def __init__(self, store: Store, body: dict, now_key: str = "send_now"):
@@ -103,10 +111,7 @@ class Timing:
         self.send_now = explicit_now if explicit_now is not None else not (self.send_date or self.trigger)
         self.start_at = None
         if self.send_date and not self.send_now:
-            moment = parse_datetime(self.send_date)
-            if not any(mark in self.send_date[10:] for mark in ("Z", "+", "-")):
-                moment -= timedelta(minutes=self.utc_offset)
-            self.start_at = moment.timestamp()
+            self.start_at = local_instant(self.send_date, self.utc_offset)
 
     @property
     def waits_for_trigger(self) -> bool:
