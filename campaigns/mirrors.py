@@ -10,9 +10,6 @@ from messaging.sync.resources import Members, MirrorResource, register
 
 from .models import Campaign, Link, LinkList, Template, Trigger, WordSpinner
 
-# The reference has no PATCH for these: they are enabled again by PUT with `enabled`.
-ENABLE_BY_PUT = {"patch": "update"}
-
 
 def _optional(obj, value):
     """An empty optional field: "" clears it on an existing object (None would leave the old value
@@ -122,9 +119,12 @@ register(
     MirrorResource(key="campaign", model=Campaign, fields=("name", "start_date", "end_date"),
                    read_only=("is_default",), to_remote=campaign_to_remote, from_remote=campaign_from_remote,
                    order=10),
-    MirrorResource(key="template", model=Template, fields=("name", "body"), renamed=ENABLE_BY_PUT, order=10),
+    # Nothing in the reference enables a template, link or trigger again. A template is only its
+    # text, so a new one takes its place; a link's id sits in message bodies and a trigger's URL in
+    # other systems, so those stay disabled remotely and the push says so.
+    MirrorResource(key="template", model=Template, fields=("name", "body"), reenable="recreate", order=10),
     MirrorResource(key="link", model=Link, fields=("name", "url", "bot_redirect", "preview_url"),
-                   to_remote=link_to_remote, from_remote=link_from_remote, renamed=ENABLE_BY_PUT,
+                   to_remote=link_to_remote, from_remote=link_from_remote, reenable="",
                    created_by=link_created_by, order=10),
     MirrorResource(
         key="link_list",
@@ -142,6 +142,6 @@ register(
         ),
     ),
     MirrorResource(key="word_spinner", prefix="spinner", model=WordSpinner, fields=("name", "words"), order=10),
-    MirrorResource(key="trigger", model=Trigger, fields=("name",), renamed=ENABLE_BY_PUT,
+    MirrorResource(key="trigger", model=Trigger, fields=("name",), reenable="",
                    read_only=("uuid", "short_url", "trigger_type_id"), order=10),
 )

@@ -591,11 +591,10 @@ class MessageWhizClient:
     def link_iter(self, **params) -> Iterator[dict]:
         return self.iter_pages(self.link_list, **params)
 
-    def link_update(self, link_id, *, name=None, url=None, bot_redirect=None, preview_url=None, enabled=None) -> dict:
-        """A platform link given as "" is cleared. Links have no PATCH: `enabled` re-enables through PUT."""
+    def link_update(self, link_id, *, name=None, url=None, bot_redirect=None, preview_url=None) -> dict:
+        """A platform link given as "" is cleared. The reference has no way to enable a link again."""
         return self._call("PUT", f"{LINK}/{int(link_id)}", json=_clean({
             "name": name, "url": url, "platform_based_links": _platform_links(bot_redirect, preview_url),
-            "enabled": enabled,
         }))
 
     def link_disable(self, link_id) -> bool:
@@ -689,9 +688,9 @@ class MessageWhizClient:
     def template_iter(self, **params) -> Iterator[dict]:
         return self.iter_pages(self.template_list, **params)
 
-    def template_update(self, template_id, *, name=None, body=None, enabled=None) -> dict:
-        """Templates have no PATCH in the reference: `enabled` re-enables through PUT (as senders document)."""
-        return self._json("PUT", f"{TEMPLATE}/{int(template_id)}", name=name, body=body, enabled=enabled)
+    def template_update(self, template_id, *, name=None, body=None) -> dict:
+        """The reference has no way to enable a template again (no PATCH, no `enabled` in PUT)."""
+        return self._json("PUT", f"{TEMPLATE}/{int(template_id)}", name=name, body=body)
 
     def template_disable(self, template_id) -> bool:
         return self._disable(f"{TEMPLATE}/{int(template_id)}")
@@ -708,9 +707,9 @@ class MessageWhizClient:
     def trigger_iter(self, **params) -> Iterator[dict]:
         return self.iter_pages(self.trigger_list, **params)
 
-    def trigger_update(self, trigger_id, *, name=None, enabled=None) -> dict:
-        """Triggers have no PATCH in the reference: `enabled` re-enables through PUT."""
-        return self._json("PUT", f"{TRIGGER}/{int(trigger_id)}", name=name, enabled=enabled)
+    def trigger_update(self, trigger_id, *, name=None) -> dict:
+        """The reference has no way to enable a trigger again (no PATCH, no `enabled` in PUT)."""
+        return self._json("PUT", f"{TRIGGER}/{int(trigger_id)}", name=name)
 
     def trigger_disable(self, trigger_id) -> bool:
         return self._disable(f"{TRIGGER}/{int(trigger_id)}")

@@ -36,10 +36,11 @@ class Resource:
     computed: dict[str, Callable[[Call, dict], Any]] = field(default_factory=dict)
     on_write: Callable[[Call, dict, dict], None] | None = None  # extra body keys (list members)
     generic: tuple[str, ...] = ("create", "list", "put", "patch", "delete")
+    put_enables: bool = False  # whether PUT documents `enabled` (senders, sender lists)
 
 
-# Decision: where the reference documents no PATCH, a disabled object is enabled again by PUT with
-# `enabled` in the body, as the Sender PUT documents it ("the new sender name and status").
+# Templates, triggers and links document no PATCH, and their PUT documents no `enabled`: nothing
+# enables them again once DELETE disabled them.
 WITHOUT_PATCH = ("create", "list", "put", "delete")
 
 
@@ -120,6 +121,10 @@ def select(call: Call, resource: Resource) -> list[dict]:
 def update(call: Call, resource: Resource, ident: int, patch: bool = False) -> dict:
     obj = call.store.find(resource.collection, resource.label, ident)
     body = call.json
+    if not (patch or resource.put_enables):
+        # Decision (least convenient): `enabled` in a PUT that doesn't document it is ignored
+        # without a word, so only a client that reads the object back notices it changed nothing.
+        body = {key: value for key, value in body.items() if key != "enabled"}
     apply_fields(call, resource, obj, body, creating=False)
     if resource.on_write:
         resource.on_write(call, obj, body)
@@ -195,6 +200,7 @@ SENDERS = register(
         required=("name",),
         created=("id", "name", "enabled"),
         listed=("enabled", "id", "name"),
+        put_enables=True,  # "the new sender name and status"
     )
 )
 

@@ -43,6 +43,7 @@ SENDER_LISTS = register(
         computed={"count": lambda call, obj: len(obj["sender_ids"])},
         # PUT senderIds are "added to the list", as the prose says (not a replacement)
         on_write=lambda call, obj, body: _add_members(call, obj, body["senderIds"]) if "senderIds" in body else None,
+        put_enables=True,  # the PUT prose lists "enabled(bool)"
     )
 )
 
