@@ -10,6 +10,7 @@ from django.utils import timezone
 from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import MessageWhizError
 
+from .followup import remote_state_text
 from .models import Broadcast, Segment
 from .sending import UTC_OFFSET, SubmissionProblem, remote_ids
 from .singles import outcome_unknown
@@ -71,8 +72,8 @@ def segment_continue(broadcast: Broadcast, *, size: int, body: str = "", templat
         segment.delete()
         raise SubmissionProblem(f"MessageWhiz refused the segment: {exc}") from exc
     Segment.objects.filter(pk=segment.pk).update(
-        remote_id=result.get("id"), remote_state=result.get("state"), recipient_count=result.get("recipient_count"),
-        estimated_price=result.get("estimated_price"),
+        remote_id=result.get("id"), remote_state=remote_state_text(result.get("state")),
+        recipient_count=result.get("recipient_count"), estimated_price=result.get("estimated_price"),
     )
     Broadcast.objects.filter(pk=broadcast.pk).update(updated_at=timezone.now())
     segment.refresh_from_db()

@@ -89,7 +89,9 @@ class Broadcast(models.Model):
     submission_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
     remote_id = models.BigIntegerField("MessageWhiz broadcast id", null=True, blank=True, db_index=True)
     remote_segment_id = models.BigIntegerField(null=True, blank=True)
-    remote_state = models.IntegerField(null=True, blank=True)
+    # MessageWhiz's `state`, as reported: the reference never says what its values mean, so it is
+    # shown, never acted on (campaigns.followup decides completion from the delivery figures).
+    remote_state = models.CharField(max_length=40, blank=True, default="")
     estimate = models.JSONField(default=dict, blank=True, help_text="MessageWhiz's /Broadcast/estimate answer")
     local_estimate = models.JSONField(default=dict, blank=True, help_text="Our own pre-estimate")
     estimated_at = models.DateTimeField(null=True, blank=True)
@@ -166,7 +168,7 @@ class Segment(models.Model):
     recipient_cap = models.PositiveIntegerField(null=True, blank=True)
     first_segment_size = models.PositiveIntegerField(null=True, blank=True)
     next_segment_size = models.PositiveIntegerField(null=True, blank=True)
-    remote_state = models.IntegerField(null=True, blank=True)
+    remote_state = models.CharField(max_length=40, blank=True, default="")  # as reported; meaning undocumented
     recipient_count = models.PositiveIntegerField(null=True, blank=True)
     estimated_price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     submission_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)

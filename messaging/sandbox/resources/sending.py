@@ -196,7 +196,7 @@ def send_segment(
             "message_body": bodies[0],
             "template_id": None,
             "batch_index": None,
-            "state": 0,
+            "state": "queued",  # opaque, like a broadcast's (see STATES)
             "recipient_count": len(recipients),
             "estimated_price": 0,
             "send_conditions_id": None,
@@ -237,14 +237,26 @@ def send_segment(
     return segment
 
 
-def broadcast_state(store: Store, broadcast: dict) -> int:
-    """Decision (the reference does not list states): 0 scheduled, 1 sending, 2 done."""
+# Decision (the reference shows `state` but never lists its values): the least convenient
+# reading — opaque values, ints and strings, that change from one look to the next; 2, the
+# example's value, means "still sending" here, and no value marks "done" twice in a row.
+STATES = {
+    "scheduled": (0, "queued", 11),
+    "sending": (2, "in_progress", 7, "processing"),
+    "done": (5, "finished", 99),
+}
+
+
+def broadcast_state(store: Store, broadcast: dict) -> int | str:
     states = [message["state"] for message in store.broadcast_messages(broadcast["id"])]
     if any(state is None for state in states):
-        return 0
-    if any(state in (0, 1) for state in states):
-        return 1
-    return 2
+        phase = "scheduled"
+    elif any(state in (0, 1) for state in states):
+        phase = "sending"
+    else:
+        phase = "done"
+    looks = broadcast["state_looks"] = broadcast.get("state_looks", -1) + 1
+    return STATES[phase][looks % len(STATES[phase])]
 
 
 def release_trigger(store: Store, dispatcher: Dispatcher, trigger_id: int) -> int:
