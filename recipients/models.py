@@ -18,7 +18,27 @@ OTHER_MAX = 5000
 PHONE_MAX = 20
 
 
-class RecipientList(MirroredModel):
+class UploadCounts(models.Model):
+    """What MessageWhiz said it took at the list's last upload, against what we sent: its answer's
+    `inserted` (or the list's size) and `wrong`. None: not known (never uploaded, or not answered)."""
+
+    remote_accepted = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    remote_wrong = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    remote_expected = models.PositiveIntegerField(null=True, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def remote_counts(self) -> str:
+        """"MessageWhiz accepted 2 of 3 (1 wrong)", or "" when it never said."""
+        if self.remote_accepted is None or self.remote_expected is None:
+            return ""
+        wrong = f" ({self.remote_wrong} wrong)" if self.remote_wrong is not None else ""
+        return f"MessageWhiz accepted {self.remote_accepted} of {self.remote_expected}{wrong}"
+
+
+class RecipientList(MirroredModel, UploadCounts):
     name = models.CharField(max_length=255)
     # Kept exact by every service that changes membership, so list pages never count a million rows.
     recipient_count = models.PositiveIntegerField(default=0, editable=False)
@@ -58,7 +78,7 @@ class Recipient(models.Model):
         return self.phone
 
 
-class UnsubscribeList(MirroredModel):
+class UnsubscribeList(MirroredModel, UploadCounts):
     name = models.CharField(max_length=255)
     # MessageWhiz's `unsubscribers_amount`.
     member_count = models.PositiveIntegerField(default=0, editable=False)

@@ -102,11 +102,19 @@ def mirror_push(obj: MirroredModel) -> None:
         logger.warning("Push of %s %s refused: %s", resource.key, obj.pk, exc)
         return
 
+    problem = resource.check_remote(obj) if resource.check_remote is not None else ""
+    if problem:
+        content = resource.content_snapshot(obj) if resource.content_snapshot is not None else {}
+        snapshot = {key: value for key, value in snapshot.items() if key not in content}
     read_back = {name: getattr(obj, name) for name in resource.read_only}
     manager = type(obj).objects
     manager.filter(pk=obj.pk).update(
         remote_id=obj.remote_id, remote_snapshot=snapshot, create_attempted_at=None, **read_back
     )
+    if problem:
+        manager.filter(pk=obj.pk).update(sync_state=SyncState.FAILED, sync_error=problem, synced_at=timezone.now())
+        logger.warning("Push of %s %s went through, but: %s", resource.key, obj.pk, problem)
+        return
     # Only if nobody edited the row meanwhile; otherwise their edit's own push is queued.
     manager.filter(pk=obj.pk, revision=revision).update(
         sync_state=SyncState.SYNCED if obj.enabled else SyncState.DISABLED,
