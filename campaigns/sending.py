@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import AmbiguousRequestError, MessageWhizError
+from messaging.sync.push import cannot_reenable
 from recipients.selectors import phones_for_send
 
 from .estimates import broadcast_problems, problems_summary
@@ -80,8 +81,8 @@ def lease_seconds() -> float:
 def remote_ids(objects, what: str) -> list[int]:
     ids = []
     for obj in objects:
-        if not obj.enabled:
-            raise SubmissionProblem(f"{what} “{obj}” is disabled.")
+        if not obj.enabled or obj.sync_error == cannot_reenable(obj._meta.verbose_name):
+            raise SubmissionProblem(f"{what} “{obj}” is disabled{' in MessageWhiz' if obj.enabled else ''}.")
         if obj.remote_id is None:
             raise SubmissionProblem(f"{what} “{obj}” is not in MessageWhiz yet ({obj.get_sync_state_display()}"
                                     f"{': ' + obj.sync_error if obj.sync_error else ''}).")

@@ -404,3 +404,17 @@ def test_reports_that_came_before_the_messages_are_applied_when_they_are_made(
     assert (broadcast.sent, broadcast.delivered) == (3, 3)
     assert set(Message.objects.filter(broadcast=broadcast).values_list("status", flat=True)) == {"delivered"}
     assert not CallbackEvent.objects.filter(applied_at__isnull=True).exists()
+
+
+def test_a_trigger_messagewhiz_keeps_disabled_is_refused_before_sending(make_broadcast, sandbox, mw_account, mw):
+    from campaigns.models import Trigger
+    from messaging.mirror import SyncState
+    from messaging.sync.push import cannot_reenable
+
+    remote_id = mw.trigger_create(name="Landed")["id"]
+    trigger = Trigger.objects.create(account=mw_account, name="Landed", remote_id=remote_id,
+                                     sync_state=SyncState.FAILED, sync_error=cannot_reenable("trigger"))
+    broadcast = make_broadcast(trigger=trigger)
+    with pytest.raises(SubmissionProblem, match="Trigger “Landed” is disabled in MessageWhiz"):
+        broadcast_submit(broadcast)
+    assert posts(sandbox) == []
