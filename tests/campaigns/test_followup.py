@@ -6,6 +6,7 @@ never 2 once done), as the reference never says what they mean."""
 import time
 from datetime import timedelta
 
+from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.followup import REPORTS_STALE_AFTER, broadcasts_refresh
@@ -100,7 +101,8 @@ def test_a_trigger_broadcast_completes_after_its_trigger_fired(make_broadcast, s
     assert broadcast.state == Broadcast.State.COMPLETED
 
 
-def test_state_2_while_reports_are_still_expected_does_not_complete(make_broadcast, sandbox, mw_account):
+def test_state_2_while_reports_are_still_expected_does_not_complete(make_broadcast, sandbox, mw_account,
+                                                                     admin_client):
     """2 was the sandbox's invented "done": the sandbox now reports it while messages are in flight."""
     sandbox.callbacks(delay_ms=60_000)
     broadcast = run_task(make_broadcast())  # sent, no delivery report yet
@@ -108,6 +110,8 @@ def test_state_2_while_reports_are_still_expected_does_not_complete(make_broadca
     broadcast.refresh_from_db()
     assert (broadcast.state, broadcast.remote_state) == (Broadcast.State.SUBMITTED, "2")
     assert broadcast.provider_report["delivery"]["sent"] == 3
+    page = admin_client.get(reverse("campaigns:broadcast_detail", args=[broadcast.pk])).content.decode()
+    assert "its state there: “2” (a value the reference does not explain)" in page
 
 
 def test_completes_by_its_figures_whatever_state_values_come(make_broadcast, sandbox, mw_account):
