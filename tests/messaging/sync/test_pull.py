@@ -224,3 +224,26 @@ def test_a_pull_cut_short_marks_nothing_missing(mw_account, sandbox):
 
     assert (summary["failed"], summary["missing"]) == (1, 0)
     assert not Template.objects.exclude(sync_state=SyncState.SYNCED).exists()
+
+
+def test_an_object_a_walk_skipped_is_looked_up_before_it_is_called_missing(db, stub):
+    """Paging by offset skips an item when one before it leaves the list meanwhile: here B."""
+    from messaging.models import ProviderAccount
+
+    account = ProviderAccount.objects.create(name="Stub", base_url=stub.url, api_key="k")
+    for remote_id, name in ((1, "A"), (2, "B")):
+        Template.objects.create(account=account, name=name, body="x", remote_id=remote_id, sync_state=SyncState.SYNCED,
+                                remote_snapshot={"name": name, "body": "x", "enabled": True})
+
+    def page(*items):
+        return {"json": {"errorCode": 0, "result": [{"id": i, "name": n, "body": "x", "enabled": True}
+                                                    for i, n in items]}}
+
+    stub.script = [page((1, "A")), page(), page(),  # the walk: enabled (two pages), then disabled
+                   page((2, "B"))]  # B by name
+
+    summary = pull(account, "template")
+
+    assert (summary["unchanged"], summary["missing"]) == (1, 0)
+    assert stub.seen[-1]["path"] == "/api/3/template?start=0&limit=100&enabled=true&filter=name%3DB"
+    assert not Template.objects.exclude(sync_state=SyncState.SYNCED).exists()
