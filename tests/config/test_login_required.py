@@ -98,3 +98,37 @@ def test_static_files_are_served(client):
     from django.contrib.staticfiles import finders
 
     assert finders.find("css/app.css")
+
+
+# Provider settings and callback URLs (which carry the token that authenticates delivery reports)
+# need model permissions; being signed in, or staff, is not enough.
+NEEDS_PERMISSION = {name: url for name, url in PATTERNS.items()
+                    if name.startswith(("providers:", "messaging:account_")) or name == "callbacks:settings"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("staff", [False, True], ids=["user", "staff"])
+def test_users_without_permissions_get_403_on_provider_and_callback_pages(client, django_user_model, staff):
+    assert len(NEEDS_PERMISSION) >= 10
+    client.force_login(django_user_model.objects.create_user("marketer", password="pw", is_staff=staff))
+    for name, url in NEEDS_PERMISSION.items():
+        assert client.get(url).status_code == 403, (name, url)
+        assert client.post(url, {}).status_code == 403, (name, url)
+    menu = client.get(reverse("home")).content.decode()
+    for name in ("callbacks:settings", "providers:list", "messaging:account_list"):
+        assert f'href="{reverse(name)}"' not in menu, name
+
+
+@pytest.mark.django_db
+def test_the_change_permission_on_provider_accounts_shows_the_callback_urls(client, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    from messaging.models import ProviderAccount
+
+    account = ProviderAccount.objects.create(name="Sandbox", api_key="k")
+    user = django_user_model.objects.create_user("admin2", password="pw")
+    user.user_permissions.add(Permission.objects.get(codename="change_provideraccount"))
+    client.force_login(user)
+    page = client.get(reverse("callbacks:settings"))
+    assert page.status_code == 200 and account.callback_token in page.content.decode()
+    assert f'href="{reverse("callbacks:settings")}"' in client.get(reverse("home")).content.decode()

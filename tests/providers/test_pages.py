@@ -151,12 +151,22 @@ def test_test_send_shows_the_raw_answer(admin_client, stub, make_account):
     assert "&lt;unauthorized&gt;" in page and "(truncated)" in page
 
 
-def test_pages_need_staff_to_change(client, django_user_model, make_account):
-    account = make_account()
-    user = django_user_model.objects.create_user("colleague", password="pw")
+def test_pages_need_model_permissions_not_staff(client, django_user_model, make_account):
+    from django.contrib.auth.models import Permission
+
+    account = make_account(dlr_enabled=True, dlr_status_field="status")
+    user = django_user_model.objects.create_user("colleague", password="pw", is_staff=True)
     client.force_login(user)
+    assert client.get("/providers/generic/").status_code == 403
+    assert client.get(f"/providers/generic/{account.pk}/edit/").status_code == 403
+    assert client.post(f"/providers/generic/{account.pk}/test/", {}).status_code == 403
+
+    user.user_permissions.add(Permission.objects.get(codename="view_genericproviderconfig"))
+    client.force_login(django_user_model.objects.get(pk=user.pk))  # permissions are cached per user object
     assert client.get("/providers/generic/").status_code == 200
-    assert client.get(f"/providers/generic/{account.pk}/").status_code == 200
+    page = client.get(f"/providers/generic/{account.pk}/").content.decode()
+    # Viewing the configuration does not show the callback URLs: they carry the account's token.
+    assert account.callback_token not in page and "/edit/" not in page
     assert client.get(f"/providers/generic/{account.pk}/edit/").status_code == 403
     assert client.post(f"/providers/generic/{account.pk}/test/", {}).status_code == 403
 
