@@ -161,6 +161,11 @@ MESSAGEWHIZ_BASE_URL = env.str("MESSAGEWHIZ_BASE_URL", default="http://127.0.0.1
 MESSAGEWHIZ_CONNECT_TIMEOUT = env_number("float", "MESSAGEWHIZ_CONNECT_TIMEOUT", 5.0)
 MESSAGEWHIZ_READ_TIMEOUT = env_number("float", "MESSAGEWHIZ_READ_TIMEOUT", 30.0)
 MESSAGEWHIZ_MAX_RETRIES = env_number("int", "MESSAGEWHIZ_MAX_RETRIES", 4)
+# Outbound requests (provider endpoints, API roots) never reach loopback, private, link-local or
+# metadata addresses (messaging.netguard) unless allowed here: every address, or some hosts as
+# written in their URLs ("sms.internal", "10.0.0.5:8443", "[fd00::5]:443").
+OUTBOUND_ALLOW_PRIVATE_NETWORKS = env.bool("OUTBOUND_ALLOW_PRIVATE_NETWORKS", default=False)
+OUTBOUND_ALLOWED_HOSTS = env.list("OUTBOUND_ALLOWED_HOSTS", default=[])
 # Scheduled broadcasts are handed to MessageWhiz this long before their send time (MessageWhiz
 # starts them exactly on time); until then they can still be cancelled here.
 SCHEDULE_LEAD_SECONDS = env_number("int", "SCHEDULE_LEAD_SECONDS", 600)
