@@ -15,6 +15,8 @@ connection, against the address actually connected to (`GuardedAdapter` for requ
 Settings open it explicitly: OUTBOUND_ALLOW_PRIVATE_NETWORKS=true allows every address (the tests;
 a deployment whose providers live on its private network), OUTBOUND_ALLOWED_HOSTS allows some
 hosts, as written in the URL, with or without a port (`make run` allows its sandbox that way).
+Behind an outbound HTTP proxy (HTTPS_PROXY) the connection checked is the proxy's: the form check
+still applies, and the proxy should refuse internal destinations itself.
 """
 
 import ipaddress
