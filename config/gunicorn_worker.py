@@ -28,6 +28,8 @@ REQUEST_BUFFER_BYTES = int(os.environ.get("WEB_REQUEST_BUFFER_BYTES", str(1024 *
 HEAD_LIMIT = 64 * 1024  # beyond this gunicorn's own parser refuses the head
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 CONTENT_LENGTH = re.compile(rb"\ncontent-length[ \t]*:[ \t]*(\d+)")
+EXPECT_CONTINUE = re.compile(rb"\r\nexpect[ \t]*:[ \t]*100-continue[ \t]*(?=\r\n)", re.IGNORECASE)
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 def request_complete(data: bytes | bytearray) -> bool:
@@ -45,11 +47,17 @@ def request_complete(data: bytes | bytearray) -> bool:
     return body >= min(int(match.group(1)) if match else 0, REQUEST_BUFFER_BYTES)
 
 
+def expects_continue(data: bytes | bytearray) -> bool:
+    head_end = data.find(b"\r\n\r\n")
+    return head_end >= 0 and EXPECT_CONTINUE.search(bytes(data[:head_end + 2])) is not None
+
+
 class BufferedConn(TConn):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.buffered = None  # the bytes of the request being read, while in the main loop
         self.read_deadline = 0.0
+        self.continued = False  # whether we answered its "Expect: 100-continue" ourselves
 
 
 class BufferingThreadWorker(ThreadWorker):
@@ -79,6 +87,7 @@ class BufferingThreadWorker(ThreadWorker):
             return
         conn.sock.setblocking(False)
         conn.buffered = bytearray()
+        conn.continued = False
         conn.read_deadline = time.monotonic() + REQUEST_READ_TIMEOUT
         self.buffering.append(conn)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_buffering_readable, conn))
@@ -100,6 +109,12 @@ class BufferingThreadWorker(ThreadWorker):
             self.stop_buffering(conn)
             conn.data_ready = True
             self.enqueue_req(conn)
+        elif not conn.continued and expects_continue(conn.buffered):
+            # The client waits for this before it sends the body. The header is then dropped
+            # (handle()), so that gunicorn does not send a second one.
+            conn.continued = True
+            with contextlib.suppress(OSError):
+                conn.sock.send(CONTINUE)
 
     def stop_buffering(self, conn):
         self.buffering.remove(conn)
@@ -124,5 +139,8 @@ class BufferingThreadWorker(ThreadWorker):
             conn.buffered = None
             conn.sock.setblocking(True)
             conn.init()
+            if conn.continued:
+                head_end = buffered.find(b"\r\n\r\n") + 2
+                buffered = EXPECT_CONTINUE.sub(b"", bytes(buffered[:head_end]), count=1) + buffered[head_end:]
             conn.parser.unreader.unread(bytes(buffered))
         return super().handle(conn)

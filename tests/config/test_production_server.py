@@ -153,3 +153,37 @@ def test_slow_clients_do_not_stop_callbacks_or_pages(server):
             assert answer.startswith(b"HTTP/1.1 408"), answer
             assert sock.recv(200) == b""  # and the server closed the connection
         assert time.monotonic() - started < READ_TIMEOUT + 5
+
+
+def read_response(sock) -> bytes:
+    """Everything the server sends until it closes the connection (Connection: close), bounded."""
+    sock.settimeout(10)
+    data = b""
+    for _ in range(100):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_expect_continue_and_chunked_bodies_reach_the_app(server):
+    """Clients that wait for "100 Continue" before the body (curl does, for larger bodies) get it
+    at once, exactly once; a chunked body is complete when its last chunk arrives."""
+    url, _, token = server
+    port = int(url.rsplit(":", 1)[1])
+    head = (f"POST /callbacks/{token}/dlr HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            "Connection: close\r\n")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall((head + "Expect: 100-continue\r\nContent-Length: 2\r\n\r\n").encode())
+        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"{}")
+        answer = read_response(sock)
+    assert b"100 Continue" not in answer and re.match(rb"HTTP/1.1 [2-4]\d\d ", answer), answer[:200]
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall((head + "Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n").encode())
+        time.sleep(0.3)
+        sock.sendall(b"1\r\n}\r\n0\r\n\r\n")
+        answer = read_response(sock)
+    assert re.match(rb"HTTP/1.1 [2-4]\d\d ", answer), answer[:200]
