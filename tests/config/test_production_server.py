@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import free_port, wait_for_http
+from tests.conftest import free_port, stop_process, wait_for_http
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 PASSWORD = "a-long-passphrase-42"
@@ -78,12 +78,7 @@ def server(tmp_path_factory):
         wait_for_http(f"{url}/healthz", timeout=30, proc=proc)
         yield url, tmp, token
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_process(proc, timeout=15)
 
 
 def static_urls(html: str) -> list[str]:
