@@ -116,7 +116,7 @@ def test_collectstatic_with_the_manifest_storage_and_the_pages_render(server):
 
 
 def test_slow_clients_do_not_stop_callbacks_or_pages(server):
-    """Slowloris: many more clients than threads send a callback's body one byte at a time. A
+    """Slowloris: many more clients than threads send a callback's head or body bit by bit. A
     delivery report's URL and the login page still answer at once, and each slow client is
     answered 408 and disconnected once WEB_REQUEST_READ_TIMEOUT has passed."""
     url, _, token = server
@@ -124,16 +124,17 @@ def test_slow_clients_do_not_stop_callbacks_or_pages(server):
     slow_clients = 6 * THREADS
     with contextlib.ExitStack() as stack:
         sockets = []
-        for _ in range(slow_clients):
+        for number in range(slow_clients):
             sock = stack.enter_context(socket.create_connection((host, port), timeout=5))
-            sock.sendall(f"POST /callbacks/{token}/dlr HTTP/1.1\r\nHost: {host}\r\n"
-                         "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{".encode())
+            head = f"POST /callbacks/{token}/dlr HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            # Half of them stall in the body, half in the head (the classic slowloris).
+            sock.sendall((head + "Content-Length: 1000\r\n\r\n{" if number % 2 else head).encode())
             sockets.append(sock)
         started = time.monotonic()
         for _ in range(3):  # a few bytes more from each, as a slowloris keeps its requests alive
             time.sleep(0.3)
-            for sock in sockets:
-                sock.sendall(b" ")
+            for number, sock in enumerate(sockets):
+                sock.sendall(b" " if number % 2 else b"X-Slow: 1\r\n")
 
         for path in (f"/callbacks/{token}/ping", "/accounts/login/", "/healthz"):
             sent = time.monotonic()
