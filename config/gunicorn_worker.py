@@ -68,10 +68,8 @@ class BufferingThreadWorker(ThreadWorker):
     def accept(self, listener):
         try:
             client_sock, client_addr = listener.accept()
-        except BlockingIOError:
-            return
-        except (ConnectionAbortedError, InterruptedError):
-            return
+        except (BlockingIOError, ConnectionAbortedError, InterruptedError):
+            return  # another worker took it, or the client gave up: as gthread, ignore
         self.nr_conns += 1
         self.start_buffering(BufferedConn(self.cfg, client_sock, client_addr, listener.getsockname()))
 
