@@ -10,7 +10,7 @@ from django.utils import timezone
 from messaging.models import GenericProviderConfig, ProviderAccount, Sender, SenderList, WhatsAppTemplate
 from recipients.models import RecipientList, UnsubscribeList
 
-from .estimates import typical_token_values
+from .estimates import text_parts_problem, typical_token_values
 from .models import Broadcast, Campaign, Template, Trigger, WordSpinner
 
 WHEN_CHOICES = [("now", "Send now"), ("later", "At a date and time"), ("trigger", "When a trigger fires"),
@@ -152,6 +152,9 @@ class ComposeForm(forms.ModelForm):
         messagewhiz = account is None or account.kind == ProviderAccount.Kind.MESSAGEWHIZ
         if not (data.get("body") or data.get("template") or data.get("whatsapp_template")):
             self.add_error("body", "Write a message or choose a template.")
+        for name, text in (("body", data.get("body")), ("template", getattr(data.get("template"), "body", ""))):
+            if text and (problem := text_parts_problem(text, account=account)):
+                self.add_error(name, problem)
         if messagewhiz:
             if not data.get("campaign"):
                 self.add_error("campaign", "MessageWhiz sends every broadcast under a campaign: choose one.")
