@@ -7,6 +7,7 @@ from config import views
 urlpatterns = [
     path("", campaign_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("", include("messaging.urls")),

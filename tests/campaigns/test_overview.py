@@ -46,3 +46,15 @@ def test_lists_and_sync_problems_link_to_their_pages(admin_client, mw_account):
     assert f'<a href="{reverse("recipients:list_detail", args=["recipients", customers.pk])}">Customers</a>' in page
     assert f'<a href="{reverse("recipients:list_detail", args=["unsubscribes", opt_outs.pk])}">Opt-outs</a>' in page
     assert "Unsubscribe list not found" in page
+
+
+def test_failures_are_counted_alike_on_every_page(admin_client, make_broadcast):
+    """Refused, undelivered, expired and rejected messages are all "failed or undelivered", on the
+    overview, the campaign and the broadcast alike; unknown ones are not (yet)."""
+    broadcast = make_broadcast()
+    Broadcast.objects.filter(pk=broadcast.pk).update(state="completed", sent=20, delivered=8, failed=1, undelivered=4,
+                                                     expired=2, rejected=3, unknown=2, submitted_at=timezone.now())
+    stat = '<span class="stat-value">10</span><span class="stat-label">Failed or undelivered</span>'
+    for url in (reverse("home"), reverse("campaigns:campaign_detail", args=[broadcast.campaign_id]),
+                reverse("campaigns:broadcast_detail", args=[broadcast.pk])):
+        assert stat in admin_client.get(url).content.decode(), url
