@@ -146,5 +146,31 @@ def overview(*, days: int) -> dict:
                                            recurrence__isnull=True).order_by("-created_at")[:5],
         "lists": apps.get_model("recipients.RecipientList").objects.filter(enabled=True).order_by("-updated_at")[:6],
         "sync_problems": mirror_sync_problems(limit=10),
+        "trend": overview_trend(since=since),
     }
+
+
+def overview_trend(*, since) -> list[dict]:
+    """Per day (in the site's zone) of the period, oldest first: the counters of the broadcasts
+    submitted that day, summed the same way as the overview's totals (so the bars add up to them;
+    the first day is the part of it inside the period). Days without any are 0."""
+    from datetime import timedelta
+
+    from django.db.models.functions import TruncDate
+    from django.utils import timezone
+
+    rows = (Broadcast.objects.filter(submitted_at__gte=since)
+            .annotate(day=TruncDate("submitted_at", tzinfo=timezone.get_current_timezone()))
+            .values("day").order_by("day")
+            .annotate(sent=Sum("sent"), delivered=Sum("delivered"), clicked=Sum("clicks_unique"),
+                      **{name: Sum(name) for name in FAILED_COUNTERS}))
+    by_day = {row["day"]: row for row in rows}
+    first = timezone.localdate(since)
+    trend = []
+    for offset in range((timezone.localdate() - first).days + 1):
+        day = first + timedelta(days=offset)
+        row = by_day.get(day, {})
+        trend.append({"day": day.isoformat(), "sent": row.get("sent") or 0, "delivered": row.get("delivered") or 0,
+                      "failed": failed_total(row), "clicked": row.get("clicked") or 0})
+    return trend
 
