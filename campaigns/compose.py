@@ -1,6 +1,7 @@
 """The compose forms: what a broadcast (or a smart broadcast's next segment) sends, to whom, and when."""
 
 import json
+import re
 import zoneinfo
 from datetime import UTC, datetime
 
@@ -9,7 +10,9 @@ from django.utils import timezone
 
 from messaging.models import GenericProviderConfig, ProviderAccount, Sender, SenderList, WhatsAppTemplate
 from recipients.models import RecipientList, UnsubscribeList
+from recipients.selectors import column_tokens
 
+from . import rendering
 from .estimates import text_parts_problem, typical_token_values
 from .models import Broadcast, Campaign, Template, Trigger, WordSpinner
 
@@ -69,6 +72,25 @@ def default_account(accounts):
 def counted_tokens(textarea: forms.Widget, spinners) -> None:
     """Have the live counter count tokens at the lengths the estimate assumes (static/js/sms-counter.js)."""
     textarea.attrs["data-token-values"] = json.dumps(typical_token_values(spinners))
+
+
+# The name a token starts with, up to its closing braces (or a fallback after "|").
+_TOKEN_NAME = re.compile(r"\{\{\s*(\w+)\s*(?=[|}])")
+
+
+def columns_as_tokens(body: str, recipient_lists) -> tuple[str, str]:
+    """`body` with each {{name}} of the lists' named custom columns ({{city}}) as the token
+    MessageWhiz fills ({{custom1}}), and why that can't be done ("" when it can)."""
+    tokens = {name: columns for name, columns in column_tokens(recipient_list_ids=[lst.pk for lst in recipient_lists])
+              .items() if name not in rendering.TOKEN_NAMES}
+    used = {match[1] for match in _TOKEN_NAME.finditer(body)} & tokens.keys()
+    for name in sorted(used):
+        if len(tokens[name]) > 1:
+            return body, (f"{{{{{name}}}}} is a different column in the chosen lists "
+                          f"({', '.join(sorted(tokens[name]))}); send to lists that agree, or use the column's token.")
+    if not used:
+        return body, ""
+    return _TOKEN_NAME.sub(lambda m: "{{" + next(iter(tokens[m[1]])) if m[1] in used else m[0], body), ""
 
 
 def clean_later_or_trigger(form: forms.Form, data: dict, *, messagewhiz: bool, what: str) -> None:
@@ -171,6 +193,10 @@ class ComposeForm(forms.ModelForm):
             data["recipient"] = digits
         elif not data.get("recipient_lists"):
             self.add_error("recipient_lists", "Choose at least one recipient list.")
+        elif data.get("body"):
+            data["body"], problem = columns_as_tokens(data["body"], data["recipient_lists"])
+            if problem:
+                self.add_error("body", problem)
         if kind == Broadcast.Type.SMART:
             if not data.get("eb_type"):
                 self.add_error("eb_type", "Choose manual segments or CTR threshold.")
