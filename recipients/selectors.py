@@ -74,6 +74,16 @@ def column_tokens(*, recipient_list_ids: list[int]) -> dict[str, set[str]]:
     return tokens
 
 
+def recipients_by_phone(*, recipient_list_ids: list[int], phones: list[str], fields: tuple[str, ...]) -> dict:
+    """phone → the fields of its first-added row in the lists (as recipients_for_send picks), for a
+    chunk of phones: one query served by the (list, phone) index."""
+    found: dict[str, dict] = {}
+    rows = Recipient.objects.filter(recipient_list_id__in=recipient_list_ids, phone__in=phones).order_by("id")
+    for row in rows.values(*fields):
+        found.setdefault(row["phone"], row)
+    return found
+
+
 REJECTED_ON_PAGE = 100
 
 
