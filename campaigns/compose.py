@@ -6,6 +6,7 @@ import zoneinfo
 from datetime import UTC, datetime
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 
 from messaging.models import GenericProviderConfig, ProviderAccount, Sender, SenderList, WhatsAppTemplate
@@ -70,8 +71,20 @@ def default_account(accounts):
 
 
 def counted_tokens(textarea: forms.Widget, spinners) -> None:
-    """Have the live counter count tokens at the lengths the estimate assumes (static/js/sms-counter.js)."""
+    """Have the live counter count tokens at the lengths the estimate assumes (static/js/sms-counter.js),
+    and flag a text over MAX_MESSAGE_PARTS as it is typed."""
     textarea.attrs["data-token-values"] = json.dumps(typical_token_values(spinners))
+    textarea.attrs["data-max-parts"] = settings.MAX_MESSAGE_PARTS
+
+
+def account_kinds(accounts) -> str:
+    """{account id: "messagewhiz" | "sms" | "whatsapp"} as JSON, for static/js/compose.js to show
+    only the fields that apply to the chosen account."""
+    kinds = {}
+    for account in accounts.select_related("generic"):
+        generic = getattr(account, "generic", None) if account.kind == ProviderAccount.Kind.GENERIC else None
+        kinds[account.pk] = generic.channel if generic else account.kind
+    return json.dumps(kinds)
 
 
 # The name a token starts with, up to its closing braces (or a fallback after "|").
@@ -152,6 +165,7 @@ class ComposeForm(forms.ModelForm):
         accounts = ProviderAccount.objects.filter(is_active=True)
         f["account"].queryset = accounts
         f["account"].initial = default_account(accounts)
+        f["account"].widget.attrs["data-account-kinds"] = account_kinds(accounts)
         f["campaign"].queryset = _enabled(Campaign)
         f["campaign"].required = False  # MessageWhiz needs one (checked in clean); HTTP providers don't
         f["senders"].queryset = _enabled(Sender)

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from messaging.models import GenericProviderConfig, InboundMessage, ProviderAccount, WhatsAppTemplate
 
 from .generic.forms import GenericProviderForm, TestSendForm
-from .generic.presets import PRESETS, preset_choices
+from .generic.presets import preset_choices, preset_values
 from .generic.request import TEMPLATE
 from .generic.services import callback_urls, generic_test_send
 from .whatsapp.forms import TemplateTestForm, WhatsAppTemplateForm
@@ -40,7 +40,7 @@ def generic_list(request):
 
 def generic_create(request):
     _staff(request)
-    preset = PRESETS.get(request.GET.get("preset", ""))
+    preset = preset_values(request.GET.get("preset", ""))
     if request.method == "POST":
         form = GenericProviderForm(request.POST, instance=GenericProviderConfig())
         if form.is_valid():
