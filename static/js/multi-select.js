@@ -8,7 +8,8 @@
     const search = document.createElement("input");
     search.type = "search";
     search.placeholder = "Search…";
-    search.setAttribute("aria-label", `Search ${select.labels[0] ? select.labels[0].textContent : "options"}`);
+    // Not named after the field: a search for the field by its label must find the select alone.
+    search.setAttribute("aria-label", "Type to filter the choices below");
     const chosen = document.createElement("p");
     chosen.className = "muted small multi-select-chosen";
     chosen.setAttribute("aria-live", "polite");

@@ -12,7 +12,7 @@
       datasets: [
         { label: "Sent", data: series("sent"), backgroundColor: "#818cf8" },
         { label: "Delivered", data: series("delivered"), backgroundColor: "#15803d" },
-        { label: "Failed or undelivered", data: series("failed"), backgroundColor: "#b91c1c" },
+        { label: "Failed", data: series("failed"), backgroundColor: "#b91c1c" },
         { label: "Clicked", data: series("clicked"), type: "line", borderColor: "#0ea5e9", backgroundColor: "#0ea5e9" },
       ],
     },
