@@ -274,6 +274,7 @@ class ContinueSegmentForm(forms.Form):
         kwargs.setdefault("initial", {"body": broadcast.body, "senders": list(broadcast.senders.all()),
                                       "sender_lists": list(broadcast.sender_lists.all())})
         super().__init__(*args, **kwargs)
+        self.account = broadcast.account
 
         def remote(model):
             return _enabled(model).filter(account=broadcast.account, remote_id__isnull=False)
@@ -292,6 +293,8 @@ class ContinueSegmentForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if data.get("body") and (problem := text_parts_problem(data["body"], account=self.account)):
+            self.add_error("body", problem)
         clean_later_or_trigger(self, data, messagewhiz=True, what="segment")
         return data
 

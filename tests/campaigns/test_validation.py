@@ -96,3 +96,13 @@ def test_otp_page_needs_a_campaign(admin_client, mw_account, sandbox, audience):
     assert response.status_code == 302
     assert len(sandbox.state("otps")) == 1
     assert Broadcast.objects.get().campaign == audience["campaign"]
+
+
+def test_a_segment_over_the_part_limit_is_refused(admin_client, make_broadcast, sandbox, audience):
+    from .test_sending import run_task
+
+    smart = run_task(make_broadcast(type=Broadcast.Type.SMART, eb_type="manual", first_segment_size=1))
+    page = admin_client.post(reverse("campaigns:broadcast_continue", args=[smart.pk]), {
+        "size": "1", "body": ELEVEN_PARTS, "when": "now", "zone": "UTC", "senders": [audience["sender"].pk]})
+    assert "The message needs 11 SMS parts" in page.content.decode()
+    assert sandbox.requests(method="POST", path="(?i)^/api/3/Segments$") == []
