@@ -555,12 +555,9 @@ _MISSING = object()
 @lru_cache(maxsize=1)
 def country_choices() -> list[tuple[str, str]]:
     """(region code, "Ukraine +380") for every region a default country can be, by name."""
-    from phonenumbers import geocoder
+    from .countries import COUNTRY_NAMES
 
-    choices = []
-    for code in phonenumbers.SUPPORTED_REGIONS:
-        name = geocoder._region_display_name(code, "en") or code  # the public twin needs a number
-        choices.append((code, f"{name} +{phonenumbers.country_code_for_region(code)}"))
+    choices = [(code, f"{name} +{phonenumbers.country_code_for_region(code)}") for code, name in COUNTRY_NAMES.items()]
     return sorted(choices, key=lambda choice: choice[1])
 
 
@@ -569,6 +566,8 @@ def country_code(text: str) -> str:
     ("Ukraine") or a suggestion as shown ("Ukraine +380"). Anything else is returned upper-cased,
     for the phone rules to refuse by name."""
     typed = " ".join(text.split()).casefold()
+    if len(typed) <= 2:
+        return typed.upper()
     for code, label in country_choices():
         if typed in (label.casefold(), label.rsplit(" +", 1)[0].casefold()):
             return code
