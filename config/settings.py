@@ -181,6 +181,10 @@ DISPATCH_CHUNK = env_number("int", "DISPATCH_CHUNK", 2000)
 DISPATCH_RUN_SECONDS = env_number("float", "DISPATCH_RUN_SECONDS", 240)
 DISPATCH_LEASE_SECONDS = env_number("int", "DISPATCH_LEASE_SECONDS", 120)
 DISPATCH_OUTAGE_SECONDS = env_number("float", "DISPATCH_OUTAGE_SECONDS", 120)
+# The longest message any send path accepts, in SMS parts (each part is billed as one SMS).
+MAX_MESSAGE_PARTS = env_number("int", "MAX_MESSAGE_PARTS", 10)
+if MAX_MESSAGE_PARTS < 1:
+    raise ImproperlyConfigured(f"MAX_MESSAGE_PARTS must be at least 1, not {MAX_MESSAGE_PARTS}.")
 # One-time passwords: at most this many sends / verification attempts per phone number per window.
 OTP_WINDOW_SECONDS = env_number("int", "OTP_WINDOW_SECONDS", 600)
 OTP_SENDS_PER_WINDOW = env_number("int", "OTP_SENDS_PER_WINDOW", 3)

@@ -15,7 +15,7 @@ from messaging.models import GenericProviderConfig, InboundMessage, ProviderAcco
 from messaging.permissions import CALLBACK_URLS
 
 from .generic.forms import GenericProviderForm, TestSendForm
-from .generic.presets import PRESETS, preset_choices
+from .generic.presets import preset_choices, preset_values
 from .generic.request import TEMPLATE
 from .generic.services import callback_urls, generic_test_send
 from .whatsapp.forms import TemplateTestForm, WhatsAppTemplateForm
@@ -48,7 +48,7 @@ def generic_list(request):
 
 def generic_create(request):
     _allowed(request, "messaging.add_provideraccount", "messaging.add_genericproviderconfig")
-    preset = PRESETS.get(request.GET.get("preset", ""))
+    preset = preset_values(request.GET.get("preset", ""))
     if request.method == "POST":
         form = GenericProviderForm(request.POST, instance=GenericProviderConfig())
         if form.is_valid():

@@ -7,6 +7,7 @@ from django.urls import URLResolver, get_resolver, resolve, reverse
 # URL routing and are not URL patterns.
 PUBLIC = {
     "healthz",  # load balancers
+    "favicon",  # browsers ask for it on the login page too
     "login", "admin:login",
     # Django's password reset: the link in the e-mail is the credential.
     "password_reset", "password_reset_done", "password_reset_confirm", "password_reset_complete",
@@ -139,3 +140,14 @@ def test_the_change_permission_on_provider_accounts_shows_the_callback_urls(clie
     page = client.get(reverse("callbacks:settings"))
     assert page.status_code == 200 and account.callback_token in page.content.decode()
     assert f'href="{reverse("callbacks:settings")}"' in client.get(reverse("home")).content.decode()
+@pytest.mark.django_db
+def test_favicon_is_served_without_login(client):
+    from django.contrib.staticfiles import finders
+
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"].endswith("favicon.ico")
+    with open(finders.find("favicon.ico"), "rb") as icon:
+        assert icon.read(4) == b"\x00\x00\x01\x00"  # an ICO file
+    page = client.get(reverse("login")).content.decode()
+    assert 'rel="icon" href="/static/favicon.ico"' in page

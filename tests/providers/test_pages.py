@@ -2,6 +2,7 @@
 the test send shows the provider's status and the start of its answer."""
 
 import html
+import re
 
 import pytest
 
@@ -32,7 +33,8 @@ def form_data(stub, **overrides):
     ("msg91_whatsapp", ["https://api.msg91.com/api/v5/whatsapp//outbound/clevertap/", "Authkey:",
                         'value="basic" selected']),
 ])
-def test_presets_fill_the_form(admin_client, preset, expected):
+def test_presets_fill_the_form(admin_client, settings, preset, expected):
+    settings.MESSAGEWHIZ_BASE_URL = "https://sms.messagewhiz.com"
     page = admin_client.get(f"/providers/generic/new/?preset={preset}").content.decode()
     for text in expected:
         assert text in page
@@ -216,3 +218,19 @@ def test_sending_page_shows_progress_and_controls(admin_client, make_account, ma
     admin_client.post(url, {"action": "cancel"})
     assert Broadcast.objects.get(pk=broadcast.pk).dispatch_state in ("cancelled",)
     assert admin_client.post(url, {"action": "explode"}).status_code == 404
+
+
+def test_the_messagewhiz_preset_uses_the_configured_base_url(admin_client, settings):
+    settings.MESSAGEWHIZ_BASE_URL = "https://mw.example.test"
+    form = admin_client.get("/providers/generic/new/?preset=messagewhiz_sms").context["form"]
+    assert form["endpoint"].value() == "https://mw.example.test/sms"
+
+
+def test_the_form_is_grouped_and_says_when_each_field_applies(admin_client):
+    page = admin_client.get("/providers/generic/new/").content.decode()
+    legends = re.findall(r"<legend>([^<]+)</legend>", page)
+    assert legends[:4] == ["Connection", "Authentication", "Body", "Limits"]
+    assert 'id="field-username" data-show-if="auth=basic"' in page
+    assert 'id="field-batch_size" data-show-if="method=POST&amp;batch_enabled"' in page
+    assert 'id="field-endpoint">' in page  # always applies
+    assert "Other" not in legends  # every field has its group

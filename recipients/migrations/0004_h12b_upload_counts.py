@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recipients', '0002_mirror_next_push_at'),
+        ('recipients', '0003_h17c_list_column_names'),
     ]
 
     operations = [
