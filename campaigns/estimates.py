@@ -43,18 +43,28 @@ def token_objects(account) -> dict:
     return {"links": by_remote_id(Link), "link_lists": by_remote_id(LinkList), "spinners": by_remote_id(WordSpinner)}
 
 
-def body_problems(body: str, *, account, otp: bool = False) -> list[rendering.Problem]:
-    return rendering.check(body, otp=otp, **token_objects(account))
+def body_problems(body: str, *, account, otp: bool = False, provider_renders: bool = False
+                  ) -> list[rendering.Problem]:
+    return rendering.check(body, otp=otp, provider_renders=provider_renders, **token_objects(account))
+
+
+def provider_renders(broadcast: Broadcast) -> bool:
+    """Whether the provider fills in the broadcast's tokens (MessageWhiz does, except in a single
+    message's own body, which is filled in here for its one recipient: campaigns.sending)."""
+    if broadcast.account.kind != broadcast.account.Kind.MESSAGEWHIZ:
+        return False
+    return not (broadcast.type == Broadcast.Type.SINGLE and not broadcast.template_id)
 
 
 def broadcast_problems(broadcast: Broadcast, *, objects: dict | None = None) -> list[rendering.Problem]:
     """Token problems of everything the broadcast may send: its body or template, and each of a
     manual smart broadcast's templates (named in the message, since their spans are not the body's)."""
     objects = objects or token_objects(broadcast.account)
-    problems = rendering.check(broadcast_body(broadcast), **objects)
+    renders = provider_renders(broadcast)
+    problems = rendering.check(broadcast_body(broadcast), provider_renders=renders, **objects)
     for template in broadcast.templates.all():
         problems += [dataclasses.replace(p, message=f"in template “{template}”: {p.message}")
-                     for p in rendering.check(template.body, **objects)]
+                     for p in rendering.check(template.body, provider_renders=renders, **objects)]
     return problems
 
 

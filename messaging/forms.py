@@ -20,7 +20,7 @@ class ProviderAccountForm(forms.ModelForm):
 
     class Meta:
         model = ProviderAccount
-        fields = ["name", "kind", "base_url", "api_key", "is_active"]
+        fields = ["name", "kind", "base_url", "api_key", "currency", "is_active"]
 
     def clean_api_key(self):
         key = self.cleaned_data["api_key"]
