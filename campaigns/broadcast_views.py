@@ -59,8 +59,9 @@ class CountedPaginator(Paginator):
         self.count = count  # overrides the cached_property
 
 
-def broadcast_detail(request, pk):
-    broadcast = get_object_or_404(Broadcast.objects.select_related("campaign", "account", "template"), pk=pk)
+def _live_context(request, broadcast: Broadcast) -> dict:
+    """What changes while a broadcast runs: figures, state, timeline and the message table's page
+    (with the table's filters and page number, which the polling carries along)."""
     status, phone = request.GET.get("status", ""), request.GET.get("phone", "")
     known = None
     if not (phone or status) and broadcast.state in (Broadcast.State.SUBMITTED, Broadcast.State.COMPLETED):
@@ -69,19 +70,27 @@ def broadcast_detail(request, pk):
         page = CountedPaginator(broadcast_messages(broadcast, status=status, phone=phone), 50,
                                 count=known).get_page(request.GET.get("page"))
         page.object_list = list(page.object_list)
+    query = {name: request.GET[name] for name in ("status", "phone", "page") if request.GET.get(name)}
+    return {"broadcast": broadcast, "figures": broadcast_figures(broadcast), "page": page,
+            "events": broadcast.events.select_related("actor"), "status": status, "phone": phone,
+            "live_query": f"?{urlencode(query)}" if query else ""}
+
+
+def broadcast_detail(request, pk):
+    broadcast = get_object_or_404(Broadcast.objects.select_related("campaign", "account", "template"), pk=pk)
+    context = _live_context(request, broadcast)
     return render(request, "campaigns/broadcast_detail.html", {
-        "broadcast": broadcast, "figures": broadcast_figures(broadcast), "page": page,
-        "events": broadcast.events.select_related("actor"), "segments": broadcast.segments.all(),
-        "status": status, "phone": phone, "statuses": Message.Status.choices,
-        "filters": _filters(status, phone),
+        **context, "segments": broadcast.segments.all(), "statuses": Message.Status.choices,
+        "filters": _filters(context["status"], context["phone"]),
+        "test_sends": broadcast.test_sends.order_by("-created_at")[:10],
     })
 
 
 def broadcast_figures_partial(request, pk):
-    """Polled every few seconds while a broadcast is in flight (htmx), so figures update in place."""
-    broadcast = get_object_or_404(Broadcast, pk=pk)
-    return render(request, "campaigns/_broadcast_figures.html",
-                  {"broadcast": broadcast, "figures": broadcast_figures(broadcast)})
+    """Polled every few seconds until the broadcast is final (htmx): the figures, and out of band
+    the state badge, the buttons that go with it, the timeline and the message table."""
+    broadcast = get_object_or_404(Broadcast.objects.select_related("account"), pk=pk)
+    return render(request, "campaigns/_broadcast_live.html", {**_live_context(request, broadcast), "oob": True})
 
 
 # A worksheet holds at most 1,048,576 rows, the header included; CSV has no limit.

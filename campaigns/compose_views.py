@@ -10,7 +10,7 @@ from recipients.selectors import recipients_for_send
 
 from . import rendering, sms
 from .compose import WEEKDAYS, ComposeForm
-from .estimates import RECIPIENT_FIELDS, broadcast_body, confirm_problem, token_objects
+from .estimates import RECIPIENT_FIELDS, broadcast_body, confirm_problem, reconciled_estimate, token_objects
 from .models import Broadcast, RecurringBroadcast
 from .scheduling import broadcast_schedule, recurring_broadcast_save, recurring_broadcast_stop
 from .states import TransitionRefused, broadcast_transition_or_raise
@@ -73,7 +73,7 @@ def review(request, pk):
     recurrence = RecurringBroadcast.objects.filter(definition=broadcast).first()
     return render(request, "campaigns/review.html", {
         "broadcast": broadcast, "previews": previews, "local": broadcast.local_estimate,
-        "remote": broadcast.estimate, "recurrence": recurrence,
+        "remote": broadcast.estimate, "estimate": reconciled_estimate(broadcast), "recurrence": recurrence,
         "recurrence_text": describe_recurrence(recurrence) if recurrence else "",
         "errors": [p for p in broadcast.local_estimate.get("problems", []) if p["severity"] == rendering.ERROR],
         "estimating": broadcast.estimated_at is None, "problem": confirm_problem(broadcast),

@@ -28,6 +28,7 @@ def broadcast_figures(broadcast: Broadcast) -> dict:
         "delivery_rate": _percent(broadcast.delivered, broadcast.sent) if reports else None,
         "click_rate": _percent(broadcast.clicks_unique, broadcast.delivered or broadcast.sent),
         "cost": broadcast.cost,
+        "currency": broadcast.account.currency,
         "clicks_total": broadcast.clicks_total,
         "state": broadcast.state,
         "is_final": broadcast.is_final,
@@ -115,6 +116,7 @@ def overview(*, days: int) -> dict:
     from django.apps import apps
     from django.utils import timezone
 
+    from messaging.models import ProviderAccount
     from messaging.selectors import mirror_sync_problems
 
     since = timezone.now() - timedelta(days=days)
@@ -124,10 +126,15 @@ def overview(*, days: int) -> dict:
         cost=Sum("cost"),
     )
     totals = {name: value or 0 for name, value in totals.items()}
+    # One currency per account: a sum over accounts billed in different ones has none.
+    currencies = set(Broadcast.objects.filter(submitted_at__gte=since).values_list("account__currency", flat=True)
+                     .distinct()[:2]) or set(ProviderAccount.objects.filter(is_active=True)
+                                             .values_list("currency", flat=True).distinct()[:2])
     totals["not_delivered"] = sum(totals.pop(name) for name in ("failed", "undelivered", "rejected", "expired"))
     return {
         "days": days,
         "totals": totals,
+        "currency": currencies.pop() if len(currencies) == 1 else "",
         "recent": Broadcast.objects.filter(recurrence__isnull=True).exclude(state=Broadcast.State.DRAFT)
         .select_related("campaign").order_by("-created_at")[:8],
         "scheduled": Broadcast.objects.filter(state=Broadcast.State.SCHEDULED).order_by("send_at")[:8],
