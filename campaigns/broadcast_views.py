@@ -1,6 +1,7 @@
 """Broadcast pages: the list, one broadcast's figures and messages, exports, cancel."""
 
 import csv
+import hashlib
 import tempfile
 from urllib.parse import urlencode
 
@@ -20,7 +21,7 @@ from .compose import ContinueSegmentForm
 from .compose_views import describe_recurrence
 from .models import Broadcast, Message, RecurringBroadcast
 from .scheduling import broadcast_cancel
-from .segments import continue_problem, segment_continue
+from .segments import continue_problem, segment_check, segment_continue, segment_estimate, segment_remaining
 from .selectors import broadcast_figures, broadcast_messages, broadcasts_search, messages_in_index_order
 from .sending import SubmissionProblem
 from .states import TransitionRefused
@@ -149,16 +150,28 @@ def broadcast_continue(request, pk):
     if problem := continue_problem(broadcast):
         messages.error(request, problem)
         return redirect("campaigns:broadcast_detail", pk=pk)
-    form = ContinueSegmentForm(request.POST or None, broadcast=broadcast)
+    form = ContinueSegmentForm(request.POST or None, broadcast=broadcast, remaining=segment_remaining(broadcast))
+    estimate, key = None, ""
     if request.method == "POST" and form.is_valid():
+        args = form.segment()
+        # What the estimate was made for: a segment changed after its estimate is estimated again.
+        key = hashlib.sha256(repr(sorted((k, v) for k, v in request.POST.lists()
+                                         if k not in ("csrfmiddlewaretoken", "confirm", "estimate_key"))
+                                  ).encode()).hexdigest()
         try:
-            segment = segment_continue(broadcast, **form.segment())
+            if request.POST.get("confirm") and request.POST.get("estimate_key") == key:
+                segment = segment_continue(broadcast, **args)
+                messages.success(request, f"Segment of {segment.size} recipients sent to MessageWhiz.")
+                return redirect("campaigns:broadcast_detail", pk=pk)
+            segment_check(broadcast, **args)
         except SubmissionProblem as problem:
             form.add_error(None, str(problem))
         else:
-            messages.success(request, f"Segment of {segment.size} recipients sent to MessageWhiz.")
-            return redirect("campaigns:broadcast_detail", pk=pk)
-    return render(request, "campaigns/continue.html", {"broadcast": broadcast, "form": form})
+            estimate = segment_estimate(broadcast, size=args["size"], body=args["body"], templates=args["templates"])
+            if request.POST.get("confirm"):
+                form.add_error(None, "The segment changed after its estimate: check the new one and confirm.")
+    return render(request, "campaigns/continue.html", {"broadcast": broadcast, "form": form, "estimate": estimate,
+                                                       "estimate_key": key})
 
 
 @require_POST

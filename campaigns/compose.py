@@ -227,10 +227,12 @@ class ContinueSegmentForm(forms.Form):
 
     CTR = ("first_segment_size", "next_segment_size", "recipient_cap")
 
-    def __init__(self, *args, broadcast: Broadcast, **kwargs):
+    def __init__(self, *args, broadcast: Broadcast, remaining: int, **kwargs):
         kwargs.setdefault("initial", {"body": broadcast.body, "senders": list(broadcast.senders.all()),
                                       "sender_lists": list(broadcast.sender_lists.all())})
         super().__init__(*args, **kwargs)
+        self.remaining = remaining
+        self.fields["size"].help_text = f"At most {remaining:,}: the recipients who have not had a message yet"
 
         def remote(model):
             return _enabled(model).filter(account=broadcast.account, remote_id__isnull=False)
@@ -246,6 +248,13 @@ class ContinueSegmentForm(forms.Form):
 
     def ctr_fields(self):
         return [self[name] for name in self.CTR if name in self.fields]
+
+    def clean_size(self):
+        size = self.cleaned_data["size"]
+        if size > self.remaining:
+            raise forms.ValidationError(f"Only {self.remaining:,} recipients have not had a message yet: a segment "
+                                        f"can have at most {self.remaining:,}.")
+        return size
 
     def clean(self):
         data = super().clean()

@@ -93,8 +93,24 @@ def local_estimate(broadcast: Broadcast) -> dict:
     body = broadcast_body(broadcast)
     objects = token_objects(broadcast.account)
     problems = broadcast_problems(broadcast, objects=objects)
-    renderer = rendering.compile(body, context=rendering.RenderContext(spinners=objects["spinners"],
-                                                                       worst_case=True))
+    distribution, renderer = parts_distribution(broadcast, body, spinners=objects["spinners"])
+    count = sum(distribution.values())
+    sample = sms.count(renderer(TYPICAL_RECIPIENT))
+    return {
+        "recipients": count,
+        "parts": {str(parts): n for parts, n in sorted(distribution.items())},
+        "total_parts": sum(parts * n for parts, n in distribution.items()),
+        "encoding": sample.encoding,
+        "ucs2_chars": [c.char for c in sample.ucs2_chars],
+        "problems": [{"start": p.start, "end": p.end, "text": p.text, "message": p.message, "severity": p.severity}
+                     for p in problems],
+    }
+
+
+def parts_distribution(broadcast: Broadcast, body: str, *, spinners) -> tuple[Counter, rendering.Renderer]:
+    """How many of the broadcast's recipients get `body` in how many SMS parts (worst case for
+    spinners), and the compiled renderer."""
+    renderer = rendering.compile(body, context=rendering.RenderContext(spinners=spinners, worst_case=True))
     if broadcast.type == Broadcast.Type.SINGLE:
         recipients = [{"phone": broadcast.recipient}]
         count = 1
@@ -110,17 +126,7 @@ def local_estimate(broadcast: Broadcast) -> dict:
         distribution = Counter({sms.count_parts(renderer.static_text): count}) if count else Counter()
     else:
         distribution = sms.parts_distribution(renderer(recipient) for recipient in recipients)
-        count = sum(distribution.values())
-    sample = sms.count(renderer(TYPICAL_RECIPIENT))
-    return {
-        "recipients": count,
-        "parts": {str(parts): n for parts, n in sorted(distribution.items())},
-        "total_parts": sum(parts * n for parts, n in distribution.items()),
-        "encoding": sample.encoding,
-        "ucs2_chars": [c.char for c in sample.ucs2_chars],
-        "problems": [{"start": p.start, "end": p.end, "text": p.text, "message": p.message, "severity": p.severity}
-                     for p in problems],
-    }
+    return distribution, renderer
 
 
 def remote_estimate(broadcast: Broadcast) -> dict:
