@@ -272,3 +272,26 @@ class ContinueSegmentForm(forms.Form):
             "trigger": data["trigger"] if trigger else None,
             **{name: data[name] for name in self.CTR if name in data},
         }
+
+
+class SendTestForm(forms.Form):
+    """Where a test of a broadcast goes: the user's own number or a seed list (remembered per user)."""
+
+    to = forms.ChoiceField(choices=[("me", "My number"), ("seed", "A seed list")], initial="me",
+                           widget=forms.RadioSelect, label="Send the test to")
+    phone = forms.CharField(required=False, max_length=40, label="My number",
+                            help_text="In international format, e.g. +380 50 123 45 67; remembered for next time")
+    seed_list = forms.ModelChoiceField(RecipientList.objects.none(), required=False, label="Seed list",
+                                       help_text="A small list of your team's phones (at most 25)")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["seed_list"].queryset = _enabled(RecipientList)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("to") == "me" and not data.get("phone", "").strip():
+            self.add_error("phone", "Enter your number.")
+        if data.get("to") == "seed" and not data.get("seed_list"):
+            self.add_error("seed_list", "Choose the seed list.")
+        return data
