@@ -279,7 +279,7 @@ class SendTestForm(forms.Form):
 
     to = forms.ChoiceField(choices=[("me", "My number"), ("seed", "A seed list")], initial="me",
                            widget=forms.RadioSelect, label="Send the test to")
-    phone = forms.CharField(required=False, max_length=40, label="My number",
+    phone = forms.CharField(required=False, max_length=40, label="Phone number",
                             help_text="In international format, e.g. +380 50 123 45 67; remembered for next time")
     seed_list = forms.ModelChoiceField(RecipientList.objects.none(), required=False, label="Seed list",
                                        help_text="A small list of your team's phones (at most 25)")
