@@ -6,6 +6,7 @@ from django.urls import reverse
 from campaigns.drafts import DraftProblem, broadcast_delete, broadcast_test_send
 from campaigns.estimates import broadcast_estimate, reconciled_estimate
 from campaigns.models import Broadcast, SendingProfile
+from messaging.models import GenericProviderConfig, ProviderAccount
 from recipients.models import Recipient, RecipientList
 
 from .test_compose import compose_data
@@ -134,3 +135,19 @@ def test_smart_broadcast_confirms_its_first_segment(admin_client, make_broadcast
     review = admin_client.get(reverse("campaigns:broadcast_review", args=[broadcast.pk])).content.decode()
     assert "Send <strong>2</strong> messages (the first segment)" in review
     assert "the first segment, of 3 recipients" in review
+
+
+def test_test_send_through_an_http_provider_renders_the_fallback(admin_client, sandbox, db,
+                                                                  django_capture_on_commit_callbacks):
+    http = ProviderAccount.objects.create(name="Sandbox SMS", kind=ProviderAccount.Kind.GENERIC, api_key="")
+    GenericProviderConfig.objects.create(
+        account=http, endpoint=f"{sandbox.url}/sms", method="POST", body_format="json", max_concurrency=30,
+        body_template=f'{{"api_key": "{sandbox.api_key}", "from": "ShopCo", "to": "$$To", "text": "$$Body"}}')
+    draft = Broadcast.objects.create(account=http, name="Boots", body="Hi {{first_name|there}}, boots are in")
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("campaigns:broadcast_test_send", args=[draft.pk]),
+                          {"to": "me", "phone": "380509990011"})
+    [request] = sandbox.requests(method="POST", path="^/sms$")
+    assert (request["json"]["to"], request["json"]["text"]) == ("380509990011", "Hi there, boots are in")
+    test = Broadcast.objects.get(test_of=draft)
+    assert test.sent == 1 and Broadcast.objects.get(pk=draft.pk).sent == 0
