@@ -112,6 +112,8 @@ class ComposeForm(forms.ModelForm):
             "unsubscribe_lists": forms.SelectMultiple(attrs={"size": 4}),
         }
         labels = {"eb_type": "Smart type", "body": "Message", "templates": "Segment templates"}
+        help_texts = {"body": "{{first_name|there}} says “there” to recipients without a first name (HTTP "
+                              "providers and single messages; MessageWhiz broadcasts fill in tokens themselves)."}
 
     AUDIENCE = ("account", "campaign", "type", "recipient_lists", "recipient", "unsubscribe_lists", "senders",
                 "sender_lists", "whatsapp_template")
