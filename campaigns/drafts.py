@@ -7,6 +7,8 @@ own (`test_of` the tested one), sent through the same provider path, so the test
 figures and state never move.
 """
 
+import logging
+
 from django.db import transaction
 
 from recipients.models import Recipient, RecipientList
@@ -16,6 +18,8 @@ from .estimates import broadcast_problems, problems_summary
 from .models import Broadcast, RecurringBroadcast, SendingProfile
 from .scheduling import broadcast_clone
 from .states import broadcast_transition
+
+logger = logging.getLogger(__name__)
 
 EDITABLE = (Broadcast.State.DRAFT, Broadcast.State.ESTIMATED)
 # A seed list is a handful of our own phones; a real audience chosen by mistake is refused.
@@ -71,6 +75,8 @@ def broadcast_delete(broadcast: Broadcast, *, actor=None) -> None:
     with transaction.atomic():
         _locked_editable(broadcast)
         Broadcast.objects.filter(pk=broadcast.pk, state__in=EDITABLE).delete()
+    # Its events go with it: the log keeps who deleted what.
+    logger.info("Broadcast %s “%s” deleted as a %s by %s", broadcast.pk, broadcast.name, broadcast.state, actor)
 
 
 def sending_profile(user) -> SendingProfile:
@@ -118,8 +124,11 @@ def broadcast_test_send(broadcast: Broadcast, *, phone: str = "", seed_list: Rec
             test.senders.set(broadcast.senders.all())
             test.sender_lists.set(broadcast.sender_lists.all())
             test.recipient_lists.set([seed_list])
-        profile = sending_profile(actor) if actor is not None else None
-        if profile is not None:
-            profile.phone, profile.seed_list = (phone, profile.seed_list) if phone else (profile.phone, seed_list)
+        if actor is not None:  # offered again next time
+            profile = sending_profile(actor)
+            if phone:
+                profile.phone = phone
+            else:
+                profile.seed_list = seed_list
             profile.save()
     return test
