@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet, Sum
 
+from .estimates import reconciled_estimate
 from .models import Broadcast, Message
 
 OUTCOMES = ("delivered", "undelivered", "expired", "rejected", "failed", "unknown")
@@ -29,6 +30,8 @@ def broadcast_figures(broadcast: Broadcast) -> dict:
         "click_rate": _percent(broadcast.clicks_unique, broadcast.delivered or broadcast.sent),
         "cost": broadcast.cost,
         "currency": broadcast.account.currency,
+        # What the confirmed estimate said, beside what the reports say it cost.
+        "estimated_cost": reconciled_estimate(broadcast)["cost"] if broadcast.estimate else None,
         "clicks_total": broadcast.clicks_total,
         "state": broadcast.state,
         "is_final": broadcast.is_final,

@@ -67,6 +67,7 @@ def test_one_reconciled_estimate_with_its_currency(customers, live_server, sandb
     wait_until(page, costed, "3 delivery reports", seconds=60)
     # What it really cost, with the currency, as the estimate said.
     wait_until(page, lambda: figure(page, "Cost") == "13.44 EUR", "the cost from the reports")
+    assert page.locator(".stat", has_text="Cost").locator(".stat-label").inner_text() == "Cost · estimated 13.44 EUR"
     assert re.fullmatch(r"3\.36 EUR|6\.72 EUR", page.locator("#message-table tbody tr").first
                         .locator("td").nth(3).inner_text())
 

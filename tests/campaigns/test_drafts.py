@@ -119,7 +119,8 @@ def test_a_single_message_fills_its_fallbacks_before_messagewhiz_sees_them(make_
 
 
 def test_reconciled_estimate_counts_filled_in_parts_at_messagewhiz_price(make_broadcast, sandbox, audience):
-    Recipient.objects.filter(phone=audience["numbers"][0]).update(first_name="Bartholomew-Maximilian Fitzgerald-Smithers")
+    long_name = "Bartholomew-Maximilian Fitzgerald-Smithers"
+    Recipient.objects.filter(phone=audience["numbers"][0]).update(first_name=long_name)
     broadcast = broadcast_estimate(make_broadcast(body="Hi {{first_name}}, " + "x" * 120))
     estimate = reconciled_estimate(broadcast)
     # MessageWhiz counts the body with the name left empty: 3 messages of 1 part at 3.36; one name makes 2 parts.
