@@ -57,13 +57,20 @@ def compose(request, pk=None):
                 except DraftProblem as problem:
                     messages.error(request, str(problem))
                     return redirect("campaigns:broadcast_detail", pk=pk)
-                RecurringBroadcast.objects.filter(definition=broadcast).delete()  # not started: made again below
+            # A schedule not started yet (draft_problem refuses started ones) follows the form.
+            recurrence = RecurringBroadcast.objects.filter(definition=broadcast).first() if editing else None
             if form.cleaned_data["when"] == "recurring":
                 at = form.cleaned_data["repeat_time"]
-                RecurringBroadcast.objects.create(definition=broadcast, minute=str(at.minute), hour=str(at.hour),
-                                                  day_of_week=form.cleaned_data["repeat_days"] or "*",
-                                                  time_zone=broadcast.time_zone, enabled=False,
-                                                  created_by=request.user)
+                recurrence = recurrence or RecurringBroadcast(definition=broadcast, created_by=request.user)
+                recurrence.minute, recurrence.hour = str(at.minute), str(at.hour)
+                recurrence.day_of_week = form.cleaned_data["repeat_days"] or "*"
+                recurrence.time_zone, recurrence.enabled = broadcast.time_zone, False
+                recurrence.save()
+            elif recurrence is not None:  # no longer recurring: the schedule and its (disabled) beat entry go
+                task = recurrence.periodic_task
+                recurrence.delete()
+                if task is not None:
+                    task.delete()
             transaction.on_commit(lambda: estimate_broadcast.delay(broadcast.pk, request.user.pk))
         return redirect("campaigns:broadcast_review", pk=broadcast.pk)
     return render(request, "campaigns/compose.html", {"form": form, "tokens": _token_picker(), "editing": editing})

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from campaigns.drafts import DraftProblem, broadcast_delete, broadcast_test_send
 from campaigns.estimates import broadcast_estimate, reconciled_estimate
-from campaigns.models import Broadcast, SendingProfile
+from campaigns.models import Broadcast, RecurringBroadcast, SendingProfile
 from messaging.models import GenericProviderConfig, ProviderAccount
 from recipients.models import Recipient, RecipientList
 
@@ -152,3 +152,24 @@ def test_test_send_through_an_http_provider_renders_the_fallback(admin_client, s
     assert (request["json"]["to"], request["json"]["text"]) == ("380509990011", "Hi there, boots are in")
     test = Broadcast.objects.get(test_of=draft)
     assert test.sent == 1 and Broadcast.objects.get(pk=draft.pk).sent == 0
+
+
+def test_editing_a_draft_keeps_or_drops_its_schedule(admin_client, audience, sandbox,
+                                                     django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("campaigns:compose"), compose_data(audience, when="recurring", zone="Europe/Kyiv",
+                                                                     repeat_days="1-5", repeat_time="09:30"))
+    draft = Broadcast.objects.get()
+    url = reverse("campaigns:broadcast_edit", args=[draft.pk])
+    page = admin_client.get(url).content.decode()
+    # The form starts from the schedule as it was saved.
+    assert 'value="recurring" id="id_when_3" required checked' in page and 'value="09:30"' in page
+    assert '<option value="1-5" selected>' in page and '<option value="Europe/Kyiv" selected>' in page
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(url, compose_data(audience, when="recurring", zone="Europe/Kyiv", repeat_days="*",
+                                            repeat_time="18:00"))
+    [recurrence] = RecurringBroadcast.objects.filter(definition=draft)
+    assert (recurrence.hour, recurrence.minute, recurrence.day_of_week, recurrence.enabled) == ("18", "0", "*", False)
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(url, compose_data(audience))
+    assert not RecurringBroadcast.objects.filter(definition=draft).exists()  # sent now once confirmed
