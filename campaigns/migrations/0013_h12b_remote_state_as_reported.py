@@ -11,7 +11,7 @@ def nulls_to_blank(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("campaigns", "0011_dispatch_owner_and_sending_status"),
+        ("campaigns", "0012_h17b_test_sends"),
     ]
 
     operations = [
