@@ -5,6 +5,7 @@ development; a production deployment sets `DEBUG=false` and must then provide `S
 """
 
 import os
+import re
 from pathlib import Path
 
 import environ
@@ -171,6 +172,11 @@ DISPATCH_CHUNK = env_number("int", "DISPATCH_CHUNK", 2000)
 DISPATCH_RUN_SECONDS = env_number("float", "DISPATCH_RUN_SECONDS", 240)
 DISPATCH_LEASE_SECONDS = env_number("int", "DISPATCH_LEASE_SECONDS", 120)
 DISPATCH_OUTAGE_SECONDS = env_number("float", "DISPATCH_OUTAGE_SECONDS", 120)
+# Quiet hours (campaigns.policy): the sending window, in each recipient's local time, of an
+# account whose compliance page was never saved (47 CFR 64.1200(c)(1): 08:00 to 21:00).
+SENDING_WINDOW = env.str("SENDING_WINDOW", "08:00-21:00")
+if not re.fullmatch(r"\d\d:\d\d(:\d\d)?-\d\d:\d\d(:\d\d)?", SENDING_WINDOW):
+    raise ImproperlyConfigured("SENDING_WINDOW must look like 08:00-21:00.")
 # One-time passwords: at most this many sends / verification attempts per phone number per window.
 OTP_WINDOW_SECONDS = env_number("int", "OTP_WINDOW_SECONDS", 600)
 OTP_SENDS_PER_WINDOW = env_number("int", "OTP_SENDS_PER_WINDOW", 3)

@@ -127,14 +127,16 @@ def _mirror_optins(account: ProviderAccount, phones: list[str]) -> None:
 
 
 def sending_policy_for(account: ProviderAccount, *, save: bool = False) -> SendingPolicy:
-    """The account's policy; the default one (08:00 to 21:00 every day, no cap) if none was saved."""
+    """The account's policy; if none was saved, the default: settings.SENDING_WINDOW every day, no cap."""
     try:
         return account.sending_policy
     except SendingPolicy.DoesNotExist:
+        start, end = settings.SENDING_WINDOW.split("-")
         if save:
-            policy, _ = SendingPolicy.objects.get_or_create(account=account)
+            policy, _ = SendingPolicy.objects.get_or_create(account=account, defaults={
+                "window_start": start, "window_end": end})
             return policy
-        return SendingPolicy(account=account)
+        return SendingPolicy(account=account, window_start=start, window_end=end)
 
 
 def suppressed_phones(*, account_id: int, phones: Iterable[str]) -> set[str]:

@@ -284,6 +284,9 @@ class SendRecord(models.Model):
     class Meta:
         indexes = [models.Index(fields=["account", "phone", "sent_at"], name="send_record_window")]
 
+    def __str__(self):
+        return f"{self.phone} at {self.sent_at}"
+
 
 class RecurringBroadcast(models.Model):
     """Sends a copy of a saved broadcast on a schedule, e.g. every Monday 10:00 Europe/Kyiv.
