@@ -114,8 +114,21 @@ class ApiToken(models.Model):
 
 
 
+# Whole-message opt-out words (folded as messaging.providers.inbound folds a reply): the CTIA set,
+# then Ukrainian, Russian, Spanish, French and German equivalents.
+DEFAULT_OPTOUT_WORDS = (
+    "STOP\nUNSUBSCRIBE\nEND\nQUIT\nSTOPALL\nREVOKE\nOPTOUT\nCANCEL\n"
+    "СТОП\nВІДПИСАТИСЯ\nВІДПИСКА\n"  # noqa: RUF001 — Cyrillic on purpose
+    "ОТПИСАТЬСЯ\nОТПИСКА\n"  # noqa: RUF001
+    "BAJA\nALTO\nPARAR\nCANCELAR\n"
+    "ARRET\nARRÊT\nDESABONNER\nDÉSABONNER\n"
+    "STOPP\nABMELDEN\nABBESTELLEN"
+)
+DEFAULT_OPTIN_WORDS = "START\nUNSTOP"
+
+
 def default_stop_keywords() -> str:
-    return "STOP\nUNSUBSCRIBE\nСТОП"  # noqa: RUF001 — Cyrillic on purpose
+    return DEFAULT_OPTOUT_WORDS
 
 
 class GenericProviderConfig(models.Model):
@@ -213,9 +226,6 @@ class GenericProviderConfig(models.Model):
     def has_dlr(self) -> bool:
         return self.dlr_enabled and bool(self.dlr_status_field) and bool(self.dlr_ref_field or self.dlr_id_field)
 
-    def stop_words(self) -> set[str]:
-        return {" ".join(word.split()).casefold() for word in self.stop_keywords.splitlines() if word.strip()}
-
 
 class WhatsAppTemplate(models.Model):
     """A template approved at the provider (MSG91), recorded here so that we can send it.
@@ -296,19 +306,6 @@ class InboundMessage(models.Model):
         return f"{self.phone}: {self.text[:40]}"
 
 
-# Whole-message opt-out words (folded as messaging.providers.inbound folds a reply): the CTIA set,
-# then Ukrainian, Russian, Spanish, French and German equivalents.
-DEFAULT_OPTOUT_WORDS = (
-    "STOP\nUNSUBSCRIBE\nEND\nQUIT\nSTOPALL\nREVOKE\nOPTOUT\nCANCEL\n"
-    "СТОП\nВІДПИСАТИСЯ\nВІДПИСКА\n"  # noqa: RUF001 — Cyrillic on purpose
-    "ОТПИСАТЬСЯ\nОТПИСКА\n"  # noqa: RUF001
-    "BAJA\nALTO\nPARAR\nCANCELAR\n"
-    "ARRET\nARRÊT\nDESABONNER\nDÉSABONNER\n"
-    "STOPP\nABMELDEN\nABBESTELLEN"
-)
-DEFAULT_OPTIN_WORDS = "START\nUNSTOP"
-
-
 def default_optout_words() -> str:
     return DEFAULT_OPTOUT_WORDS
 
@@ -333,6 +330,7 @@ class SendingPolicy(models.Model):
     cap_messages = models.PositiveIntegerField(null=True, blank=True,
                                                help_text="At most this many messages per number; empty: no cap")
     cap_hours = models.PositiveIntegerField(default=24, help_text="…in this many hours (rolling)")
+    # Generic accounts keep theirs on the provider configuration (stop_keywords), next to inbound.
     optout_words = models.TextField(default=default_optout_words, help_text="One per line; the whole reply")
     optin_words = models.TextField(default=default_optin_words, help_text="One per line; the whole reply")
     # MessageWhiz accounts: where opt-outs are mirrored (generic accounts use their config's list).

@@ -139,6 +139,11 @@ def sending_policy_for(account: ProviderAccount, *, save: bool = False) -> Sendi
         return SendingPolicy(account=account, window_start=start, window_end=end)
 
 
+def optout_words_for(account: ProviderAccount) -> str:
+    generic = getattr(account, "generic", None) if account.kind == ProviderAccount.Kind.GENERIC else None
+    return generic.stop_keywords if generic is not None else sending_policy_for(account).optout_words
+
+
 def suppressed_phones(*, account_id: int, phones: Iterable[str]) -> set[str]:
     """Which of these numbers the account must not message (erased ones are found by their hash)."""
     phones = list(phones)

@@ -5,6 +5,17 @@ import messaging.models
 from django.db import migrations, models
 
 
+OLD_DEFAULT = "STOP\nUNSUBSCRIBE\nСТОП"  # noqa: RUF001 — Cyrillic on purpose
+
+
+def upgrade_default_stop_keywords(apps, schema_editor):
+    """Accounts that kept the old three default words get the full default list."""
+    from messaging.models import DEFAULT_OPTOUT_WORDS
+
+    apps.get_model("messaging", "GenericProviderConfig").objects.filter(stop_keywords=OLD_DEFAULT).update(
+        stop_keywords=DEFAULT_OPTOUT_WORDS)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -43,4 +54,5 @@ class Migration(migrations.Migration):
                 'verbose_name_plural': 'sending policies',
             },
         ),
+        migrations.RunPython(upgrade_default_stop_keywords, migrations.RunPython.noop),
     ]
