@@ -258,7 +258,7 @@ def dispatch_run(broadcast_id: int, *, budget: float = 480.0) -> str:
     finally:
         if outcome not in ("crashed", LOST):
             lease.release()
-        if outcome == "more" or (outcome == HELD and countdown < 60):
+        if outcome == "more":
             _enqueue(broadcast_id, countdown)
 
 
@@ -350,7 +350,9 @@ class _Pump:
 
     def _held(self) -> str | None:
         """Everything else sent, some messages wait for their recipients' window: the broadcast
-        stays sending; the sweep (every minute) or a countdown to the opening wakes it."""
+        stays sending, and the every-minute sweep (dispatch_stalled_ids) wakes it; the first run
+        after the opening claims them. No countdown task: a run of held messages left early would
+        only re-queue itself."""
         opening = policy.next_release(self.broadcast_id)
         if opening is None:
             return None

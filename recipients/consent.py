@@ -129,14 +129,18 @@ def _mirror_optins(account: ProviderAccount, phones: list[str]) -> None:
 def sending_policy_for(account: ProviderAccount, *, save: bool = False) -> SendingPolicy:
     """The account's policy; if none was saved, the default: settings.SENDING_WINDOW every day, no cap."""
     try:
-        return account.sending_policy
+        saved = account.sending_policy
     except SendingPolicy.DoesNotExist:
-        start, end = settings.SENDING_WINDOW.split("-")
-        if save:
-            policy, _ = SendingPolicy.objects.get_or_create(account=account, defaults={
-                "window_start": start, "window_end": end})
-            return policy
-        return SendingPolicy(account=account, window_start=start, window_end=end)
+        saved = None
+    if saved is not None and saved.pk:
+        return saved
+    start, end = settings.SENDING_WINDOW.split("-")
+    if save:
+        policy, _ = SendingPolicy.objects.get_or_create(account=account, defaults={
+            "window_start": start, "window_end": end})
+        return policy
+    # By id, not instance: assigning the account would cache this unsaved policy on it.
+    return SendingPolicy(account_id=account.pk, window_start=start, window_end=end)
 
 
 def optout_words_for(account: ProviderAccount) -> str:
