@@ -402,3 +402,17 @@ def broadcast_refusal(broadcast: Broadcast, phones, at: datetime | None = None) 
     total = sum(row.later for row in waiting)
     return (f"{total} recipients are outside their sending hours at the send time: {parts}. MessageWhiz sends a "
             "broadcast at one time, so send each zone's recipients as their own broadcast at their opening.")
+
+
+def pasted_split(*, account, phones: list[str]) -> tuple[list[str], dict[str, int]]:
+    """Pasted numbers less the opted-out and the over-cap ones, and how many of each were left out."""
+    suppressed = suppressed_phones(account_id=account.pk, phones=phones)
+    kept = [p for p in phones if p not in suppressed]
+    policy = sending_policy_for(account)
+    capped = set()
+    if policy.cap_messages is not None and kept:
+        counts = dict(SendRecord.objects.filter(account=account, phone__in=kept,
+                                                sent_at__gt=now() - timedelta(hours=policy.cap_hours or 24))
+                      .values_list("phone").annotate(n=Count("pk")).values_list("phone", "n"))
+        capped = {p for p in kept if counts.get(p, 0) >= policy.cap_messages}
+    return [p for p in kept if p not in capped], {"opted_out": len(suppressed), "capped": len(capped)}
