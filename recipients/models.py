@@ -223,6 +223,7 @@ class ConsentEvent(models.Model):
     class Meta:
         ordering = ["created_at", "pk"]
         indexes = [models.Index(fields=["account", "phone", "created_at"], name="consent_account_phone")]
+        permissions = [("erase_consentevent", "Can erase a number from the consent ledger (GDPR)")]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.phone} ({self.get_source_display()})"

@@ -33,6 +33,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['created_at', 'pk'],
+                'permissions': [('erase_consentevent', 'Can erase a number from the consent ledger (GDPR)')],
             },
         ),
         migrations.CreateModel(
