@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 
 from recipients.selectors import recipients_for_send
 
-from . import rendering, sms
+from . import policy, rendering, sms
 from .compose import WEEKDAYS, ComposeForm
 from .estimates import RECIPIENT_FIELDS, broadcast_body, confirm_problem, token_objects
 from .models import Broadcast, RecurringBroadcast
@@ -77,6 +77,7 @@ def review(request, pk):
         "recurrence_text": describe_recurrence(recurrence) if recurrence else "",
         "errors": [p for p in broadcast.local_estimate.get("problems", []) if p["severity"] == rendering.ERROR],
         "estimating": broadcast.estimated_at is None, "problem": confirm_problem(broadcast),
+        "outlook": policy.broadcast_outlook(broadcast),
     })
 
 

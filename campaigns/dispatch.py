@@ -240,7 +240,7 @@ def dispatch_run(broadcast_id: int, *, budget: float = 480.0) -> str:
             outcome = _finish(broadcast, cancelled=True)
             return outcome
         try:
-            template = RequestTemplate(config)
+            template = RequestTemplate(config, dlt=policy.dlt_values(broadcast))
         except TemplateError as exc:
             Broadcast.objects.filter(pk=broadcast_id).update(dispatch_state=PAUSED, last_error=str(exc))
             outcome = PAUSED

@@ -38,6 +38,7 @@ from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 from recipients.consent import sending_policy_for, suppressed_phones
 from recipients.models import Recipient
+from recipients.selectors import phones_for_send
 
 from .models import Broadcast, Message, SendRecord
 from .models.broadcasts import STATUS_RANK
@@ -437,3 +438,54 @@ def pasted_split(*, account, phones: list[str]) -> tuple[list[str], dict[str, in
                       .values_list("phone").annotate(n=Count("pk")).values_list("phone", "n"))
         capped = {p for p in kept if counts.get(p, 0) >= policy.cap_messages}
     return [p for p in kept if p not in capped], {"opted_out": len(suppressed), "capped": len(capped)}
+
+
+# --- review and India DLT ---------------------------------------------------------------------------
+def dlt_values(broadcast: Broadcast) -> dict[str, str]:
+    """The broadcast's DLT registration: its template's ids, else its first sender's."""
+    sources = [broadcast.template] if broadcast.template_id else []
+    sources += list(broadcast.senders.all()[:1]) if broadcast.pk else []
+    template_id = next((s.dlt_template_id for s in sources if s.dlt_template_id), "")
+    entity_id = next((s.dlt_entity_id for s in sources if s.dlt_entity_id), "")
+    return {"DltTemplateId": template_id, "DltEntityId": entity_id}
+
+
+@dataclass
+class Outlook:
+    zones: list[ZoneForecast]
+    india: int  # recipients with a +91 number
+    dlt_missing: list[str]  # the DLT ids a +91 message lacks
+
+    @property
+    def later(self) -> int:
+        return sum(z.later for z in self.zones)
+
+
+def broadcast_outlook(broadcast: Broadcast) -> Outlook | None:
+    """What review shows: per zone who receives it at the send time and who waits (None for a
+    trigger: its time is not known), and the DLT ids +91 recipients need."""
+    if broadcast.trigger_id:
+        return None
+    list_ids = list(broadcast.recipient_lists.values_list("pk", flat=True))
+    if broadcast.type == Broadcast.Type.SINGLE:
+        phones = [broadcast.recipient] if broadcast.recipient else []
+    else:
+        phones = phones_for_send(recipient_list_ids=list_ids, unsubscribe_list_ids=list(
+            broadcast.unsubscribe_lists.values_list("pk", flat=True))).iterator(chunk_size=5000)
+    overrides = dict(Recipient.objects.filter(recipient_list_id__in=list_ids).exclude(timezone="")
+                     .values_list("phone", "timezone")) if list_ids else {}
+    india = [0]
+
+    def counted(numbers):
+        for phone in numbers:
+            if phone.startswith("91"):
+                india[0] += 1
+            yield phone
+
+    at = max(broadcast.send_at or now(), now())
+    zones = forecast(account=broadcast.account, phones=counted(phones), broadcast=broadcast, at=at,
+                     overrides=overrides)
+    dlt = dlt_values(broadcast)
+    missing = [name for name, key in (("DLT template id", "DltTemplateId"), ("DLT entity id", "DltEntityId"))
+               if not dlt[key]] if india[0] else []
+    return Outlook(zones, india[0], missing)

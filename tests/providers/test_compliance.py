@@ -270,3 +270,39 @@ def test_ledger_exports_per_number_rebuilds_the_suppression_and_erasure_keeps_it
     # Still never messaged again, though the ledger no longer names the number.
     assert policy.single_refusal(account=account, phone="380441234567")
     assert suppressions_rebuild(account=account) == 1
+
+
+def test_review_shows_who_receives_it_now_and_who_tomorrow_at_their_opening(admin_client, make_account, clock):
+    account = make_account()
+    SendingPolicy.objects.create(account=account)
+    broadcast = broadcast_to(account, list_of(account, ["380441234567", "380441234568", "12125550100"]))
+    clock.at = datetime(2026, 6, 1, 17, 0, tzinfo=UTC)  # 20:00 in Kyiv, 13:00 in New York
+    page = admin_client.get(f"/broadcasts/{broadcast.pk}/review/").content.decode()
+    assert "Europe/Kyiv</strong>: 2 recipients will receive it now" in page
+    assert "America/New_York</strong>: 1 recipient will receive it now" in page
+    clock.at = datetime(2026, 6, 1, 18, 30, tzinfo=UTC)  # 21:30 in Kyiv
+    page = admin_client.get(f"/broadcasts/{broadcast.pk}/review/").content.decode()
+    assert "Europe/Kyiv</strong>: 0 recipients will receive it now, 2 tomorrow at 08:00 their time" in page
+
+
+def test_dlt_ids_reach_the_provider_and_review_warns_when_an_indian_message_lacks_them(admin_client, stub,
+                                                                                       make_account):
+    from campaigns.models import Template
+
+    account = make_account(body_template='{"to": "$$To", "text": "$$Body", "dlt_template_id": "$$DltTemplateId", '
+                                         '"pe_id": "$$DltEntityId"}')
+    recipient_list = list_of(account, ["919812345678"])
+    bare = broadcast_to(account, recipient_list)
+    page = admin_client.get(f"/broadcasts/{bare.pk}/review/").content.decode()
+    assert "1 recipient in India (+91): the message lacks its DLT template id and DLT entity id" in page
+
+    template = Template.objects.create(account=account, name="OTP", body="Hi {{first_name}}",
+                                       dlt_template_id="1107161234567890123", dlt_entity_id="1101234567890123456")
+    registered = Broadcast.objects.create(account=account, name="Registered", template=template)
+    registered.recipient_lists.set([recipient_list])
+    page = admin_client.get(f"/broadcasts/{registered.pk}/review/").content.decode()
+    assert "lacks its DLT" not in page
+    submit_broadcast(registered.pk)
+    [request] = stub.requests
+    assert request.json() == {"to": "919812345678", "text": "Hi Ann", "dlt_template_id": "1107161234567890123",
+                              "pe_id": "1101234567890123456"}
