@@ -2,13 +2,18 @@
 latest opt-outs with their proof, one number's consent history (CSV), manual changes and erasure.
 Each action checks its model permission; the logic is in campaigns.policy and recipients.consent."""
 
+import json
+
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 
+from messaging.api_auth import api_token_required
 from messaging.models import ProviderAccount, SendingPolicy
 from recipients.consent import (
     consent_erase,
@@ -20,6 +25,8 @@ from recipients.consent import (
 )
 from recipients.models import ConsentEvent
 from recipients.phones import PhoneRejected, normalize_phone
+
+from .policy import optout_link_read
 
 LATEST = 50
 
@@ -151,3 +158,55 @@ def consent_erase_view(request, pk):
             messages.success(request, f"Erased: {rows} ledger row(s) now hold a hash instead of the number; "
                                       "if it had opted out, it stays suppressed.")
     return redirect("campaigns:compliance", pk=account.pk)
+
+
+# --- outside the dashboard: the API and the unsubscribe link -----------------------------------------
+@api_token_required
+@require_POST
+def api_consent(request):
+    """`POST /api/consent` {"account": name, "phone": …, "kind": "opt_in" | "opt_out", "evidence": {…}}:
+    a back-office system records a consent change; the token's user is the actor."""
+    if not request.user.has_perm("recipients.add_consentevent"):
+        return JsonResponse({"error": "This token's user may not record consent."}, status=403)
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        return JsonResponse({"error": "The body must be a JSON object."}, status=400)
+    account = ProviderAccount.objects.filter(name=str(body.get("account") or "")).first()
+    if account is None:
+        return JsonResponse({"error": 'Give "account": the name of a provider account.'}, status=400)
+    evidence = body.get("evidence") or {}
+    if body.get("kind") not in ConsentEvent.Kind.values or not isinstance(evidence, dict):
+        return JsonResponse({"error": '"kind" is "opt_in" or "opt_out"; "evidence" an object.'}, status=400)
+    try:
+        phone = normalize_phone(str(body.get("phone") or ""))
+    except PhoneRejected as exc:
+        return JsonResponse({"error": f"phone: {exc}"}, status=400)
+    if len(json.dumps(evidence)) > 5000:
+        return JsonResponse({"error": '"evidence" is limited to 5,000 characters.'}, status=400)
+    consent_record(account=account, phones=[phone], kind=body["kind"], source=ConsentEvent.Source.API,
+                   evidence=evidence, actor=request.user)
+    return JsonResponse({"ok": True, "phone": phone, "kind": body["kind"]})
+
+
+@login_not_required
+def optout_link(request, token):
+    """A recipient's unsubscribe link: GET asks (link scanners follow links and must not opt anyone
+    out), POST records the opt-out with the message it came from as its proof."""
+    try:
+        claim = optout_link_read(token)
+    except ValueError:
+        return render(request, "campaigns/optout.html", {"invalid": True}, status=404)
+    account = ProviderAccount.objects.filter(pk=claim["account"]).first()
+    if account is None:
+        return render(request, "campaigns/optout.html", {"invalid": True}, status=404)
+    done = False
+    if request.method == "POST":
+        consent_record(account=account, phones=[claim["phone"]], kind=ConsentEvent.Kind.OPT_OUT,
+                       source=ConsentEvent.Source.LINK,
+                       evidence={"message": claim.get("message", ""),
+                                 "user_agent": request.headers.get("User-Agent", "")[:200]})
+        done = True
+    return render(request, "campaigns/optout.html", {"account": account, "done": done})

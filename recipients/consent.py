@@ -76,7 +76,8 @@ def consent_list_record(*, target, source: str, evidence: dict, actor=None) -> i
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {events} (account_id, phone, kind, source, evidence, actor_id, created_at) "  # noqa: S608
-            f"SELECT DISTINCT %s, m.phone, %s, %s, {payload}, %s, %s FROM {members} m WHERE {where}",
+            f"SELECT DISTINCT %s, m.phone, %s, %s, {payload}, CAST(%s AS INTEGER), %s FROM {members} m "
+            f"WHERE {where}",
             [account_id, kind, source, json.dumps(evidence), getattr(actor, "pk", None), at, target.pk, account_id])
         written = cursor.rowcount
         if kind == Kind.OPT_OUT and written:

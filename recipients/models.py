@@ -211,7 +211,7 @@ class ConsentEvent(models.Model):
         API = "api", "API"
 
     account = models.ForeignKey("messaging.ProviderAccount", on_delete=models.PROTECT, related_name="+")
-    phone = models.CharField(max_length=64, db_index=True)  # digits, or "erased:<sha256>" after erasure
+    phone = models.CharField(max_length=80, db_index=True)  # digits, or "erased:<sha256>" after erasure
     kind = models.CharField(max_length=7, choices=Kind.choices)
     source = models.CharField(max_length=7, choices=Source.choices)
     # What proves it: the file and job, the inbound message, the link, the API token, a note.
@@ -235,7 +235,7 @@ class Suppression(models.Model):
 
     account = models.ForeignKey("messaging.ProviderAccount", on_delete=models.CASCADE, related_name="+",
                                 db_index=False)
-    phone = models.CharField(max_length=64)
+    phone = models.CharField(max_length=80)
     event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+")
 
     class Meta:

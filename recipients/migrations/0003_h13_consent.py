@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
             name='ConsentEvent',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phone', models.CharField(db_index=True, max_length=64)),
+                ('phone', models.CharField(db_index=True, max_length=80)),
                 ('kind', models.CharField(choices=[('opt_in', 'Opt-in'), ('opt_out', 'Opt-out')], max_length=7)),
                 ('source', models.CharField(choices=[('import', 'Import'), ('keyword', 'Keyword reply'), ('link', 'Unsubscribe link'), ('manual', 'Manual change'), ('api', 'API')], max_length=7)),
                 ('evidence', models.JSONField(blank=True, default=dict)),
@@ -40,7 +40,7 @@ class Migration(migrations.Migration):
             name='Suppression',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phone', models.CharField(max_length=64)),
+                ('phone', models.CharField(max_length=80)),
                 ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='messaging.provideraccount')),
                 ('event', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='recipients.consentevent')),
             ],

@@ -99,3 +99,40 @@ def test_the_admin_ledger_is_read_only(admin_client, account):
                                                                      "_selected_action": [event.pk]})
     assert response.status_code == 302
     assert ConsentEvent.objects.get().phone.startswith("erased:")
+
+
+def test_the_api_records_consent_with_the_tokens_user_as_actor(client, account):
+    from messaging.models import ApiToken
+
+    user = User.objects.create_user("crm")
+    _, key = ApiToken.issue(name="CRM", user=user)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+
+    def post(body, **headers):
+        return client.post("/api/consent", body, content_type="application/json", **headers)
+
+    assert post({"account": "Main", "phone": "+380501234567", "kind": "opt_out"}).status_code == 401
+    assert post({"account": "Main", "phone": "+380501234567", "kind": "opt_out"}, **auth).status_code == 403
+    user.user_permissions.add(Permission.objects.get(codename="add_consentevent"))
+    for bad in ("[1]", "{nope", {"account": "Nope"}, {"account": "Main", "phone": "12", "kind": "opt_out"},
+                {"account": "Main", "phone": "+380501234567", "kind": "maybe"},
+                {"account": "Main", "phone": "+380501234567", "kind": "opt_out", "evidence": "x" * 10}):
+        assert post(bad, **auth).status_code == 400
+    response = post({"account": "Main", "phone": "+380501234567", "kind": "opt_out",
+                     "evidence": {"crm_case": "C-1"}}, **auth)
+    assert response.json() == {"ok": True, "phone": "380501234567", "kind": "opt_out"}
+    event = ConsentEvent.objects.get()
+    assert (event.source, event.actor, event.evidence) == ("api", user, {"crm_case": "C-1"})
+    assert Suppression.objects.filter(phone="380501234567").exists()
+
+
+def test_an_unsubscribe_link_asks_then_records_the_opt_out_with_its_message(client, account):
+    from campaigns.policy import optout_link_path
+
+    path = optout_link_path(account_id=account.pk, phone="380501234567", message_ref="ref-1")
+    assert "Unsubscribe?" in client.get(path).content.decode()  # a link scanner's GET opts nobody out
+    assert not ConsentEvent.objects.exists()
+    assert "You are unsubscribed" in client.post(path).content.decode()
+    event = ConsentEvent.objects.get()
+    assert (event.phone, event.source, event.evidence["message"]) == ("380501234567", "link", "ref-1")
+    assert client.get(path[:-5] + "x/").status_code == 404
