@@ -199,6 +199,9 @@ class Windows:
                                  _days(w.get("days", policy.days)))
             for code, w in (policy.country_windows or {}).items() if isinstance(w, dict)}
         self.tighten = (broadcast.window_start, broadcast.window_end) if broadcast is not None else (None, None)
+        # A broadcast's own window only narrows the account's, unless its author may widen it.
+        self.widen = bool(broadcast is not None and any(self.tighten) and broadcast.created_by_id
+                          and broadcast.created_by.has_perm("campaigns.widen_sending_window"))
         self.rules: dict[tuple[str, str], Rule] = {}
         self.heads: dict[str, Rule] = {}  # a number's first digits → its rule, where they decide it
 
@@ -211,7 +214,11 @@ class Windows:
         if rule is None:
             names = (override,) if override and _zone(override) else TIMEZONE_DATA.get(prefix, (UNKNOWN_ZONE,))
             zones = tuple(z for z in (_zone(n) for n in names) if z is not None) or (ZoneInfo("UTC"),)
-            window = self.countries.get(country_of(prefix or phone), self.base).tightened(*self.tighten)
+            window = self.countries.get(country_of(prefix or phone), self.base)
+            if self.widen:
+                window = Window(self.tighten[0] or window.start, self.tighten[1] or window.end, window.days)
+            else:
+                window = window.tightened(*self.tighten)
             rule = self.rules[key] = Rule(zones, names, window)
         if not override and prefix and _head_cache.get(phone[:_HEAD]) == prefix and len(self.heads) < _HEAD_CACHE_MAX:
             self.heads[phone[:_HEAD]] = rule

@@ -306,3 +306,21 @@ def test_dlt_ids_reach_the_provider_and_review_warns_when_an_indian_message_lack
     [request] = stub.requests
     assert request.json() == {"to": "919812345678", "text": "Hi Ann", "dlt_template_id": "1107161234567890123",
                               "pe_id": "1101234567890123456"}
+
+
+def test_a_broadcast_widens_the_window_only_with_the_permission(stub, make_account, clock, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    account = make_account()
+    SendingPolicy.objects.create(account=account)
+    marketer = django_user_model.objects.create_user("marketer")
+    clock.at = datetime(2026, 6, 1, 4, 30, tzinfo=UTC)  # 07:30 in Kyiv
+    early = broadcast_to(account, list_of(account, ["380441234567"]), window_start=time(7), created_by=marketer)
+    submit_broadcast(early.pk)
+    assert stub.requests == []  # 07:00 is wider than the account's 08:00: ignored without the permission
+
+    marketer.user_permissions.add(Permission.objects.get(codename="widen_sending_window"))
+    allowed = broadcast_to(account, list_of(account, ["380441234568"], name="Early"), window_start=time(7),
+                           created_by=django_user_model.objects.get(pk=marketer.pk))
+    submit_broadcast(allowed.pk)
+    assert sends(stub) == ["380441234568"]
