@@ -38,17 +38,8 @@ class ImportJobAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(ConsentEvent)
-class ConsentEventAdmin(admin.ModelAdmin):
-    """The consent ledger: read-only and append-only (no delete); GDPR erasure is the one rewrite."""
-
-    list_display = ["created_at", "account", "phone", "kind", "source", "actor"]
-    list_filter = ["kind", "source", "account"]
-    search_fields = ["=phone"]
-    list_select_related = ["account", "actor"]
-    readonly_fields = ["account", "phone", "kind", "source", "evidence", "actor", "created_at"]
-    show_full_result_count = False
-    actions = ["erase_numbers"]
+class _Unchangeable:
+    """Nothing here adds, changes or deletes rows: services write them."""
 
     def has_add_permission(self, request):
         return False
@@ -58,6 +49,19 @@ class ConsentEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(_Unchangeable, admin.ModelAdmin):
+    """The consent ledger: read-only and append-only (no delete); GDPR erasure is the one rewrite."""
+
+    list_display = ["created_at", "account", "phone", "kind", "source", "actor"]
+    list_filter = ["kind", "source", "account"]
+    search_fields = ["=phone"]
+    list_select_related = ["account", "actor"]
+    readonly_fields = ["account", "phone", "kind", "source", "evidence", "actor", "created_at"]
+    show_full_result_count = False
+    actions = ["erase_numbers"]
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -73,7 +77,7 @@ class ConsentEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
+class SuppressionAdmin(_Unchangeable, admin.ModelAdmin):
     """Derived from the ledger (recipients.consent.suppressions_rebuild): read-only here."""
 
     list_display = ["phone", "account", "event"]
@@ -81,12 +85,3 @@ class SuppressionAdmin(admin.ModelAdmin):
     list_select_related = ["account", "event"]
     raw_id_fields = ["event"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -266,8 +266,10 @@ STATUS_RANK = {
     Message.Status.REJECTED: 10,
     Message.Status.FAILED: 10,
     Message.Status.DELETED: 10,
-    Message.Status.OPTED_OUT: 10,
-    Message.Status.CAPPED: 10,
+    # Never sent (campaigns.policy), so never reported on: rank 0, like a message not sent yet, keeps
+    # them out of "sent" in every count; only QUEUED is ever claimed, so they stay final.
+    Message.Status.OPTED_OUT: 0,
+    Message.Status.CAPPED: 0,
 }
 
 

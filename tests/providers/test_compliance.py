@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from callbacks.selectors import mismatches
 from campaigns import policy
 from campaigns.dispatch import dispatch_run
 from campaigns.models import Broadcast, Message
@@ -182,6 +183,7 @@ def test_stop_suppresses_messages_already_queued_before_the_next_claim(client, s
     event = ConsentEvent.objects.get(phone=phones[1])
     assert (event.kind, event.source, event.evidence["text"]) == ("opt_out", "keyword", text.strip())
     assert Suppression.objects.get(phone=phones[1]).event == event  # the ledger explains it
+    assert mismatches([broadcast.pk]) == []  # "sent" still equals a recount
 
 
 @pytest.mark.parametrize("text", ["stop please", "don't stop", "STOP STOP"])
@@ -244,6 +246,7 @@ def test_frequency_cap_counts_across_broadcasts_and_skips_numbers_over_it(stub, 
     assert len(stub.requests) == 4
     assert third.capped == 2 and third.state == Broadcast.State.COMPLETED
     assert set(Message.objects.filter(broadcast=third).values_list("status", flat=True)) == {"capped"}
+    assert third.sent == 0 and mismatches([third.pk]) == []
 
     clock.at += timedelta(hours=24, minutes=1)  # the rolling window moved on
     submit_broadcast(broadcast_to(account, recipient_list).pk)
