@@ -1,7 +1,5 @@
 """Broadcast pages: the list, one broadcast's figures and messages, exports, cancel."""
 
-import csv
-import tempfile
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -13,20 +11,17 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from messaging.models import ProviderAccount
-from messaging.spreadsheets import neutralise
 
 from . import dispatch
 from .compose import ContinueSegmentForm
 from .compose_views import describe_recurrence
+from .exports import broadcast_export_rows, export_csv, export_xlsx
 from .models import Broadcast, Message, RecurringBroadcast
 from .scheduling import broadcast_cancel
 from .segments import continue_problem, segment_continue
 from .selectors import broadcast_figures, broadcast_messages, broadcasts_search, messages_in_index_order
 from .sending import SubmissionProblem
 from .states import TransitionRefused
-
-EXPORT_COLUMNS = ("phone", "status", "client_ref", "provider_message_id", "parts", "price", "clicks", "error",
-                  "submitted_at", "status_at")
 
 
 def broadcast_list(request):
@@ -91,7 +86,7 @@ XLSX_MAX_ROWS = 1_048_575
 def broadcast_export(request, pk, fmt):
     if fmt not in ("csv", "xlsx"):
         raise Http404("Exports are CSV or XLSX.")
-    broadcast = get_object_or_404(Broadcast, pk=pk)
+    broadcast = get_object_or_404(Broadcast.objects.select_related("account", "template"), pk=pk)
     status, phone = request.GET.get("status", ""), request.GET.get("phone", "")
     messages_ = broadcast_messages(broadcast, status=status, phone=phone)
     filename = f"broadcast-{broadcast.pk}-messages.{fmt}"
@@ -100,9 +95,11 @@ def broadcast_export(request, pk, fmt):
             messages.error(request, f"An XLSX file holds at most {XLSX_MAX_ROWS:,} messages and this export has "
                                     "more: download it as CSV, which has no limit.")
             return redirect(reverse("campaigns:broadcast_detail", args=[pk]) + _filters(status, phone))
-        return FileResponse(_xlsx_file(_rows(messages_)), as_attachment=True, filename=filename,
+        return FileResponse(export_xlsx(broadcast_export_rows(broadcast, messages_)), as_attachment=True,
+                            filename=filename,
                             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response = StreamingHttpResponse(_csv_lines(_rows(messages_)), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(export_csv(broadcast_export_rows(broadcast, messages_)),
+                                     content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
 
@@ -111,27 +108,6 @@ def _filters(status: str, phone: str) -> str:
     """The message table's filters as a query string ("" or "?status=…&phone=…"), for export links."""
     query = urlencode({name: value for name, value in (("status", status), ("phone", phone)) if value})
     return f"?{query}" if query else ""
-
-
-def _rows(messages_):
-    for row in messages_.values_list(*EXPORT_COLUMNS).iterator(chunk_size=5000):
-        yield [neutralise(value) if isinstance(value, str) else _cell(value) for value in row]
-
-
-def _xlsx_file(rows):
-    """The workbook in a temporary file (streamed from there), not in memory: a million rows make
-    tens of megabytes."""
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("Messages")
-    sheet.append(list(EXPORT_COLUMNS))
-    for row in rows:
-        sheet.append(row)
-    output = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it when sent
-    book.save(output)
-    output.seek(0)
-    return output
 
 
 def broadcast_continue(request, pk):
@@ -162,26 +138,6 @@ def broadcast_cancel_view(request, pk):
     else:
         messages.success(request, f"Cancelled “{broadcast}”. Nothing will be sent.")
     return redirect("campaigns:broadcast_detail", pk=pk)
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_lines(rows):
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(EXPORT_COLUMNS)  # BOM: Excel then reads UTF-8 correctly
-    for row in rows:
-        yield writer.writerow(row)
-
-
-def _cell(value):
-    if value is None:
-        return ""
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value) if not isinstance(value, int | float) else value
 
 
 def broadcast_dispatch(request, pk):

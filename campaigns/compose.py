@@ -1,16 +1,20 @@
 """The compose forms: what a broadcast (or a smart broadcast's next segment) sends, to whom, and when."""
 
 import json
+import re
 import zoneinfo
 from datetime import UTC, datetime
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 
 from messaging.models import GenericProviderConfig, ProviderAccount, Sender, SenderList, WhatsAppTemplate
 from recipients.models import RecipientList, UnsubscribeList
+from recipients.selectors import column_tokens
 
-from .estimates import typical_token_values
+from . import rendering
+from .estimates import text_parts_problem, typical_token_values
 from .models import Broadcast, Campaign, Template, Trigger, WordSpinner
 
 WHEN_CHOICES = [("now", "Send now"), ("later", "At a date and time"), ("trigger", "When a trigger fires"),
@@ -67,8 +71,39 @@ def default_account(accounts):
 
 
 def counted_tokens(textarea: forms.Widget, spinners) -> None:
-    """Have the live counter count tokens at the lengths the estimate assumes (static/js/sms-counter.js)."""
+    """Have the live counter count tokens at the lengths the estimate assumes (static/js/sms-counter.js),
+    and flag a text over MAX_MESSAGE_PARTS as it is typed."""
     textarea.attrs["data-token-values"] = json.dumps(typical_token_values(spinners))
+    textarea.attrs["data-max-parts"] = settings.MAX_MESSAGE_PARTS
+
+
+def account_kinds(accounts) -> str:
+    """{account id: "messagewhiz" | "sms" | "whatsapp"} as JSON, for static/js/compose.js to show
+    only the fields that apply to the chosen account."""
+    kinds = {}
+    for account in accounts.select_related("generic"):
+        generic = getattr(account, "generic", None) if account.kind == ProviderAccount.Kind.GENERIC else None
+        kinds[account.pk] = generic.channel if generic else account.kind
+    return json.dumps(kinds)
+
+
+# The name a token starts with, up to its closing braces (or a fallback after "|").
+_TOKEN_NAME = re.compile(r"\{\{\s*(\w+)\s*(?=[|}])")
+
+
+def columns_as_tokens(body: str, recipient_lists) -> tuple[str, str]:
+    """`body` with each {{name}} of the lists' named custom columns ({{city}}) as the token
+    MessageWhiz fills ({{custom1}}), and why that can't be done ("" when it can)."""
+    tokens = {name: columns for name, columns in column_tokens(recipient_list_ids=[lst.pk for lst in recipient_lists])
+              .items() if name not in rendering.TOKEN_NAMES}
+    used = {match[1] for match in _TOKEN_NAME.finditer(body)} & tokens.keys()
+    for name in sorted(used):
+        if len(tokens[name]) > 1:
+            return body, (f"{{{{{name}}}}} is a different column in the chosen lists "
+                          f"({', '.join(sorted(tokens[name]))}); send to lists that agree, or use the column's token.")
+    if not used:
+        return body, ""
+    return _TOKEN_NAME.sub(lambda m: "{{" + next(iter(tokens[m[1]])) if m[1] in used else m[0], body), ""
 
 
 def clean_later_or_trigger(form: forms.Form, data: dict, *, messagewhiz: bool, what: str) -> None:
@@ -130,6 +165,7 @@ class ComposeForm(forms.ModelForm):
         accounts = ProviderAccount.objects.filter(is_active=True)
         f["account"].queryset = accounts
         f["account"].initial = default_account(accounts)
+        f["account"].widget.attrs["data-account-kinds"] = account_kinds(accounts)
         f["campaign"].queryset = _enabled(Campaign)
         f["campaign"].required = False  # MessageWhiz needs one (checked in clean); HTTP providers don't
         f["senders"].queryset = _enabled(Sender)
@@ -152,6 +188,9 @@ class ComposeForm(forms.ModelForm):
         messagewhiz = account is None or account.kind == ProviderAccount.Kind.MESSAGEWHIZ
         if not (data.get("body") or data.get("template") or data.get("whatsapp_template")):
             self.add_error("body", "Write a message or choose a template.")
+        for name, text in (("body", data.get("body")), ("template", getattr(data.get("template"), "body", ""))):
+            if text and (problem := text_parts_problem(text, account=account)):
+                self.add_error(name, problem)
         if messagewhiz:
             if not data.get("campaign"):
                 self.add_error("campaign", "MessageWhiz sends every broadcast under a campaign: choose one.")
@@ -168,6 +207,10 @@ class ComposeForm(forms.ModelForm):
             data["recipient"] = digits
         elif not data.get("recipient_lists"):
             self.add_error("recipient_lists", "Choose at least one recipient list.")
+        elif data.get("body"):
+            data["body"], problem = columns_as_tokens(data["body"], data["recipient_lists"])
+            if problem:
+                self.add_error("body", problem)
         if kind == Broadcast.Type.SMART:
             if not data.get("eb_type"):
                 self.add_error("eb_type", "Choose manual segments or CTR threshold.")
@@ -231,6 +274,7 @@ class ContinueSegmentForm(forms.Form):
         kwargs.setdefault("initial", {"body": broadcast.body, "senders": list(broadcast.senders.all()),
                                       "sender_lists": list(broadcast.sender_lists.all())})
         super().__init__(*args, **kwargs)
+        self.account = broadcast.account
 
         def remote(model):
             return _enabled(model).filter(account=broadcast.account, remote_id__isnull=False)
@@ -249,6 +293,8 @@ class ContinueSegmentForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if data.get("body") and (problem := text_parts_problem(data["body"], account=self.account)):
+            self.add_error("body", problem)
         clean_later_or_trigger(self, data, messagewhiz=True, what="segment")
         return data
 

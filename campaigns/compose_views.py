@@ -6,7 +6,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from recipients.selectors import recipients_for_send
+from recipients.models import RecipientList
+from recipients.selectors import column_tokens, recipients_for_send
 
 from . import policy, rendering, sms
 from .compose import WEEKDAYS, ComposeForm
@@ -52,6 +53,8 @@ def _token_picker() -> dict:
         "fields": ["first_name", "last_name", "url", "custom", "custom1", "custom2", "custom3", "custom4",
                    "shorten_url", "unsubscription_link"],
         "links": remote(Link), "link_lists": remote(LinkList), "spinners": remote(WordSpinner),
+        "columns": sorted(column_tokens(recipient_list_ids=RecipientList.objects.filter(enabled=True)
+                                        .values_list("pk", flat=True)).keys() - rendering.TOKEN_NAMES),
     }
 
 

@@ -59,6 +59,7 @@ from recipients.selectors import phones_for_send
 from . import policy, rendering
 from .models import Broadcast, Message
 from .models.broadcasts import STATUS_RANK
+from .selectors import FAILED_COUNTERS, failed_total
 from .sending import SubmissionProblem
 from .signals import messages_identified_announce
 from .states import broadcast_transition, broadcast_transition_or_raise
@@ -683,8 +684,9 @@ def dispatch_stalled_ids() -> list[int]:
 def dispatch_progress(broadcast: Broadcast) -> dict:
     """What the sending page shows (from the pre-aggregated counters)."""
     b = Broadcast.objects.filter(pk=broadcast.pk).values(
-        "recipients_count", "sent", "failed", "unknown", "delivered", "dispatch_state", "last_error", "held",
-        "capped", "opted_out").get()
+        "recipients_count", "sent", "unknown", "delivered", "dispatch_state", "last_error", "held", "capped",
+        "opted_out", *FAILED_COUNTERS).get()
+    b["failed"] = failed_total(b)
     b["queued"] = max(0, b["recipients_count"] - b["sent"] - b["capped"] - b["opted_out"])
     config = getattr(broadcast.account, "generic", None)
     b["delivery_reports"] = config is None or config.has_dlr

@@ -8,6 +8,7 @@ SMS parts per recipient. A body without personal tokens is counted once.
 import dataclasses
 from collections import Counter
 
+from django.conf import settings
 from django.utils import timezone
 
 from messaging.messagewhiz.client import MessageWhizClient
@@ -61,6 +62,24 @@ def broadcast_problems(broadcast: Broadcast, *, objects: dict | None = None) -> 
 def problems_summary(problems: list[rendering.Problem]) -> str:
     """The errors among `problems` (what stops a send) in one line; "" when there are none."""
     return "; ".join(f"{p.text or 'message'}: {p.message}" for p in problems if p.severity == rendering.ERROR)
+
+
+def parts_problem(parts: int) -> str:
+    """Why a message of `parts` SMS parts is refused (over MAX_MESSAGE_PARTS), or ""."""
+    limit = settings.MAX_MESSAGE_PARTS
+    if parts <= limit:
+        return ""
+    return (f"The message needs {parts} SMS parts, and at most {limit} are allowed (each part is billed as one "
+            f"SMS): shorten it.")
+
+
+def text_parts_problem(body: str, *, account=None) -> str:
+    """parts_problem for `body` as written for a recipient with typical field lengths (the live
+    counter's reading; the estimate then checks every real recipient)."""
+    spinners = token_objects(account)["spinners"] if account is not None else {}
+    text = rendering.render(body, TYPICAL_RECIPIENT, context=rendering.RenderContext(spinners=spinners,
+                                                                                    worst_case=True))
+    return parts_problem(sms.count_parts(text))
 
 
 def typical_token_values(spinners) -> dict[str, str]:
@@ -171,6 +190,8 @@ def confirm_problem(broadcast: Broadcast) -> str:
         return "The estimate is still running; confirm once it is shown."
     if errors := problems_summary([rendering.Problem(**p) for p in broadcast.local_estimate.get("problems", [])]):
         return f"Fix the problems in the message and estimate again: {errors}"
+    if too_long := parts_problem(max(map(int, broadcast.local_estimate.get("parts") or {"0": 0}))):
+        return f"For the longest recipient's text: {too_long[0].lower()}{too_long[1:]}"
     via_messagewhiz = broadcast.account.kind == broadcast.account.Kind.MESSAGEWHIZ
     if broadcast.state != Broadcast.State.ESTIMATED or (via_messagewhiz and not broadcast.estimate):
         return broadcast.last_error or "Estimate the broadcast again before sending it."

@@ -25,7 +25,7 @@ from messaging.validators import validate_sender_name
 from recipients.phones import PhoneRejected, normalize_phone
 
 from . import policy
-from .estimates import body_problems, problems_summary
+from .estimates import body_problems, problems_summary, text_parts_problem
 from .models import Broadcast, Message
 from .models.broadcasts import STATUS_RANK
 from .sending import remote_name
@@ -152,6 +152,8 @@ def pasted_send(*, account, sender: str, numbers: str, text: str, name: str = ""
 def _check_text_and_sender(text: str, sender: str) -> None:
     if not text.strip() or len(text) > MAX_TEXT:
         raise SingleProblem("Write the message (up to 100,000 characters).")
+    if problem := text_parts_problem(text):
+        raise SingleProblem(problem)
     try:
         validate_sender_name(sender)
     except ValidationError as exc:

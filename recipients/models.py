@@ -23,6 +23,9 @@ class RecipientList(MirroredModel):
     name = models.CharField(max_length=255)
     # Kept exact by every service that changes membership, so list pages never count a million rows.
     recipient_count = models.PositiveIntegerField(default=0, editable=False)
+    # Token names of the custom columns, from the imported file's header: {"custom1": "city"}, so
+    # a message can say {{city}} (compose sends it as {{custom1}}, the token MessageWhiz knows).
+    column_names = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta(MirroredModel.Meta):
         ordering = ["name"]

@@ -25,7 +25,7 @@ from .errors import FileRejected, ImportProblem, MappingError
 from .importing import ImportResult, ImportSettings, Report, list_model, run_import
 from .mapping import PHONE, parse_mapping
 from .models import ConsentEvent, ImportJob, RecipientList, UnsubscribeList
-from .phones import PhoneNormalizer, PhoneRejected
+from .phones import PhoneNormalizer, PhoneRejected, country_code
 from .readers import open_table
 
 logger = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def _check_name(name: str) -> str:
 
 
 def _check_country(default_country: str | None) -> str:
-    code = (default_country or "").strip().upper()
+    code = country_code(default_country or "")
     if code:
         try:
             PhoneNormalizer(code)
@@ -245,7 +245,12 @@ def _after_load(kind: str, target, result: ImportResult, *, replace: bool, renam
     """Inside the load's transaction: keep the counter exact and flag the list for sync."""
     counter = _COUNTER[kind]
     count = result.inserted if replace else F(counter) + result.inserted
-    _mark_changed(target, **{counter: count}, **({"name": rename} if rename else {}))
+    fields = {"name": rename} if rename else {}
+    if result.column_names:
+        # An append names columns the list had not named; a new or replaced list takes the file's.
+        fields["column_names"] = result.column_names if replace else {**result.column_names,
+                                                                     **target.column_names}
+    _mark_changed(target, **{counter: count}, **fields)
 
 
 def _mark_changed(obj, **fields) -> None:
@@ -363,13 +368,14 @@ def split_numbers(text: str, *, default_country: str | None = None) -> list[str]
 
 
 def _numbers_import(kind, mode, numbers, *, default_country, target=None, create=None) -> ImportResult:
+    default_country = _check_country(default_country) or None
     if isinstance(numbers, str):
         numbers = split_numbers(numbers, default_country=default_country)
     numbers = [str(number) for number in numbers if str(number).strip()]
     if not numbers:
         raise ImportProblem("Enter at least one phone number.")
     import_settings = ImportSettings(
-        mapping={0: PHONE}, default_country=_check_country(default_country) or None, has_header=False
+        mapping={0: PHONE}, default_country=default_country, has_header=False
     )
     report = Report(keep=100)
     try:

@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
 
@@ -17,6 +18,12 @@ class Campaign(MirroredModel):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        # Only edits here are refused: a pull stores MessageWhiz's dates as they are (bulk writes,
+        # no clean), so a campaign edited there never makes a pull fail.
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise ValidationError({"end_date": "The end date is before the start date."})
 
 
 class Template(MirroredModel):

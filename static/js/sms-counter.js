@@ -148,8 +148,17 @@
     const encoding = result.encoding === UCS2 ? "UCS-2 (Unicode)" : GSM7;
     const summary = doc.createElement("span");
     const typical = filled !== textarea.value ? " · tokens at typical lengths" : "";
-    summary.textContent = `${result.length} characters · ${result.parts} ${partsLabel} · ${encoding}${typical}`;
+    // "left in this part": how much more fits before the text costs another part.
+    const left = `${result.remaining} left in this part`;
+    summary.textContent = `${result.length} characters · ${result.parts} ${partsLabel} · ${left} · ${encoding}${typical}`;
     const nodes = [summary];
+    const maxParts = Number(textarea.dataset.maxParts || 0);
+    if (maxParts && result.parts > maxParts) {
+      const over = doc.createElement("strong");
+      over.className = "error";
+      over.textContent = ` — over the limit of ${maxParts} parts: shorten it`;
+      nodes.push(over);
+    }
     if (result.ucs2Chars.length) {
       const culprits = doc.createElement("span");
       culprits.append(" — Unicode because of: ");

@@ -45,13 +45,13 @@ def test_messages_filter_and_exports(admin_client, make_broadcast, sandbox):
     csv_body = b"".join(admin_client.get(
         reverse("campaigns:broadcast_export", args=[broadcast.pk, "csv"]) + "?status=delivered").streaming_content)
     lines = csv_body.decode("utf-8-sig").splitlines()
-    assert lines[0].startswith("phone,status")
+    assert lines[0].startswith("phone,name,sender,text,status")
     assert len(lines) == 2 and "'=cmd|x" in lines[1]
     xlsx = admin_client.get(reverse("campaigns:broadcast_export", args=[broadcast.pk, "xlsx"]) + "?phone=38050123456")
     assert xlsx.status_code == 200
     assert xlsx["Content-Disposition"] == f'attachment; filename="broadcast-{broadcast.pk}-messages.xlsx"'
     sheet = load_workbook(io.BytesIO(b"".join(xlsx.streaming_content))).active
-    rows = [row[:2] for row in sheet.iter_rows(values_only=True)]
+    rows = [(row[0], row[4]) for row in sheet.iter_rows(values_only=True)]
     assert rows == [("phone", "status"), ("380501234567", "submitted"), ("380501234568", "delivered"),
                     ("380501234569", "submitted")]
     assert admin_client.get(reverse("campaigns:broadcast_export", args=[broadcast.pk, "exe"])).status_code == 404
@@ -161,3 +161,28 @@ def test_a_page_of_messages_is_read_from_the_index_without_sorting(make_broadcas
         with messages_in_index_order():
             plan = broadcast_messages(broadcast, status=status, phone=phone)[:50].explain()
         assert "Sort" not in plan and "Index" in plan, plan
+
+
+def test_message_exports_carry_name_sender_text_and_typed_cells(admin_client, make_broadcast, sandbox, audience,
+                                                                settings):
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    settings.TIME_ZONE = "Europe/Kyiv"
+    audience["list"].recipients.filter(phone="380501234567").update(first_name="Olena", last_name="Kovalenko",
+                                                                    custom="=HYPERLINK(1)")
+    broadcast = run_task(make_broadcast(body="{{custom}} Hi {{first_name}}"))
+    Message.objects.filter(broadcast=broadcast, phone="380501234567").update(
+        price=Decimal("0.0123"), status="delivered", status_at=datetime(2031, 7, 6, 7, 0, tzinfo=UTC))
+    xlsx = admin_client.get(reverse("campaigns:broadcast_export", args=[broadcast.pk, "xlsx"]))
+    sheet = load_workbook(io.BytesIO(b"".join(xlsx.streaming_content))).active
+    header, olena, *_ = sheet.iter_rows(values_only=True)
+    row = dict(zip(header, olena, strict=True))
+    assert header[:4] == ("phone", "name", "sender", "text")
+    assert (row["name"], row["sender"], row["text"]) == ("Olena Kovalenko", "ShopCo", "'=HYPERLINK(1) Hi Olena")
+    assert row["price"] == pytest.approx(0.0123)  # a number, not text
+    assert row["status_at (Europe/Kyiv)"] == datetime(2031, 7, 6, 10, 0)  # an Excel date, Kyiv's wall clock
+    assert isinstance(row["submitted_at (Europe/Kyiv)"], datetime)
+    csv_body = b"".join(admin_client.get(
+        reverse("campaigns:broadcast_export", args=[broadcast.pk, "csv"])).streaming_content).decode("utf-8-sig")
+    assert "380501234567,Olena Kovalenko,ShopCo,'=HYPERLINK(1) Hi Olena,delivered" in csv_body
