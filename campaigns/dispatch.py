@@ -354,11 +354,7 @@ class _Pump:
         stays sending, and the every-minute sweep (dispatch_stalled_ids) wakes it; the first run
         after the opening claims them. No countdown task: a run of held messages left early would
         only re-queue itself."""
-        opening = policy.next_release(self.broadcast_id)
-        if opening is None:
-            return None
-        self.countdown = max(0.0, (opening - policy.now()).total_seconds())
-        return HELD
+        return HELD if policy.holds_messages(self.broadcast_id) else None
 
     def _apply_pending(self, *, unless_within: float = 0.0) -> None:
         """A DLR that arrived before we knew the provider's id was kept pending: apply it now (at

@@ -338,10 +338,9 @@ class Gate:
             Broadcast.objects.filter(pk=self.broadcast_id).update(held=F("held") + newly)
 
 
-def next_release(broadcast_id: int) -> datetime | None:
-    """When the earliest held message of the broadcast may be claimed."""
-    return (Message.objects.filter(broadcast_id=broadcast_id, status=M.QUEUED, not_before__isnull=False)
-            .order_by("not_before").values_list("not_before", flat=True).first())
+def holds_messages(broadcast_id: int) -> bool:
+    """Whether messages of the broadcast wait for their recipients' window."""
+    return Message.objects.filter(broadcast_id=broadcast_id, status=M.QUEUED, not_before__isnull=False).exists()
 
 
 # --- single sends and MessageWhiz broadcasts --------------------------------------------------------
