@@ -147,6 +147,8 @@ class ComposeForm(forms.ModelForm):
             "unsubscribe_lists": forms.SelectMultiple(attrs={"size": 4}),
         }
         labels = {"eb_type": "Smart type", "body": "Message", "templates": "Segment templates"}
+        help_texts = {"body": "{{first_name|there}} says “there” to recipients without a first name (HTTP "
+                              "providers and single messages; MessageWhiz broadcasts fill in tokens themselves)."}
 
     AUDIENCE = ("account", "campaign", "type", "recipient_lists", "recipient", "unsubscribe_lists", "senders",
                 "sender_lists", "whatsapp_template")
@@ -270,11 +272,13 @@ class ContinueSegmentForm(forms.Form):
 
     CTR = ("first_segment_size", "next_segment_size", "recipient_cap")
 
-    def __init__(self, *args, broadcast: Broadcast, **kwargs):
+    def __init__(self, *args, broadcast: Broadcast, remaining: int, **kwargs):
         kwargs.setdefault("initial", {"body": broadcast.body, "senders": list(broadcast.senders.all()),
                                       "sender_lists": list(broadcast.sender_lists.all())})
         super().__init__(*args, **kwargs)
         self.account = broadcast.account
+        self.remaining = remaining
+        self.fields["size"].help_text = f"At most {remaining:,}: the recipients who have not had a message yet"
 
         def remote(model):
             return _enabled(model).filter(account=broadcast.account, remote_id__isnull=False)
@@ -290,6 +294,13 @@ class ContinueSegmentForm(forms.Form):
 
     def ctr_fields(self):
         return [self[name] for name in self.CTR if name in self.fields]
+
+    def clean_size(self):
+        size = self.cleaned_data["size"]
+        if size > self.remaining:
+            raise forms.ValidationError(f"Only {self.remaining:,} recipients have not had a message yet: a segment "
+                                        f"can have at most {self.remaining:,}.")
+        return size
 
     def clean(self):
         data = super().clean()
@@ -309,3 +320,26 @@ class ContinueSegmentForm(forms.Form):
             "trigger": data["trigger"] if trigger else None,
             **{name: data[name] for name in self.CTR if name in data},
         }
+
+
+class SendTestForm(forms.Form):
+    """Where a test of a broadcast goes: the user's own number or a seed list (remembered per user)."""
+
+    to = forms.ChoiceField(choices=[("me", "My number"), ("seed", "A seed list")], initial="me",
+                           widget=forms.RadioSelect, label="Send the test to")
+    phone = forms.CharField(required=False, max_length=40, label="Phone number",
+                            help_text="In international format, e.g. +380 50 123 45 67; remembered for next time")
+    seed_list = forms.ModelChoiceField(RecipientList.objects.none(), required=False, label="Seed list",
+                                       help_text="A small list of your team's phones (at most 25)")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["seed_list"].queryset = _enabled(RecipientList)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("to") == "me" and not data.get("phone", "").strip():
+            self.add_error("phone", "Enter your number.")
+        if data.get("to") == "seed" and not data.get("seed_list"):
+            self.add_error("seed_list", "Choose the seed list.")
+        return data

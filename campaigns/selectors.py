@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet, Sum
 
+from .estimates import reconciled_estimate
 from .models import Broadcast, Message
 
 OUTCOMES = ("delivered", "undelivered", "expired", "rejected", "failed", "unknown")
@@ -39,6 +40,9 @@ def broadcast_figures(broadcast: Broadcast) -> dict:
         "delivery_rate": _percent(broadcast.delivered, broadcast.sent) if reports else None,
         "click_rate": _percent(broadcast.clicks_unique, broadcast.delivered or broadcast.sent),
         "cost": broadcast.cost,
+        "currency": broadcast.account.currency,
+        # What the confirmed estimate said, beside what the reports say it cost.
+        "estimated_cost": reconciled_estimate(broadcast)["cost"] if broadcast.estimate else None,
         "clicks_total": broadcast.clicks_total,
         "state": broadcast.state,
         "is_final": broadcast.is_final,
@@ -127,6 +131,7 @@ def overview(*, days: int) -> dict:
     from django.apps import apps
     from django.utils import timezone
 
+    from messaging.models import ProviderAccount
     from messaging.selectors import mirror_sync_problems
 
     since = timezone.now() - timedelta(days=days)
@@ -136,9 +141,14 @@ def overview(*, days: int) -> dict:
     )
     totals = {name: value or 0 for name, value in totals.items()}
     totals["failed"] = failed_total(totals)
+    # One currency per account: a sum over accounts billed in different ones has none.
+    currencies = set(Broadcast.objects.filter(submitted_at__gte=since).values_list("account__currency", flat=True)
+                     .distinct()[:2]) or set(ProviderAccount.objects.filter(is_active=True)
+                                             .values_list("currency", flat=True).distinct()[:2])
     return {
         "days": days,
         "totals": totals,
+        "currency": currencies.pop() if len(currencies) == 1 else "",
         "recent": Broadcast.objects.filter(recurrence__isnull=True).exclude(state=Broadcast.State.DRAFT)
         .select_related("campaign").order_by("-created_at")[:8],
         "scheduled": Broadcast.objects.filter(state=Broadcast.State.SCHEDULED).order_by("send_at")[:8],

@@ -35,7 +35,7 @@ from messaging.messagewhiz.errors import AmbiguousRequestError, MessageWhizError
 from recipients.consent import optout_list_for, suppressed_phones
 from recipients.selectors import phones_for_send
 
-from . import policy
+from . import policy, rendering
 from .compose import utc_offset_at
 from .estimates import broadcast_problems, problems_summary
 from .models import Broadcast, Message, Segment
@@ -127,7 +127,10 @@ def broadcast_request(broadcast: Broadcast) -> Request:
             raise SubmissionProblem("Enter the recipient's number.")
         if len(sender_ids) != 1 or sender_list_ids:
             raise SubmissionProblem("A single message needs exactly one sender.")
-        return Request("broadcast_single_send", {**common, "sender_id": sender_ids[0], "recipient": b.recipient,
+        # MessageWhiz has no token fallbacks: filled in here, for the one recipient (who has no fields).
+        body = rendering.fill_fallbacks(b.body, {"phone": b.recipient}) if b.body else None
+        return Request("broadcast_single_send", {**common, "message_body": body, "sender_id": sender_ids[0],
+                                                 "recipient": b.recipient,
                                                  "custom_parameter": b.custom_parameter or None})
 
     if not (sender_ids or sender_list_ids):

@@ -118,7 +118,7 @@ def pasted_send(*, account, sender: str, numbers: str, text: str, name: str = ""
     """The same text to pasted numbers at once, as one base broadcast (`combinedsubmit`)."""
     phones = pasted_numbers(numbers)
     _check_text_and_sender(text, sender)
-    if errors := problems_summary(body_problems(text, account=account)):
+    if errors := problems_summary(body_problems(text, account=account, provider_renders=True)):
         raise SingleProblem(errors)
     phones, skipped = policy.pasted_split(account=account, phones=phones)
     if refusal := policy.broadcast_refusal(Broadcast(account=account), phones):

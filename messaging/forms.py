@@ -19,9 +19,18 @@ class ProviderAccountForm(forms.ModelForm):
         label="Base URL", assume_scheme="https", help_text="API root, e.g. https://sms.messagewhiz.com"
     )
 
+    currency = forms.RegexField(
+        regex=r"^[A-Za-z]{3}$", required=False, max_length=3, label="Currency",
+        error_messages={"invalid": "Three letters, such as EUR or USD."},
+        help_text="What the provider's prices and estimates are in (ISO code, e.g. EUR); empty: EUR",
+    )
+
     class Meta:
         model = ProviderAccount
-        fields = ["name", "kind", "base_url", "api_key", "is_active"]
+        fields = ["name", "kind", "base_url", "api_key", "currency", "is_active"]
+
+    def clean_currency(self):
+        return self.cleaned_data["currency"].upper() or "EUR"
 
     def clean_base_url(self):
         url = self.cleaned_data["base_url"]

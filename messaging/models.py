@@ -34,6 +34,9 @@ class ProviderAccount(models.Model):
     api_key = models.CharField(max_length=255)
     callback_token = models.CharField(max_length=64, unique=True, default=new_callback_token, editable=False)
     is_active = models.BooleanField(default=True)
+    # Providers answer prices and estimates as bare numbers in the account's billing currency.
+    currency = models.CharField(max_length=3, default="EUR",
+                                help_text="ISO code of the currency the provider bills this account in, e.g. EUR")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -120,6 +120,10 @@ class Broadcast(models.Model):
     capped = models.PositiveIntegerField(default=0)
     opted_out = models.PositiveIntegerField("opted out", default=0)
 
+    # A test send (campaigns.drafts) is a broadcast of its own, so the tested one's figures stay its own.
+    test_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="test_sends",
+                                editable=False)
+
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -315,3 +319,15 @@ class RecurringBroadcast(models.Model):
     def __str__(self):
         return f"{self.definition} ({self.minute} {self.hour} {self.day_of_month} {self.month_of_year} " \
                f"{self.day_of_week} {self.time_zone})"
+
+
+class SendingProfile(models.Model):
+    """Where a user last sent test messages: their own number and a seed list, offered again next time."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sending_profile")
+    phone = models.CharField(max_length=15, blank=True)
+    seed_list = models.ForeignKey("recipients.RecipientList", null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+
+    def __str__(self):
+        return f"Test sends of {self.user}"

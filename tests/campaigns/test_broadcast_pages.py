@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 
 from campaigns.models import Broadcast, Campaign, Message
 from campaigns.selectors import broadcast_messages, messages_in_index_order
+from campaigns.states import broadcast_transition
 from messaging.models import GenericProviderConfig, ProviderAccount
 
 from .test_sending import run_task
@@ -186,3 +187,21 @@ def test_message_exports_carry_name_sender_text_and_typed_cells(admin_client, ma
     csv_body = b"".join(admin_client.get(
         reverse("campaigns:broadcast_export", args=[broadcast.pk, "csv"])).streaming_content).decode("utf-8-sig")
     assert "380501234567,Olena Kovalenko,ShopCo,'=HYPERLINK(1) Hi Olena,delivered" in csv_body
+
+
+def test_the_polling_refreshes_badge_timeline_and_messages_until_final(admin_client, make_broadcast, sandbox):
+    broadcast = run_task(make_broadcast())
+    Message.objects.filter(broadcast=broadcast, phone="380501234567").update(status="delivered", price="3.3600")
+    Broadcast.objects.filter(pk=broadcast.pk).update(cost="8715.8400")
+    url = reverse("campaigns:broadcast_figures", args=[broadcast.pk])
+    live = admin_client.get(url, {"status": "delivered", "page": "1"}).content.decode()
+    assert 'id="state-badge" hx-swap-oob="true"' in live and ">Submitted</span>" in live
+    assert 'id="timeline" hx-swap-oob="true"' in live and "Accepted by MessageWhiz" in live
+    assert 'id="message-table" hx-swap-oob="true"' in live and "380501234567" in live
+    assert "380501234568" not in live  # the table's own filter is kept
+    assert f'hx-get="{url}?status=delivered&amp;page=1"' in live
+    assert "8,715.84 EUR" in live and "3.36 EUR" in live  # costs carry the account's currency
+    broadcast.refresh_from_db()
+    broadcast_transition(broadcast, Broadcast.State.COMPLETED, reason="All reports in")
+    live = admin_client.get(url).content.decode()
+    assert "hx-get" not in live and ">Completed</span>" in live and "All reports in" in live
