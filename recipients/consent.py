@@ -123,7 +123,14 @@ def _mirror_optins(account: ProviderAccount, phones: list[str]) -> None:
     if target is None:
         return
     removed, _ = UnsubscribeNumber.objects.filter(unsubscribe_list=target, phone__in=phones).delete()
-    if removed:
+    if not removed:
+        return
+    if account.kind == ProviderAccount.Kind.MESSAGEWHIZ:
+        from .services import _mark_changed
+
+        # Pushed too: a number left on MessageWhiz's copy would come back with the next pull.
+        _mark_changed(target, member_count=F("member_count") - removed)
+    else:
         UnsubscribeList.objects.filter(pk=target.pk).update(member_count=F("member_count") - removed)
 
 

@@ -231,6 +231,13 @@ def test_stop_on_whatsapp_and_on_a_messagewhiz_account_suppresses_and_reaches_me
     remote = [u for u in sandbox.state("unsubscribe_lists") if u["id"] == mirror.remote_id]
     assert remote and "12125550101" in json.dumps(remote)
 
+    assert inbound(client, messagewhiz, "12125550101", "START", "m-2").status_code == 200
+    mirror.refresh_from_db()
+    assert mirror.member_count == 0 and mirror.sync_state == "synced"
+    remote = [u for u in sandbox.state("unsubscribe_lists") if u["id"] == mirror.remote_id]
+    assert remote and "12125550101" not in json.dumps(remote)
+    assert policy.single_refusal(account=messagewhiz, phone="12125550101") is None
+
 
 def test_frequency_cap_counts_across_broadcasts_and_skips_numbers_over_it(stub, make_account, clock):
     account = make_account()
