@@ -158,6 +158,9 @@ class ImportJob(models.Model):
     rejects = models.FileField(upload_to="imports/rejects/%Y/%m/", max_length=500, blank=True)
     rejects_count = models.PositiveIntegerField(default=0)
 
+    # Who started it: the consent ledger's actor for what the import records.
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

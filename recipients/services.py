@@ -56,6 +56,7 @@ def import_job_create(
     sheet: str | int = "",
     has_header: bool = True,
     enqueue: bool = True,
+    actor=None,
 ) -> ImportJob:
     """Store the upload, check it and the mapping, record the job and (on commit) queue it.
 
@@ -87,6 +88,7 @@ def import_job_create(
         has_header=has_header,
         recipient_list=target if kind == Kind.RECIPIENTS else None,
         unsubscribe_list=target if kind == Kind.UNSUBSCRIBES else None,
+        created_by=actor,
     )
     job.mapping = {str(index): marker for index, marker in parse_mapping(mapping).items()}
     _store_source(job, upload)
@@ -216,7 +218,7 @@ def _run_job(job: ImportJob, report: Report) -> None:
     def on_saved(target, result: ImportResult):
         _after_load(kind, target, result, replace=job.mode != Mode.APPEND,
                     rename=job.list_name if job.mode == Mode.REPLACE else "")
-        consent_list_record(target=target, source=ConsentEvent.Source.IMPORT,
+        consent_list_record(target=target, source=ConsentEvent.Source.IMPORT, actor=job.created_by,
                             evidence={"file": job.source_name or job.source.name, "import_job": job.pk})
         finished = jobs.filter(status=Status.RUNNING).update(
             status=Status.SUCCEEDED, stage="", inserted=result.inserted, total=result.total,

@@ -7,13 +7,15 @@ from recipients.mapping import suggest_mapping
 from recipients.models import ConsentEvent, ImportJob, Suppression
 
 
-def test_an_unsubscribe_import_records_opt_outs_with_its_file(write_csv, run_import, account):
+def test_an_unsubscribe_import_records_opt_outs_with_its_file_and_user(write_csv, run_import, account, admin_user):
     path = write_csv([["phone"], ["380501234567"], ["380501234568"]])
-    job = run_import(path, {"0": "phone_number"}, kind=ImportJob.Kind.UNSUBSCRIBES, name="Opt-outs")
+    job = run_import(path, {"0": "phone_number"}, kind=ImportJob.Kind.UNSUBSCRIBES, name="Opt-outs",
+                     actor=admin_user)
     events = ConsentEvent.objects.order_by("phone")
     assert [(e.phone, e.kind, e.source) for e in events] == [("380501234567", "opt_out", "import"),
                                                            ("380501234568", "opt_out", "import")]
     assert events[0].evidence == {"file": job.source_name or job.source.name, "import_job": job.pk}
+    assert events[0].actor == admin_user
     assert set(Suppression.objects.values_list("phone", flat=True)) == {"380501234567", "380501234568"}
 
 
