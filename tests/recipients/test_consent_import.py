@@ -32,3 +32,16 @@ def test_a_recipient_import_never_lifts_an_opt_out_and_keeps_the_timezone(write_
 
 def test_a_timezone_header_is_suggested():
     assert suggest_mapping(["Phone", "Time zone"], [False, False]) == {"0": "phone_number", "1": "timezone"}
+
+
+def test_numbers_messagewhiz_unsubscribed_reach_the_ledger_when_pulled(mw_account, sandbox):
+    from messaging.sync import resources
+    from messaging.sync.pull import mirror_pull
+
+    sandbox.seed("unsubscribe_lists", [{"name": "Opt-outs", "numbers": ["6593333322"]}])
+    mirror_pull(mw_account, resources.get("unsubscribe_list"))
+    event = ConsentEvent.objects.get(phone="6593333322")
+    assert (event.kind, event.evidence["pulled_from"]) == ("opt_out", "MessageWhiz")
+    assert Suppression.objects.filter(account=mw_account, phone="6593333322").exists()
+    mirror_pull(mw_account, resources.get("unsubscribe_list"))
+    assert ConsentEvent.objects.filter(phone="6593333322").count() == 1  # a pull again records nothing new
