@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from recipients.models import RecipientList
 from recipients.selectors import column_tokens, recipients_for_send
 
-from . import rendering, sms
+from . import policy, rendering, sms
 from .compose import WEEKDAYS, ComposeForm, SendTestForm
 from .drafts import (
     DraftProblem,
@@ -177,6 +177,7 @@ def review(request, pk):
         "recurrence_text": describe_recurrence(recurrence) if recurrence else "",
         "errors": [p for p in broadcast.local_estimate.get("problems", []) if p["severity"] == rendering.ERROR],
         "estimating": broadcast.estimated_at is None, "problem": confirm_problem(broadcast),
+        "outlook": policy.broadcast_outlook(broadcast),
     })
 
 

@@ -5,6 +5,7 @@ development; a production deployment sets `DEBUG=false` and must then provide `S
 """
 
 import os
+import re
 from pathlib import Path
 
 import environ
@@ -181,6 +182,11 @@ DISPATCH_CHUNK = env_number("int", "DISPATCH_CHUNK", 2000)
 DISPATCH_RUN_SECONDS = env_number("float", "DISPATCH_RUN_SECONDS", 240)
 DISPATCH_LEASE_SECONDS = env_number("int", "DISPATCH_LEASE_SECONDS", 120)
 DISPATCH_OUTAGE_SECONDS = env_number("float", "DISPATCH_OUTAGE_SECONDS", 120)
+# Quiet hours (campaigns.policy): the sending window, in each recipient's local time, of an
+# account whose compliance page was never saved (47 CFR 64.1200(c)(1): 08:00 to 21:00).
+SENDING_WINDOW = env.str("SENDING_WINDOW", "08:00-21:00")
+if not re.fullmatch(r"\d\d:\d\d(:\d\d)?-\d\d:\d\d(:\d\d)?", SENDING_WINDOW):
+    raise ImproperlyConfigured("SENDING_WINDOW must look like 08:00-21:00.")
 # The longest message any send path accepts, in SMS parts (each part is billed as one SMS).
 MAX_MESSAGE_PARTS = env_number("int", "MAX_MESSAGE_PARTS", 10)
 if MAX_MESSAGE_PARTS < 1:

@@ -53,7 +53,7 @@ _IN_LIST = "duplicate: already in the list"
 
 # Staging columns, in order, per marker (the phone comes first).
 RECIPIENT_COLUMNS = ("first_name", "last_name", "email", "url", "custom", "custom1", "custom2", "custom3",
-                     "custom4")
+                     "custom4", "timezone")
 
 
 @dataclass

@@ -20,10 +20,11 @@ from messaging.mirror import SyncState
 from messaging.models import ProviderAccount
 from messaging.tasks import push_mirror
 
+from .consent import consent_list_record
 from .errors import FileRejected, ImportProblem, MappingError
 from .importing import ImportResult, ImportSettings, Report, list_model, run_import
 from .mapping import PHONE, parse_mapping
-from .models import ImportJob, RecipientList, UnsubscribeList
+from .models import ConsentEvent, ImportJob, RecipientList, UnsubscribeList
 from .phones import PhoneNormalizer, PhoneRejected, country_code
 from .readers import open_table
 
@@ -55,6 +56,7 @@ def import_job_create(
     sheet: str | int = "",
     has_header: bool = True,
     enqueue: bool = True,
+    actor=None,
 ) -> ImportJob:
     """Store the upload, check it and the mapping, record the job and (on commit) queue it.
 
@@ -86,6 +88,7 @@ def import_job_create(
         has_header=has_header,
         recipient_list=target if kind == Kind.RECIPIENTS else None,
         unsubscribe_list=target if kind == Kind.UNSUBSCRIBES else None,
+        created_by=actor,
     )
     job.mapping = {str(index): marker for index, marker in parse_mapping(mapping).items()}
     _store_source(job, upload)
@@ -215,6 +218,8 @@ def _run_job(job: ImportJob, report: Report) -> None:
     def on_saved(target, result: ImportResult):
         _after_load(kind, target, result, replace=job.mode != Mode.APPEND,
                     rename=job.list_name if job.mode == Mode.REPLACE else "")
+        consent_list_record(target=target, source=ConsentEvent.Source.IMPORT, actor=job.created_by,
+                            evidence={"file": job.source_name or job.source.name, "import_job": job.pk})
         finished = jobs.filter(status=Status.RUNNING).update(
             status=Status.SUCCEEDED, stage="", inserted=result.inserted, total=result.total,
             wrong=result.wrong, duplicate=result.duplicate, rows_done=result.total,
@@ -379,10 +384,15 @@ def _numbers_import(kind, mode, numbers, *, default_country, target=None, create
         return run_import(
             ((index, [number]) for index, number in enumerate(numbers, start=1)),
             settings=import_settings, kind=kind, mode=mode, report=report, target=target, create=create,
-            on_saved=lambda lst, result: _after_load(kind, lst, result, replace=mode == Mode.NEW),
+            on_saved=lambda lst, result: _numbers_saved(kind, lst, result, replace=mode == Mode.NEW),
         )
     finally:
         report.close()
+
+
+def _numbers_saved(kind, target, result: ImportResult, *, replace: bool) -> None:
+    _after_load(kind, target, result, replace=replace)
+    consent_list_record(target=target, source=ConsentEvent.Source.MANUAL, evidence={"pasted": result.inserted})
 
 
 def recipient_list_create_from_numbers(

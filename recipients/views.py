@@ -206,7 +206,7 @@ def import_map(request, kind, token):
                         account=options["account"], upload=upload, mapping=options["mapping"], kind=kind,
                         mode=options["mode"], target=options["target"], name=options["name"],
                         truncate=options["truncate"], default_country=options["default_country"],
-                        sheet=sheet or "", has_header=has_header,
+                        sheet=sheet or "", has_header=has_header, actor=request.user,
                     )
             except ImportProblem as problem:
                 errors.append(str(problem))

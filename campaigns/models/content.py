@@ -29,6 +29,9 @@ class Campaign(MirroredModel):
 class Template(MirroredModel):
     name = models.CharField(max_length=255)
     body = models.TextField()
+    # India's DLT registration (TRAI): sent to generic providers as $$DltTemplateId / $$DltEntityId.
+    dlt_template_id = models.CharField("DLT template id", max_length=30, blank=True)
+    dlt_entity_id = models.CharField("DLT entity id", max_length=30, blank=True)
 
     class Meta(MirroredModel.Meta):
         ordering = ["name"]

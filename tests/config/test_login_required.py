@@ -15,7 +15,9 @@ PUBLIC = {
     "callbacks:dlr", "callbacks:dlr_batch", "callbacks:click", "callbacks:ping",
     "provider_callbacks:dlr", "provider_callbacks:inbound",
     # Back-office systems call these with a bearer token (messaging.api_auth).
-    "campaigns:api_otp_send", "campaigns:api_otp_verify",
+    "campaigns:api_otp_send", "campaigns:api_otp_verify", "campaigns:api_consent",
+    # A recipient's unsubscribe link: its signed token names the number it opts out.
+    "campaigns:optout_link",
 }
 SAMPLE = {"int": "1", "str": "x", "path": "x", "slug": "x", "uuid": "00000000-0000-0000-0000-000000000000"}
 
@@ -63,7 +65,8 @@ def test_every_page_redirects_anonymous_users_to_login(client, name, url):
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", sorted(PUBLIC - {"password_reset_confirm", "admin:login"}))
 def test_public_endpoints_answer_without_login(client, name):
-    url = reverse(name, kwargs={"token": "x"} if name.startswith(("callbacks:", "provider_callbacks:")) else None)
+    with_token = name.startswith(("callbacks:", "provider_callbacks:")) or name == "campaigns:optout_link"
+    url = reverse(name, kwargs={"token": "x"} if with_token else None)
     response = client.get(url)
     assert "login" not in response.get("Location", ""), (name, response.status_code)
 

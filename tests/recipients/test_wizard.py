@@ -50,6 +50,7 @@ def test_import_with_default_country_reports_inserted_wrong_duplicate(admin_clie
     assert response["Location"] == reverse("recipients:import_job", args=[job.pk])
     page = admin_client.get(response["Location"]).content.decode()
     job.refresh_from_db()
+    assert job.created_by.username == "admin"  # the consent ledger's actor for the numbers it records
     assert (job.inserted, job.total, job.wrong, job.duplicate) == (2, 4, 1, 1)
     assert "Download the 2 rejected rows" in page
     assert admin_client.get(reverse("recipients:import_job_status", args=[job.pk])).json()["status"] == "succeeded"

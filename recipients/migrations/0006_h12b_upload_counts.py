@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recipients', '0003_h17c_list_column_names'),
+        ('recipients', '0005_h13_import_created_by'),
     ]
 
     operations = [

@@ -11,7 +11,7 @@ def nulls_to_blank(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("campaigns", "0012_h17b_test_sends"),
+        ("campaigns", "0013_h13_merge"),
     ]
 
     operations = [
