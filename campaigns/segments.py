@@ -12,7 +12,7 @@ from messaging.messagewhiz.errors import MessageWhizError
 
 from .compose import utc_offset_at, utc_offset_problem
 from .models import Broadcast, Segment
-from .sending import SubmissionProblem, remote_ids
+from .sending import SubmissionProblem, message_body_for, remote_ids, sender_ids_for
 from .singles import outcome_unknown
 
 
@@ -44,9 +44,11 @@ def segment_continue(broadcast: Broadcast, *, size: int, body: str = "", templat
     if problem := utc_offset_problem(time_zone, [moment]):
         raise SubmissionProblem(problem)
     request = {
-        "broadcast_id": broadcast.remote_id, "segment_size": size, "message_body": body or None,
+        # message_body and sender_ids are sent even when templates and sender lists are chosen:
+        # the prose lists both as required (ASSUMPTIONS.md)
+        "broadcast_id": broadcast.remote_id, "segment_size": size, "message_body": message_body_for(body, templates),
         "template_ids": remote_ids(templates, "Template") or None,
-        "sender_ids": remote_ids(senders, "Sender") or None,
+        "sender_ids": sender_ids_for(senders, sender_lists),
         "sender_list_ids": remote_ids(sender_lists, "Sender list") or None,
         "send_now": not (send_at or trigger), "send_date": send_at,
         "trigger_id": remote_ids([trigger], "Trigger")[0] if trigger else None,
