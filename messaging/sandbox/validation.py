@@ -195,9 +195,18 @@ def iso_date(value: Any, field: str, required: bool = False) -> str | None:
         if required:
             raise ApiError(400, f"{field} should not be empty")
         return None
-    if not isinstance(value, str) or parse_datetime(value) is None:
+    # "Date and time are expressed according to ISO 8601": not the filter's `06/01/2021 12:00 AM`
+    if not isinstance(value, str) or not _is_iso(value):
         raise ApiError(400, f"{field} must be a valid ISO 8601 date string")
     return value
+
+
+def _is_iso(value: str) -> bool:
+    try:
+        datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
 
 
 def is_url(value: Any) -> bool:

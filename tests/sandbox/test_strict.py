@@ -180,3 +180,9 @@ def test_sender_list_put_takes_enabled_as_a_boolean(api, world):
     body = api.error("PUT", f"/api/3/senderList/{world['sender_list']}", 400, json={"enabled": 1})
     assert body["errorMessage"] == "enabled must be a boolean value"
     assert api.ok("PUT", f"/api/3/senderList/{world['sender_list']}", json={"enabled": True})["enabled"] is True
+
+
+def test_dates_are_iso_8601(api):
+    body = api.error("POST", "/api/3/campaign", 400, json={"name": "C", "start_date": "06/01/2021 12:00 AM"})
+    assert body["errorMessage"] == "start_date must be a valid ISO 8601 date string"
+    assert api.ok("POST", "/api/3/campaign", json={"name": "C", "start_date": "2020-07-22T21:00:00.000Z"})
