@@ -18,18 +18,7 @@ from messaging.messagewhiz.errors import (
     ResultError,
     ValidationError,
 )
-
-TEXT_MESSAGES = [
-    "text must be shorter than or equal to 100000 characters",
-    "text must be longer than or equal to 1 characters",
-    "text should not be empty",
-]
-TO_MESSAGE = (
-    "The recipient number entered is invalid. Please ensure that the number is between 10 and 15 digits in length."
-)
-FROM_MESSAGE = (
-    "Sender must not exceed 11 letters (latin alphabet or special symbols “'._-+&{space}” are allowed) or 20 numbers."
-)
+from tests.sandbox.test_fast_single import FROM_MESSAGE, TEXT_MESSAGES, TO_MESSAGE  # the reference's words
 
 
 @pytest.fixture
