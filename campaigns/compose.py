@@ -13,7 +13,7 @@ from messaging.models import GenericProviderConfig, ProviderAccount, Sender, Sen
 from recipients.models import RecipientList, UnsubscribeList
 from recipients.selectors import column_tokens
 
-from . import rendering
+from . import policy, rendering
 from .estimates import text_parts_problem, typical_token_values
 from .models import Broadcast, Campaign, Template, Trigger, WordSpinner
 
@@ -115,8 +115,10 @@ class ComposeForm(forms.ModelForm):
         fields = ["account", "name", "campaign", "type", "eb_type", "first_segment_size", "next_segment_size",
                   "conversion_threshold", "recipient_cap", "exp_date", "templates", "senders", "sender_lists",
                   "recipient_lists", "recipient", "unsubscribe_lists", "template", "whatsapp_template", "body",
-                  "trigger", "delay", "custom_parameter"]
+                  "trigger", "delay", "custom_parameter", "window_start", "window_end"]
         widgets = {
+            "window_start": forms.TimeInput(attrs={"type": "time"}),
+            "window_end": forms.TimeInput(attrs={"type": "time"}),
             "body": forms.Textarea(attrs={"rows": 5, "data-sms-counter": "sms-count"}),
             "exp_date": forms.DateTimeInput(attrs={"type": "datetime-local"}),
             "templates": forms.SelectMultiple(attrs={"size": 4}),
@@ -125,7 +127,8 @@ class ComposeForm(forms.ModelForm):
             "recipient_lists": forms.SelectMultiple(attrs={"size": 6}),
             "unsubscribe_lists": forms.SelectMultiple(attrs={"size": 4}),
         }
-        labels = {"eb_type": "Smart type", "body": "Message", "templates": "Segment templates"}
+        labels = {"eb_type": "Smart type", "body": "Message", "templates": "Segment templates",
+                  "window_start": "Not before (their time)", "window_end": "Not after (their time)"}
         help_texts = {"body": "{{first_name|there}} says “there” to recipients without a first name (HTTP "
                               "providers and single messages; MessageWhiz broadcasts fill in tokens themselves)."}
 
@@ -140,9 +143,11 @@ class ComposeForm(forms.ModelForm):
     def smart_fields(self):
         return [self[name] for name in self.SMART]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.user = user  # who saves it: widening the account's window needs a permission
         f = self.fields
+        f["window_start"].help_text = "Empty: the account's sending window (its Compliance page)"
         accounts = ProviderAccount.objects.filter(is_active=True)
         f["account"].queryset = accounts
         f["account"].initial = default_account(accounts)
@@ -207,7 +212,22 @@ class ComposeForm(forms.ModelForm):
             self.add_error("templates", "Segment templates are for manual smart broadcasts; otherwise choose one "
                                         "template above.")
         self._clean_when(data)
+        self._clean_window(data, account)
         return data
+
+    def _clean_window(self, data: dict, account) -> None:
+        """A broadcast's window may narrow the account's; widening it needs the permission that
+        campaigns.policy checks again when it sends."""
+        start, end = data.get("window_start"), data.get("window_end")
+        if start and end and start >= end:
+            self.add_error("window_end", "The window must end after it starts.")
+            return
+        if account is None or (self.user is not None and self.user.has_perm("campaigns.widen_sending_window")):
+            return
+        for name, bounds in (("window_start", (start, None)), ("window_end", (None, end))):
+            if policy.window_widened(account, start=bounds[0], end=bounds[1]):
+                self.add_error(name, "That is outside the account's sending window; only users allowed to widen "
+                                     "it may.")
 
     def _clean_when(self, data: dict) -> None:
         when, zone = data.get("when"), data.get("zone")

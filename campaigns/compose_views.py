@@ -40,7 +40,7 @@ def compose(request, pk=None):
         if problem := draft_problem(editing):
             messages.error(request, problem)
             return redirect("campaigns:broadcast_detail", pk=pk)
-    form = ComposeForm(request.POST or None, instance=editing, initial=_when_initial(editing))
+    form = ComposeForm(request.POST or None, instance=editing, initial=_when_initial(editing), user=request.user)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             broadcast = form.save(commit=False)

@@ -208,3 +208,32 @@ def test_default_sms_provider_is_preselected(admin_client, mw_account):
     GenericProviderConfig.objects.filter(account=generic).update(channel=GenericProviderConfig.Channel.WHATSAPP)
     page = admin_client.get(reverse("campaigns:compose")).content.decode()
     assert f'<option value="{generic.pk}" selected>' not in page  # the WhatsApp default is not SMS's
+
+
+def test_a_wider_window_is_a_field_error_without_the_permission(client, audience, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    from messaging.models import SendingPolicy
+
+    SendingPolicy.objects.create(account=audience["campaign"].account, window_start="08:00", window_end="21:00")
+    marketer = django_user_model.objects.create_user("marketer")
+    client.force_login(marketer)
+    # 07:00 and 22:00 widen the account's 08:00-21:00, 09:00 narrows it.
+    response = client.post(reverse("campaigns:compose"), compose_data(audience, window_start="07:00",
+                                                                      window_end="22:00"))
+    assert response.status_code == 200, response
+    page = response.content.decode()
+    assert page.count("only users allowed to widen it may") == 2 and not Broadcast.objects.exists()
+    page = client.post(reverse("campaigns:compose"), compose_data(audience, window_start="12:00",
+                                                                  window_end="10:00")).content.decode()
+    assert "The window must end after it starts." in page and not Broadcast.objects.exists()
+
+    response = client.post(reverse("campaigns:compose"), compose_data(audience, window_start="09:00"))
+    assert response.status_code == 302
+    assert Broadcast.objects.get().window_start.hour == 9
+
+    marketer.user_permissions.add(Permission.objects.get(codename="widen_sending_window"))
+    client.force_login(django_user_model.objects.get(pk=marketer.pk))
+    response = client.post(reverse("campaigns:compose"), compose_data(audience, name="Early", window_start="07:00"))
+    assert response.status_code == 302
+    assert Broadcast.objects.get(name="Early").window_start.hour == 7
