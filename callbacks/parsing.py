@@ -71,10 +71,11 @@ class Report:
 
 @dataclass(slots=True)
 class LinkClick:
-    message_id: str
+    message_id: str  # the provider's id ("" for a click on one of our own links)
     link_id: str
     at: datetime
     unique: bool | None
+    client_ref: uuid.UUID | None = None  # ours: clicks on Textcast's own links (callbacks.tracking)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,13 +193,15 @@ def _batch(obj: dict) -> tuple[list, str]:
 
 
 def _click(obj: dict) -> tuple[list, str]:
-    message_id = _text(obj, "message_id")
+    client_ref = _client_ref(obj.get("client_ref"))
+    message_id = _text(obj, "message_id", required=client_ref is None)
     link_id = _text(obj, "link_id", max_length=255)
     moment = _time(obj, "time")
     unique = obj.get("unique_click")
     if unique is not None and not isinstance(unique, bool):
         raise Rejected("unique_click must be true or false")
-    return [LinkClick(message_id, link_id, moment, unique)], f"click|{message_id}|{link_id}|{moment.isoformat()}"
+    return ([LinkClick(message_id, link_id, moment, unique, client_ref)],
+            f"click|{message_id or client_ref}|{link_id}|{moment.isoformat()}")
 
 
 PARSERS = {"dlr": _dlr, "dlr_batch": _batch, "click": _click}

@@ -12,14 +12,15 @@ import redis
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError
-from django.http import JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
 
 from campaigns.models import Broadcast
 from messaging.models import ProviderAccount
 
-from . import buffer, parsing, selectors, services
+from . import buffer, parsing, selectors, services, tracking
 
 logger = logging.getLogger(__name__)
 
@@ -116,3 +117,32 @@ def _unavailable() -> JsonResponse:
 def broadcast_timeline_json(request, pk):
     """The DLR timeline and per-link clicks, fetched by the broadcast page's charts after it rendered."""
     return JsonResponse(selectors.broadcast_timeline(get_object_or_404(Broadcast, pk=pk)))
+
+
+@login_not_required
+@require_http_methods(["GET", "HEAD"])
+def link_redirect(request, token: str):
+    """A recipient opening one of Textcast's own links: counted, then sent on to the link's URL.
+    HEAD (link previewers) is answered without counting."""
+    url = tracking.link_open(token=token, count=request.method == "GET")
+    if url is None:
+        return render(request, "callbacks/link_gone.html", status=404)
+    response = HttpResponseRedirect(url)
+    response["Cache-Control"] = "no-store"  # each opening is counted, so no cached redirect
+    response["Referrer-Policy"] = "no-referrer"  # the token stays ours
+    return response
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def optout(request, token: str):
+    """The opt-out link: a page asking to confirm (a link previewer's GET opts no one out), and the
+    confirmation."""
+    message = tracking.optout_message(token=token)
+    if message is None:
+        return render(request, "callbacks/link_gone.html", status=404)
+    done = request.method == "POST"
+    if done:
+        tracking.optout_confirm(message=message)
+    return render(request, "callbacks/optout.html", {
+        "sender": message.account.name, "phone": "…" + message.phone[-4:], "done": done})

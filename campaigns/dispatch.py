@@ -56,7 +56,7 @@ from messaging.providers.whatsapp.templates import (
 from recipients.models import Recipient, UnsubscribeNumber
 from recipients.selectors import phones_for_send
 
-from . import rendering
+from . import rendering, tracking
 from .models import Broadcast, Message
 from .models.broadcasts import STATUS_RANK
 from .sending import SubmissionProblem
@@ -299,7 +299,8 @@ class _Pump:
         self.broadcast_id = broadcast.pk
         self.lease = lease
         self.template = template
-        self.renderer = rendering.compile(_body(broadcast))
+        # Link tokens become each message's own Textcast links (campaigns.tracking).
+        self.renderer = rendering.compile(_body(broadcast), context=tracking.render_context())
         self.whatsapp = broadcast.whatsapp_template if config.channel == config.Channel.WHATSAPP else None
         self.offer_expires = broadcast.exp_date
         self.list_ids = list(broadcast.recipient_lists.values_list("pk", flat=True))
@@ -526,7 +527,8 @@ def _jobs(rows, template: RequestTemplate, renderer, list_ids: list[int], whatsa
         records = [(pk, Record(phone, text, ref)) for pk, phone, ref in rows]
     else:
         fields = _recipient_fields([phone for _, phone, _ in rows], list_ids)
-        records = [(pk, Record(phone, renderer(fields.get(phone) or {"phone": phone}), ref)) for pk, phone, ref in rows]
+        records = [(pk, Record(phone, renderer({**(fields.get(phone) or {"phone": phone}), tracking.MESSAGE_KEY: pk}),
+                                ref)) for pk, phone, ref in rows]
     if whatsapp is not None:
         jobs, refused = [], []
         for pk, record in records:

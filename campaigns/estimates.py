@@ -14,7 +14,7 @@ from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import MessageWhizError
 from recipients.selectors import recipients_for_send
 
-from . import rendering, sms
+from . import rendering, sms, tracking
 from .models import Broadcast, Link, LinkList, WordSpinner
 from .states import broadcast_transition
 
@@ -44,17 +44,32 @@ def token_objects(account) -> dict:
 
 
 def body_problems(body: str, *, account, otp: bool = False) -> list[rendering.Problem]:
-    return rendering.check(body, otp=otp, **token_objects(account))
+    return _checked(body, account, token_objects(account), otp=otp)
+
+
+def _checked(body: str, account, objects: dict, *, otp: bool = False) -> list[rendering.Problem]:
+    problems = rendering.check(body, otp=otp, **objects)
+    if tracking.uses_own_links(account):
+        problems = sorted(problems + tracking.unsupplied_problems(body), key=lambda p: (p.start, p.end))
+    return problems
+
+
+def render_context(account, *, spinners, worst_case: bool = False) -> rendering.RenderContext:
+    """How the account's recipients' texts are rendered: with MessageWhiz's short links counted by
+    a placeholder of their length, or with the Textcast links we send ourselves."""
+    if tracking.uses_own_links(account):
+        return tracking.render_context(spinners=spinners, worst_case=worst_case)
+    return rendering.RenderContext(spinners=spinners, worst_case=worst_case)
 
 
 def broadcast_problems(broadcast: Broadcast, *, objects: dict | None = None) -> list[rendering.Problem]:
     """Token problems of everything the broadcast may send: its body or template, and each of a
     manual smart broadcast's templates (named in the message, since their spans are not the body's)."""
     objects = objects or token_objects(broadcast.account)
-    problems = rendering.check(broadcast_body(broadcast), **objects)
+    problems = _checked(broadcast_body(broadcast), broadcast.account, objects)
     for template in broadcast.templates.all():
         problems += [dataclasses.replace(p, message=f"in template “{template}”: {p.message}")
-                     for p in rendering.check(template.body, **objects)]
+                     for p in _checked(template.body, broadcast.account, objects)]
     return problems
 
 
@@ -82,8 +97,8 @@ def local_estimate(broadcast: Broadcast) -> dict:
     body = broadcast_body(broadcast)
     objects = token_objects(broadcast.account)
     problems = broadcast_problems(broadcast, objects=objects)
-    renderer = rendering.compile(body, context=rendering.RenderContext(spinners=objects["spinners"],
-                                                                       worst_case=True))
+    renderer = rendering.compile(body, context=render_context(broadcast.account, spinners=objects["spinners"],
+                                                              worst_case=True))
     if broadcast.type == Broadcast.Type.SINGLE:
         recipients = [{"phone": broadcast.recipient}]
         count = 1
