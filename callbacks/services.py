@@ -44,6 +44,7 @@ from django.db.models import Case, F, FloatField, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from campaigns.dispatch import dispatch_reports_settle
 from campaigns.models import Broadcast, Message
 from campaigns.models.broadcasts import STATUS_RANK
 
@@ -403,6 +404,8 @@ def _write_counters(messages) -> None:
             )
         if changes:
             Broadcast.objects.filter(pk=broadcast_id).update(**changes)
+    # Our own sends (generic providers) complete with their last delivery report.
+    dispatch_reports_settle(sorted(deltas))
 
 
 def _write_timeline(timeline: _Timeline) -> None:

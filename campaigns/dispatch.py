@@ -59,6 +59,7 @@ from recipients.selectors import phones_for_send
 from . import rendering, tracking
 from .models import Broadcast, Message
 from .models.broadcasts import STATUS_RANK
+from .selectors import OUTCOMES
 from .sending import SubmissionProblem
 from .signals import messages_identified_announce
 from .states import broadcast_transition, broadcast_transition_or_raise
@@ -654,9 +655,47 @@ def _reconcile_orphans(broadcast: Broadcast, *, dedupes: bool) -> int:
 
 def _finish(broadcast: Broadcast, *, cancelled: bool) -> str:
     left = Message.objects.filter(broadcast=broadcast, status=M.QUEUED).count()
+    if not cancelled and broadcast.account.generic.has_dlr and _awaiting_reports(broadcast.pk):
+        # Sent, not finished: it completes when the last report arrives (dispatch_reports_settle)
+        # or when they are overdue (dispatch_reports_overdue).
+        Broadcast.objects.filter(pk=broadcast.pk).update(dispatch_state=DONE)
+        return "done"
     reason = f"Cancelled; {left} messages not sent" if cancelled else "All messages handed to the provider"
     broadcast_transition(broadcast, S.COMPLETED, reason=reason, dispatch_state=CANCELLED if cancelled else DONE)
     return CANCELLED if cancelled else "done"
+
+
+def _awaiting_reports(broadcast_id: int) -> int:
+    """Messages the provider took whose final report has not come (from the counters: one row)."""
+    b = Broadcast.objects.filter(pk=broadcast_id).values("sent", *OUTCOMES).get()
+    return max(0, b["sent"] - sum(b[name] for name in OUTCOMES))
+
+
+def report_wait_seconds() -> float:
+    """How long after sending a broadcast waits for its delivery reports before it completes without them."""
+    return float(getattr(settings, "DISPATCH_REPORT_WAIT_SECONDS", 48 * 3600))
+
+
+def dispatch_reports_settle(broadcast_ids) -> None:
+    """Complete the sent generic-provider broadcasts among these whose last report has arrived
+    (callbacks.services calls it after applying reports, inside its transaction, in id order)."""
+    waiting = Broadcast.objects.filter(pk__in=list(broadcast_ids), state=S.SUBMITTED, dispatch_state=DONE)
+    for broadcast in waiting.order_by("pk"):
+        if not _awaiting_reports(broadcast.pk):
+            broadcast_transition(broadcast, S.COMPLETED, reason="All messages sent; every delivery report arrived")
+
+
+def dispatch_reports_overdue() -> int:
+    """Complete the sent broadcasts that waited longer than report_wait_seconds(), saying how
+    many reports never came (the overview's "Needs attention" lists them)."""
+    since = timezone.now() - timedelta(seconds=report_wait_seconds())
+    done = 0
+    for broadcast in Broadcast.objects.filter(state=S.SUBMITTED, dispatch_state=DONE, submitted_at__lt=since):
+        missing = _awaiting_reports(broadcast.pk)
+        note = f"{missing} delivery report{'s' if missing != 1 else ''} never arrived" if missing else ""
+        done += broadcast_transition(broadcast, S.COMPLETED, reason=f"All messages sent; {note or 'reports in'}",
+                                     **({"last_error": f"Completed without reports: {note}."} if missing else {}))
+    return done
 
 
 def dispatch_stalled_ids() -> list[int]:
