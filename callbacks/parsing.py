@@ -121,6 +121,16 @@ def parse_value(value: object) -> Parsed:
     return Parsed(kind=kind, items=items, dedupe_key=hashlib.sha256(natural_key.encode()).hexdigest())
 
 
+def is_click(raw: bytes) -> bool:
+    """Whether a body is MessageWhiz's link click shape (a JSON object naming a link_id), which
+    a generic provider's DLR URL may get too; anything else is read as that provider's report."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(value, dict) and "link_id" in value and "message_id" in value
+
+
 def load(body: str) -> Parsed:
     """A stored body (validated when it was received) → what it says."""
     return parse_value(json.loads(body))
