@@ -137,20 +137,25 @@ def reloaded(page, check) -> bool:
     return check()
 
 
+def send_tiny_single(page, stack, phone: str, text: str) -> None:
+    """From the transactional-messages page, through the tiny single: reported only by "DLR to webhook"."""
+    page.goto(f"{stack.base}/otp/")
+    single = page.locator("section", has_text="Send a single message")
+    single.get_by_label("Sender", exact=True).fill("ShopCo")
+    single.get_by_label("Phone", exact=True).fill(phone)
+    single.get_by_label("Message", exact=True).fill(text)
+    single.get_by_label("Tiny single").check()
+    single.get_by_role("button", name="Send").click()
+    page.wait_for_url(re.compile(r"/broadcasts/\d+/$"))
+
+
 def test_start_up_connects_the_sandbox_and_a_single_sms_gets_its_report(marketer, stack):
     config = stack.control("GET", "callbacks")
     assert config["callback_url"].startswith(f"{stack.base}/callbacks/")
     assert config["dlr_webhook_url"].startswith(f"{stack.base}/callbacks/")
 
     page = marketer
-    page.goto(f"{stack.base}/otp/")
-    single = page.locator("section", has_text="Send a single message")
-    single.get_by_label("Sender", exact=True).fill("ShopCo")
-    single.get_by_label("Phone", exact=True).fill("380501112233")
-    single.get_by_label("Message", exact=True).fill("Your parcel is on its way")
-    single.get_by_label("Tiny single").check()  # reported only through "DLR to webhook"
-    single.get_by_role("button", name="Send").click()
-    page.wait_for_url(re.compile(r"/broadcasts/\d+/$"))
+    send_tiny_single(page, stack, "380501112233", "Your parcel is on its way")
     wait_until(page, lambda: reloaded(page, lambda: figure(page, "Delivered") != "0"), "the delivery report")
     assert figure(page, "Submitted") == "1"
     row = page.locator("table tr", has_text="380501112233")
@@ -218,14 +223,7 @@ def test_needs_attention_flags_a_broadcast_whose_reports_did_not_come(marketer, 
     stack.control("POST", "callbacks", json={})  # the sandbox forgets where to report, as before start-up did
     try:
         page = marketer
-        page.goto(f"{stack.base}/otp/")
-        single = page.locator("section", has_text="Send a single message")
-        single.get_by_label("Sender", exact=True).fill("ShopCo")
-        single.get_by_label("Phone", exact=True).fill("380509998877")
-        single.get_by_label("Message", exact=True).fill("Nobody reports this one")
-        single.get_by_label("Tiny single").check()
-        single.get_by_role("button", name="Send").click()
-        page.wait_for_url(re.compile(r"/broadcasts/\d+/$"))
+        send_tiny_single(page, stack, "380509998877", "Nobody reports this one")
         page.wait_for_timeout((LATE_SECONDS + 1) * 1000)
         page.goto(f"{stack.base}/")
         flagged = page.get_by_test_id("reports-missing")
