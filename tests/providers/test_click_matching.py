@@ -19,6 +19,12 @@ from recipients.models import Recipient, RecipientList
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def _applied_at_once(settings):
+    """Callbacks (and our own links' clicks) are applied in the request, not buffered in Redis."""
+    settings.REDIS_URL = settings.CALLBACK_REDIS_URL = ""
+
+
 def sms_account(sandbox) -> ProviderAccount:
     """MessageWhiz's /sms as a generic provider (the CleverTap preset), on the sandbox."""
     account = ProviderAccount.objects.create(name="MW /sms", kind=ProviderAccount.Kind.GENERIC, api_key="")

@@ -8,6 +8,12 @@ from campaigns.tasks import dispatch_sweep, submit_broadcast
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+
+@pytest.fixture(autouse=True)
+def _applied_at_once(settings):
+    """Callbacks (and our own links' clicks) are applied in the request, not buffered in Redis."""
+    settings.REDIS_URL = settings.CALLBACK_REDIS_URL = ""
+
 DLR = {"dlr_enabled": True, "dlr_ref_field": "ref", "dlr_status_field": "state",
        "dlr_status_map": {"DELIVRD": "delivered", "UNDELIV": "undelivered"}}
 

@@ -17,6 +17,12 @@ from recipients.models import Recipient, RecipientList, UnsubscribeNumber
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+
+@pytest.fixture(autouse=True)
+def _applied_at_once(settings):
+    """Callbacks (and our own links' clicks) are applied in the request, not buffered in Redis."""
+    settings.REDIS_URL = settings.CALLBACK_REDIS_URL = ""
+
 LINK = re.compile(r"http://testserver/[ru]/\S+")
 
 
