@@ -13,6 +13,8 @@ PUBLIC = {
     # Providers post reports and clicks; the secret token in the URL authenticates them.
     "callbacks:dlr", "callbacks:dlr_batch", "callbacks:click", "callbacks:ping",
     "provider_callbacks:dlr", "provider_callbacks:inbound",
+    # Recipients open the links in their messages; the signed token in the URL names the message.
+    "link_redirect", "optout",
     # Back-office systems call these with a bearer token (messaging.api_auth).
     "campaigns:api_otp_send", "campaigns:api_otp_verify",
 }
