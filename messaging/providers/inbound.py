@@ -4,10 +4,10 @@ MSG91 and most providers post one JSON object per message; the sender, text and 
 under the usual names (first match wins), so no per-account mapping is needed for them.
 """
 
-import json
 import logging
 import uuid
 
+from messaging import safejson
 from messaging.models import ProviderAccount
 
 from .base import ProviderError, transport_for
@@ -41,9 +41,11 @@ def normalise_phone(value: str) -> str:
 
 def parse_inbound(raw: bytes) -> dict:
     try:
-        record = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise Malformed("body is not valid UTF-8 JSON") from None
+        record = safejson.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise Malformed("body is not valid UTF-8") from None
+    except safejson.JSONError as exc:
+        raise Malformed(f"body is not valid JSON: {exc}") from None
     if not isinstance(record, dict):
         raise Malformed("body must be a JSON object")
     phone = normalise_phone(_first(record, PHONE_KEYS))

@@ -11,10 +11,10 @@ broadcast counters exact: each mapped record is handed over in the shape of a Me
 raw event log.
 """
 
-import json
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+from ... import safejson
 from .request import json_path
 
 # campaigns.Message.Status values a report may map to (messaging sits below campaigns and does not
@@ -52,9 +52,9 @@ def records_from_request(*, method: str, content_type: str, body: bytes, query: 
     text = body.decode("utf-8", "strict") if body else ""
     if "json" in content_type or text.lstrip()[:1] in ("{", "["):
         try:
-            value = json.loads(text)
-        except ValueError:
-            raise Malformed("body is not valid JSON") from None
+            value = safejson.loads(text)
+        except safejson.JSONError as exc:
+            raise Malformed(f"body is not valid JSON: {exc}") from None
         records = value if isinstance(value, list) else [value]
         if not records or not all(isinstance(r, dict) for r in records):
             raise Malformed("expected a JSON object or an array of objects")
