@@ -30,9 +30,14 @@ def _first(record: dict, keys) -> str:
 
     for key in keys:
         value = json_path(record, key)
-        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
-            return str(value).strip()
+        # NUL (a JSON \\u0000) cannot be stored by PostgreSQL and means nothing in a message: dropped.
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and (text := strip_nul(str(value))):
+            return text
     return ""
+
+
+def strip_nul(value: str) -> str:
+    return value.replace("\x00", "").strip()
 
 
 def normalise_phone(value: str) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from ... import safejson
+from ..inbound import strip_nul
 from .request import json_path
 
 # campaigns.Message.Status values a report may map to (messaging sits below campaigns and does not
@@ -95,7 +96,7 @@ def _field(record: dict, path: str, limit: int = MAX_FIELD) -> str:
     value = record[path] if path in record else json_path(record, path)
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return ""
-    return str(value).strip()[:limit]
+    return strip_nul(str(value))[:limit]
 
 
 def messagewhiz_shape(report: MappedReport) -> dict:
