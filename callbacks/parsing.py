@@ -95,7 +95,7 @@ def decode(raw: bytes) -> tuple[str, object]:
     try:
         return text, safejson.loads(text, allow_constants=False)
     except safejson.JSONError as exc:
-        raise Rejected(f"body is not valid JSON: {exc}") from None
+        raise Rejected(f"body is {exc}") from None
 
 
 def parse(raw: bytes, *, allowed: frozenset[str]) -> tuple[str, Parsed]:

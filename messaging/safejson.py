@@ -19,7 +19,12 @@ _BRACKETS = re.compile(r"[\[\]{}]")
 
 
 class JSONError(ValueError):
-    """The text is not JSON we accept; str() says why, without echoing the input."""
+    """The text is not JSON we accept. str() is "not valid JSON" (what callers answer a sender);
+    `detail` says why, for people who can fix it (a template's author), never echoing the input."""
+
+    def __init__(self, detail: str, message: str = "not valid JSON"):
+        super().__init__(message)
+        self.detail = detail
 
 
 def loads(data: str | bytes | bytearray, *, max_depth: int = MAX_DEPTH, max_size: int | None = None,
@@ -28,12 +33,12 @@ def loads(data: str | bytes | bytearray, *, max_depth: int = MAX_DEPTH, max_size
     invalid JSON or encoding, nesting deeper than `max_depth`, more than `max_size` characters,
     and NaN / Infinity unless `allow_constants`."""
     if max_size is not None and len(data) > max_size:
-        raise JSONError(f"larger than {max_size} bytes")
+        raise JSONError(f"larger than {max_size} bytes", f"larger than {max_size} bytes")
     if isinstance(data, bytes | bytearray):
         try:
             data = bytes(data).decode(json.detect_encoding(data))
         except UnicodeDecodeError:
-            raise JSONError("not valid UTF-8") from None
+            raise JSONError("not UTF-8", "not valid UTF-8") from None
     if _too_deep(data, max_depth):
         raise JSONError(f"nested deeper than {max_depth} levels")
     try:
@@ -41,7 +46,7 @@ def loads(data: str | bytes | bytearray, *, max_depth: int = MAX_DEPTH, max_size
     except (RecursionError, MemoryError):  # the depth check makes these unlikely, not impossible
         raise JSONError("too complex to parse") from None
     except ValueError as exc:
-        raise JSONError(f"not valid JSON ({exc})") from None
+        raise JSONError(str(exc)) from None
 
 
 def _too_deep(text: str, max_depth: int) -> bool:

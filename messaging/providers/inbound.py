@@ -50,7 +50,7 @@ def parse_inbound(raw: bytes) -> dict:
     except UnicodeDecodeError:
         raise Malformed("body is not valid UTF-8") from None
     except safejson.JSONError as exc:
-        raise Malformed(f"body is not valid JSON: {exc}") from None
+        raise Malformed(f"body is {exc}") from None
     if not isinstance(record, dict):
         raise Malformed("body must be a JSON object")
     phone = normalise_phone(_first(record, PHONE_KEYS))

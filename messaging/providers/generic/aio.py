@@ -192,12 +192,6 @@ class AsyncSender:
                     return Outcome(SENT, result=await self._request(request), attempts=attempt)
                 except ProviderError as exc:
                     error = exc
-                except Exception as exc:
-                    # The request may have left: whatever went wrong reading the answer, the
-                    # message may have been sent, so it is "unknown", not "failed".
-                    logger.exception("Reading a provider's answer failed unexpectedly")
-                    error = ProviderError(f"Unreadable answer ({type(exc).__name__}); it may have been sent",
-                                          ambiguous=True)
                 if error.permanent:
                     return Outcome(FAILED, error=str(error), attempts=attempt)
                 if error.ambiguous and not self.retry_ambiguous:
@@ -227,7 +221,16 @@ class AsyncSender:
         status, headers, raw = response.status, response.headers, response.body
         elapsed = (time.monotonic() - started) * 1000
         logger.debug("%s %s %.0f ms", request.method, status, elapsed)
-        return classify(self.config, status, headers, raw.decode("utf-8", "replace"), elapsed_ms=elapsed)
+        try:
+            return classify(self.config, status, headers, raw.decode("utf-8", "replace"), elapsed_ms=elapsed)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            # It was sent and answered: whatever we failed to read, the message may have gone out,
+            # so it is "unknown", never "failed" (which a resend of failed messages would repeat).
+            logger.exception("Reading a provider's answer failed unexpectedly")
+            raise ProviderError(f"Unreadable answer ({type(exc).__name__}); it may have been sent",
+                                ambiguous=True, status=status) from None
 
 
 def _put_all(jobs: asyncio.Queue, items: list) -> None:

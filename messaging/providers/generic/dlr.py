@@ -55,7 +55,7 @@ def records_from_request(*, method: str, content_type: str, body: bytes, query: 
         try:
             value = safejson.loads(text)
         except safejson.JSONError as exc:
-            raise Malformed(f"body is not valid JSON: {exc}") from None
+            raise Malformed(f"body is {exc}") from None
         records = value if isinstance(value, list) else [value]
         if not records or not all(isinstance(r, dict) for r in records):
             raise Malformed("expected a JSON object or an array of objects")
@@ -85,7 +85,7 @@ def map_records(config, records: list[dict]) -> tuple[list[MappedReport], int]:
             skipped += 1  # a value nobody mapped: our configuration, not the sender's mistake
             continue
         mapped.append(MappedReport(client_ref=ref, message_id=provider_id[:64], status=status,
-                                   error=_field(record, config.dlr_error_field, 1000), record=record))
+                                   error=strip_nul(_field(record, config.dlr_error_field, 1000)), record=record))
     return mapped, skipped
 
 
@@ -96,7 +96,7 @@ def _field(record: dict, path: str, limit: int = MAX_FIELD) -> str:
     value = record[path] if path in record else json_path(record, path)
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return ""
-    return strip_nul(str(value))[:limit]
+    return str(value).strip()[:limit]
 
 
 def messagewhiz_shape(report: MappedReport) -> dict:

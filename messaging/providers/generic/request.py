@@ -111,7 +111,7 @@ def parse_json_template(text: str, what: str) -> Any:
     try:
         return safejson.loads(text)
     except safejson.JSONError as exc:
-        raise TemplateError(f"{what} is {exc}") from None
+        raise TemplateError(f"{what} is {exc} ({exc.detail})") from None
 
 
 def escape_json(value: str) -> str:

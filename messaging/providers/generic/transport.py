@@ -33,7 +33,7 @@ def classify(config, status: int, headers, text: str, *, elapsed_ms: float = 0.0
             except safejson.JSONError as exc:
                 # The provider said 2xx but we cannot read what it took: it may well have sent
                 # it, so "unknown" (never "failed", which a resend of failed messages would repeat).
-                raise ProviderError(f"HTTP {status} with an answer that is {exc}; it may have been sent",
+                raise ProviderError(f"HTTP {status} with an answer that is {exc} ({exc.detail}); it may have been sent",
                                     ambiguous=True, status=status, response_text=shown, headers=dict(headers),
                                     truncated=truncated) from None
             if isinstance(found, (str, int)) and not isinstance(found, bool):
