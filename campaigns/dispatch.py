@@ -71,7 +71,7 @@ from .models import Broadcast, Message
 from .models.broadcasts import STATUS_RANK
 from .sending import SubmissionProblem
 from .signals import messages_identified_announce
-from .states import broadcast_transition, broadcast_transition_or_raise
+from .states import broadcast_reopen, broadcast_transition, broadcast_transition_or_raise
 
 logger = logging.getLogger(__name__)
 
@@ -229,6 +229,36 @@ def dispatch_cancel(broadcast: Broadcast) -> bool:
     if cancelled:
         transaction.on_commit(lambda: _enqueue(broadcast.pk))  # the sender finishes it under its lease
     return bool(cancelled)
+
+
+def dispatch_resend_unknown(broadcast: Broadcast, *, actor=None) -> int:
+    """Queue the broadcast's "unknown" messages (no answer after sending, or interrupted while
+    sending) to be sent again; returns how many. A recipient whose message did reach the provider
+    gets it twice: the page says so and asks first.
+
+    One conditional UPDATE moves each such message back to QUEUED, so a second click (or a second
+    tab) finds nothing left to queue; a delivery report that moved a message meanwhile keeps it
+    out. A completed broadcast is sending again; a paused one sends them on resume. Recorded in
+    the broadcast's events, with who asked."""
+    with transaction.atomic():
+        row = Broadcast.objects.select_for_update().filter(pk=broadcast.pk).values_list(
+            "state", "dispatch_state").first()
+        if row is None or row[0] not in (S.SUBMITTED, S.COMPLETED) or row[1] == CANCELLED:
+            return 0
+        dispatch_state = row[1]
+        count = Message.objects.filter(broadcast=broadcast, status=M.UNKNOWN,
+                                       error__in=(AMBIGUOUS_NOTE, RECONCILE_NOTE)).update(
+            status=M.QUEUED, status_rank=0, status_at=None, submitted_at=None, error="")
+        if not count:
+            return 0
+        running = dispatch_state != PAUSED
+        reason = (f"{count} unknown message{'s' if count > 1 else ''} queued to be sent again; any that had "
+                  "reached the provider will be received twice")
+        broadcast_reopen(broadcast, actor=actor, reason=reason, sent=F("sent") - count,
+                         unknown=F("unknown") - count, dispatch_state=RUNNING if running else PAUSED)
+    if running:
+        transaction.on_commit(lambda: _enqueue(broadcast.pk))
+    return count
 
 
 # --- the sender --------------------------------------------------------------------------------------
