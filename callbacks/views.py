@@ -10,7 +10,7 @@ import logging
 
 import redis
 from django.conf import settings
-from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.decorators import login_not_required, permission_required
 from django.db import DatabaseError
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from campaigns.models import Broadcast
 from messaging.models import ProviderAccount
+from messaging.permissions import CALLBACK_URLS
 
 from . import buffer, parsing, selectors, services
 
@@ -77,6 +78,7 @@ def ping(request, token: str):
     return JsonResponse({"ok": True}) if known else _error(404, "not found")
 
 
+@permission_required(CALLBACK_URLS, raise_exception=True)
 def settings_page(request):
     pending = selectors.pending_counts()
     rows = [{"account": account, "urls": selectors.callback_urls(account), "pending": pending.get(account.pk, 0)}

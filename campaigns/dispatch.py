@@ -66,9 +66,10 @@ from messaging.providers.whatsapp.templates import (
 from recipients.models import Recipient, UnsubscribeNumber
 from recipients.selectors import phones_for_send
 
-from . import rendering
+from . import policy, rendering
 from .models import Broadcast, Message
 from .models.broadcasts import STATUS_RANK
+from .selectors import FAILED_COUNTERS, failed_total
 from .sending import SubmissionProblem
 from .signals import messages_identified_announce
 from .states import broadcast_reopen, broadcast_transition, broadcast_transition_or_raise
@@ -78,6 +79,7 @@ logger = logging.getLogger(__name__)
 S = Broadcast.State
 M = Message.Status
 RUNNING, PAUSED, CANCELLED, DONE, LOST = "running", "paused", "cancelled", "done", "lost"
+HELD = "held"  # only messages waiting for their recipients' sending window are left
 CHUNK = 2000
 START_BATCH = 200  # claimed messages handed to the sender at a time, at most
 STATE_CHECK_SECONDS = 0.5
@@ -282,7 +284,7 @@ def dispatch_run(broadcast_id: int, *, budget: float = 480.0) -> str:
             outcome = _finish(broadcast, cancelled=True)
             return outcome
         try:
-            template = RequestTemplate(config)
+            template = RequestTemplate(config, dlt=policy.dlt_values(broadcast))
         except TemplateError as exc:
             Broadcast.objects.filter(pk=broadcast_id).update(dispatch_state=PAUSED, last_error=str(exc))
             outcome = PAUSED
@@ -346,6 +348,7 @@ class _Pump:
         self.whatsapp = broadcast.whatsapp_template if config.channel == config.Channel.WHATSAPP else None
         self.offer_expires = broadcast.exp_date
         self.list_ids = list(broadcast.recipient_lists.values_list("pk", flat=True))
+        self.gate = policy.Gate(broadcast, self.list_ids)  # opt-out, quiet hours, caps
         rate = config.rate_limit
         # A claim is at most ~10 s of sending at the rate cap.
         self.claim_size = max(1, min(chunk_size(), rate * 10 if rate else chunk_size()))
@@ -388,10 +391,17 @@ class _Pump:
                     self._feed()
                 if not self.in_flight and (self.stop is not None or not (self.backlog or self.claiming)):
                     self._apply_pending()
-                    return self.stop or "done"
+                    return self.stop or self._held() or "done"
                 self._take(self.sender.collect(timeout=self._idle_seconds()))
         finally:
             self.sender.close()
+
+    def _held(self) -> str | None:
+        """Everything else sent, some messages wait for their recipients' window: the broadcast
+        stays sending, and the every-minute sweep (dispatch_stalled_ids) wakes it; the first run
+        after the opening claims them. No countdown task: a run of held messages left early would
+        only re-queue itself."""
+        return HELD if policy.holds_messages(self.broadcast_id) else None
 
     def _apply_pending(self, *, unless_within: float = 0.0) -> None:
         """A DLR that arrived before we knew the provider's id was kept pending: apply it now (at
@@ -440,6 +450,7 @@ class _Pump:
         if not rows:
             self.claiming = False
             return
+        rows = self.gate.admit(rows)
         jobs, refused = _jobs(rows, self.template, self.renderer, self.list_ids, self.whatsapp, self.offer_expires)
         if refused:
             _record(self.broadcast_id, refused)
@@ -570,9 +581,10 @@ def _claim(broadcast_id: int, size: int, lease: _Lease) -> list[tuple[int, str, 
         cursor.execute(
             f"UPDATE {table} SET submitted_at = %s WHERE id IN ("  # noqa: S608
             f"SELECT id FROM {table} WHERE broadcast_id = %s AND status = %s AND submitted_at IS NULL "
+            "AND (not_before IS NULL OR not_before <= %s) "
             f"AND EXISTS (SELECT 1 FROM {broadcasts} WHERE id = %s AND dispatch_owner = %s) "
             f"ORDER BY phone LIMIT %s {lock}) RETURNING id, phone, client_ref",
-            [timezone.now(), broadcast_id, M.QUEUED, broadcast_id, lease.token, size],
+            [timezone.now(), broadcast_id, M.QUEUED, policy.now(), broadcast_id, lease.token, size],
         )
         rows = cursor.fetchall()
     rows.sort()
@@ -743,8 +755,10 @@ def dispatch_stalled_ids() -> list[int]:
 def dispatch_progress(broadcast: Broadcast) -> dict:
     """What the sending page shows (from the pre-aggregated counters)."""
     b = Broadcast.objects.filter(pk=broadcast.pk).values(
-        "recipients_count", "sent", "failed", "unknown", "delivered", "dispatch_state", "last_error").get()
-    b["queued"] = max(0, b["recipients_count"] - b["sent"])
+        "recipients_count", "sent", "unknown", "delivered", "dispatch_state", "last_error", "held", "capped",
+        "opted_out", *FAILED_COUNTERS).get()
+    b["failed"] = failed_total(b)
+    b["queued"] = max(0, b["recipients_count"] - b["sent"] - b["capped"] - b["opted_out"])
     config = getattr(broadcast.account, "generic", None)
     b["delivery_reports"] = config is None or config.has_dlr
     return b

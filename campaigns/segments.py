@@ -5,12 +5,17 @@ lists no segments to reconcile against, so the segment is marked unconfirmed rat
 sending it twice; its messages still show up in the delivery report.
 """
 
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import Sum
 from django.utils import timezone
 
 from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import MessageWhizError
 
+from . import rendering
 from .compose import utc_offset_at, utc_offset_problem
+from .estimates import part_rate, parts_distribution, problems_summary, token_objects
 from .models import Broadcast, Segment
 from .sending import SubmissionProblem, remote_ids
 from .singles import outcome_unknown
@@ -23,26 +28,75 @@ def continue_problem(broadcast: Broadcast) -> str:
     return ""
 
 
-def segment_continue(broadcast: Broadcast, *, size: int, body: str = "", templates=(), senders=(),
-                     sender_lists=(), send_at=None, time_zone: str = "UTC", trigger=None, recipient_cap=None,
-                     first_segment_size=None, next_segment_size=None) -> Segment:
-    """Send the next segment: now, at `send_at` (chosen in `time_zone`), or when `trigger` fires."""
+def segment_remaining(broadcast: Broadcast) -> int:
+    """Recipients the broadcast has not reached yet: its audience less the segments sent so far
+    (unconfirmed ones included: they may have gone)."""
+    sent = broadcast.segments.aggregate(total=Sum("size"))["total"] or 0
+    return max(0, broadcast.recipients_count - sent)
+
+
+def segment_estimate(broadcast: Broadcast, *, size: int, body: str = "", templates=()) -> dict:
+    """What a segment of `size` will cost, as the review's estimate counts it: SMS parts of its
+    message (or of its longest template) filled in for the broadcast's recipients, taken pro rata
+    for `size` of them, at the price per part of the broadcast's MessageWhiz estimate.
+    Keys: messages, parts, cost (Decimal or None), currency."""
+    objects = token_objects(broadcast.account)
+    bodies = [body] if body else [template.body for template in templates]
+    per_recipient = 0.0
+    for text in bodies:
+        distribution, _ = parts_distribution(broadcast, text, spinners=objects["spinners"])
+        count = sum(distribution.values())
+        if count:
+            per_recipient = max(per_recipient, sum(p * n for p, n in distribution.items()) / count)
+    parts = -int(-per_recipient * size // 1) if per_recipient else size  # whole parts, rounded up
+    rate = part_rate(broadcast.estimate or {})
+    cost = (rate * parts).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if rate is not None else None
+    return {"messages": size, "parts": parts, "cost": cost, "currency": broadcast.account.currency}
+
+
+def segment_problems(bodies, *, objects: dict) -> str:
+    """What stops the segment's message(s) being sent (MessageWhiz fills in their tokens), or ""."""
+    return "; ".join(filter(None, (problems_summary(rendering.check(text, provider_renders=True, **objects))
+                                   for text in bodies)))
+
+
+def segment_check(broadcast: Broadcast, *, size: int, body: str = "", templates=(), senders=(),
+                  sender_lists=(), send_at=None, time_zone: str = "UTC", trigger=None, recipient_cap=None,
+                  first_segment_size=None, next_segment_size=None) -> None:
+    """SubmissionProblem if the segment can't be sent as it stands (before it is estimated and sent)."""
     if problem := continue_problem(broadcast):
         raise SubmissionProblem(problem)
     if size < 1:
         raise SubmissionProblem("The segment needs at least one recipient.")
+    remaining = segment_remaining(broadcast)
+    if size > remaining:
+        raise SubmissionProblem(f"Only {remaining:,} of the broadcast's {broadcast.recipients_count:,} recipients "
+                                f"have not had a message yet: a segment can have at most {remaining:,}.")
     if not (body or templates):
         raise SubmissionProblem("Write the segment's message or choose templates.")
     if not (senders or sender_lists):
         raise SubmissionProblem("Choose at least one sender or sender list.")
+    bodies = [body] if body else [template.body for template in templates]
+    if problems := segment_problems(bodies, objects=token_objects(broadcast.account)):
+        raise SubmissionProblem(problems)
     paused_ctr = broadcast.eb_type == Broadcast.SmartType.CTR
     if paused_ctr and not (first_segment_size and next_segment_size):
         raise SubmissionProblem("Continuing a CTR broadcast needs the first and next segment sizes.")
     if paused_ctr and recipient_cap is not None and recipient_cap <= 2:
         raise SubmissionProblem("The recipient cap must be greater than 2 (or empty for no limit).")
-    moment = send_at or timezone.now()
-    if problem := utc_offset_problem(time_zone, [moment]):
+    if problem := utc_offset_problem(time_zone, [send_at or timezone.now()]):
         raise SubmissionProblem(problem)
+
+
+def segment_continue(broadcast: Broadcast, *, size: int, body: str = "", templates=(), senders=(),
+                     sender_lists=(), send_at=None, time_zone: str = "UTC", trigger=None, recipient_cap=None,
+                     first_segment_size=None, next_segment_size=None) -> Segment:
+    """Send the next segment: now, at `send_at` (chosen in `time_zone`), or when `trigger` fires."""
+    segment_check(broadcast, size=size, body=body, templates=templates, senders=senders, sender_lists=sender_lists,
+                  send_at=send_at, time_zone=time_zone, trigger=trigger, recipient_cap=recipient_cap,
+                  first_segment_size=first_segment_size, next_segment_size=next_segment_size)
+    paused_ctr = broadcast.eb_type == Broadcast.SmartType.CTR
+    moment = send_at or timezone.now()
     request = {
         "broadcast_id": broadcast.remote_id, "segment_size": size, "message_body": body or None,
         "template_ids": remote_ids(templates, "Template") or None,

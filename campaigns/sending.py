@@ -32,8 +32,10 @@ from django.utils import timezone
 
 from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import AmbiguousRequestError, MessageWhizError
+from recipients.consent import optout_list_for, suppressed_phones
 from recipients.selectors import phones_for_send
 
+from . import policy, rendering
 from .compose import utc_offset_at
 from .estimates import broadcast_problems, problems_summary
 from .models import Broadcast, Message, Segment
@@ -103,6 +105,9 @@ def broadcast_request(broadcast: Broadcast) -> Request:
     sender_ids = remote_ids(b.senders.all(), "Sender")
     sender_list_ids = remote_ids(b.sender_lists.all(), "Sender list")
     unsubscribe_ids = remote_ids(b.unsubscribe_lists.all(), "Unsubscribe list")
+    # Whoever opted out of this account is left out, whichever lists were picked (campaigns.policy).
+    if (optout := optout_list_for(b.account)) is not None and optout.member_count:
+        unsubscribe_ids = list(dict.fromkeys([*unsubscribe_ids, *remote_ids([optout], "The opt-out list")]))
     template_id = remote_ids([b.template], "Template")[0] if b.template else None
     if not (b.body or template_id):
         raise SubmissionProblem("Write a message or choose a template.")
@@ -122,7 +127,10 @@ def broadcast_request(broadcast: Broadcast) -> Request:
             raise SubmissionProblem("Enter the recipient's number.")
         if len(sender_ids) != 1 or sender_list_ids:
             raise SubmissionProblem("A single message needs exactly one sender.")
-        return Request("broadcast_single_send", {**common, "sender_id": sender_ids[0], "recipient": b.recipient,
+        # MessageWhiz has no token fallbacks: filled in here, for the one recipient (who has no fields).
+        body = rendering.fill_fallbacks(b.body, {"phone": b.recipient}) if b.body else None
+        return Request("broadcast_single_send", {**common, "message_body": body, "sender_id": sender_ids[0],
+                                                 "recipient": b.recipient,
                                                  "custom_parameter": b.custom_parameter or None})
 
     if not (sender_ids or sender_list_ids):
@@ -173,6 +181,7 @@ def broadcast_submit(broadcast: Broadcast, *, actor=None) -> None:
         else:
             try:
                 request = broadcast_request(broadcast)
+                _quiet_hours_check(broadcast)
             except SubmissionProblem as problem:
                 _note(broadcast, str(problem))
                 raise
@@ -191,6 +200,24 @@ def broadcast_submit(broadcast: Broadcast, *, actor=None) -> None:
                 _retry_later(broadcast, f"MessageWhiz is unavailable; will check and try again ({exc})")
             return
     _mark_submitted(broadcast, result, reason="Accepted by MessageWhiz")
+
+
+def _quiet_hours_check(broadcast: Broadcast) -> None:
+    """MessageWhiz sends to all of a broadcast's lists at its one send time: refused while any
+    recipient's window is closed then (a trigger's time is not known, so it is not checked)."""
+    if broadcast.type == T.SINGLE:
+        if suppressed_phones(account_id=broadcast.account_id, phones=[broadcast.recipient]):
+            raise SubmissionProblem("This number has opted out of messages from this account.")
+        phones = [broadcast.recipient]
+    else:
+        phones = phones_for_send(recipient_list_ids=list(broadcast.recipient_lists.values_list("pk", flat=True)),
+                                 unsubscribe_list_ids=list(broadcast.unsubscribe_lists.values_list("pk", flat=True)))
+        phones = phones.iterator(chunk_size=5000)
+    if broadcast.trigger_id:
+        return
+    refusal = policy.broadcast_refusal(broadcast, phones, at=max(broadcast.send_at or policy.now(), policy.now()))
+    if refusal:
+        raise SubmissionProblem(refusal)
 
 
 def submission_due_ids() -> list[int]:

@@ -1,9 +1,10 @@
 """Downloads of lists: MessageWhiz's CSV form and XLSX, streamed, safe to open in Excel.
 
 Every text cell goes through `messaging.spreadsheets.neutralise`: a value starting with =, +, -, @, tab or CR
-gets a leading apostrophe so a spreadsheet shows it instead of running it as a formula. Phones
-are digits only, so they are never touched. CSV downloads start with a UTF-8 byte order mark:
-without it Excel reads them as the local ANSI code page and shows Cyrillic as mojibake.
+gets a leading apostrophe so a spreadsheet shows it instead of running it as a formula. Numbers
+("+380501234567", "-12.5") run nothing and are never touched, nor are phones (digits only). CSV
+downloads start with a UTF-8 byte order mark: without it Excel reads them as the local ANSI code
+page and shows Cyrillic as mojibake.
 """
 
 import codecs

@@ -20,6 +20,8 @@ LIMITS = {
     "custom2": OTHER_MAX,
     "custom3": OTHER_MAX,
     "custom4": OTHER_MAX,
+    # An IANA zone name (e.g. America/Chicago) that overrides the zone quiet hours derive from the number.
+    "timezone": 64,
 }
 MARKERS = (PHONE, *LIMITS)
 IGNORE = ("", "ignore", None)
@@ -40,6 +42,7 @@ _HEADER_MARKERS = {
     "custom2": {"custom2"},
     "custom3": {"custom3"},
     "custom4": {"custom4"},
+    "timezone": {"timezone", "tz", "zone", "timezonename"},
 }
 _NOT_WORD = re.compile(r"[\W_]+")
 

@@ -32,9 +32,10 @@ from django.db.models import Count, Max, Q
 from messaging.messagewhiz.parsing import to_phone
 from messaging.sync.resources import MirrorResource, register
 
+from .consent import consent_list_record
 from .exports import recipient_list_columns, recipient_list_export_csv, unsubscribe_list_export_csv
 from .importing import Staged, list_model, save_staged, stage_rows
-from .models import EMAIL_URL_MAX, NAME_MAX, OTHER_MAX, PHONE_MAX, RecipientList, UnsubscribeList
+from .models import EMAIL_URL_MAX, NAME_MAX, OTHER_MAX, PHONE_MAX, ConsentEvent, RecipientList, UnsubscribeList
 
 # MessageWhiz's fields; custom1..custom4 exist only here, so they stay out of uploads.
 REMOTE_FIELDS = {"first_name": NAME_MAX, "last_name": NAME_MAX, "email": EMAIL_URL_MAX, "url": EMAIL_URL_MAX,
@@ -188,6 +189,9 @@ class _Pulled:
         counter = "recipient_count" if self.kind == "recipients" else "member_count"
         model.objects.filter(pk=target.pk).update(**{counter: count})
         setattr(target, counter, count)
+        # Numbers MessageWhiz added (its own unsubscription links, its portal) reach the ledger too.
+        consent_list_record(target=target, source=ConsentEvent.Source.IMPORT,
+                            evidence={"pulled_from": "MessageWhiz", "remote_list": target.remote_id})
 
     def close(self) -> None:
         self.staged.close()

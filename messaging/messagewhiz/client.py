@@ -135,7 +135,7 @@ class MessageWhizClient:
         except http.AmbiguousRequestError as exc:
             raise AmbiguousRequestError(str(exc)) from exc
         except http.TransportError as exc:
-            raise TransportError(str(exc)) from exc
+            raise TransportError(str(exc), permanent=exc.permanent) from exc
         if not 200 <= response.status_code < 300:  # a 3xx too: redirects are not followed
             raise error_from_response(response, method=method, path=path, idempotent=idempotent)
         if text:

@@ -1,10 +1,11 @@
-"""Inbound messages (WhatsApp users writing to us): store, opt out on a stop keyword, auto-reply.
+"""Inbound messages (SMS and WhatsApp replies): store, opt out / in on a keyword, auto-reply.
 
 MSG91 and most providers post one JSON object per message; the sender, text and id are found
 under the usual names (first match wins), so no per-account mapping is needed for them.
 """
 
 import logging
+import unicodedata
 import uuid
 
 from messaging import safejson
@@ -60,8 +61,25 @@ def parse_inbound(raw: bytes) -> dict:
             "provider_message_id": _first(record, ID_KEYS)[:128]}
 
 
-def is_stop_word(config, text: str) -> bool:
-    return " ".join(text.split()).casefold() in config.stop_words()
+def fold(text: str) -> str:
+    """A reply as keywords are matched: accents, case, punctuation and symbols dropped, spaces
+    collapsed ("  Stop!! " and "stop." are "stop"; "ARRÊT" is "arret")."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    kept = "".join(" " if unicodedata.category(c)[0] in "PSZ" else c for c in decomposed
+                   if unicodedata.category(c) != "Mn")
+    return " ".join(kept.casefold().split())
+
+
+def keyword_kind(text: str, *, optout_words: str, optin_words: str) -> str | None:
+    """"opt_out" or "opt_in" when the whole reply is one of the words (one per line), else None."""
+    folded = fold(text)
+    if not folded:
+        return None
+    if folded in {fold(w) for w in optout_words.splitlines()} - {""}:
+        return "opt_out"
+    if folded in {fold(w) for w in optin_words.splitlines()} - {""}:
+        return "opt_in"
+    return None
 
 
 def auto_reply_send(*, account_id: int, phone: str) -> None:

@@ -1,5 +1,6 @@
 """Continuing smart broadcasts with a new segment (/api/3/Segments)."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -118,7 +119,13 @@ def test_continue_from_the_broadcast_page(admin_client, ctr, sandbox, audience):
     assert "Choose the trigger that releases the segment." in page.content.decode()
     assert sandbox.requests(method="POST", path=SEGMENTS) == []
 
-    response = admin_client.post(url, {**post, "senders": [audience["sender"].pk]}, follow=True)
+    # First the estimate and nothing sent; then the confirmation of what was estimated sends it.
+    page = admin_client.post(url, {**post, "senders": [audience["sender"].pk]}).content.decode()
+    assert "Send <strong>2</strong> messages (2 SMS parts)" in page
+    assert sandbox.requests(method="POST", path=SEGMENTS) == []
+    key = re.search(r'name="estimate_key" value="(\w+)"', page)[1]
+    response = admin_client.post(url, {**post, "senders": [audience["sender"].pk], "confirm": "1",
+                                       "estimate_key": key}, follow=True)
     assert "Segment of 2 recipients sent" in response.content.decode()
     [request] = sandbox.requests(method="POST", path=SEGMENTS)
     assert request["json"] == {
@@ -126,3 +133,33 @@ def test_continue_from_the_broadcast_page(admin_client, ctr, sandbox, audience):
         "sender_ids": str(audience["sender"].remote_id), "send_now": False, "send_date": "2031-07-06T07:00:00.000Z",
         "utc_offset": 180, "recipient_cap": "no limit", "first_segment_size": 1, "next_segment_size": 1,
     }
+
+
+def test_a_segment_is_capped_at_the_recipients_left_and_estimated_before_it_is_sent(admin_client, manual, sandbox,
+                                                                                      audience):
+    url = reverse("campaigns:broadcast_continue", args=[manual.pk])
+    post = {"size": "3", "body": "Hi {{first_name}}, second wave", "when": "now", "zone": "UTC",
+            "senders": [audience["sender"].pk]}
+    page = admin_client.post(url, post).content.decode()  # 3 recipients, 1 had the first segment
+    assert "Only 2 recipients have not had a message yet: a segment can have at most 2." in page
+    with pytest.raises(SubmissionProblem, match="at most 2"):
+        segment_continue(manual, size=3, body="x", senders=[audience["sender"]])
+
+    page = admin_client.post(url, {**post, "size": "2"}).content.decode()
+    assert 'id="segment-estimate"' in page and "Send <strong>2</strong> messages" in page
+    key = re.search(r'name="estimate_key" value="(\w+)"', page)[1]
+    # Changed after its estimate: estimated again, not sent.
+    page = admin_client.post(url, {**post, "size": "1", "confirm": "1", "estimate_key": key}).content.decode()
+    assert "The segment changed after its estimate" in page and "Send <strong>1</strong> message" in page
+    assert sandbox.requests(method="POST", path=SEGMENTS) == []
+    admin_client.post(url, {**post, "size": "2", "confirm": "1", "estimate_key": key})
+    [request] = sandbox.requests(method="POST", path=SEGMENTS)
+    assert request["json"]["segment_size"] == 2
+    page = admin_client.post(url, {**post, "size": "1"}).content.decode()
+    assert "Only 0 recipients have not had a message yet" in page
+
+
+def test_a_segment_refuses_token_fallbacks_messagewhiz_cannot_fill(manual, sandbox, audience):
+    with pytest.raises(SubmissionProblem, match="has no fallbacks"):
+        segment_continue(manual, size=1, body="Hi {{first_name|there}}", senders=[audience["sender"]])
+    assert sandbox.requests(method="POST", path=SEGMENTS) == []

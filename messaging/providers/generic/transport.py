@@ -76,6 +76,6 @@ class GenericTransport(Transport):
         except AmbiguousRequestError as exc:
             raise ProviderError(f"No answer after sending: {exc}", ambiguous=True) from exc
         except TransportError as exc:
-            raise ProviderError(f"Could not reach the provider: {exc}") from exc
+            raise ProviderError(f"Could not reach the provider: {exc}", permanent=exc.permanent) from exc
         return classify(self.config, response.status_code, response.headers, response.text,
                         elapsed_ms=response.elapsed.total_seconds() * 1000)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0011_dispatch_owner_and_sending_status'),
+        ('campaigns', '0013_h13_merge'),
     ]
 
     operations = [
