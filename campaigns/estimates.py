@@ -150,20 +150,23 @@ def parts_distribution(broadcast: Broadcast, body: str, *, spinners) -> tuple[Co
 
 def remote_estimate(broadcast: Broadcast) -> dict:
     """MessageWhiz's own estimate (messages, parts, sum, rates, warnings, estimateHash)."""
-    from .sending import remote_ids
+    from .sending import message_body_for, remote_ids
 
     b = broadcast
     smart = b.type == Broadcast.Type.SMART
+    manual = smart and b.eb_type == Broadcast.SmartType.MANUAL
+    templates = [b.template] if b.template else list(b.templates.all()) if manual else []
     request = {
         "broadcast_type": b.type,
-        "message_body": b.body or None,
+        "message_body": message_body_for(b.body, templates) or None,
         "template_id": remote_ids([b.template], "Template")[0] if b.template else None,
         "unsubscriber_list_ids": remote_ids(b.unsubscribe_lists.all(), "Unsubscribe list") or None,
         "eb_type": b.eb_type or None if smart else None,
         "first_segment_size": b.first_segment_size if smart else None,
         "next_segment_size": b.next_segment_size if smart and b.eb_type == "CTR" else None,
         "recipient_cap": b.recipient_cap if smart and b.eb_type == "CTR" else None,
-        "template_ids": (remote_ids(b.templates.all(), "Template") or None) if smart else None,
+        # "available only if eb_type is set to manual"
+        "template_ids": (remote_ids(b.templates.all(), "Template") or None) if manual else None,
     }
     if b.type == Broadcast.Type.SINGLE:
         request["recipient"] = b.recipient

@@ -17,7 +17,7 @@ from . import rendering
 from .compose import utc_offset_at, utc_offset_problem
 from .estimates import part_rate, parts_distribution, problems_summary, token_objects
 from .models import Broadcast, Segment
-from .sending import SubmissionProblem, remote_ids
+from .sending import SubmissionProblem, message_body_for, remote_ids, sender_ids_for
 from .singles import outcome_unknown
 
 
@@ -98,9 +98,11 @@ def segment_continue(broadcast: Broadcast, *, size: int, body: str = "", templat
     paused_ctr = broadcast.eb_type == Broadcast.SmartType.CTR
     moment = send_at or timezone.now()
     request = {
-        "broadcast_id": broadcast.remote_id, "segment_size": size, "message_body": body or None,
+        # message_body and sender_ids are sent even when templates and sender lists are chosen:
+        # the prose lists both as required (ASSUMPTIONS.md)
+        "broadcast_id": broadcast.remote_id, "segment_size": size, "message_body": message_body_for(body, templates),
         "template_ids": remote_ids(templates, "Template") or None,
-        "sender_ids": remote_ids(senders, "Sender") or None,
+        "sender_ids": sender_ids_for(senders, sender_lists),
         "sender_list_ids": remote_ids(sender_lists, "Sender list") or None,
         "send_now": not (send_at or trigger), "send_date": send_at,
         "trigger_id": remote_ids([trigger], "Trigger")[0] if trigger else None,

@@ -96,6 +96,27 @@ def remote_ids(objects, what: str) -> list[int]:
     return ids
 
 
+def sender_ids_for(senders, sender_lists) -> list[int]:
+    """`sender_ids` for MessageWhiz: the chosen senders, then every enabled sender of the chosen
+    sender lists that MessageWhiz knows. The reference lists sender_ids as required even when
+    sender lists are given, so it is never left blank (ASSUMPTIONS.md)."""
+    ids = remote_ids(senders, "Sender")
+    for sender_list in sender_lists:
+        for member in sender_list.senders.all():
+            if member.enabled and member.remote_id is not None and member.remote_id not in ids:
+                ids.append(member.remote_id)
+    if not ids and sender_lists:
+        raise SubmissionProblem("The chosen sender lists have no sender in MessageWhiz yet: add one, or choose "
+                                "a sender.")
+    return ids
+
+
+def message_body_for(body: str, templates) -> str:
+    """`message_body` for MessageWhiz: the text written, else the first chosen template's body. The
+    reference lists message_body as required even when a template is named (ASSUMPTIONS.md)."""
+    return body or next((template.body for template in templates if template is not None), "")
+
+
 def broadcast_request(broadcast: Broadcast) -> Request:
     """The exact client call that submits `broadcast`, or SubmissionProblem saying what is missing."""
     b = broadcast
@@ -119,8 +140,10 @@ def broadcast_request(broadcast: Broadcast) -> Request:
         "trigger_id": remote_ids([b.trigger], "Trigger")[0] if b.trigger else None,
         "delay": b.delay if b.trigger else None,
     }
-    common = {"name": remote_name(b), "campaign_id": campaign_id, "message_body": b.body or None,
-              "template_id": template_id, "unsubscriber_list_ids": unsubscribe_ids or None, **timing}
+    templates = [b.template] if b.template else list(b.templates.all())
+    common = {"name": remote_name(b), "campaign_id": campaign_id,
+              "message_body": message_body_for(b.body, templates), "template_id": template_id,
+              "unsubscriber_list_ids": unsubscribe_ids or None, **timing}
 
     if b.type == T.SINGLE:
         if not b.recipient:
@@ -138,7 +161,8 @@ def broadcast_request(broadcast: Broadcast) -> Request:
     list_ids = remote_ids(b.recipient_lists.all(), "Recipient list")
     if not list_ids:
         raise SubmissionProblem("Choose at least one recipient list.")
-    targets = {**common, "sender_ids": sender_ids, "sender_list_ids": sender_list_ids or None,
+    targets = {**common, "sender_ids": sender_ids_for(b.senders.all(), b.sender_lists.all()),
+               "sender_list_ids": sender_list_ids or None,
                "recipient_list_ids": list_ids}
     if b.type == T.BASE:
         return Request("broadcast_base_send", targets)

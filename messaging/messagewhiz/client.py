@@ -18,7 +18,9 @@ Conventions
   `filter` accepts a dict: `{"name": "x", "type": [2, 12]}` -> `name=x,type=2,type=12`.
 * Uploads (`doc`) take bytes, a binary file object or a `pathlib.Path`; `mapping` a dict
   (`{0: "phone_number"}`) or a list of column markers (`["phone_number", "first_name"]`).
-* Path casing varies in the reference; each resource uses one casing (constants below).
+* Path casing varies in the reference, even between endpoints of one resource; each endpoint uses
+  the spelling of its own request example (`POST RecipientList`, `POST recipientList/numbers`), the
+  one spelling certain to be documented for it (ASSUMPTIONS.md).
 """
 
 import json as jsonlib
@@ -49,11 +51,13 @@ from messaging.messagewhiz.parsing import (
 
 CAMPAIGN = "/api/3/campaign"
 RECIPIENT_LIST = "/api/3/recipientList"
+RECIPIENT_LIST_UPPER = "/api/3/RecipientList"  # import, list, PATCH and DELETE are shown this way
 SENDER = "/api/3/sender"
 SENDER_LIST = "/api/3/senderList"
 BROADCAST = "/api/3/Broadcast"
 SEGMENTS = "/api/3/Segments"
 UNSUBSCRIBE_LIST = "/api/3/unsubscribeList"
+UNSUBSCRIBE_LIST_UPPER = "/api/3/UnsubscribeList"  # import, add members, PUT, PATCH and DELETE
 LINK = "/api/3/link"
 LINK_LIST = "/api/3/LinkList"
 SPINNER = "/api/3/spinner"
@@ -223,8 +227,7 @@ class MessageWhizClient:
     # --- Recipient lists ------------------------------------------------------------------------
 
     def recipient_list_import_file(self, *, name, doc, mapping, truncate=False, filename=None) -> dict:
-        # Example: POST /api/3/RecipientList; one casing per resource, so recipientList.
-        return self._upload("POST", RECIPIENT_LIST, doc=doc, filename=filename,
+        return self._upload("POST", RECIPIENT_LIST_UPPER, doc=doc, filename=filename,
                             fields={"name": name, "mapping": _mapping(mapping)},
                             params={"truncate": _query_bool(truncate)})
 
@@ -238,8 +241,7 @@ class MessageWhizClient:
                             idempotent=True)
 
     def recipient_list_list(self, *, start=None, limit=None, enabled=None, filter=None) -> list[dict]:
-        # Example: GET /api/3/RecipientList; one casing per resource, so recipientList.
-        return self._list(RECIPIENT_LIST, start=start, limit=limit, enabled=enabled, filter=filter)
+        return self._list(RECIPIENT_LIST_UPPER, start=start, limit=limit, enabled=enabled, filter=filter)
 
     def recipient_list_iter(self, **params) -> Iterator[dict]:
         return self.iter_pages(self.recipient_list_list, **params)
@@ -262,13 +264,11 @@ class MessageWhizClient:
                           json=_clean({"name": name, "numbers": phone_strings(numbers)}))
 
     def recipient_list_patch(self, list_id, *, name=None, enabled=None) -> dict:
-        # Example: PATCH /api/3/RecipientList/{id}; one casing per resource, so recipientList.
-        return self._call("PATCH", f"{RECIPIENT_LIST}/{int(list_id)}",
+        return self._call("PATCH", f"{RECIPIENT_LIST_UPPER}/{int(list_id)}",
                           json=_clean({"name": name, "enabled": enabled}))
 
     def recipient_list_disable(self, list_id) -> bool:
-        # Example: DELETE /api/3/RecipientList/{id}; one casing per resource, so recipientList.
-        return self._disable(f"{RECIPIENT_LIST}/{int(list_id)}")
+        return self._disable(f"{RECIPIENT_LIST_UPPER}/{int(list_id)}")
 
     # --- Senders --------------------------------------------------------------------------------
 
@@ -447,6 +447,10 @@ class MessageWhizClient:
 
     @staticmethod
     def _broadcast_targets(sender_ids, sender_list_ids, recipient_list_ids, unsubscriber_list_ids) -> dict:
+        # sender_ids is required even when sender lists are given (ASSUMPTIONS.md): callers pass the
+        # lists' senders too, so a broadcast never goes out with `"sender_ids": ""`.
+        if not id_string(sender_ids):
+            raise ValueError("sender_ids is required: give the senders (those of the sender lists too)")
         return {
             "sender_ids": id_string(sender_ids),
             "sender_list_ids": id_string(sender_list_ids),
@@ -534,8 +538,8 @@ class MessageWhizClient:
     # --- Unsubscribe lists ----------------------------------------------------------------------
 
     def unsubscribe_list_import_file(self, *, name, doc, mapping, truncate=False, filename=None) -> dict:
-        # Example: POST /api/3/UnsubscribeList; one casing per resource, so unsubscribeList.
-        return self._upload("POST", UNSUBSCRIBE_LIST, doc=doc, filename=filename,
+        # POST /api/3/UnsubscribeList imports a file; the same path in lower camel case takes numbers.
+        return self._upload("POST", UNSUBSCRIBE_LIST_UPPER, doc=doc, filename=filename,
                             fields={"name": name, "mapping": _mapping(mapping)},
                             params={"truncate": _query_bool(truncate)})
 
@@ -549,9 +553,9 @@ class MessageWhizClient:
                             idempotent=True)
 
     def unsubscribe_list_add_numbers(self, list_id, *, numbers) -> dict:
-        # Example: POST /api/3/UnsubscribeList/{id}/members; one casing per resource, so unsubscribeList.
+        # The example spells it UnsubscribeList, the prose unsubscribeList: the example wins, as everywhere.
         # Safe to repeat: numbers already on the list come back as `alreadyExists`.
-        return self._call("POST", f"{UNSUBSCRIBE_LIST}/{int(list_id)}/members",
+        return self._call("POST", f"{UNSUBSCRIBE_LIST_UPPER}/{int(list_id)}/members",
                           json={"numbers": phone_strings(numbers)}, idempotent=True)
 
     def unsubscribe_list_list(self, *, start=None, limit=None, enabled=None, filter=None) -> list[dict]:
@@ -567,17 +571,15 @@ class MessageWhizClient:
         return self._call("GET", f"{UNSUBSCRIBE_LIST}/{int(list_id)}/download", text=True)
 
     def unsubscribe_list_replace_file(self, list_id, *, doc, mapping, filename=None) -> dict:
-        # Example: PUT /api/3/UnsubscribeList/{id}; one casing per resource, so unsubscribeList.
-        return self._upload("PUT", f"{UNSUBSCRIBE_LIST}/{int(list_id)}", doc=doc, filename=filename,
+        return self._upload("PUT", f"{UNSUBSCRIBE_LIST_UPPER}/{int(list_id)}", doc=doc, filename=filename,
                             fields={"mapping": _mapping(mapping)})
 
     def unsubscribe_list_patch(self, list_id, *, enabled=None, name=None) -> dict:
-        # Example: PATCH /api/3/UnsubscribeList/{id}; one casing per resource, so unsubscribeList.
-        return self._json("PATCH", f"{UNSUBSCRIBE_LIST}/{int(list_id)}", enabled=enabled, name=name)
+        return self._json("PATCH", f"{UNSUBSCRIBE_LIST_UPPER}/{int(list_id)}", enabled=enabled, name=name)
 
     def unsubscribe_list_disable(self, list_id) -> bool:
-        # Example: DELETE /api/3/UnsubscribeList/{id}; the prose (and our casing) say unsubscribeList.
-        return self._disable(f"{UNSUBSCRIBE_LIST}/{int(list_id)}")
+        # The example says UnsubscribeList/{id}, the prose unsubscribeList/{id}: the example.
+        return self._disable(f"{UNSUBSCRIBE_LIST_UPPER}/{int(list_id)}")
 
     # --- Links ----------------------------------------------------------------------------------
 
@@ -645,7 +647,7 @@ class MessageWhizClient:
                             fields={"name": name, "mapping": _mapping(mapping)})
 
     def link_list_patch(self, list_id, *, enabled=None, name=None) -> dict:
-        # Prose says linkList/{id}; the examples (and our one casing) say LinkList.
+        # Prose says linkList/{id}; the example says LinkList.
         return self._json("PATCH", f"{LINK_LIST}/{int(list_id)}", enabled=enabled, name=name)
 
     def link_list_disable(self, list_id) -> bool:

@@ -43,11 +43,15 @@ def test_continue_with_templates_and_sender_lists_at_a_local_time(manual, sandbo
                         body=f"{name} offer") for name in ("Early", "Late")]
     senders = synced(SenderList, mw_account, mw.sender_list_create(name="Brand", sender_ids=[
         audience["sender"].remote_id]), name="Brand")
+    senders.senders.add(audience["sender"])
     segment = segment_continue(manual, size=2, templates=templates, sender_lists=[senders],
                                send_at=datetime(2031, 7, 6, 7, 0, tzinfo=UTC), time_zone="Europe/Kyiv")
     [request] = sandbox.requests(method="POST", path=SEGMENTS)
     assert request["json"] == {
         "broadcast_id": manual.remote_id, "segment_size": 2,
+        # the prose lists message_body and sender_ids as required: the first template's body and the
+        # list's senders go with the templates and the list (ASSUMPTIONS.md)
+        "message_body": "Early offer", "sender_ids": str(audience["sender"].remote_id),
         "template_ids": f"{templates[0].remote_id},{templates[1].remote_id}",
         "sender_list_ids": str(senders.remote_id), "send_now": False, "send_date": "2031-07-06T07:00:00.000Z",
         "utc_offset": 180,  # Kyiv in summer

@@ -119,7 +119,7 @@ def test_single_broadcast_echoes_custom_parameter(api, world):
             "campaign_id": world["campaign"],
             "broadcast_type": 10,
             "unsubscriber_list_ids": "",
-            "sender_id": str(world["sender"]),
+            "sender_id": world["sender"],
             "recipient": "380681337228",
             "message_body": "message body",
             "custom_parameter": "1234abcd5678efgh",
@@ -210,7 +210,7 @@ def test_smart_manual_broadcast_continues_with_segments(api, sandbox, world):
             "send_date": "2021-03-01T12:41:38.837Z",
             "utc_offset": 120,
             "eb_type": "manual",
-            "first_segment_size": "3",
+            "first_segment_size": 3,
         },
     )
     assert len(sandbox.state("messages")) == 3
@@ -328,7 +328,7 @@ def test_broadcast_list_filter_order_and_limit(api, world):
             "campaign_id": world["campaign"],
             "broadcast_type": broadcast_type,
             "sender_ids": str(world["sender"]),
-            "sender_id": str(world["sender"]),
+            "sender_id": world["sender"],
             "recipient": "2605876689",
             "recipient_list_ids": str(world["list"]),
             "message_body": "x",
@@ -435,6 +435,7 @@ def test_tokens_expand_per_recipient(api, sandbox, world):
             "broadcast_type": 11,
             "sender_ids": str(world["sender"]),
             "recipient_list_ids": str(world["list"]),
+            "message_body": "required, but the template wins",
             "template_id": template,
         },
     )

@@ -7,7 +7,19 @@ from ..callbacks import Dispatcher
 from ..errors import ApiError
 from ..messages import Renderer, check_tokens, new_message
 from ..state import USER_ID, Store
-from ..validation import id_list, integer, iso, iso_date, now, parse_bool, parse_datetime, sql_time, text, utc_offset
+from ..validation import (
+    id_string,
+    integer,
+    iso,
+    iso_date,
+    now,
+    number,
+    parse_bool,
+    parse_datetime,
+    sql_time,
+    text,
+    utc_offset,
+)
 
 SINGLE, BASE, SMART = 10, 11, 12
 COMPANY_NAME = "Sandbox company"
@@ -49,14 +61,26 @@ def sender_names(store: Store, sender_ids: list[int], sender_list_ids: list[int]
 
 
 def message_bodies(store: Store, body: dict, template_key: str = "template_id") -> list[str]:
-    """message_body, else the template(s); several templates rotate over the recipients."""
+    """The named template(s)' bodies (several rotate over the recipients), else message_body.
+
+    Decision: a template wins over message_body when both are sent ("if you want to use a specific
+    template for message body"). `template_key` is the single-template field the endpoint has
+    (`template_id (number)`), or None where it has only `template_ids (string)`.
+    """
+    content = None
     if body.get("message_body") not in (None, ""):
-        bodies = [text(body["message_body"], "message_body", max_length=100000)]
-    else:
-        template_ids = id_list(body.get(template_key) or body.get("template_ids"), template_key)
-        if not template_ids:
-            raise ApiError(400, "message_body should not be empty")
+        content = text(body["message_body"], "message_body", max_length=100000)
+    template_ids = []
+    if body.get("template_ids") not in (None, ""):
+        template_ids = id_string(body["template_ids"], "template_ids")
+    elif template_key and body.get(template_key) not in (None, ""):
+        template_ids = [number(body[template_key], template_key, minimum=1)]
+    if template_ids:
         bodies = [enabled(store, "templates", "Template", ident)["body"] for ident in template_ids]
+    elif content is not None:
+        bodies = [content]
+    else:
+        raise ApiError(400, "message_body should not be empty")
     for candidate in bodies:
         check_tokens(store, candidate)
     return bodies

@@ -9,7 +9,7 @@ from messaging.messagewhiz.errors import MessageWhizError
 
 ITERATORS = [
     ("campaign_iter", "campaigns", "/api/3/campaign"),
-    ("recipient_list_iter", "recipient_lists", "/api/3/recipientList"),
+    ("recipient_list_iter", "recipient_lists", "/api/3/RecipientList"),
     ("sender_iter", "senders", "/api/3/sender"),
     ("sender_list_iter", "sender_lists", "/api/3/senderList"),
     ("broadcast_iter", "broadcasts", "/api/3/Broadcast/List"),

@@ -120,6 +120,7 @@ def test_link_list_membership(mw_account, sandbox, save):
 
 def test_refusal_is_shown_on_the_object_and_can_be_retried(mw_account, sandbox, save):
     save(Template(account=mw_account, name="Promo", body="A"))
+    sandbox.faults(fail_next=[{"status": 409, "error_message": "Template Promo already exists"}])
     clash = save(Template(account=mw_account, name="Promo", body="B"))
     assert clash.sync_state == SyncState.FAILED
     assert "already exists" in clash.sync_error
@@ -221,10 +222,13 @@ def test_edit_while_disabled_is_sent_and_survives_a_pull_and_re_enabling(mw_acco
 def test_retry_after_a_refusal_does_not_take_over_someone_elses_object(mw_account, sandbox, save):
     sandbox.seed("templates", [{"name": "Promo", "body": "theirs"}])
     ours = Template(account=mw_account, name="Promo", body="ours")
+    duplicate = {"status": 409, "error_message": "Template Promo already exists"}
+    sandbox.faults(fail_next=[duplicate])
     ours = save(ours)
     assert ours.sync_state == SyncState.FAILED and "already exists" in ours.sync_error
     assert ours.create_attempted_at is None
 
+    sandbox.faults(fail_next=[duplicate])
     ours = save(ours)  # "push now": refused again, visibly, and theirs is untouched
     assert ours.sync_state == SyncState.FAILED and ours.remote_id is None
     assert [(t["name"], t["body"]) for t in sandbox.state("templates")] == [("Promo", "theirs")]
