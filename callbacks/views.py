@@ -92,17 +92,35 @@ def settings_page(request):
 
 
 def read_body(request, limit: int) -> bytes | None:
-    """The body, or None when it is larger than `limit` (said by Content-Length or found reading).
-    Read from the stream, not request.body, which refuses more than DATA_UPLOAD_MAX_MEMORY_SIZE
-    with a 400 of its own."""
+    """The body without NUL bytes, or None when it is larger than `limit` (said by Content-Length
+    or found reading). Read from the stream, not request.body, which refuses more than
+    DATA_UPLOAD_MAX_MEMORY_SIZE with a 400 of its own.
+
+    A chunked body has no Content-Length, and Django then reads nothing; a server that decodes
+    chunked requests says so with `wsgi.input_terminated` (gunicorn, mod_wsgi), and its input is
+    read to its end instead, within the same limit.
+
+    NUL is stripped, not refused: PostgreSQL cannot store it (every retry would be a 503), and a
+    provider cannot be asked to fix a report or a user's reply; nothing we read means NUL."""
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
     if declared > limit:
         return None
-    data = request.read(limit + 1)
-    return None if len(data) > limit else data
+    if declared or not request.META.get("wsgi.input_terminated"):
+        data = request.read(limit + 1)
+    else:
+        data = _read_to_end(request.META["wsgi.input"], limit + 1)
+    return None if len(data) > limit else data.replace(b"\x00", b"")
+
+
+def _read_to_end(stream, limit: int) -> bytes:
+    parts, size = [], 0
+    while size < limit and (part := stream.read(min(64 * 1024, limit - size))):
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
 
 
 def _error(status: int, reason: str) -> JsonResponse:
