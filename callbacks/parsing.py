@@ -16,7 +16,6 @@ so the provider may add some.
 
 import functools
 import hashlib
-import json
 import math
 import uuid
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from campaigns.models import Message
+from messaging import safejson
 from messaging.providers.generic import dlr
 
 S = Message.Status
@@ -94,9 +94,9 @@ def decode(raw: bytes) -> tuple[str, object]:
     if not text.strip():
         raise Rejected("body is empty")
     try:
-        return text, json.loads(text, parse_constant=_no_constant)
-    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-        raise Rejected("body is not valid JSON") from None
+        return text, safejson.loads(text, allow_constants=False)
+    except safejson.JSONError as exc:
+        raise Rejected(f"body is {exc}") from None
 
 
 def parse(raw: bytes, *, allowed: frozenset[str]) -> tuple[str, Parsed]:
@@ -125,7 +125,7 @@ def is_click(raw: bytes) -> bool:
     """Whether a body is MessageWhiz's link click shape (a JSON object naming a link_id), which
     a generic provider's DLR URL may get too; anything else is read as that provider's report."""
     try:
-        value = json.loads(raw)
+        value = safejson.loads(raw)
     except (ValueError, RecursionError):
         return False
     return isinstance(value, dict) and "link_id" in value and "message_id" in value
@@ -133,7 +133,7 @@ def is_click(raw: bytes) -> bool:
 
 def load(body: str) -> Parsed:
     """A stored body (validated when it was received) → what it says."""
-    return parse_value(json.loads(body))
+    return parse_value(safejson.loads(body))
 
 
 def parse_generic(text: str, config, *, content_type: str = "") -> tuple[Parsed, list[dlr.MappedReport], int]:
@@ -218,10 +218,6 @@ PARSERS = {"dlr": _dlr, "dlr_batch": _batch, "click": _click}
 
 
 # --- fields -------------------------------------------------------------------------------------
-def _no_constant(name):
-    raise ValueError(name)
-
-
 def _text(obj: dict, key: str, *, required: bool = True, max_length: int = MAX_ID, where: str = "") -> str:
     value = obj.get(key)
     if value is None:

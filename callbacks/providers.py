@@ -1,5 +1,6 @@
 """What generic providers tell us, applied: delivery reports mapped by the account's field table,
-and inbound messages (a stop keyword opts the number out; an unknown number may get an auto-reply).
+and inbound messages (an opt-out or opt-in keyword is recorded in the consent ledger; an unknown
+number may get an auto-reply).
 
 Reading a provider's request is messaging.providers' job; applying it to messages, opt-out lists
 and replies is this layer's, above campaigns and recipients.
@@ -8,14 +9,14 @@ and replies is this layer's, above campaigns and recipients.
 import uuid
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 
 from campaigns.models import Message
 from campaigns.tasks import send_provider_reply
 from messaging.models import InboundMessage, ProviderAccount
 from messaging.providers import inbound
 from messaging.providers.generic import dlr
-from recipients.models import Recipient, UnsubscribeList, UnsubscribeNumber
+from recipients.consent import consent_record, optout_words_for, sending_policy_for
+from recipients.models import ConsentEvent, Recipient
 
 from . import parsing, services
 
@@ -47,20 +48,32 @@ def _is_uuid(value: str) -> bool:
 
 
 def inbound_receive(*, account: ProviderAccount, raw: bytes) -> InboundMessage | None:
-    """Store one inbound message; a repeat of a provider id changes nothing (returns None)."""
+    """Store one inbound message; a repeat of a provider id changes nothing (returns None).
+
+    A reply that is one of the account's opt-out (opt-in) words records an opt-out (opt-in) in
+    the consent ledger with the stored message as its proof, in the same transaction: the number
+    is suppressed before the sender's next claim.
+    """
     fields = inbound.parse_inbound(raw)
-    config = account.generic
-    stop = inbound.is_stop_word(config, fields["text"])
+    config = getattr(account, "generic", None) if account.kind == ProviderAccount.Kind.GENERIC else None
+    keyword = inbound.keyword_kind(fields["text"], optout_words=optout_words_for(account),
+                                   optin_words=sending_policy_for(account).optin_words)
+    stop = keyword == ConsentEvent.Kind.OPT_OUT
     try:
         with transaction.atomic():
             message = InboundMessage.objects.create(account=account, raw=raw.decode("utf-8")[:100000],
                                                     opted_out=stop, **fields)
-            if stop:
-                optout_add(config=config, phone=fields["phone"])
+            if keyword:
+                consent_record(account=account, phones=[fields["phone"]], kind=keyword,
+                               source=ConsentEvent.Source.KEYWORD,
+                               evidence={"inbound_message": message.pk, "text": fields["text"][:500],
+                                         "provider_message_id": fields["provider_message_id"]})
     except IntegrityError:
         return None  # the provider re-delivered it
+    if config is None:
+        return message
     replies = config.auto_reply_template_id if config.channel == config.Channel.WHATSAPP else config.auto_reply_text
-    if not stop and config.auto_reply and replies and not _known(fields["phone"]):
+    if not keyword and config.auto_reply and replies and not _known(fields["phone"]):
         InboundMessage.objects.filter(pk=message.pk).update(auto_replied=True)
         transaction.on_commit(lambda: _queue_reply(account.pk, fields["phone"]))
     return message
@@ -72,14 +85,3 @@ def _known(phone: str) -> bool:
 
 def _queue_reply(account_id: int, phone: str) -> None:
     send_provider_reply.delay(account_id, phone)
-
-
-def optout_add(*, config, phone: str) -> None:
-    """Add the number to the account's opt-out list, creating "Opted out (<account>)" if it has none."""
-    if config.optout_list_id is None:
-        config.optout_list = UnsubscribeList.objects.create(account=config.account,
-                                                            name=f"Opted out ({config.account.name})")
-        type(config).objects.filter(pk=config.pk).update(optout_list=config.optout_list)
-    _, created = UnsubscribeNumber.objects.get_or_create(unsubscribe_list_id=config.optout_list_id, phone=phone)
-    if created:
-        UnsubscribeList.objects.filter(pk=config.optout_list_id).update(member_count=F("member_count") + 1)

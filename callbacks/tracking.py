@@ -12,10 +12,11 @@ from django.utils import timezone
 
 from campaigns import tracking
 from campaigns.models import Message
+from recipients.consent import consent_record
+from recipients.models import ConsentEvent
 
 from . import parsing, services
 from .models import Click
-from .providers import optout_add
 
 
 def _message(token: str) -> tuple[Message, int] | None:
@@ -53,6 +54,9 @@ def optout_message(*, token: str) -> Message | None:
     return found[0]
 
 
-def optout_confirm(*, message: Message) -> None:
-    """The recipient asked to hear no more from the account: its opt-out list, as a STOP reply does."""
-    optout_add(config=message.account.generic, phone=message.phone)
+def optout_confirm(*, message: Message, user_agent: str = "") -> None:
+    """The recipient asked to hear no more from the account: an opt-out in the consent ledger,
+    with the message the link came in as its proof."""
+    consent_record(account=message.account, phones=[message.phone], kind=ConsentEvent.Kind.OPT_OUT,
+                   source=ConsentEvent.Source.LINK,
+                   evidence={"message": str(message.client_ref), "user_agent": user_agent[:200]})

@@ -1,7 +1,6 @@
 """Broadcast pages: the list, one broadcast's figures and messages, exports, cancel."""
 
-import csv
-import tempfile
+import hashlib
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -13,20 +12,17 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from messaging.models import ProviderAccount
-from messaging.spreadsheets import neutralise
 
 from . import dispatch
 from .compose import ContinueSegmentForm
 from .compose_views import describe_recurrence
+from .exports import broadcast_export_rows, export_csv, export_xlsx
 from .models import Broadcast, Message, RecurringBroadcast
 from .scheduling import broadcast_cancel
-from .segments import continue_problem, segment_continue
+from .segments import continue_problem, segment_check, segment_continue, segment_estimate, segment_remaining
 from .selectors import broadcast_figures, broadcast_messages, broadcasts_search, messages_in_index_order
 from .sending import SubmissionProblem
 from .states import TransitionRefused
-
-EXPORT_COLUMNS = ("phone", "status", "client_ref", "provider_message_id", "parts", "price", "clicks", "error",
-                  "submitted_at", "status_at")
 
 
 def broadcast_list(request):
@@ -59,8 +55,9 @@ class CountedPaginator(Paginator):
         self.count = count  # overrides the cached_property
 
 
-def broadcast_detail(request, pk):
-    broadcast = get_object_or_404(Broadcast.objects.select_related("campaign", "account", "template"), pk=pk)
+def _live_context(request, broadcast: Broadcast) -> dict:
+    """What changes while a broadcast runs: figures, state, timeline and the message table's page
+    (with the table's filters and page number, which the polling carries along)."""
     status, phone = request.GET.get("status", ""), request.GET.get("phone", "")
     known = None
     if not (phone or status) and broadcast.state in (Broadcast.State.SUBMITTED, Broadcast.State.COMPLETED):
@@ -69,19 +66,27 @@ def broadcast_detail(request, pk):
         page = CountedPaginator(broadcast_messages(broadcast, status=status, phone=phone), 50,
                                 count=known).get_page(request.GET.get("page"))
         page.object_list = list(page.object_list)
+    query = {name: request.GET[name] for name in ("status", "phone", "page") if request.GET.get(name)}
+    return {"broadcast": broadcast, "figures": broadcast_figures(broadcast), "page": page,
+            "events": broadcast.events.select_related("actor"), "status": status, "phone": phone,
+            "live_query": f"?{urlencode(query)}" if query else ""}
+
+
+def broadcast_detail(request, pk):
+    broadcast = get_object_or_404(Broadcast.objects.select_related("campaign", "account", "template"), pk=pk)
+    context = _live_context(request, broadcast)
     return render(request, "campaigns/broadcast_detail.html", {
-        "broadcast": broadcast, "figures": broadcast_figures(broadcast), "page": page,
-        "events": broadcast.events.select_related("actor"), "segments": broadcast.segments.all(),
-        "status": status, "phone": phone, "statuses": Message.Status.choices,
-        "filters": _filters(status, phone),
+        **context, "segments": broadcast.segments.all(), "statuses": Message.Status.choices,
+        "filters": _filters(context["status"], context["phone"]),
+        "test_sends": broadcast.test_sends.order_by("-created_at")[:10],
     })
 
 
 def broadcast_figures_partial(request, pk):
-    """Polled every few seconds while a broadcast is in flight (htmx), so figures update in place."""
-    broadcast = get_object_or_404(Broadcast, pk=pk)
-    return render(request, "campaigns/_broadcast_figures.html",
-                  {"broadcast": broadcast, "figures": broadcast_figures(broadcast)})
+    """Polled every few seconds until the broadcast is final (htmx): the figures, and out of band
+    the state badge, the buttons that go with it, the timeline and the message table."""
+    broadcast = get_object_or_404(Broadcast.objects.select_related("account"), pk=pk)
+    return render(request, "campaigns/_broadcast_live.html", {**_live_context(request, broadcast), "oob": True})
 
 
 # A worksheet holds at most 1,048,576 rows, the header included; CSV has no limit.
@@ -91,7 +96,7 @@ XLSX_MAX_ROWS = 1_048_575
 def broadcast_export(request, pk, fmt):
     if fmt not in ("csv", "xlsx"):
         raise Http404("Exports are CSV or XLSX.")
-    broadcast = get_object_or_404(Broadcast, pk=pk)
+    broadcast = get_object_or_404(Broadcast.objects.select_related("account", "template"), pk=pk)
     status, phone = request.GET.get("status", ""), request.GET.get("phone", "")
     messages_ = broadcast_messages(broadcast, status=status, phone=phone)
     filename = f"broadcast-{broadcast.pk}-messages.{fmt}"
@@ -100,9 +105,11 @@ def broadcast_export(request, pk, fmt):
             messages.error(request, f"An XLSX file holds at most {XLSX_MAX_ROWS:,} messages and this export has "
                                     "more: download it as CSV, which has no limit.")
             return redirect(reverse("campaigns:broadcast_detail", args=[pk]) + _filters(status, phone))
-        return FileResponse(_xlsx_file(_rows(messages_)), as_attachment=True, filename=filename,
+        return FileResponse(export_xlsx(broadcast_export_rows(broadcast, messages_)), as_attachment=True,
+                            filename=filename,
                             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response = StreamingHttpResponse(_csv_lines(_rows(messages_)), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(export_csv(broadcast_export_rows(broadcast, messages_)),
+                                     content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
 
@@ -113,43 +120,34 @@ def _filters(status: str, phone: str) -> str:
     return f"?{query}" if query else ""
 
 
-def _rows(messages_):
-    for row in messages_.values_list(*EXPORT_COLUMNS).iterator(chunk_size=5000):
-        yield [neutralise(value) if isinstance(value, str) else _cell(value) for value in row]
-
-
-def _xlsx_file(rows):
-    """The workbook in a temporary file (streamed from there), not in memory: a million rows make
-    tens of megabytes."""
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("Messages")
-    sheet.append(list(EXPORT_COLUMNS))
-    for row in rows:
-        sheet.append(row)
-    output = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it when sent
-    book.save(output)
-    output.seek(0)
-    return output
-
-
 def broadcast_continue(request, pk):
     """Continue a smart broadcast with a new segment: its message or templates, senders, when."""
     broadcast = get_object_or_404(Broadcast.objects.select_related("account"), pk=pk)
     if problem := continue_problem(broadcast):
         messages.error(request, problem)
         return redirect("campaigns:broadcast_detail", pk=pk)
-    form = ContinueSegmentForm(request.POST or None, broadcast=broadcast)
+    form = ContinueSegmentForm(request.POST or None, broadcast=broadcast, remaining=segment_remaining(broadcast))
+    estimate, key = None, ""
     if request.method == "POST" and form.is_valid():
+        args = form.segment()
+        # What the estimate was made for: a segment changed after its estimate is estimated again.
+        key = hashlib.sha256(repr(sorted((k, v) for k, v in request.POST.lists()
+                                         if k not in ("csrfmiddlewaretoken", "confirm", "estimate_key"))
+                                  ).encode()).hexdigest()
         try:
-            segment = segment_continue(broadcast, **form.segment())
+            if request.POST.get("confirm") and request.POST.get("estimate_key") == key:
+                segment = segment_continue(broadcast, **args)
+                messages.success(request, f"Segment of {segment.size} recipients sent to MessageWhiz.")
+                return redirect("campaigns:broadcast_detail", pk=pk)
+            segment_check(broadcast, **args)
         except SubmissionProblem as problem:
             form.add_error(None, str(problem))
         else:
-            messages.success(request, f"Segment of {segment.size} recipients sent to MessageWhiz.")
-            return redirect("campaigns:broadcast_detail", pk=pk)
-    return render(request, "campaigns/continue.html", {"broadcast": broadcast, "form": form})
+            estimate = segment_estimate(broadcast, size=args["size"], body=args["body"], templates=args["templates"])
+            if request.POST.get("confirm"):
+                form.add_error(None, "The segment changed after its estimate: check the new one and confirm.")
+    return render(request, "campaigns/continue.html", {"broadcast": broadcast, "form": form, "estimate": estimate,
+                                                       "estimate_key": key})
 
 
 @require_POST
@@ -164,30 +162,22 @@ def broadcast_cancel_view(request, pk):
     return redirect("campaigns:broadcast_detail", pk=pk)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_lines(rows):
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(EXPORT_COLUMNS)  # BOM: Excel then reads UTF-8 correctly
-    for row in rows:
-        yield writer.writerow(row)
-
-
-def _cell(value):
-    if value is None:
-        return ""
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value) if not isinstance(value, int | float) else value
+def _resend_unknown(request, broadcast):
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Tick the box to confirm: recipients whose message did go out get it twice.")
+    elif count := dispatch.dispatch_resend_unknown(broadcast, actor=request.user):
+        messages.success(request, f"{count} unknown message{'s' if count > 1 else ''} queued to be sent again.")
+    else:
+        messages.error(request, "There are no unknown messages to send again.")
+    return redirect("campaigns:broadcast_dispatch", broadcast.pk)
 
 
 def broadcast_dispatch(request, pk):
     broadcast = get_object_or_404(Broadcast.objects.select_related("account"), pk=pk,
                                   account__kind=ProviderAccount.Kind.GENERIC)
     if request.method == "POST":
+        if request.POST.get("action") == "resend_unknown":
+            return _resend_unknown(request, broadcast)
         action = {"pause": dispatch.dispatch_pause, "resume": dispatch.dispatch_resume,
                   "cancel": dispatch.dispatch_cancel}.get(request.POST.get("action"))
         if action is None:

@@ -1,16 +1,20 @@
 """The compose forms: what a broadcast (or a smart broadcast's next segment) sends, to whom, and when."""
 
 import json
+import re
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 
 from messaging.models import GenericProviderConfig, ProviderAccount, Sender, SenderList, WhatsAppTemplate
 from recipients.models import RecipientList, UnsubscribeList
+from recipients.selectors import column_tokens
 
-from .estimates import typical_token_values
+from . import rendering
+from .estimates import text_parts_problem, typical_token_values
 from .models import Broadcast, Campaign, Template, Trigger, WordSpinner
 
 WHEN_CHOICES = [("now", "Send now"), ("later", "At a date and time"), ("trigger", "When a trigger fires"),
@@ -22,9 +26,6 @@ COMMON_ZONES = ["UTC", "Europe/Kyiv", "Europe/London", "Europe/Berlin", "Europe/
                 "Australia/Sydney"]
 
 
-# MessageWhiz's utc_offset runs from -720 to +720 minutes; a few zones go beyond (UTC+13:00 and
-# +14:00 in the Pacific, New Zealand in summer), and MessageWhiz refuses the broadcast.
-MAX_UTC_OFFSET = 720
 ZONE_CHOICES = [(z, z) for z in COMMON_ZONES + sorted(zoneinfo.available_timezones() - set(COMMON_ZONES))]
 
 
@@ -32,22 +33,6 @@ def _enabled(model):
     return model.objects.filter(enabled=True).order_by("name")
 
 
-def utc_offset_at(zone: str, moment: datetime) -> int:
-    """Minutes east of UTC in `zone` at `moment` (DST-aware): MessageWhiz's utc_offset."""
-    return int(moment.astimezone(zoneinfo.ZoneInfo(zone)).utcoffset().total_seconds() // 60)
-
-
-def utc_offset_problem(zone: str, moments) -> str:
-    """Why MessageWhiz would refuse `zone` at any of `moments`, or ""."""
-    for moment in moments:
-        offset = utc_offset_at(zone, moment)
-        if abs(offset) > MAX_UTC_OFFSET:
-            sign = "+" if offset > 0 else "-"
-            hours, minutes = divmod(abs(offset), 60)
-            return (f"MessageWhiz takes time zones from UTC-12:00 to UTC+12:00, and {zone} is "
-                    f"UTC{sign}{hours:02d}:{minutes:02d} then. Choose a zone within that range and give the "
-                    f"time as it is there.")
-    return ""
 
 
 def send_at(local: datetime, zone: str) -> datetime:
@@ -67,11 +52,42 @@ def default_account(accounts):
 
 
 def counted_tokens(textarea: forms.Widget, spinners) -> None:
-    """Have the live counter count tokens at the lengths the estimate assumes (static/js/sms-counter.js)."""
+    """Have the live counter count tokens at the lengths the estimate assumes (static/js/sms-counter.js),
+    and flag a text over MAX_MESSAGE_PARTS as it is typed."""
     textarea.attrs["data-token-values"] = json.dumps(typical_token_values(spinners))
+    textarea.attrs["data-max-parts"] = settings.MAX_MESSAGE_PARTS
 
 
-def clean_later_or_trigger(form: forms.Form, data: dict, *, messagewhiz: bool, what: str) -> None:
+def account_kinds(accounts) -> str:
+    """{account id: "messagewhiz" | "sms" | "whatsapp"} as JSON, for static/js/compose.js to show
+    only the fields that apply to the chosen account."""
+    kinds = {}
+    for account in accounts.select_related("generic"):
+        generic = getattr(account, "generic", None) if account.kind == ProviderAccount.Kind.GENERIC else None
+        kinds[account.pk] = generic.channel if generic else account.kind
+    return json.dumps(kinds)
+
+
+# The name a token starts with, up to its closing braces (or a fallback after "|").
+_TOKEN_NAME = re.compile(r"\{\{\s*(\w+)\s*(?=[|}])")
+
+
+def columns_as_tokens(body: str, recipient_lists) -> tuple[str, str]:
+    """`body` with each {{name}} of the lists' named custom columns ({{city}}) as the token
+    MessageWhiz fills ({{custom1}}), and why that can't be done ("" when it can)."""
+    tokens = {name: columns for name, columns in column_tokens(recipient_list_ids=[lst.pk for lst in recipient_lists])
+              .items() if name not in rendering.TOKEN_NAMES}
+    used = {match[1] for match in _TOKEN_NAME.finditer(body)} & tokens.keys()
+    for name in sorted(used):
+        if len(tokens[name]) > 1:
+            return body, (f"{{{{{name}}}}} is a different column in the chosen lists "
+                          f"({', '.join(sorted(tokens[name]))}); send to lists that agree, or use the column's token.")
+    if not used:
+        return body, ""
+    return _TOKEN_NAME.sub(lambda m: "{{" + next(iter(tokens[m[1]])) if m[1] in used else m[0], body), ""
+
+
+def clean_later_or_trigger(form: forms.Form, data: dict, *, what: str) -> None:
     """A form's "at a date and time" (`local_time` in `zone` → data["send_at"]) and "when a
     trigger fires" choices, for `what` is sent (a broadcast, a segment)."""
     when, zone = data.get("when"), data.get("zone")
@@ -82,8 +98,6 @@ def clean_later_or_trigger(form: forms.Form, data: dict, *, messagewhiz: bool, w
         data["send_at"] = send_at(data["local_time"], zone)
         if data["send_at"] <= timezone.now():
             form.add_error("local_time", "That time has already passed.")
-        elif messagewhiz and (problem := utc_offset_problem(zone, [data["send_at"]])):
-            form.add_error("zone", problem)
     if when == "trigger" and not data.get("trigger"):
         form.add_error("trigger", f"Choose the trigger that releases the {what}.")
 
@@ -112,6 +126,8 @@ class ComposeForm(forms.ModelForm):
             "unsubscribe_lists": forms.SelectMultiple(attrs={"size": 4}),
         }
         labels = {"eb_type": "Smart type", "body": "Message", "templates": "Segment templates"}
+        help_texts = {"body": "{{first_name|there}} says “there” to recipients without a first name (HTTP "
+                              "providers and single messages; MessageWhiz broadcasts fill in tokens themselves)."}
 
     AUDIENCE = ("account", "campaign", "type", "recipient_lists", "recipient", "unsubscribe_lists", "senders",
                 "sender_lists", "whatsapp_template")
@@ -130,6 +146,7 @@ class ComposeForm(forms.ModelForm):
         accounts = ProviderAccount.objects.filter(is_active=True)
         f["account"].queryset = accounts
         f["account"].initial = default_account(accounts)
+        f["account"].widget.attrs["data-account-kinds"] = account_kinds(accounts)
         f["campaign"].queryset = _enabled(Campaign)
         f["campaign"].required = False  # MessageWhiz needs one (checked in clean); HTTP providers don't
         f["senders"].queryset = _enabled(Sender)
@@ -152,6 +169,9 @@ class ComposeForm(forms.ModelForm):
         messagewhiz = account is None or account.kind == ProviderAccount.Kind.MESSAGEWHIZ
         if not (data.get("body") or data.get("template") or data.get("whatsapp_template")):
             self.add_error("body", "Write a message or choose a template.")
+        for name, text in (("body", data.get("body")), ("template", getattr(data.get("template"), "body", ""))):
+            if text and (problem := text_parts_problem(text, account=account)):
+                self.add_error(name, problem)
         if messagewhiz:
             if not data.get("campaign"):
                 self.add_error("campaign", "MessageWhiz sends every broadcast under a campaign: choose one.")
@@ -168,6 +188,10 @@ class ComposeForm(forms.ModelForm):
             data["recipient"] = digits
         elif not data.get("recipient_lists"):
             self.add_error("recipient_lists", "Choose at least one recipient list.")
+        elif data.get("body"):
+            data["body"], problem = columns_as_tokens(data["body"], data["recipient_lists"])
+            if problem:
+                self.add_error("body", problem)
         if kind == Broadcast.Type.SMART:
             if not data.get("eb_type"):
                 self.add_error("eb_type", "Choose manual segments or CTR threshold.")
@@ -182,24 +206,18 @@ class ComposeForm(forms.ModelForm):
         if data.get("templates") and not (kind == Broadcast.Type.SMART and data.get("eb_type") == "manual"):
             self.add_error("templates", "Segment templates are for manual smart broadcasts; otherwise choose one "
                                         "template above.")
-        self._clean_when(data, messagewhiz=messagewhiz)
+        self._clean_when(data)
         return data
 
-    def _clean_when(self, data: dict, *, messagewhiz: bool) -> None:
+    def _clean_when(self, data: dict) -> None:
         when, zone = data.get("when"), data.get("zone")
         if when not in ("later", "recurring"):
             data["zone"] = "UTC"  # the zone only says what a chosen time means
         elif zone is None:
             return  # not a zone we know: the field says so
-        clean_later_or_trigger(self, data, messagewhiz=messagewhiz, what="broadcast")
-        if when == "recurring":
-            if not data.get("repeat_time"):
-                self.add_error("repeat_time", "Choose the time of day.")
-            # Runs go out all year: winter and summer offsets must both be acceptable.
-            year = timezone.now().year
-            seasons = [datetime(year, 1, 15, tzinfo=UTC), datetime(year, 7, 15, tzinfo=UTC)]
-            if messagewhiz and (problem := utc_offset_problem(zone, seasons)):
-                self.add_error("zone", problem)
+        clean_later_or_trigger(self, data, what="broadcast")
+        if when == "recurring" and not data.get("repeat_time"):
+            self.add_error("repeat_time", "Choose the time of day.")
 
 
 class ContinueSegmentForm(forms.Form):
@@ -227,10 +245,13 @@ class ContinueSegmentForm(forms.Form):
 
     CTR = ("first_segment_size", "next_segment_size", "recipient_cap")
 
-    def __init__(self, *args, broadcast: Broadcast, **kwargs):
+    def __init__(self, *args, broadcast: Broadcast, remaining: int, **kwargs):
         kwargs.setdefault("initial", {"body": broadcast.body, "senders": list(broadcast.senders.all()),
                                       "sender_lists": list(broadcast.sender_lists.all())})
         super().__init__(*args, **kwargs)
+        self.account = broadcast.account
+        self.remaining = remaining
+        self.fields["size"].help_text = f"At most {remaining:,}: the recipients who have not had a message yet"
 
         def remote(model):
             return _enabled(model).filter(account=broadcast.account, remote_id__isnull=False)
@@ -247,9 +268,18 @@ class ContinueSegmentForm(forms.Form):
     def ctr_fields(self):
         return [self[name] for name in self.CTR if name in self.fields]
 
+    def clean_size(self):
+        size = self.cleaned_data["size"]
+        if size > self.remaining:
+            raise forms.ValidationError(f"Only {self.remaining:,} recipients have not had a message yet: a segment "
+                                        f"can have at most {self.remaining:,}.")
+        return size
+
     def clean(self):
         data = super().clean()
-        clean_later_or_trigger(self, data, messagewhiz=True, what="segment")
+        if data.get("body") and (problem := text_parts_problem(data["body"], account=self.account)):
+            self.add_error("body", problem)
+        clean_later_or_trigger(self, data, what="segment")
         return data
 
     def segment(self) -> dict:
@@ -259,7 +289,30 @@ class ContinueSegmentForm(forms.Form):
         return {
             "size": data["size"], "body": data["body"].strip(), "templates": list(data["templates"]),
             "senders": list(data["senders"]), "sender_lists": list(data["sender_lists"]),
-            "send_at": data["send_at"] if later else None, "time_zone": data["zone"] if later else "UTC",
+            "send_at": data["send_at"] if later else None,
             "trigger": data["trigger"] if trigger else None,
             **{name: data[name] for name in self.CTR if name in data},
         }
+
+
+class SendTestForm(forms.Form):
+    """Where a test of a broadcast goes: the user's own number or a seed list (remembered per user)."""
+
+    to = forms.ChoiceField(choices=[("me", "My number"), ("seed", "A seed list")], initial="me",
+                           widget=forms.RadioSelect, label="Send the test to")
+    phone = forms.CharField(required=False, max_length=40, label="Phone number",
+                            help_text="In international format, e.g. +380 50 123 45 67; remembered for next time")
+    seed_list = forms.ModelChoiceField(RecipientList.objects.none(), required=False, label="Seed list",
+                                       help_text="A small list of your team's phones (at most 25)")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["seed_list"].queryset = _enabled(RecipientList)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("to") == "me" and not data.get("phone", "").strip():
+            self.add_error("phone", "Enter your number.")
+        if data.get("to") == "seed" and not data.get("seed_list"):
+            self.add_error("seed_list", "Choose the seed list.")
+        return data

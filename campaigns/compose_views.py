@@ -1,17 +1,37 @@
 """Compose → review (preview, estimates, confirmation) → send now, schedule, or repeat."""
 
+import zoneinfo
+
 from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from recipients.selectors import recipients_for_send
+from recipients.models import RecipientList
+from recipients.selectors import column_tokens, recipients_for_send
 
-from . import rendering, sms, tracking
-from .compose import WEEKDAYS, ComposeForm
-from .estimates import RECIPIENT_FIELDS, broadcast_body, confirm_problem, render_context, token_objects
+from . import policy, rendering, sms, tracking
+from .compose import WEEKDAYS, ComposeForm, SendTestForm
+from .drafts import (
+    DraftProblem,
+    broadcast_delete,
+    broadcast_duplicate,
+    broadcast_test_send,
+    broadcast_update,
+    draft_problem,
+    sending_profile,
+)
+from .estimates import (
+    RECIPIENT_FIELDS,
+    broadcast_body,
+    confirm_problem,
+    reconciled_estimate,
+    render_context,
+    token_objects,
+)
 from .models import Broadcast, RecurringBroadcast
 from .scheduling import broadcast_schedule, recurring_broadcast_save, recurring_broadcast_stop
 from .states import TransitionRefused, broadcast_transition_or_raise
@@ -20,27 +40,112 @@ from .tasks import estimate_broadcast, submit_broadcast
 PREVIEW_RECIPIENTS = 3
 
 
-def compose(request):
-    form = ComposeForm(request.POST or None)
+def compose(request, pk=None):
+    """A new broadcast, or (with `pk`) changes to a draft; both go on to the review and its estimate."""
+    editing = None
+    if pk is not None:
+        editing = get_object_or_404(Broadcast, pk=pk)
+        if problem := draft_problem(editing):
+            messages.error(request, problem)
+            return redirect("campaigns:broadcast_detail", pk=pk)
+    form = ComposeForm(request.POST or None, instance=editing, initial=_when_initial(editing))
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             broadcast = form.save(commit=False)
-            broadcast.created_by = request.user
             broadcast.send_at = form.cleaned_data.get("send_at")
             broadcast.time_zone = form.cleaned_data["zone"]
             if form.cleaned_data["when"] != "trigger":
                 broadcast.trigger, broadcast.delay = None, None
-            broadcast.save()
-            form.save_m2m()
+            if editing is None:
+                broadcast.created_by = request.user
+                broadcast.save()
+                form.save_m2m()
+            else:
+                try:
+                    broadcast_update(form, actor=request.user)
+                except DraftProblem as problem:
+                    messages.error(request, str(problem))
+                    return redirect("campaigns:broadcast_detail", pk=pk)
+            # A schedule not started yet (draft_problem refuses started ones) follows the form.
+            recurrence = RecurringBroadcast.objects.filter(definition=broadcast).first() if editing else None
             if form.cleaned_data["when"] == "recurring":
                 at = form.cleaned_data["repeat_time"]
-                RecurringBroadcast.objects.create(definition=broadcast, minute=str(at.minute), hour=str(at.hour),
-                                                  day_of_week=form.cleaned_data["repeat_days"] or "*",
-                                                  time_zone=broadcast.time_zone, enabled=False,
-                                                  created_by=request.user)
+                recurrence = recurrence or RecurringBroadcast(definition=broadcast, created_by=request.user)
+                recurrence.minute, recurrence.hour = str(at.minute), str(at.hour)
+                recurrence.day_of_week = form.cleaned_data["repeat_days"] or "*"
+                recurrence.time_zone, recurrence.enabled = broadcast.time_zone, False
+                recurrence.save()
+            elif recurrence is not None:  # no longer recurring: the schedule and its (disabled) beat entry go
+                task = recurrence.periodic_task
+                recurrence.delete()
+                if task is not None:
+                    task.delete()
             transaction.on_commit(lambda: estimate_broadcast.delay(broadcast.pk, request.user.pk))
         return redirect("campaigns:broadcast_review", pk=broadcast.pk)
-    return render(request, "campaigns/compose.html", {"form": form, "tokens": _token_picker()})
+    return render(request, "campaigns/compose.html", {"form": form, "tokens": _token_picker(), "editing": editing})
+
+
+def _when_initial(broadcast: Broadcast | None) -> dict:
+    """The compose form's "when" fields as a draft being edited was saved with."""
+    if broadcast is None:
+        return {}
+    recurrence = RecurringBroadcast.objects.filter(definition=broadcast).first()
+    if recurrence is not None:
+        return {"when": "recurring", "zone": recurrence.time_zone, "repeat_days": recurrence.day_of_week,
+                "repeat_time": f"{int(recurrence.hour):02d}:{int(recurrence.minute):02d}"}
+    if broadcast.trigger_id:
+        return {"when": "trigger"}
+    if broadcast.send_at:
+        local = timezone.localtime(broadcast.send_at, zoneinfo.ZoneInfo(broadcast.time_zone))
+        return {"when": "later", "zone": broadcast.time_zone, "local_time": local.replace(tzinfo=None)}
+    return {"when": "now"}
+
+
+@require_POST
+def duplicate(request, pk):
+    broadcast = get_object_or_404(Broadcast, pk=pk)
+    copy = broadcast_duplicate(broadcast, actor=request.user)
+    messages.success(request, f"Made “{copy}”, a draft: change what you need, then preview and estimate.")
+    return redirect("campaigns:broadcast_edit", pk=copy.pk)
+
+
+def delete(request, pk):
+    """Asks first (GET), deletes on POST."""
+    broadcast = get_object_or_404(Broadcast, pk=pk)
+    if problem := draft_problem(broadcast):
+        messages.error(request, problem)
+        return redirect("campaigns:broadcast_detail", pk=pk)
+    if request.method == "POST":
+        try:
+            broadcast_delete(broadcast, actor=request.user)
+        except DraftProblem as problem:
+            messages.error(request, str(problem))
+            return redirect("campaigns:broadcast_detail", pk=pk)
+        messages.success(request, f"Deleted the draft “{broadcast}”.")
+        return redirect("campaigns:broadcast_list")
+    return render(request, "campaigns/delete.html", {"broadcast": broadcast})
+
+
+def test_send(request, pk):
+    """Send the broadcast's message to the user's own number or a seed list, as a broadcast of its own."""
+    broadcast = get_object_or_404(Broadcast.objects.select_related("account"), pk=pk)
+    profile = sending_profile(request.user)
+    form = SendTestForm(request.POST or None, initial={"to": "seed" if profile.seed_list and not profile.phone
+                                                       else "me", "phone": profile.phone,
+                                                       "seed_list": profile.seed_list})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            test = broadcast_test_send(broadcast, phone=data["phone"] if data["to"] == "me" else "",
+                                       seed_list=data["seed_list"] if data["to"] == "seed" else None,
+                                       actor=request.user)
+        except DraftProblem as problem:
+            form.add_error(None, str(problem))
+        else:
+            transaction.on_commit(lambda: submit_broadcast.delay(test.pk, request.user.pk))
+            messages.success(request, f"Sending the test “{test}”. “{broadcast}” itself is not sent or changed.")
+            return redirect("campaigns:broadcast_detail", pk=test.pk)
+    return render(request, "campaigns/test_send.html", {"broadcast": broadcast, "form": form})
 
 
 def _token_picker() -> dict:
@@ -53,6 +158,8 @@ def _token_picker() -> dict:
         "fields": ["first_name", "last_name", "url", "custom", "custom1", "custom2", "custom3", "custom4",
                    "shorten_url", "unsubscription_link"],
         "links": remote(Link), "link_lists": remote(LinkList), "spinners": remote(WordSpinner),
+        "columns": sorted(column_tokens(recipient_list_ids=RecipientList.objects.filter(enabled=True)
+                                        .values_list("pk", flat=True)).keys() - rendering.TOKEN_NAMES),
     }
 
 
@@ -74,13 +181,14 @@ def review(request, pk):
     recurrence = RecurringBroadcast.objects.filter(definition=broadcast).first()
     return render(request, "campaigns/review.html", {
         "broadcast": broadcast, "previews": previews, "local": broadcast.local_estimate,
-        "remote": broadcast.estimate, "recurrence": recurrence,
+        "remote": broadcast.estimate, "estimate": reconciled_estimate(broadcast), "recurrence": recurrence,
         "recurrence_text": describe_recurrence(recurrence) if recurrence else "",
         "errors": [p for p in broadcast.local_estimate.get("problems", []) if p["severity"] == rendering.ERROR],
         "estimating": broadcast.estimated_at is None, "problem": confirm_problem(broadcast),
         "public_base_url": settings.PUBLIC_BASE_URL,
         "own_links": tracking.uses_own_links(broadcast.account) and any(
             token.name in tracking.REDIRECTED | {tracking.OPT_OUT} for token in rendering.parse(body)),
+        "outlook": policy.broadcast_outlook(broadcast),
     })
 
 

@@ -7,7 +7,9 @@ SMS parts per recipient. A body without personal tokens is counted once.
 
 import dataclasses
 from collections import Counter
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from django.conf import settings
 from django.utils import timezone
 
 from messaging.messagewhiz.client import MessageWhizClient
@@ -43,12 +45,14 @@ def token_objects(account) -> dict:
     return {"links": by_remote_id(Link), "link_lists": by_remote_id(LinkList), "spinners": by_remote_id(WordSpinner)}
 
 
-def body_problems(body: str, *, account, otp: bool = False) -> list[rendering.Problem]:
-    return _checked(body, account, token_objects(account), otp=otp)
+def body_problems(body: str, *, account, otp: bool = False, provider_renders: bool = False
+                  ) -> list[rendering.Problem]:
+    return _checked(body, account, token_objects(account), otp=otp, provider_renders=provider_renders)
 
 
-def _checked(body: str, account, objects: dict, *, otp: bool = False) -> list[rendering.Problem]:
-    problems = rendering.check(body, otp=otp, **objects)
+def _checked(body: str, account, objects: dict, *, otp: bool = False, provider_renders: bool = False
+             ) -> list[rendering.Problem]:
+    problems = rendering.check(body, otp=otp, provider_renders=provider_renders, **objects)
     if tracking.uses_own_links(account):
         problems = sorted(problems + tracking.unsupplied_problems(body), key=lambda p: (p.start, p.end))
     return problems
@@ -62,20 +66,47 @@ def render_context(account, *, spinners, worst_case: bool = False) -> rendering.
     return rendering.RenderContext(spinners=spinners, worst_case=worst_case)
 
 
+def provider_renders(broadcast: Broadcast) -> bool:
+    """Whether the provider fills in the broadcast's tokens (MessageWhiz does, except in a single
+    message's own body, which is filled in here for its one recipient: campaigns.sending)."""
+    if broadcast.account.kind != broadcast.account.Kind.MESSAGEWHIZ:
+        return False
+    return not (broadcast.type == Broadcast.Type.SINGLE and not broadcast.template_id)
+
+
 def broadcast_problems(broadcast: Broadcast, *, objects: dict | None = None) -> list[rendering.Problem]:
     """Token problems of everything the broadcast may send: its body or template, and each of a
     manual smart broadcast's templates (named in the message, since their spans are not the body's)."""
     objects = objects or token_objects(broadcast.account)
-    problems = _checked(broadcast_body(broadcast), broadcast.account, objects)
+    renders = provider_renders(broadcast)
+    problems = _checked(broadcast_body(broadcast), broadcast.account, objects, provider_renders=renders)
     for template in broadcast.templates.all():
         problems += [dataclasses.replace(p, message=f"in template “{template}”: {p.message}")
-                     for p in _checked(template.body, broadcast.account, objects)]
+                     for p in _checked(template.body, broadcast.account, objects, provider_renders=renders)]
     return problems
 
 
 def problems_summary(problems: list[rendering.Problem]) -> str:
     """The errors among `problems` (what stops a send) in one line; "" when there are none."""
     return "; ".join(f"{p.text or 'message'}: {p.message}" for p in problems if p.severity == rendering.ERROR)
+
+
+def parts_problem(parts: int) -> str:
+    """Why a message of `parts` SMS parts is refused (over MAX_MESSAGE_PARTS), or ""."""
+    limit = settings.MAX_MESSAGE_PARTS
+    if parts <= limit:
+        return ""
+    return (f"The message needs {parts} SMS parts, and at most {limit} are allowed (each part is billed as one "
+            f"SMS): shorten it.")
+
+
+def text_parts_problem(body: str, *, account=None) -> str:
+    """parts_problem for `body` as written for a recipient with typical field lengths (the live
+    counter's reading; the estimate then checks every real recipient)."""
+    spinners = token_objects(account)["spinners"] if account is not None else {}
+    text = rendering.render(body, TYPICAL_RECIPIENT, context=rendering.RenderContext(spinners=spinners,
+                                                                                    worst_case=True))
+    return parts_problem(sms.count_parts(text))
 
 
 def typical_token_values(spinners) -> dict[str, str]:
@@ -97,7 +128,24 @@ def local_estimate(broadcast: Broadcast) -> dict:
     body = broadcast_body(broadcast)
     objects = token_objects(broadcast.account)
     problems = broadcast_problems(broadcast, objects=objects)
-    renderer = rendering.compile(body, context=render_context(broadcast.account, spinners=objects["spinners"],
+    distribution, renderer = parts_distribution(broadcast, body, spinners=objects["spinners"])
+    count = sum(distribution.values())
+    sample = sms.count(renderer(TYPICAL_RECIPIENT))
+    return {
+        "recipients": count,
+        "parts": {str(parts): n for parts, n in sorted(distribution.items())},
+        "total_parts": sum(parts * n for parts, n in distribution.items()),
+        "encoding": sample.encoding,
+        "ucs2_chars": [c.char for c in sample.ucs2_chars],
+        "problems": [{"start": p.start, "end": p.end, "text": p.text, "message": p.message, "severity": p.severity}
+                     for p in problems],
+    }
+
+
+def parts_distribution(broadcast: Broadcast, body: str, *, spinners) -> tuple[Counter, rendering.Renderer]:
+    """How many of the broadcast's recipients get `body` in how many SMS parts (worst case for
+    spinners), and the compiled renderer."""
+    renderer = rendering.compile(body, context=render_context(broadcast.account, spinners=spinners,
                                                               worst_case=True))
     if broadcast.type == Broadcast.Type.SINGLE:
         recipients = [{"phone": broadcast.recipient}]
@@ -114,35 +162,28 @@ def local_estimate(broadcast: Broadcast) -> dict:
         distribution = Counter({sms.count_parts(renderer.static_text): count}) if count else Counter()
     else:
         distribution = sms.parts_distribution(renderer(recipient) for recipient in recipients)
-        count = sum(distribution.values())
-    sample = sms.count(renderer(TYPICAL_RECIPIENT))
-    return {
-        "recipients": count,
-        "parts": {str(parts): n for parts, n in sorted(distribution.items())},
-        "total_parts": sum(parts * n for parts, n in distribution.items()),
-        "encoding": sample.encoding,
-        "ucs2_chars": [c.char for c in sample.ucs2_chars],
-        "problems": [{"start": p.start, "end": p.end, "text": p.text, "message": p.message, "severity": p.severity}
-                     for p in problems],
-    }
+    return distribution, renderer
 
 
 def remote_estimate(broadcast: Broadcast) -> dict:
     """MessageWhiz's own estimate (messages, parts, sum, rates, warnings, estimateHash)."""
-    from .sending import remote_ids
+    from .sending import message_body_for, remote_ids
 
     b = broadcast
     smart = b.type == Broadcast.Type.SMART
+    manual = smart and b.eb_type == Broadcast.SmartType.MANUAL
+    templates = [b.template] if b.template else list(b.templates.all()) if manual else []
     request = {
         "broadcast_type": b.type,
-        "message_body": b.body or None,
+        "message_body": message_body_for(b.body, templates) or None,
         "template_id": remote_ids([b.template], "Template")[0] if b.template else None,
         "unsubscriber_list_ids": remote_ids(b.unsubscribe_lists.all(), "Unsubscribe list") or None,
         "eb_type": b.eb_type or None if smart else None,
         "first_segment_size": b.first_segment_size if smart else None,
         "next_segment_size": b.next_segment_size if smart and b.eb_type == "CTR" else None,
         "recipient_cap": b.recipient_cap if smart and b.eb_type == "CTR" else None,
-        "template_ids": (remote_ids(b.templates.all(), "Template") or None) if smart else None,
+        # "available only if eb_type is set to manual"
+        "template_ids": (remote_ids(b.templates.all(), "Template") or None) if manual else None,
     }
     if b.type == Broadcast.Type.SINGLE:
         request["recipient"] = b.recipient
@@ -186,7 +227,71 @@ def confirm_problem(broadcast: Broadcast) -> str:
         return "The estimate is still running; confirm once it is shown."
     if errors := problems_summary([rendering.Problem(**p) for p in broadcast.local_estimate.get("problems", [])]):
         return f"Fix the problems in the message and estimate again: {errors}"
+    if too_long := parts_problem(max(map(int, broadcast.local_estimate.get("parts") or {"0": 0}))):
+        return f"For the longest recipient's text: {too_long[0].lower()}{too_long[1:]}"
     via_messagewhiz = broadcast.account.kind == broadcast.account.Kind.MESSAGEWHIZ
     if broadcast.state != Broadcast.State.ESTIMATED or (via_messagewhiz and not broadcast.estimate):
         return broadcast.last_error or "Estimate the broadcast again before sending it."
     return ""
+
+
+def money(amount, currency: str = "") -> str:
+    """An amount as pages show it: grouped, two decimals, with its currency ("8,715.84 EUR"); "—" for none."""
+    if amount is None or amount == "":
+        return "—"
+    try:
+        value = Decimal(str(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        return "—"
+    return f"{value:,.2f} {currency}".strip()
+
+
+def part_rate(remote: dict) -> Decimal | None:
+    """MessageWhiz's price of one SMS part, from its estimate: its sum over its messages times parts."""
+    batch = remote.get("batchEstimation") or {}
+    try:
+        messages, parts, total = int(batch["messages"]), int(batch["parts"]), Decimal(str(batch["sum"]))
+    except (KeyError, TypeError, ValueError, InvalidOperation):
+        return None
+    return total / (messages * parts) if messages and parts else None
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def reconciled_estimate(broadcast: Broadcast) -> dict:
+    """The one estimate the marketer confirms: messages sent now (a smart broadcast's first segment,
+    not its whole audience), SMS parts as we count them with each recipient's tokens filled in, and
+    their cost at MessageWhiz's price per part, in the account's currency.
+
+    MessageWhiz's own estimate counts one body with its tokens left empty, so a message that grows
+    with names and links costs more than it says; `explanation` says so in a sentence, with its
+    figures. Keys: messages, recipients, parts, cost (Decimal or None), currency, explanation.
+    """
+    local, remote = broadcast.local_estimate or {}, broadcast.estimate or {}
+    recipients = int(local.get("recipients") or 0)
+    parts = int(local.get("total_parts") or 0)
+    messages = recipients
+    if broadcast.type == Broadcast.Type.SMART and broadcast.first_segment_size:
+        messages = min(broadcast.first_segment_size, recipients)
+        # Which recipients MessageWhiz puts in the segment is its choice: their parts pro rata.
+        parts = -(-parts * messages // recipients) if recipients else 0
+    rate = part_rate(remote)
+    cost = (rate * parts).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if rate is not None else None
+    currency = broadcast.account.currency
+    explanation = ""
+    batch = remote.get("batchEstimation") or {}
+    if rate is not None:
+        theirs = int(batch["messages"]) * int(batch["parts"])
+        if theirs != parts:
+            explanation = (
+                f"MessageWhiz estimated {money(batch['sum'], currency)} for "
+                f"{_plural(int(batch['messages']), 'message')} "
+                f"of {_plural(int(batch['parts']), 'part')} each, counting the text with names, links and other "
+                f"tokens left empty. Filled in for each recipient, the messages come to "
+                f"{_plural(parts, 'part')}, so expect about {money(cost, currency)}: you are charged per part.")
+    elif broadcast.account.kind != broadcast.account.Kind.MESSAGEWHIZ:
+        explanation = "This provider gives no prices before sending: the cost shows as its reports arrive."
+    return {"messages": messages, "recipients": recipients, "parts": parts, "cost": cost, "currency": currency,
+            "explanation": explanation}

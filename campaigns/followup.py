@@ -2,11 +2,22 @@
 
 A beat job asks /api/3/Broadcast/List for state and broadcastConversion and /api/3/DeliveryReport
 for per-status counts. These are MessageWhiz's figures, kept in `provider_report` beside our own
-counters (which delivery callbacks keep exact). A broadcast completes when MessageWhiz reports it
-done; a smart broadcast only once no recipient is left for another segment (or a CTR one expired).
+counters (which delivery callbacks keep exact).
+
+The reference shows a broadcast's `state` but never says what its values mean, so completion is
+never read from it: it is kept as reported (with every value seen) and shown. A broadcast
+completes when the figures say no report is still expected — every message MessageWhiz reached
+has a final delivery status, in its report or ours, and none is still "sent" — and, for a smart
+broadcast, no recipient is left for another segment (or its CTR expiry has passed). One whose
+reports stop coming (lost DLRs) completes once nothing has changed for REPORTS_STALE_AFTER after
+its last send or expiry, with a note saying how many reports never came.
 """
 
+from datetime import timedelta
+
+from django.db.models import Max
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import MessageWhizError
@@ -15,12 +26,12 @@ from .models import Broadcast
 from .states import broadcast_transition
 
 FINAL_COUNTS = ("delivered", "undelivered", "rejected", "expired", "failed")
-# The reference's list example shows `state` without naming its values; the sandbox decides 0
-# scheduled, 1 sending, 2 done (every message has its final report).
-REMOTE_DONE = 2
+# Carriers give up on a message within a validity period of at most a few days; a report not
+# in by then is not coming.
+REPORTS_STALE_AFTER = timedelta(hours=72)
 # Ours are among the newest broadcasts; don't walk an account's whole history for a lost one.
-MAX_LIST_PAGES = 20
-PAGE_SIZE = 100
+MAX_LISTED = 2000
+MAX_STATES_KEPT = 20
 
 
 def broadcasts_refresh(*, account) -> int:
@@ -30,6 +41,7 @@ def broadcasts_refresh(*, account) -> int:
     if not pending:
         return 0
     completed = 0
+    now = timezone.now()
     with MessageWhizClient.from_account(account) as client:
         listed = _listed(client, set(pending))
         for remote_id, broadcast in pending.items():
@@ -39,22 +51,26 @@ def broadcasts_refresh(*, account) -> int:
                 Broadcast.objects.filter(pk=broadcast.pk).update(last_error=f"Delivery report: {exc}")
                 continue
             item = listed.get(remote_id, {})
-            report = {"delivery": _sum_rows(rows), "conversion": item.get("broadcastConversion") or {},
-                      "remote_state": item.get("state"), "refreshed_at": timezone.now().isoformat()}
-            Broadcast.objects.filter(pk=broadcast.pk).update(provider_report=report, remote_state=item.get("state"))
-            if _is_done(broadcast, item) and broadcast_transition(
-                broadcast, Broadcast.State.COMPLETED, reason="MessageWhiz reports the broadcast done"
-            ):
+            report = _report(broadcast, _sum_rows(rows), item, now)
+            Broadcast.objects.filter(pk=broadcast.pk).update(provider_report=report,
+                                                             remote_state=remote_state_text(item.get("state")))
+            done, reason = broadcast_completion(broadcast, report, now=now)
+            if done and broadcast_transition(broadcast, Broadcast.State.COMPLETED, reason=reason):
                 completed += 1
     return completed
 
 
+def remote_state_text(value) -> str:
+    """MessageWhiz's `state` (an int, a string, or missing) as stored: shown, never interpreted."""
+    return "" if value is None else str(value)[:40]
+
+
 def _listed(client, wanted: set[int]) -> dict[int, dict]:
     found = {}
-    for page in range(MAX_LIST_PAGES):
-        items = client.broadcast_list(start=page * PAGE_SIZE, limit=PAGE_SIZE, orderby="create_date DESC")
-        found.update({item["id"]: item for item in items if item.get("id") in wanted})
-        if len(items) < PAGE_SIZE or wanted <= set(found):
+    for seen, item in enumerate(client.broadcast_iter(orderby="create_date DESC")):
+        if item.get("id") in wanted:
+            found[item["id"]] = item
+        if wanted <= set(found) or seen >= MAX_LISTED:
             break
     return found
 
@@ -69,15 +85,60 @@ def _sum_rows(rows) -> dict:
     return totals
 
 
-def _is_done(broadcast: Broadcast, item: dict) -> bool:
-    """MessageWhiz is done with the broadcast. For a smart one "done" is about the segments sent so
-    far: it stays open (to be continued, or for its CTR threshold to release more) while recipients
-    are left, unless its CTR expiry date has passed."""
-    if item.get("state") != REMOTE_DONE:
-        return False
+def _report(broadcast: Broadcast, delivery: dict, item: dict, now) -> dict:
+    """The new provider_report: MessageWhiz's figures, the states seen, and when figures last moved."""
+    previous = broadcast.provider_report or {}
+    conversion = item.get("broadcastConversion") or {}
+    ours = sum(getattr(broadcast, name) for name in FINAL_COUNTS)  # our counters of the same statuses
+    figures = {"delivery": delivery, "reached": conversion.get("recipientCount"), "ours": ours}
+    moved = figures != previous.get("figures")
+    states = list(previous.get("states_seen") or [])
+    if item.get("state") is not None and item["state"] not in states:
+        states = [*states, item["state"]][-MAX_STATES_KEPT:]
+    return {"delivery": delivery, "conversion": conversion, "remote_state": item.get("state"),
+            "states_seen": states, "figures": figures, "refreshed_at": now.isoformat(),
+            "changed_at": now.isoformat() if moved else previous.get("changed_at", now.isoformat())}
+
+
+def broadcast_completion(broadcast: Broadcast, report: dict, *, now) -> tuple[bool, str]:
+    """Whether the broadcast is complete by what MessageWhiz reported, and why."""
+    delivery = report.get("delivery") or {}
+    figures = report.get("figures") or {}
+    reached = figures.get("reached")
+    if not isinstance(reached, int) or reached <= 0:
+        reached = broadcast.recipients_count
+    final = max(sum(delivery.get(name, 0) for name in FINAL_COUNTS), figures.get("ours") or 0)
+    awaiting = delivery.get("sent", 0)
+    if _may_grow(broadcast, reached, now):
+        return False, ""
+    if reached and final >= reached and not awaiting:
+        return True, f"MessageWhiz reports a final status for all {reached} messages"
+    if broadcast.trigger_id and not (final or awaiting):
+        return False, ""  # its trigger has not fired: nothing is overdue yet
+    quiet_since = max(_last_send(broadcast), _parse(report.get("changed_at")) or now)
+    if now - quiet_since < REPORTS_STALE_AFTER:
+        return False, ""
+    hours = int(REPORTS_STALE_AFTER.total_seconds() // 3600)
+    return True, (f"No new delivery reports for {hours} hours: {min(final, reached)} of {reached} messages "
+                  f"have a final status, the rest never reported one")
+
+
+def _may_grow(broadcast: Broadcast, reached: int, now) -> bool:
+    """A smart broadcast may still send another segment: recipients are left (for "continue" or
+    its CTR threshold) and, for a CTR one, it has not expired."""
     if broadcast.type != Broadcast.Type.SMART:
-        return True
-    if broadcast.eb_type == Broadcast.SmartType.CTR and broadcast.exp_date and broadcast.exp_date <= timezone.now():
-        return True
-    reached = (item.get("broadcastConversion") or {}).get("recipientCount") or 0
-    return reached >= min(broadcast.recipients_count, broadcast.recipient_cap or broadcast.recipients_count)
+        return False
+    if broadcast.eb_type == Broadcast.SmartType.CTR and broadcast.exp_date and broadcast.exp_date <= now:
+        return False
+    return reached < min(broadcast.recipients_count, broadcast.recipient_cap or broadcast.recipients_count)
+
+
+def _last_send(broadcast: Broadcast):
+    """The latest moment anything of the broadcast was due to go out (or, for CTR, could)."""
+    moments = [broadcast.submitted_at, broadcast.send_at, broadcast.exp_date,
+               *broadcast.segments.aggregate(sent=Max("created_at"), due=Max("send_at")).values()]
+    return max((moment for moment in moments if moment is not None), default=timezone.now())
+
+
+def _parse(value):
+    return parse_datetime(value) if isinstance(value, str) else None

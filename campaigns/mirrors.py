@@ -1,7 +1,5 @@
 """Campaigns, templates, links, link lists, word spinners and triggers as mirrored resources."""
 
-from collections import defaultdict
-
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
@@ -11,9 +9,6 @@ from messaging.sync import resources
 from messaging.sync.resources import Members, MirrorResource, register
 
 from .models import Campaign, Link, LinkList, Template, Trigger, WordSpinner
-
-# The reference has no PATCH for these: they are enabled again by PUT with `enabled`.
-ENABLE_BY_PUT = {"patch": "update"}
 
 
 def _optional(obj, value):
@@ -66,39 +61,46 @@ def link_created_by(link: Link) -> LinkList | None:
 
 
 def link_list_create_links(client, link_list: LinkList) -> None:
+    """Create the list's new links in one links/bulk request and give each its remote id.
+
+    links/bulk answers with the list, not the links, and MessageWhiz may store a URL other than
+    the one sent (normalised), so links are matched by order, not by URL: the members that appear
+    with the request, in id order, are the links sent, in the order sent."""
     new = list(_made_by_list(link_list.links.all()).order_by("pk"))
     if any(link.create_attempted_at for link in new):
-        # An earlier attempt's answer was lost: the links it made are in the list already.
-        new = _record_created_links(client, link_list, new)
+        new = _record_lost_links(client, link_list, new)
     if not new:
         return
+    before = set(link_list_member_ids(client, link_list.remote_id))
     Link.objects.filter(pk__in=[link.pk for link in new]).update(create_attempted_at=timezone.now())
     client.link_list_add_links_bulk(link_list.remote_id, links=[{"name": link.name, "url": link.url} for link in new])
-    left = _record_created_links(client, link_list, new)
-    if left:
-        raise MessageWhizError(f"{len(left)} link(s) sent to links/bulk are not in the list, e.g. {left[0].url}",
-                               permanent=True)
+    made = sorted(set(link_list_member_ids(client, link_list.remote_id)) - before)
+    if len(made) != len(new):
+        raise MessageWhizError(f"links/bulk was sent {len(new)} link(s) but the list gained {len(made)}; "
+                               "which is which can't be told", permanent=True)
+    _record_created_links(new, made)
 
 
-def _record_created_links(client, link_list: LinkList, new: list[Link]) -> list[Link]:
-    """Give each new link the id of the list member made for it; returns the links without one.
-
-    links/bulk answers with the list, not the links, and the list's links carry only an id and a
-    URL: members not mirrored here are matched to new links by URL, in creation order."""
+def _record_lost_links(client, link_list: LinkList, new: list[Link]) -> list[Link]:
+    """An earlier links/bulk whose answer was lost: the list's members not mirrored here are the
+    links it made, in the order sent. Returns the new links still to be sent."""
+    sent = [link for link in new if link.create_attempted_at]
     known = set(Link.objects.filter(account=link_list.account).exclude(remote_id=None)
                 .values_list("remote_id", flat=True))
-    unclaimed = defaultdict(list)
-    for item in sorted(client.link_list_links(link_list.remote_id).get("links") or [], key=lambda i: i["linkId"]):
-        if item["linkId"] not in known:
-            unclaimed[item["url"]].append(item["linkId"])
-    found, left = [], []
-    for link in new:
-        ids = unclaimed.get(link.url)
-        (found if ids else left).append(link)
-        if ids:
-            link.remote_id = ids.pop(0)
-    _mark_synced(found)
-    return left
+    unclaimed = sorted(set(link_list_member_ids(client, link_list.remote_id)) - known)
+    if not unclaimed:
+        return new  # the request never got through: send them all
+    if len(unclaimed) != len(sent):
+        raise MessageWhizError(f"an unanswered links/bulk of {len(sent)} link(s) left {len(unclaimed)} unknown "
+                               "member(s) in the list; which is which can't be told", permanent=True)
+    _record_created_links(sent, unclaimed)
+    return [link for link in new if not link.create_attempted_at]
+
+
+def _record_created_links(links: list[Link], remote_ids: list[int]) -> None:
+    for link, remote_id in zip(links, remote_ids, strict=True):
+        link.remote_id = remote_id
+    _mark_synced(links)
 
 
 def _mark_synced(links: list[Link]) -> None:
@@ -117,9 +119,12 @@ register(
     MirrorResource(key="campaign", model=Campaign, fields=("name", "start_date", "end_date"),
                    read_only=("is_default",), to_remote=campaign_to_remote, from_remote=campaign_from_remote,
                    order=10),
-    MirrorResource(key="template", model=Template, fields=("name", "body"), renamed=ENABLE_BY_PUT, order=10),
+    # Nothing in the reference enables a template, link or trigger again. A template is only its
+    # text, so a new one takes its place; a link's id sits in message bodies and a trigger's URL in
+    # other systems, so those stay disabled remotely and the push says so.
+    MirrorResource(key="template", model=Template, fields=("name", "body"), reenable="recreate", order=10),
     MirrorResource(key="link", model=Link, fields=("name", "url", "bot_redirect", "preview_url"),
-                   to_remote=link_to_remote, from_remote=link_from_remote, renamed=ENABLE_BY_PUT,
+                   to_remote=link_to_remote, from_remote=link_from_remote, reenable="",
                    created_by=link_created_by, order=10),
     MirrorResource(
         key="link_list",
@@ -137,6 +142,6 @@ register(
         ),
     ),
     MirrorResource(key="word_spinner", prefix="spinner", model=WordSpinner, fields=("name", "words"), order=10),
-    MirrorResource(key="trigger", model=Trigger, fields=("name",), renamed=ENABLE_BY_PUT,
+    MirrorResource(key="trigger", model=Trigger, fields=("name",), reenable="",
                    read_only=("uuid", "short_url", "trigger_type_id"), order=10),
 )

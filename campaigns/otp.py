@@ -14,6 +14,8 @@ from django.db import transaction
 from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import MessageWhizError
 
+from . import policy
+from .estimates import text_parts_problem
 from .models import Broadcast, Message
 from .singles import outcome_unknown, send_accepted, send_failed
 from .states import broadcast_transition
@@ -56,9 +58,14 @@ def otp_send(*, account, campaign, sender, phone: str, body: str = "", template=
     text = template.body if template else body
     if CODE_PLACEHOLDER not in text.replace(" ", ""):
         raise OtpProblem(f"The message must contain {CODE_PLACEHOLDER}, where the code goes.")
+    if problem := text_parts_problem(text, account=account):
+        raise OtpProblem(problem)
     for obj, what in ((campaign, "campaign"), (sender, "sender"), (template, "template")):
         if obj is not None and obj.remote_id is None:
             raise OtpProblem(f"The {what} “{obj}” is not in MessageWhiz yet.")
+    # A code the recipient just asked for ignores quiet hours and caps, but never an opt-out.
+    if refusal := policy.single_refusal(account=account, phone=phone, quiet_hours=False, caps=False):
+        raise OtpProblem(refusal)
     _rate_limit("send", phone, settings.OTP_SENDS_PER_WINDOW)
 
     with transaction.atomic():

@@ -1,12 +1,11 @@
 """OTP from the dashboard (a page with two forms) and as a JSON API for back-office systems.
 
 POST /api/otp/send    {"phone": "380501234567", "sender": "ShopCo", "message": "Code: {{verification_code}}",
-                       "campaign": 12?, "template": 3?, "account": "Main"?}  → 200 {"broadcast": id}
+                       "campaign": 12, "template": 3?, "account": "Main"?}  → 200 {"broadcast": id}
 POST /api/otp/verify  {"phone": "380501234567", "code": "1234", "account": "Main"?} → 200 {"valid": bool}
 Authenticated with `Authorization: Bearer <API token>` (tokens are issued in the admin).
 """
 
-import json
 
 from django import forms
 from django.contrib import messages
@@ -14,6 +13,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from messaging import safejson
 from messaging.api_auth import api_token_required
 from messaging.models import ProviderAccount, Sender
 
@@ -34,19 +34,13 @@ def _account(name: str | None) -> ProviderAccount:
     return accounts.get()
 
 
-def _default_campaign(account) -> Campaign:
-    campaigns = Campaign.objects.filter(account=account, enabled=True, remote_id__isnull=False)
-    campaign = campaigns.filter(is_default=True).first() or campaigns.order_by("-created_at").first()
-    if campaign is None:
-        raise OtpProblem("There is no campaign in MessageWhiz to send codes under; create one first.")
-    return campaign
-
-
 class OtpSendForm(forms.Form):
     account = forms.ModelChoiceField(ProviderAccount.objects.filter(is_active=True), required=False,
                                      empty_label="The only account")
-    campaign = forms.ModelChoiceField(Campaign.objects.filter(enabled=True, remote_id__isnull=False), required=False,
-                                      empty_label="The default campaign")
+    # Chosen every time: codes counted under whichever campaign happened to be newest would skew
+    # that campaign's figures and bills.
+    campaign = forms.ModelChoiceField(Campaign.objects.filter(enabled=True, remote_id__isnull=False),
+                                      help_text="The campaign the codes are sent and counted under")
     sender = forms.ModelChoiceField(Sender.objects.filter(enabled=True, remote_id__isnull=False))
     phone = forms.CharField(max_length=32, help_text="International format, e.g. 380501234567")
     message = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), initial="Your code: {{verification_code}}",
@@ -111,7 +105,9 @@ def _send_pasted(request, data):
 
 def _send_code(request, data):
     account = data["account"] or _account(None)
-    sent = otp_send(account=account, campaign=data["campaign"] or _default_campaign(account),
+    if data["campaign"].account_id != account.pk:
+        raise OtpProblem(f"The campaign “{data['campaign']}” belongs to another account.")
+    sent = otp_send(account=account, campaign=data["campaign"],
                     sender=data["sender"], phone=data["phone"], body=data["message"], actor=request.user)
     messages.success(request, f"Code sent to {sent.broadcast.recipient}.")
     return redirect("campaigns:otp")
@@ -144,8 +140,8 @@ def _sent(request, broadcast, success: str):
 
 def _json_body(request) -> dict:
     try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = safejson.loads(request.body or b"{}")
+    except safejson.JSONError as exc:
         raise OtpProblem("The body must be a JSON object.") from exc
     if not isinstance(body, dict):
         raise OtpProblem("The body must be a JSON object.")
@@ -170,11 +166,11 @@ def api_otp_send(request, body):
     sender = Sender.objects.filter(account=account, name=str(body.get("sender") or ""), enabled=True).first()
     if sender is None:
         raise OtpProblem("Give \"sender\": the name of an enabled sender of this account.")
-    campaign = _default_campaign(account)
-    if body.get("campaign") is not None:
-        campaign = Campaign.objects.filter(account=account, pk=_int(body["campaign"], "campaign")).first()
-        if campaign is None:
-            raise OtpProblem("No such campaign.")
+    if body.get("campaign") is None:
+        raise OtpProblem("Give \"campaign\": the id of the campaign to send the code under.")
+    campaign = Campaign.objects.filter(account=account, enabled=True, pk=_int(body["campaign"], "campaign")).first()
+    if campaign is None:
+        raise OtpProblem("No such campaign (enabled, of this account).")
     template = None
     if body.get("template") is not None:
         template = Template.objects.filter(account=account, pk=_int(body["template"], "template")).first()

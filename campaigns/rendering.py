@@ -4,6 +4,11 @@
     {{link:ID}} {{link_list:ID}} {{word_spinner:ID}} {{shorten_url}} {{unsubscription_link}}
     {{callback_link}} {{verification_code}} {{random_symbol}}
 
+A recipient field may name a fallback for recipients without it: {{first_name|there}}.
+MessageWhiz fills in tokens itself and knows no fallbacks, so a broadcast it renders refuses them
+(check's `provider_renders`); where we render (previews, estimates, HTTP providers, a single
+message) the fallback is used when the field is empty.
+
 MessageWhiz does the real substitution when it sends. We render locally for previews and to
 estimate SMS parts before submitting, so what matters is that each text has the right length.
 Links, for instance, all become a placeholder as long as a MessageWhiz short link. Messages we
@@ -51,7 +56,7 @@ _SCAN_RE = re.compile(
     r"|\{\{(?!\{)\s*(?P<unclosed>\w*)"
     r"|(?<!\{)\{(?P<single>[^{}\n]*)\}(?!\})"
 )
-_INNER_RE = re.compile(r"\s*(?P<name>\w+)\s*(?::(?P<arg>.*))?", re.DOTALL | re.ASCII)
+_INNER_RE = re.compile(r"\s*(?P<name>\w+)\s*(?:\|(?P<fallback>.*)|:(?P<arg>.*))?", re.DOTALL | re.ASCII)
 _ID_RE = re.compile(r"\s*(\d+)\s*", re.ASCII)
 
 
@@ -62,6 +67,7 @@ class Token:
     start: int  # span in the body
     end: int
     text: str  # as written, e.g. "{{ first_name }}"
+    fallback: str | None = None  # {{first_name|there}}: used when the recipient's field is empty
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +102,9 @@ def check(
     link_lists: Mapping[int, Any],
     spinners: Mapping[int, Any],
     otp: bool = False,
+    provider_renders: bool = False,
 ) -> list[Problem]:
+    """Problems of `body`. `provider_renders`: the provider (MessageWhiz) fills in the tokens itself."""
     tokens, problems = _scan(body)
     objects = {"link": links, "link_list": link_lists, "word_spinner": spinners}
     for token in tokens:
@@ -106,6 +114,11 @@ def check(
                 problems.append(problem)
         elif token.name == "verification_code" and not otp:
             problems.append(_problem(token, "{{verification_code}} is only filled in for OTP messages"))
+        if token.fallback is not None and provider_renders:
+            problems.append(_problem(token, f"MessageWhiz fills in {_braced(token.name)} itself and has no "
+                                            f"fallbacks: recipients without a {token.name.replace('_', ' ')} would "
+                                            f"get “{token.text}” as written. Write {_braced(token.name)} without "
+                                            f"“|{token.fallback}”, or send through an HTTP provider."))
     if otp and not any(token.name == "verification_code" for token in tokens):
         problems.append(Problem(0, 0, "", "an OTP message must contain {{verification_code}}"))
     return sorted(problems, key=lambda p: (p.start, p.end))
@@ -182,9 +195,15 @@ def _scan(body: str) -> tuple[list[Token], list[Problem]]:
             message = f"{text} is not a token: expected {_braced('name')} or {_braced('name:ID')}"
             problems.append(Problem(start, end, text, message))
             continue
-        name, arg = parsed["name"], parsed["arg"]
+        name, arg, fallback = parsed["name"], parsed["arg"], parsed["fallback"]
         if name not in TOKEN_NAMES:
             problems.append(Problem(start, end, text, _unknown_message(text, name)))
+        elif fallback is not None:
+            if name in FIELD_TOKENS:
+                tokens.append(Token(name, None, start, end, text, fallback.strip()))
+            else:
+                problems.append(Problem(start, end, text, f"{text}: only recipient fields such as "
+                                                          f"{_braced('first_name|there')} take a fallback"))
         elif name in ID_TOKENS:
             id_match = _ID_RE.fullmatch(arg or "")
             if id_match:
@@ -234,7 +253,7 @@ def _resolve(token: Token, context: RenderContext, slot: int) -> str | Callable[
     """The token's text if it is the same for everyone, else a getter taking the recipient."""
     name = token.name
     if name in FIELD_TOKENS:
-        return _field_getter(name)
+        return _field_getter(name, token.fallback or "")
     tracked = context.tracked_link
     if tracked is not None and name in ("link", "link_list", "unsubscription_link"):
         return lambda recipient: tracked(recipient, slot, token)
@@ -267,11 +286,11 @@ def _resolve(token: Token, context: RenderContext, slot: int) -> str | Callable[
     return lambda recipient: words[_phone_hash(recipient, seed) % len(words)]
 
 
-def _field_getter(name: str) -> Callable[[Mapping[str, Any]], str]:
+def _field_getter(name: str, fallback: str = "") -> Callable[[Mapping[str, Any]], str]:
     def get(recipient: Mapping[str, Any]) -> str:
         value = recipient.get(name)
-        if value is None:
-            return ""
+        if value is None or value == "":
+            return fallback
         return value if value.__class__ is str else str(value)
 
     return get
@@ -279,3 +298,14 @@ def _field_getter(name: str) -> Callable[[Mapping[str, Any]], str]:
 
 def _phone_hash(recipient: Mapping[str, Any], seed: int = 0) -> int:
     return zlib.crc32(str(recipient.get(PHONE_FIELD) or "").encode(), seed)
+
+
+def fill_fallbacks(body: str, recipient: Mapping[str, Any]) -> str:
+    """`body` with each field token that names a fallback filled in for `recipient`, every other
+    token left as written: for a message MessageWhiz renders, to one recipient we know."""
+    filled, position = [], 0
+    for token in parse(body):
+        if token.fallback is not None:
+            filled += [body[position:token.start], _field_getter(token.name, token.fallback)(recipient)]
+            position = token.end
+    return "".join(filled) + body[position:]

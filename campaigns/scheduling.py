@@ -42,6 +42,15 @@ CLONED_FIELDS = ("account", "campaign", "type", "eb_type", "first_segment_size",
 CLONED_RELATIONS = ("senders", "sender_lists", "recipient_lists", "unsubscribe_lists", "templates")
 
 
+def broadcast_clone(source: Broadcast, *, relations=CLONED_RELATIONS, **fields) -> Broadcast:
+    """A new draft with `source`'s content and audience (CLONED_FIELDS and `relations`), `fields` set over them."""
+    with transaction.atomic():
+        broadcast = Broadcast.objects.create(**{**{name: getattr(source, name) for name in CLONED_FIELDS}, **fields})
+        for relation in relations:
+            getattr(broadcast, relation).set(getattr(source, relation).all())
+    return broadcast
+
+
 def recurring_broadcast_save(recurrence: RecurringBroadcast) -> RecurringBroadcast:
     """Save the schedule and (re)point its django-celery-beat entry at it."""
     with transaction.atomic():
@@ -72,15 +81,9 @@ def recurring_broadcast_run(recurrence: RecurringBroadcast, *, fired_at) -> Broa
     definition = recurrence.definition
     local = _slot(recurrence, timezone.localtime(fired_at, zoneinfo.ZoneInfo(recurrence.time_zone)))
     run = f"{recurrence.pk}:{local:%Y%m%dT%H%M}"
-    fields = {name: getattr(definition, name) for name in CLONED_FIELDS}
-    fields["exp_date"] = _run_expiry(recurrence, fired_at)
     try:
-        with transaction.atomic():
-            broadcast = Broadcast.objects.create(
-                **fields, name=f"{definition.name} · {local:%Y-%m-%d %H:%M}", recurrence_run=run,
-            )
-            for relation in CLONED_RELATIONS:
-                getattr(broadcast, relation).set(getattr(definition, relation).all())
+        broadcast = broadcast_clone(definition, name=f"{definition.name} · {local:%Y-%m-%d %H:%M}", recurrence_run=run,
+                                    exp_date=_run_expiry(recurrence, fired_at))
     except IntegrityError:
         return Broadcast.objects.filter(recurrence_run=run, state=Broadcast.State.DRAFT).first()
     RecurringBroadcast.objects.filter(pk=recurrence.pk).update(last_run_at=fired_at)

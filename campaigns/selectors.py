@@ -6,9 +6,20 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet, Sum
 
+from .estimates import reconciled_estimate
 from .models import Broadcast, Message
 
 OUTCOMES = ("delivered", "undelivered", "expired", "rejected", "failed", "unknown")
+# What "failed" counts on every page: messages with a final answer other than delivered (refused by
+# us or the provider, undelivered, expired, rejected; callbacks count "deleted" as undelivered).
+# Unknown is left out: a late report may still deliver it.
+FAILED_COUNTERS = ("failed", "undelivered", "expired", "rejected")
+
+
+def failed_total(counters) -> int:
+    """The failure count of a broadcast's counters, or of their sums (a Broadcast or a dict)."""
+    get = counters.get if isinstance(counters, dict) else lambda name: getattr(counters, name)
+    return sum(get(name) or 0 for name in FAILED_COUNTERS)
 
 
 def broadcast_figures(broadcast: Broadcast) -> dict:
@@ -24,10 +35,14 @@ def broadcast_figures(broadcast: Broadcast) -> dict:
         "funnel": [("Submitted", broadcast.sent), *([("Delivered", broadcast.delivered)] if reports else []),
                    ("Clicked", broadcast.clicks_unique)],
         "breakdown": [("In flight", in_flight), *((name.capitalize(), getattr(broadcast, name)) for name in OUTCOMES)],
+        "failed": failed_total(broadcast),
         "delivery_reports": reports,
         "delivery_rate": _percent(broadcast.delivered, broadcast.sent) if reports else None,
         "click_rate": _percent(broadcast.clicks_unique, broadcast.delivered or broadcast.sent),
         "cost": broadcast.cost,
+        "currency": broadcast.account.currency,
+        # What the confirmed estimate said, beside what the reports say it cost.
+        "estimated_cost": reconciled_estimate(broadcast)["cost"] if broadcast.estimate else None,
         "clicks_total": broadcast.clicks_total,
         "state": broadcast.state,
         "is_final": broadcast.is_final,
@@ -40,9 +55,9 @@ def campaign_figures(campaign) -> dict:
     sent themselves and are left out.
 
     Keys: broadcasts, recipients, sent, delivered, undelivered, expired, rejected, failed, unknown,
-    in_flight, cost (Decimal), clicks_total, clicks_unique, conversion (% of recipients who clicked,
-    None before the first click), delivery_rate and click_rate (% as on a broadcast, None when
-    nothing was sent).
+    failed_total (see failed_total), in_flight, cost (Decimal), clicks_total, clicks_unique,
+    conversion (% of recipients who clicked, None before the first click), delivery_rate and
+    click_rate (% as on a broadcast, None when nothing was sent).
     """
     totals = Broadcast.objects.filter(campaign=campaign, recurrence__isnull=True).aggregate(
         broadcasts=Count("pk"), recipients=Sum("recipients_count"), sent=Sum("sent"),
@@ -50,6 +65,7 @@ def campaign_figures(campaign) -> dict:
     )
     figures = {name: value or 0 for name, value in totals.items()}
     figures["cost"] = Decimal(figures["cost"])
+    figures["failed_total"] = failed_total(figures)
     figures["in_flight"] = max(0, figures["sent"] - sum(figures[name] for name in OUTCOMES))
     figures["conversion"] = (100.0 * figures["clicks_unique"] / figures["recipients"]
                              if figures["recipients"] and figures["clicks_unique"] else None)
@@ -115,19 +131,24 @@ def overview(*, days: int) -> dict:
     from django.apps import apps
     from django.utils import timezone
 
+    from messaging.models import ProviderAccount
     from messaging.selectors import mirror_sync_problems
 
     since = timezone.now() - timedelta(days=days)
     totals = Broadcast.objects.filter(submitted_at__gte=since).aggregate(
-        sent=Sum("sent"), delivered=Sum("delivered"), clicked=Sum("clicks_unique"),
-        failed=Sum("failed") , undelivered=Sum("undelivered"), rejected=Sum("rejected"), expired=Sum("expired"),
-        cost=Sum("cost"),
+        sent=Sum("sent"), delivered=Sum("delivered"), clicked=Sum("clicks_unique"), cost=Sum("cost"),
+        **{name: Sum(name) for name in FAILED_COUNTERS},
     )
     totals = {name: value or 0 for name, value in totals.items()}
-    totals["not_delivered"] = sum(totals.pop(name) for name in ("failed", "undelivered", "rejected", "expired"))
+    totals["failed"] = failed_total(totals)
+    # One currency per account: a sum over accounts billed in different ones has none.
+    currencies = set(Broadcast.objects.filter(submitted_at__gte=since).values_list("account__currency", flat=True)
+                     .distinct()[:2]) or set(ProviderAccount.objects.filter(is_active=True)
+                                             .values_list("currency", flat=True).distinct()[:2])
     return {
         "days": days,
         "totals": totals,
+        "currency": currencies.pop() if len(currencies) == 1 else "",
         "recent": Broadcast.objects.filter(recurrence__isnull=True).exclude(state=Broadcast.State.DRAFT)
         .select_related("campaign").order_by("-created_at")[:8],
         "scheduled": Broadcast.objects.filter(state=Broadcast.State.SCHEDULED).order_by("send_at")[:8],
@@ -136,6 +157,7 @@ def overview(*, days: int) -> dict:
         "lists": apps.get_model("recipients.RecipientList").objects.filter(enabled=True).order_by("-updated_at")[:6],
         "sync_problems": mirror_sync_problems(limit=10),
         "reports_missing": broadcasts_missing_reports(limit=10),
+        "trend": overview_trend(since=since),
     }
 
 
@@ -157,4 +179,29 @@ def broadcasts_missing_reports(*, limit: int) -> list[Broadcast]:
     return list(Broadcast.objects.filter(reporting, state__in=(Broadcast.State.SUBMITTED, Broadcast.State.COMPLETED),
                                          submitted_at__lt=late, recurrence__isnull=True)
                 .annotate(missing=missing).filter(missing__gt=0).order_by("-submitted_at")[:limit])
+
+
+def overview_trend(*, since) -> list[dict]:
+    """Per day (in the site's zone) of the period, oldest first: the counters of the broadcasts
+    submitted that day, summed the same way as the overview's totals (so the bars add up to them;
+    the first day is the part of it inside the period). Days without any are 0."""
+    from datetime import timedelta
+
+    from django.db.models.functions import TruncDate
+    from django.utils import timezone
+
+    rows = (Broadcast.objects.filter(submitted_at__gte=since)
+            .annotate(day=TruncDate("submitted_at", tzinfo=timezone.get_current_timezone()))
+            .values("day").order_by("day")
+            .annotate(sent=Sum("sent"), delivered=Sum("delivered"), clicked=Sum("clicks_unique"),
+                      **{name: Sum(name) for name in FAILED_COUNTERS}))
+    by_day = {row["day"]: row for row in rows}
+    first = timezone.localdate(since)
+    trend = []
+    for offset in range((timezone.localdate() - first).days + 1):
+        day = first + timedelta(days=offset)
+        row = by_day.get(day, {})
+        trend.append({"day": day.isoformat(), "sent": row.get("sent") or 0, "delivered": row.get("delivered") or 0,
+                      "failed": failed_total(row), "clicked": row.get("clicked") or 0})
+    return trend
 

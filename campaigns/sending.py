@@ -32,9 +32,11 @@ from django.utils import timezone
 
 from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import AmbiguousRequestError, MessageWhizError
+from messaging.sync.push import cannot_reenable
+from recipients.consent import optout_list_for, suppressed_phones
 from recipients.selectors import phones_for_send
 
-from .compose import utc_offset_at
+from . import policy, rendering
 from .estimates import broadcast_problems, problems_summary
 from .models import Broadcast, Message, Segment
 from .models.broadcasts import STATUS_RANK
@@ -49,6 +51,7 @@ T = Broadcast.Type
 MAX_ATTEMPTS = 8  # sends of one broadcast; after them it is only looked up
 MAX_RETRY_DELAY = 900  # seconds
 REMOTE_NAME_MAX = 255  # MessageWhiz's limit on a broadcast's name
+UTC_OFFSET = 0  # every date goes out in UTC; the marketer's zone stays here, for display
 
 
 class SubmissionProblem(Exception):
@@ -77,21 +80,37 @@ def lease_seconds() -> float:
     return 2 * (settings.MESSAGEWHIZ_CONNECT_TIMEOUT + settings.MESSAGEWHIZ_READ_TIMEOUT)
 
 
-def utc_offset_minutes(broadcast: Broadcast) -> int:
-    """The offset of the broadcast's chosen time zone at its send time (DST-aware), in minutes."""
-    return utc_offset_at(broadcast.time_zone or "UTC", broadcast.send_at or timezone.now())
-
-
 def remote_ids(objects, what: str) -> list[int]:
     ids = []
     for obj in objects:
-        if not obj.enabled:
-            raise SubmissionProblem(f"{what} “{obj}” is disabled.")
+        if not obj.enabled or obj.sync_error == cannot_reenable(obj._meta.verbose_name):
+            raise SubmissionProblem(f"{what} “{obj}” is disabled{' in MessageWhiz' if obj.enabled else ''}.")
         if obj.remote_id is None:
             raise SubmissionProblem(f"{what} “{obj}” is not in MessageWhiz yet ({obj.get_sync_state_display()}"
                                     f"{': ' + obj.sync_error if obj.sync_error else ''}).")
         ids.append(obj.remote_id)
     return ids
+
+
+def sender_ids_for(senders, sender_lists) -> list[int]:
+    """`sender_ids` for MessageWhiz: the chosen senders, then every enabled sender of the chosen
+    sender lists that MessageWhiz knows. The reference lists sender_ids as required even when
+    sender lists are given, so it is never left blank (ASSUMPTIONS.md)."""
+    ids = remote_ids(senders, "Sender")
+    for sender_list in sender_lists:
+        for member in sender_list.senders.all():
+            if member.enabled and member.remote_id is not None and member.remote_id not in ids:
+                ids.append(member.remote_id)
+    if not ids and sender_lists:
+        raise SubmissionProblem("The chosen sender lists have no sender in MessageWhiz yet: add one, or choose "
+                                "a sender.")
+    return ids
+
+
+def message_body_for(body: str, templates) -> str:
+    """`message_body` for MessageWhiz: the text written, else the first chosen template's body. The
+    reference lists message_body as required even when a template is named (ASSUMPTIONS.md)."""
+    return body or next((template.body for template in templates if template is not None), "")
 
 
 def broadcast_request(broadcast: Broadcast) -> Request:
@@ -103,6 +122,9 @@ def broadcast_request(broadcast: Broadcast) -> Request:
     sender_ids = remote_ids(b.senders.all(), "Sender")
     sender_list_ids = remote_ids(b.sender_lists.all(), "Sender list")
     unsubscribe_ids = remote_ids(b.unsubscribe_lists.all(), "Unsubscribe list")
+    # Whoever opted out of this account is left out, whichever lists were picked (campaigns.policy).
+    if (optout := optout_list_for(b.account)) is not None and optout.member_count:
+        unsubscribe_ids = list(dict.fromkeys([*unsubscribe_ids, *remote_ids([optout], "The opt-out list")]))
     template_id = remote_ids([b.template], "Template")[0] if b.template else None
     if not (b.body or template_id):
         raise SubmissionProblem("Write a message or choose a template.")
@@ -110,19 +132,26 @@ def broadcast_request(broadcast: Broadcast) -> Request:
         raise SubmissionProblem(errors)
     timing = {
         "send_date": b.send_at if b.trigger is None else None,
-        "utc_offset": utc_offset_minutes(b),
+        # The reference doesn't say whether send_date is UTC or local time in utc_offset; with a
+        # UTC instant and offset 0 both readings mean the same moment (ASSUMPTIONS.md).
+        "utc_offset": UTC_OFFSET,
         "trigger_id": remote_ids([b.trigger], "Trigger")[0] if b.trigger else None,
         "delay": b.delay if b.trigger else None,
     }
-    common = {"name": remote_name(b), "campaign_id": campaign_id, "message_body": b.body or None,
-              "template_id": template_id, "unsubscriber_list_ids": unsubscribe_ids or None, **timing}
+    templates = [b.template] if b.template else list(b.templates.all())
+    common = {"name": remote_name(b), "campaign_id": campaign_id,
+              "message_body": message_body_for(b.body, templates), "template_id": template_id,
+              "unsubscriber_list_ids": unsubscribe_ids or None, **timing}
 
     if b.type == T.SINGLE:
         if not b.recipient:
             raise SubmissionProblem("Enter the recipient's number.")
         if len(sender_ids) != 1 or sender_list_ids:
             raise SubmissionProblem("A single message needs exactly one sender.")
-        return Request("broadcast_single_send", {**common, "sender_id": sender_ids[0], "recipient": b.recipient,
+        # MessageWhiz has no token fallbacks: filled in here, for the one recipient (who has no fields).
+        body = rendering.fill_fallbacks(b.body, {"phone": b.recipient}) if b.body else None
+        return Request("broadcast_single_send", {**common, "message_body": body, "sender_id": sender_ids[0],
+                                                 "recipient": b.recipient,
                                                  "custom_parameter": b.custom_parameter or None})
 
     if not (sender_ids or sender_list_ids):
@@ -130,7 +159,8 @@ def broadcast_request(broadcast: Broadcast) -> Request:
     list_ids = remote_ids(b.recipient_lists.all(), "Recipient list")
     if not list_ids:
         raise SubmissionProblem("Choose at least one recipient list.")
-    targets = {**common, "sender_ids": sender_ids, "sender_list_ids": sender_list_ids or None,
+    targets = {**common, "sender_ids": sender_ids_for(b.senders.all(), b.sender_lists.all()),
+               "sender_list_ids": sender_list_ids or None,
                "recipient_list_ids": list_ids}
     if b.type == T.BASE:
         return Request("broadcast_base_send", targets)
@@ -173,6 +203,7 @@ def broadcast_submit(broadcast: Broadcast, *, actor=None) -> None:
         else:
             try:
                 request = broadcast_request(broadcast)
+                _quiet_hours_check(broadcast)
             except SubmissionProblem as problem:
                 _note(broadcast, str(problem))
                 raise
@@ -191,6 +222,24 @@ def broadcast_submit(broadcast: Broadcast, *, actor=None) -> None:
                 _retry_later(broadcast, f"MessageWhiz is unavailable; will check and try again ({exc})")
             return
     _mark_submitted(broadcast, result, reason="Accepted by MessageWhiz")
+
+
+def _quiet_hours_check(broadcast: Broadcast) -> None:
+    """MessageWhiz sends to all of a broadcast's lists at its one send time: refused while any
+    recipient's window is closed then (a trigger's time is not known, so it is not checked)."""
+    if broadcast.type == T.SINGLE:
+        if suppressed_phones(account_id=broadcast.account_id, phones=[broadcast.recipient]):
+            raise SubmissionProblem("This number has opted out of messages from this account.")
+        phones = [broadcast.recipient]
+    else:
+        phones = phones_for_send(recipient_list_ids=list(broadcast.recipient_lists.values_list("pk", flat=True)),
+                                 unsubscribe_list_ids=list(broadcast.unsubscribe_lists.values_list("pk", flat=True)))
+        phones = phones.iterator(chunk_size=5000)
+    if broadcast.trigger_id:
+        return
+    refusal = policy.broadcast_refusal(broadcast, phones, at=max(broadcast.send_at or policy.now(), policy.now()))
+    if refusal:
+        raise SubmissionProblem(refusal)
 
 
 def submission_due_ids() -> list[int]:

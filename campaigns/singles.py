@@ -24,7 +24,8 @@ from messaging.messagewhiz.errors import AmbiguousRequestError, MessageWhizError
 from messaging.validators import validate_sender_name
 from recipients.phones import PhoneRejected, normalize_phone
 
-from .estimates import body_problems, problems_summary
+from . import policy
+from .estimates import body_problems, problems_summary, text_parts_problem
 from .models import Broadcast, Message
 from .models.broadcasts import STATUS_RANK
 from .sending import remote_name
@@ -60,6 +61,8 @@ def single_send(*, account, sender: str, phone: str, text: str, endpoint: str = 
     _check_text_and_sender(text, sender)
     if endpoint not in (FAST, TINY):
         raise SingleProblem("Choose the fast or the tiny single endpoint.")
+    if refusal := policy.single_refusal(account=account, phone=phone):
+        raise SingleProblem(refusal)
 
     label = "Single" if endpoint == FAST else "Tiny single"
     with transaction.atomic():
@@ -86,6 +89,7 @@ def single_send(*, account, sender: str, phone: str, text: str, endpoint: str = 
             Message.objects.filter(pk=message.pk).update(provider_message_id=str(result.get("message_id") or ""))
             remote["message"] = message
         send_accepted(broadcast, **remote)
+        policy.sent_record(account=account, phones=[phone], messages=[message])
     message.refresh_from_db()
     return message
 
@@ -114,13 +118,19 @@ def pasted_send(*, account, sender: str, numbers: str, text: str, name: str = ""
     """The same text to pasted numbers at once, as one base broadcast (`combinedsubmit`)."""
     phones = pasted_numbers(numbers)
     _check_text_and_sender(text, sender)
-    if errors := problems_summary(body_problems(text, account=account)):
+    if errors := problems_summary(body_problems(text, account=account, provider_renders=True)):
         raise SingleProblem(errors)
+    phones, skipped = policy.pasted_split(account=account, phones=phones)
+    if refusal := policy.broadcast_refusal(Broadcast(account=account), phones):
+        raise SingleProblem(refusal)
+    if not phones:
+        raise SingleProblem(f"None of these numbers may be messaged: {skipped['opted_out']} opted out, "
+                            f"{skipped['capped']} over the account's frequency cap.")
 
     with transaction.atomic():
         broadcast = Broadcast.objects.create(
             account=account, name=name.strip() or f"Pasted numbers ({len(phones)})", type=Broadcast.Type.BASE,
-            body=text, created_by=actor, recipients_count=len(phones))
+            body=text, created_by=actor, recipients_count=len(phones), **skipped)
         Message.objects.bulk_create(Message(account=account, broadcast=broadcast, phone=phone) for phone in phones)
     broadcast_transition(broadcast, Broadcast.State.SUBMITTING, actor=actor, reason="Sending to pasted numbers")
     try:
@@ -135,12 +145,15 @@ def pasted_send(*, account, sender: str, numbers: str, text: str, name: str = ""
     else:
         ids = result[0] if isinstance(result, list) and result else {}
         send_accepted(broadcast, remote_id=ids.get("broadcastID"), remote_segment_id=ids.get("segmentID"))
+        policy.sent_record(account=account, phones=phones)
     return broadcast
 
 
 def _check_text_and_sender(text: str, sender: str) -> None:
     if not text.strip() or len(text) > MAX_TEXT:
         raise SingleProblem("Write the message (up to 100,000 characters).")
+    if problem := text_parts_problem(text):
+        raise SingleProblem(problem)
     try:
         validate_sender_name(sender)
     except ValidationError as exc:

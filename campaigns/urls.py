@@ -2,7 +2,7 @@ from django.urls import include, path
 
 from messaging.mirror_views import MirrorPages
 
-from . import broadcast_views, compose_views, otp_views, tasks, views
+from . import broadcast_views, compliance_views, compose_views, otp_views, tasks, views
 from .forms import WordSpinnerForm
 from .models import Campaign, Link, LinkList, Template, Trigger, WordSpinner
 
@@ -13,7 +13,8 @@ PAGES = {
                              columns=("name", "start_date", "end_date"),
                              actions=[("Broadcasts and figures", "campaigns:campaign_detail")],
                              help_text="A campaign groups broadcasts under one name for a period of time."),
-    "templates": MirrorPages(model=Template, fields=["name", "body"], search=("name", "body"),
+    "templates": MirrorPages(model=Template, fields=["name", "body", "dlt_template_id", "dlt_entity_id"],
+                             search=("name", "body"),
                              help_text="Reusable message texts; tokens like {{first_name}} are filled per recipient."),
     "links": MirrorPages(model=Link, fields=["name", "url", "bot_redirect", "preview_url"],
                          columns=("name", "url", "clicks", "conversion"), search=("name", "url"),
@@ -38,6 +39,10 @@ urlpatterns = [
     path("otp/", otp_views.otp_page, name="otp"),
     path("broadcasts/", broadcast_views.broadcast_list, name="broadcast_list"),
     path("broadcasts/new/", compose_views.compose, name="compose"),
+    path("broadcasts/<int:pk>/edit/", compose_views.compose, name="broadcast_edit"),
+    path("broadcasts/<int:pk>/duplicate/", compose_views.duplicate, name="broadcast_duplicate"),
+    path("broadcasts/<int:pk>/delete/", compose_views.delete, name="broadcast_delete"),
+    path("broadcasts/<int:pk>/test/", compose_views.test_send, name="broadcast_test_send"),
     path("broadcasts/<int:pk>/review/", compose_views.review, name="broadcast_review"),
     path("broadcasts/<int:pk>/estimate/", compose_views.re_estimate, name="broadcast_estimate"),
     path("broadcasts/<int:pk>/confirm/", compose_views.confirm, name="broadcast_confirm"),
@@ -48,6 +53,12 @@ urlpatterns = [
     path("broadcasts/<int:pk>/cancel/", broadcast_views.broadcast_cancel_view, name="broadcast_cancel"),
     path("broadcasts/<int:pk>/sending/", broadcast_views.broadcast_dispatch, name="broadcast_dispatch"),
     path("broadcasts/<int:pk>/continue/", broadcast_views.broadcast_continue, name="broadcast_continue"),
+    path("accounts/<int:pk>/compliance/", compliance_views.compliance_page, name="compliance"),
+    path("accounts/<int:pk>/compliance/consent.csv", compliance_views.consent_export, name="consent_export"),
+    path("accounts/<int:pk>/compliance/consent/", compliance_views.consent_change, name="consent_change"),
+    path("accounts/<int:pk>/compliance/erase/", compliance_views.consent_erase_view, name="consent_erase"),
+    path("api/consent", compliance_views.api_consent, name="api_consent"),
+    path("optout/<str:token>/", compliance_views.optout_link, name="optout_link"),
     path("api/otp/send", otp_views.api_otp_send, name="api_otp_send"),
     path("api/otp/verify", otp_views.api_otp_verify, name="api_otp_verify"),
 ]

@@ -1,5 +1,7 @@
 from django.urls import reverse
 
+from messaging.permissions import CALLBACK_URLS
+
 # The side menu: (group, ((label, url name), …)).
 NAVIGATION = (
     ("", (("Overview", "home"),)),
@@ -14,6 +16,13 @@ NAVIGATION = (
                ("Callback URLs", "callbacks:settings"))),
 )
 
+# Entries shown only to users with a permission (the pages answer 403 to the others).
+PERMISSIONS = {
+    "messaging:account_list": "messaging.view_provideraccount",
+    "providers:list": "messaging.view_genericproviderconfig",
+    "callbacks:settings": CALLBACK_URLS,
+}
+
 
 def navigation(request):
     """The menu, and which entry the page belongs to: the longest entry URL the path starts with
@@ -21,7 +30,9 @@ def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    groups = [(group, [(label, reverse(name)) for label, name in links]) for group, links in NAVIGATION]
+    groups = [(group, [(label, reverse(name)) for label, name in links
+                       if name not in PERMISSIONS or user.has_perm(PERMISSIONS[name])])
+              for group, links in NAVIGATION]
     urls = [url for _, links in groups for _, url in links]
     under = [url for url in urls if request.path.startswith(url) and (url != "/" or request.path == "/")]
     return {"navigation": groups, "navigation_current": max(under, key=len, default=None)}

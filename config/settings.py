@@ -5,6 +5,7 @@ development; a production deployment sets `DEBUG=false` and must then provide `S
 """
 
 import os
+import re
 from pathlib import Path
 
 import environ
@@ -49,6 +50,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "messaging",
     "recipients",
     "campaigns",
@@ -57,15 +60,18 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     # Every page needs a login unless its view is marked @login_not_required (callbacks).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "config.middleware.RejectNulMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.IdleSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -161,6 +167,11 @@ MESSAGEWHIZ_BASE_URL = env.str("MESSAGEWHIZ_BASE_URL", default="http://127.0.0.1
 MESSAGEWHIZ_CONNECT_TIMEOUT = env_number("float", "MESSAGEWHIZ_CONNECT_TIMEOUT", 5.0)
 MESSAGEWHIZ_READ_TIMEOUT = env_number("float", "MESSAGEWHIZ_READ_TIMEOUT", 30.0)
 MESSAGEWHIZ_MAX_RETRIES = env_number("int", "MESSAGEWHIZ_MAX_RETRIES", 4)
+# Outbound requests (provider endpoints, API roots) never reach loopback, private, link-local or
+# metadata addresses (messaging.netguard) unless allowed here: every address, or some hosts as
+# written in their URLs ("sms.internal", "10.0.0.5:8443", "[fd00::5]:443").
+OUTBOUND_ALLOW_PRIVATE_NETWORKS = env.bool("OUTBOUND_ALLOW_PRIVATE_NETWORKS", default=False)
+OUTBOUND_ALLOWED_HOSTS = env.list("OUTBOUND_ALLOWED_HOSTS", default=[])
 # Scheduled broadcasts are handed to MessageWhiz this long before their send time (MessageWhiz
 # starts them exactly on time); until then they can still be cancelled here.
 SCHEDULE_LEAD_SECONDS = env_number("int", "SCHEDULE_LEAD_SECONDS", 600)
@@ -175,6 +186,15 @@ DISPATCH_OUTAGE_SECONDS = env_number("float", "DISPATCH_OUTAGE_SECONDS", 120)
 # "Needs attention"; a generic-provider broadcast completes without them after the longer wait.
 DELIVERY_REPORTS_LATE_SECONDS = env_number("int", "DELIVERY_REPORTS_LATE_SECONDS", 1800)
 DISPATCH_REPORT_WAIT_SECONDS = env_number("int", "DISPATCH_REPORT_WAIT_SECONDS", 48 * 3600)
+# Quiet hours (campaigns.policy): the sending window, in each recipient's local time, of an
+# account whose compliance page was never saved (47 CFR 64.1200(c)(1): 08:00 to 21:00).
+SENDING_WINDOW = env.str("SENDING_WINDOW", "08:00-21:00")
+if not re.fullmatch(r"\d\d:\d\d(:\d\d)?-\d\d:\d\d(:\d\d)?", SENDING_WINDOW):
+    raise ImproperlyConfigured("SENDING_WINDOW must look like 08:00-21:00.")
+# The longest message any send path accepts, in SMS parts (each part is billed as one SMS).
+MAX_MESSAGE_PARTS = env_number("int", "MAX_MESSAGE_PARTS", 10)
+if MAX_MESSAGE_PARTS < 1:
+    raise ImproperlyConfigured(f"MAX_MESSAGE_PARTS must be at least 1, not {MAX_MESSAGE_PARTS}.")
 # One-time passwords: at most this many sends / verification attempts per phone number per window.
 OTP_WINDOW_SECONDS = env_number("int", "OTP_WINDOW_SECONDS", 600)
 OTP_SENDS_PER_WINDOW = env_number("int", "OTP_SENDS_PER_WINDOW", 3)
@@ -183,13 +203,27 @@ OTP_VERIFIES_PER_WINDOW = env_number("int", "OTP_VERIFIES_PER_WINDOW", 5)
 # --- Auth -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Failed sign-ins (config.login): past this many per username, or per client address, within the
+# window, each further failure locks that name or address twice as long as the last, up to the cap.
+LOGIN_FAILURES_PER_USER = env_number("int", "LOGIN_FAILURES_PER_USER", 5)
+LOGIN_FAILURES_PER_IP = env_number("int", "LOGIN_FAILURES_PER_IP", 20)
+LOGIN_FAILURE_WINDOW_SECONDS = env_number("int", "LOGIN_FAILURE_WINDOW_SECONDS", 3600)
+LOGIN_LOCKOUT_SECONDS = env_number("int", "LOGIN_LOCKOUT_SECONDS", 60)
+LOGIN_LOCKOUT_MAX_SECONDS = env_number("int", "LOGIN_LOCKOUT_MAX_SECONDS", 3600)
+# How many reverse proxies in front of gunicorn append to X-Forwarded-For (0: use the peer address).
+LOGIN_TRUSTED_PROXIES = env_number("int", "LOGIN_TRUSTED_PROXIES", 0)
+# A session ends after this long without a page load or form post (background refreshes of a
+# page do not count), and in any case this long after signing in.
+SESSION_IDLE_SECONDS = env_number("int", "SESSION_IDLE_SECONDS", 3600)
+SESSION_COOKIE_AGE = env_number("int", "SESSION_COOKIE_AGE", 12 * 3600)
+OTP_TOTP_ISSUER = "Textcast"
 
 # --- I18N -----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -199,7 +233,7 @@ USE_TZ = True
 
 # --- Static files and uploads ---------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

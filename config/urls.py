@@ -3,11 +3,18 @@ from django.urls import include, path
 
 from callbacks import views as callback_views
 from campaigns import views as campaign_views
-from config import views
+from config import two_factor, views
+from config.login import SignInView
+
+# One way in, with throttling and the second factor: the admin's own sign-in page sends people to it.
+admin.site.login = views.admin_login
 
 urlpatterns = [
     path("", campaign_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("accounts/login/", SignInView.as_view(), name="login"),
+    path("accounts/two-factor/", two_factor.two_factor, name="two_factor"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("", include("messaging.urls")),

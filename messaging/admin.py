@@ -18,7 +18,8 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     def api_key_hint(self, obj):
         return obj.api_key_hint
 
-    @admin.action(description="Rotate callback token (providers must be given the new URLs)")
+    @admin.action(description="Rotate callback token (providers must be given the new URLs)",
+                  permissions=["change"])
     def rotate_callback_tokens(self, request, queryset):
         for account in queryset:
             account.rotate_callback_token()

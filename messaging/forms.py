@@ -1,6 +1,7 @@
 from django import forms
 
 from .models import ProviderAccount
+from .netguard import AddressRefused, check_url, destination
 
 
 class ProviderAccountForm(forms.ModelForm):
@@ -18,15 +19,36 @@ class ProviderAccountForm(forms.ModelForm):
         label="Base URL", assume_scheme="https", help_text="API root, e.g. https://sms.messagewhiz.com"
     )
 
+    currency = forms.RegexField(
+        regex=r"^[A-Za-z]{3}$", required=False, max_length=3, label="Currency",
+        error_messages={"invalid": "Three letters, such as EUR or USD."},
+        help_text="What the provider's prices and estimates are in (ISO code, e.g. EUR); empty: EUR",
+    )
+
     class Meta:
         model = ProviderAccount
-        fields = ["name", "kind", "base_url", "api_key", "is_active"]
+        fields = ["name", "kind", "base_url", "api_key", "currency", "is_active"]
+
+    def clean_currency(self):
+        return self.cleaned_data["currency"].upper() or "EUR"
+
+    def clean_base_url(self):
+        url = self.cleaned_data["base_url"]
+        try:
+            check_url(url)
+        except AddressRefused as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return url
 
     def clean_api_key(self):
         key = self.cleaned_data["api_key"]
         if key:
             return key
         if self.instance.pk and self.instance.api_key:
+            moved = "base_url" in self.cleaned_data and \
+                destination(self.cleaned_data["base_url"]) != destination(self.instance.base_url)
+            if moved:  # the saved key is never sent to a host it was not entered for
+                raise forms.ValidationError("The base URL points at another host now: enter the API key again.")
             return self.instance.api_key
         if self.data.get("kind", self.instance.kind) != ProviderAccount.Kind.MESSAGEWHIZ:
             return ""  # HTTP providers authenticate as their own configuration says

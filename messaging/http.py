@@ -15,7 +15,9 @@ their endpoints and classify answers:
 * redirects are never followed: requests would re-send custom credential headers (`apikey`) to
   whatever host the Location names, re-post the body (307/308) or turn a send into a GET (302);
 * whatever status finally comes back (3xx included) is returned as is: classifying it is the
-  provider's job.
+  provider's job;
+* every connection is checked by messaging.netguard before the request is written: a host that
+  reaches a loopback, private or metadata address raises `RefusedAddressError` (never retried).
 
 Only method, path, status and duration are logged: headers and bodies carry API keys.
 """
@@ -28,8 +30,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
+
+from .netguard import GuardedAdapter, refused
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +50,13 @@ class HttpError(Exception):
 
 class TransportError(HttpError):
     """The connection failed or timed out and the request was not applied (or is safe to repeat)."""
+
+
+class RefusedAddressError(TransportError):
+    """messaging.netguard refused the address the host resolved to: nothing was sent, and
+    repeating cannot help until the URL or the settings change."""
+
+    permanent = True
 
 
 class AmbiguousRequestError(HttpError):
@@ -131,7 +141,7 @@ class HttpClient:
         self.sleep = sleep
         self.session = requests.Session()
         # Our own retry loop is the only one: urllib3's would retry POSTs without knowing the rules above.
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        adapter = GuardedAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update(headers or {})
@@ -165,6 +175,8 @@ class HttpClient:
             except TRANSPORT_ERRORS as exc:
                 logger.warning("%s %s failed after %.0f ms: %s",
                                method, path, _ms(started), type(exc).__name__)
+                if reason := refused(exc):
+                    raise RefusedAddressError(reason) from exc
                 unsent = never_sent(exc)
                 if attempt < self.max_retries and (idempotent or unsent):
                     self.sleep(self.backoff(attempt))

@@ -34,6 +34,9 @@ class ProviderAccount(models.Model):
     api_key = models.CharField(max_length=255)
     callback_token = models.CharField(max_length=64, unique=True, default=new_callback_token, editable=False)
     is_active = models.BooleanField(default=True)
+    # Providers answer prices and estimates as bare numbers in the account's billing currency.
+    currency = models.CharField(max_length=3, default="EUR",
+                                help_text="ISO code of the currency the provider bills this account in, e.g. EUR")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -62,6 +65,9 @@ class Sender(MirroredModel):
     """The name or number recipients see as the message's origin."""
 
     name = models.CharField(max_length=20, validators=[validate_sender_name])
+    # India's DLT registration (TRAI): sent to generic providers as $$DltTemplateId / $$DltEntityId.
+    dlt_template_id = models.CharField("DLT template id", max_length=30, blank=True)
+    dlt_entity_id = models.CharField("DLT entity id", max_length=30, blank=True)
 
     class Meta(MirroredModel.Meta):
         ordering = ["name"]
@@ -111,8 +117,21 @@ class ApiToken(models.Model):
 
 
 
+# Whole-message opt-out words (folded as messaging.providers.inbound folds a reply): the CTIA set,
+# then Ukrainian, Russian, Spanish, French and German equivalents.
+DEFAULT_OPTOUT_WORDS = (
+    "STOP\nUNSUBSCRIBE\nEND\nQUIT\nSTOPALL\nREVOKE\nOPTOUT\nCANCEL\n"
+    "СТОП\nВІДПИСАТИСЯ\nВІДПИСКА\n"  # noqa: RUF001 — Cyrillic on purpose
+    "ОТПИСАТЬСЯ\nОТПИСКА\n"  # noqa: RUF001
+    "BAJA\nALTO\nPARAR\nCANCELAR\n"
+    "ARRET\nARRÊT\nDESABONNER\nDÉSABONNER\n"
+    "STOPP\nABMELDEN\nABBESTELLEN"
+)
+DEFAULT_OPTIN_WORDS = "START\nUNSTOP"
+
+
 def default_stop_keywords() -> str:
-    return "STOP\nUNSUBSCRIBE\nСТОП"  # noqa: RUF001 — Cyrillic on purpose
+    return DEFAULT_OPTOUT_WORDS
 
 
 class GenericProviderConfig(models.Model):
@@ -210,9 +229,6 @@ class GenericProviderConfig(models.Model):
     def has_dlr(self) -> bool:
         return self.dlr_enabled and bool(self.dlr_status_field) and bool(self.dlr_ref_field or self.dlr_id_field)
 
-    def stop_words(self) -> set[str]:
-        return {" ".join(word.split()).casefold() for word in self.stop_keywords.splitlines() if word.strip()}
-
 
 class WhatsAppTemplate(models.Model):
     """A template approved at the provider (MSG91), recorded here so that we can send it.
@@ -291,3 +307,42 @@ class InboundMessage(models.Model):
 
     def __str__(self):
         return f"{self.phone}: {self.text[:40]}"
+
+
+def default_optout_words() -> str:
+    return DEFAULT_OPTOUT_WORDS
+
+
+def default_optin_words() -> str:
+    return DEFAULT_OPTIN_WORDS
+
+
+class SendingPolicy(models.Model):
+    """What an account may send, and when: campaigns.policy applies it on every send path.
+
+    The window is the recipient's local time (47 CFR 64.1200(c)(1): 08:00 to 21:00). `country_windows`
+    overrides it per ISO country, e.g. {"GB": {"start": "09:00", "end": "20:00", "days": "01234"}};
+    days are weekday digits, Monday = 0.
+    """
+
+    account = models.OneToOneField(ProviderAccount, on_delete=models.CASCADE, related_name="sending_policy")
+    window_start = models.TimeField(default="08:00")
+    window_end = models.TimeField(default="21:00")
+    days = models.CharField(max_length=7, default="0123456", help_text="Weekdays sent on, Monday = 0")
+    country_windows = models.JSONField(default=dict, blank=True)
+    cap_messages = models.PositiveIntegerField(null=True, blank=True,
+                                               help_text="At most this many messages per number; empty: no cap")
+    cap_hours = models.PositiveIntegerField(default=24, help_text="…in this many hours (rolling)")
+    # Generic accounts keep theirs on the provider configuration (stop_keywords), next to inbound.
+    optout_words = models.TextField(default=default_optout_words, help_text="One per line; the whole reply")
+    optin_words = models.TextField(default=default_optin_words, help_text="One per line; the whole reply")
+    # MessageWhiz accounts: where opt-outs are mirrored (generic accounts use their config's list).
+    optout_list = models.ForeignKey("recipients.UnsubscribeList", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "sending policies"
+
+    def __str__(self):
+        return f"Sending policy of {self.account}"

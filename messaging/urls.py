@@ -7,7 +7,7 @@ from .models import Sender, SenderList
 app_name = "messaging"
 
 senders = MirrorPages(
-    model=Sender, fields=["name"],
+    model=Sender, fields=["name", "dlt_entity_id", "dlt_template_id"],
     help_text="The name or number recipients see. At most 11 latin letters, digits or ' . _ - + & and space, "
               "or up to 20 digits.",
 )

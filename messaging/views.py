@@ -1,3 +1,4 @@
+from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, render
@@ -6,6 +7,7 @@ from .models import ProviderAccount
 from .selectors import mirror_sync_problems
 
 
+@permission_required("messaging.view_provideraccount", raise_exception=True)
 def account_list(request):
     query = request.GET.get("q", "").strip()
     accounts = ProviderAccount.objects.order_by("name")
@@ -15,6 +17,7 @@ def account_list(request):
     return render(request, "messaging/account_list.html", {"page": page, "query": query})
 
 
+@permission_required("messaging.view_provideraccount", raise_exception=True)
 def account_detail(request, pk):
     account = get_object_or_404(ProviderAccount, pk=pk)
     return render(request, "messaging/account_detail.html",

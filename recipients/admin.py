@@ -2,7 +2,8 @@ from django.contrib import admin
 
 from messaging.mirror_admin import MirroredAdmin
 
-from .models import ImportJob, RecipientList, UnsubscribeList
+from .consent import ERASED_PREFIX, consent_erase
+from .models import ConsentEvent, ImportJob, RecipientList, Suppression, UnsubscribeList
 
 
 @admin.register(RecipientList)
@@ -35,3 +36,52 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class _Unchangeable:
+    """Nothing here adds, changes or deletes rows: services write them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(_Unchangeable, admin.ModelAdmin):
+    """The consent ledger: read-only and append-only (no delete); GDPR erasure is the one rewrite."""
+
+    list_display = ["created_at", "account", "phone", "kind", "source", "actor"]
+    list_filter = ["kind", "source", "account"]
+    search_fields = ["=phone"]
+    list_select_related = ["account", "actor"]
+    readonly_fields = ["account", "phone", "kind", "source", "evidence", "actor", "created_at"]
+    show_full_result_count = False
+    actions = ["erase_numbers"]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.has_perm("recipients.erase_consentevent"):
+            actions.pop("erase_numbers", None)
+        return actions
+
+    @admin.action(description="GDPR erasure: replace these numbers with a hash")
+    def erase_numbers(self, request, queryset):
+        phones = set(queryset.exclude(phone__startswith=ERASED_PREFIX).values_list("phone", flat=True))
+        rows = sum(consent_erase(phone=phone, actor=request.user) for phone in phones)
+        self.message_user(request, f"{len(phones)} number(s) erased from {rows} ledger row(s).")
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(_Unchangeable, admin.ModelAdmin):
+    """Derived from the ledger (recipients.consent.suppressions_rebuild): read-only here."""
+
+    list_display = ["phone", "account", "event"]
+    search_fields = ["=phone"]
+    list_select_related = ["account", "event"]
+    raw_id_fields = ["event"]
+    show_full_result_count = False

@@ -1,9 +1,11 @@
-"""Downloads of lists: MessageWhiz's CSV form and XLSX, streamed, safe to open in Excel.
+"""Downloads of lists: MessageWhiz's CSV form and XLSX, streamed, safe to open in Excel; and the
+plain RFC 4180 CSV that uploads to MessageWhiz.
 
 Every text cell goes through `messaging.spreadsheets.neutralise`: a value starting with =, +, -, @, tab or CR
-gets a leading apostrophe so a spreadsheet shows it instead of running it as a formula. Phones
-are digits only, so they are never touched. CSV downloads start with a UTF-8 byte order mark:
-without it Excel reads them as the local ANSI code page and shows Cyrillic as mojibake.
+gets a leading apostrophe so a spreadsheet shows it instead of running it as a formula. Numbers
+("+380501234567", "-12.5") run nothing and are never touched, nor are phones (digits only). CSV
+downloads start with a UTF-8 byte order mark: without it Excel reads them as the local ANSI code
+page and shows Cyrillic as mojibake.
 """
 
 import codecs
@@ -30,20 +32,25 @@ def recipient_list_columns(*, recipient_list: RecipientList) -> list[str]:
     return ["phone_number", *(column for column in RECIPIENT_COLUMNS if maxima[column])]
 
 
-def recipient_list_export_csv(
-    *, recipient_list: RecipientList, columns: list[str] | None = None, for_spreadsheet: bool = True
-) -> Iterator[bytes]:
-    """The list as MessageWhiz's download: `"phone_number";"first_name"` then one row per recipient.
-
-    `for_spreadsheet=False` writes the values exactly as stored, for uploads to MessageWhiz: it
-    takes a neutralising apostrophe as part of the value (and a 50-character name would become 51).
-    """
+def recipient_list_export_csv(*, recipient_list: RecipientList, columns: list[str] | None = None) -> Iterator[bytes]:
+    """The list as MessageWhiz's download: `"phone_number";"first_name"` then one row per recipient."""
     columns = columns or recipient_list_columns(recipient_list=recipient_list)
-    return _csv(columns, _recipient_rows(recipient_list, columns), for_spreadsheet)
+    return _csv(columns, _recipient_rows(recipient_list, columns), for_spreadsheet=True)
 
 
-def unsubscribe_list_export_csv(*, unsubscribe_list: UnsubscribeList, for_spreadsheet: bool = True) -> Iterator[bytes]:
-    return _csv(["phone_number"], _unsubscribe_rows(unsubscribe_list), for_spreadsheet)
+def unsubscribe_list_export_csv(*, unsubscribe_list: UnsubscribeList) -> Iterator[bytes]:
+    return _csv(["phone_number"], _unsubscribe_rows(unsubscribe_list), for_spreadsheet=True)
+
+
+def recipient_list_upload_csv(*, recipient_list: RecipientList, columns: list[str]) -> Iterator[bytes]:
+    """The list as uploaded to MessageWhiz: RFC 4180 (comma separated, quoted only where needed, CRLF),
+    a header row, and the values exactly as stored — a neutralising apostrophe would become part of
+    the value there (and a 50-character name 51)."""
+    return _csv(columns, _recipient_rows(recipient_list, columns), for_spreadsheet=False)
+
+
+def unsubscribe_list_upload_csv(*, unsubscribe_list: UnsubscribeList) -> Iterator[bytes]:
+    return _csv(["phone_number"], _unsubscribe_rows(unsubscribe_list), for_spreadsheet=False)
 
 
 def recipient_list_export_xlsx(*, recipient_list: RecipientList, output, columns: list[str] | None = None) -> None:
@@ -68,11 +75,14 @@ def _unsubscribe_rows(unsubscribe_list) -> Iterator[tuple]:
     return rows.iterator(chunk_size=_FETCH)
 
 
-def _csv(columns: list[str], rows, for_spreadsheet: bool) -> Iterator[bytes]:
+def _csv(columns: list[str], rows, *, for_spreadsheet: bool) -> Iterator[bytes]:
+    buffer = io.StringIO()
     if for_spreadsheet:
         yield codecs.BOM_UTF8
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", quoting=csv.QUOTE_ALL, lineterminator="\n")
+        writer = csv.writer(buffer, delimiter=";", quoting=csv.QUOTE_ALL, lineterminator="\n")
+    else:
+        # The reference names no dialect beyond ".csv": RFC 4180 is what any CSV reader takes.
+        writer = csv.writer(buffer, delimiter=",", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     writer.writerow(columns)
     for count, row in enumerate(rows, start=1):
         writer.writerow([neutralise(value) for value in row] if for_spreadsheet else row)

@@ -10,6 +10,7 @@ from .models import ImportJob, RecipientList
 
 Mode = ImportJob.Mode
 LIST_NAME_MAX = RecipientList._meta.get_field("name").max_length
+COUNTRY_MAX = 64  # a code, or a country's name as the picker suggests it ("Bosnia & Herzegovina +387")
 
 
 class UploadForm(forms.Form):
@@ -76,7 +77,7 @@ class NumbersListForm(_ListForm):
 
     name = forms.CharField(max_length=LIST_NAME_MAX)
     numbers = forms.CharField(widget=forms.Textarea)
-    default_country = forms.CharField(max_length=2, required=False)
+    default_country = forms.CharField(max_length=COUNTRY_MAX, required=False)
 
 
 class ImportOptionsForm(_ListForm):
@@ -86,7 +87,7 @@ class ImportOptionsForm(_ListForm):
     name = forms.CharField(max_length=LIST_NAME_MAX, required=False)
     target = forms.ModelChoiceField(queryset=None, required=False)
     truncate = forms.BooleanField(required=False)
-    default_country = forms.CharField(max_length=2, required=False)
+    default_country = forms.CharField(max_length=COUNTRY_MAX, required=False)
 
     def __init__(self, data=None, *, accounts, lists, columns: int, kind: str, **kwargs):
         super().__init__(data, accounts=accounts, **kwargs)

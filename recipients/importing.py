@@ -47,13 +47,13 @@ _SQLITE_BATCH = 10_000
 _LIMITS_IN_MESSAGE = 10
 _REPORT_VALUE_CHARS = 200
 
-_IN_FILE = "duplicate: appears earlier in the file"
+_IN_FILE = "duplicate: repeats row {row}"
 _IN_LIST = "duplicate: already in the list"
 
 
 # Staging columns, in order, per marker (the phone comes first).
 RECIPIENT_COLUMNS = ("first_name", "last_name", "email", "url", "custom", "custom1", "custom2", "custom3",
-                     "custom4")
+                     "custom4", "timezone")
 
 
 @dataclass
@@ -73,6 +73,8 @@ class ImportResult:
     wrong: int = 0
     duplicate: int = 0
     list_id: int | None = None
+    # Custom columns' token names from the header ({"custom1": "city"}; see column_token_names).
+    column_names: dict[str, str] = field(default_factory=dict)
     # For small synchronous imports (pasted numbers): the first rejected values and why.
     rejected: list[tuple[str, str]] = field(default_factory=list)
 
@@ -122,6 +124,7 @@ class Staged:
 
     def __init__(self, columns: tuple[str, ...]):
         self.columns = columns  # after the phone
+        self.header: list[str] = []  # the file's header row, when it has one
         self.runs: list = []
         self.total = self.wrong = self.duplicate = self.accepted = 0
 
@@ -217,10 +220,10 @@ def read_rows(
         separators = len(extras) - 1
     normalize = PhoneNormalizer(settings.default_country)
     truncate = settings.truncate
-    # Numbers already in the list start out as "seen" (the caller's set is extended, not
-    # copied: it can hold millions); `added` tells a repeat within the file from one of those.
-    seen: set[int] = existing if existing is not None else set()
-    added: set[int] | None = set() if seen else None
+    # Numbers already in the list (the caller's set, not copied: it can hold millions), and each
+    # number of the file with the row it is first on, so a repeat names the row it repeats.
+    in_list: set[int] = existing if existing is not None else set()
+    first_rows: dict[int, int] = {}
     staged = Staged(columns)
     lines: list[str] = []
     too_long = 0
@@ -237,6 +240,7 @@ def read_rows(
             widest = len(row)
         if header_pending:
             header_pending = False
+            staged.header = row
             continue
         total += 1
         if total >= next_progress:
@@ -251,14 +255,12 @@ def read_rows(
             report.add(number, PHONE, raw, str(exc))
             continue
         key = int(phone)
-        if key in seen:
+        first = first_rows.get(key)
+        if first is not None or key in in_list:
             duplicate += 1
-            earlier = added is None or key in added
-            report.add(number, PHONE, raw, _IN_FILE if earlier else _IN_LIST)
+            report.add(number, PHONE, raw, _IN_LIST if first is None else _IN_FILE.format(row=first))
             continue
-        seen.add(key)
-        if added is not None:
-            added.add(key)
+        first_rows[key] = number
         if not extras:
             lines.append(phone)
         else:
@@ -398,6 +400,25 @@ def _insert_batches(cursor, staged, table, column_sql, width, list_id, append) -
     return inserted
 
 
+# The columns a file's header can name: MessageWhiz fills only {{custom}} … {{custom4}} by name.
+CUSTOM_COLUMNS = ("custom", "custom1", "custom2", "custom3", "custom4")
+_NOT_TOKEN = re.compile(r"[^a-z0-9]+")
+
+
+def column_token_names(mapping: dict[int, str], header: list[str]) -> dict[str, str]:
+    """{"custom1": "city"} for custom columns whose header makes a token name ("City" → city,
+    "Home town" → home_town). Headers that make no name, or a field's own, are left out (compose
+    also ignores names of its other tokens)."""
+    names = {}
+    for index, marker in mapping.items():
+        if marker not in CUSTOM_COLUMNS or index >= len(header):
+            continue
+        name = _NOT_TOKEN.sub("_", header[index].strip().lower()).strip("_")
+        if name and name[0].isalpha() and name not in (*RECIPIENT_COLUMNS, PHONE, "phone", "gender"):
+            names[marker] = name[:40]
+    return names
+
+
 def existing_phones(kind: str, target) -> set[int]:
     """The list's numbers as ints (a set of a million ints is ~60 MB; strings would be ~2x)."""
     model, list_column = _member_table(kind)
@@ -444,6 +465,7 @@ def run_import(
                 wrong=staged.wrong,
                 duplicate=staged.total - staged.wrong - inserted,
                 list_id=target.pk,
+                column_names=column_token_names(settings.mapping, staged.header) if kind == "recipients" else {},
                 rejected=report.kept,
             )
             if on_saved is not None:

@@ -7,8 +7,10 @@ and pull into the sync machinery:
   lists go as `numbers`). A list that has only gained numbers since its last sync sends just
   those (the reference's add-numbers endpoints), when they carry no other field; any other
   change replaces the list whole (the reference's PUT with a file). A rename alone is PATCHed.
-  Uploads carry the values exactly as stored: no spreadsheet neutralising, which MessageWhiz
-  would keep as part of the value.
+  Files go as RFC 4180 comma CSV with a header row and the documented `mapping`, the values
+  exactly as stored: no spreadsheet neutralising, which MessageWhiz would keep as part of the value.
+  Every answer's figures (`inserted`, `wrong`, the list's size) are kept on the list and compared
+  with ours: a list MessageWhiz took only in part is failed, with its figures as the reason.
 * pull — a new or changed list's members are fetched, staged and loaded as an import loads them
   (COPY on PostgreSQL), each list in a transaction of its own.
 
@@ -29,12 +31,13 @@ from itertools import islice
 
 from django.db.models import Count, Max, Q
 
-from messaging.messagewhiz.parsing import to_phone
+from messaging.messagewhiz.parsing import to_int, to_phone
 from messaging.sync.resources import MirrorResource, register
 
-from .exports import recipient_list_columns, recipient_list_export_csv, unsubscribe_list_export_csv
+from .consent import consent_list_record
+from .exports import recipient_list_columns, recipient_list_upload_csv, unsubscribe_list_upload_csv
 from .importing import Staged, list_model, save_staged, stage_rows
-from .models import EMAIL_URL_MAX, NAME_MAX, OTHER_MAX, PHONE_MAX, RecipientList, UnsubscribeList
+from .models import EMAIL_URL_MAX, NAME_MAX, OTHER_MAX, PHONE_MAX, ConsentEvent, RecipientList, UnsubscribeList
 
 # MessageWhiz's fields; custom1..custom4 exist only here, so they stay out of uploads.
 REMOTE_FIELDS = {"first_name": NAME_MAX, "last_name": NAME_MAX, "email": EMAIL_URL_MAX, "url": EMAIL_URL_MAX,
@@ -80,8 +83,31 @@ def _spooled(chunks):
 def _recipient_upload(obj):
     columns = recipient_list_columns(recipient_list=obj)
     mapping = {str(i): column for i, column in enumerate(columns) if column in REMOTE_MARKERS}
-    rows = recipient_list_export_csv(recipient_list=obj, columns=columns, for_spreadsheet=False)
-    return _spooled(rows), mapping
+    return _spooled(recipient_list_upload_csv(recipient_list=obj, columns=columns)), mapping
+
+
+def _figure(value) -> int | None:
+    """A count from an answer, or None if it is missing or not a count."""
+    value = to_int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _record_counts(obj, *, accepted, wrong, expected: int) -> None:
+    counts = {"remote_accepted": accepted, "remote_wrong": wrong, "remote_expected": expected}
+    type(obj).objects.filter(pk=obj.pk).update(**counts)
+    for name, value in counts.items():
+        setattr(obj, name, value)
+
+
+def _file_counts(obj, result: dict) -> None:
+    """A file import's answer. The file starts with a header row (safe whether MessageWhiz skips a
+    first row or reads it as data); read as data, it is one row more in `total` and, not being a
+    number, one more `wrong`: that one is not counted against the list."""
+    expected = obj.recipients.count()
+    wrong = _figure(result.get("wrong"))
+    if wrong and _figure(result.get("total")) == expected + 1:
+        wrong -= 1
+    _record_counts(obj, accepted=_figure(result.get("inserted")), wrong=wrong, expected=expected)
 
 
 def recipient_list_create_remote(client, obj):
@@ -89,11 +115,14 @@ def recipient_list_create_remote(client, obj):
     if columns == ["phone_number"] and 0 < obj.recipient_count <= SMALL_LIST:
         numbers = list(obj.recipients.values_list("phone", flat=True))
         result = client.recipient_list_create(name=obj.name, numbers=numbers)
+        _record_counts(obj, accepted=_figure(result.get("count", result.get("inserted"))),
+                       wrong=_figure(result.get("wrong")), expected=len(numbers))
     else:
         doc, mapping = _recipient_upload(obj)
         with doc:
             result = client.recipient_list_import_file(name=obj.name, doc=doc, mapping=mapping, truncate=True,
                                                        filename=f"list-{obj.pk}.csv")
+        _file_counts(obj, result)
     return {"id": result["recipient_list_id"]}
 
 
@@ -105,13 +134,27 @@ def recipient_list_update_remote(client, obj, previous: dict) -> None:
         return
     added = _added_since(obj.recipients, previous)
     if added is not None and not added.filter(_HAS_REMOTE_FIELD).exists():
+        wrong, result = 0, {}
         for batch in _batches(added):
-            client.recipient_list_add_numbers(obj.remote_id, numbers=batch, name=obj.name if renamed else None)
+            result = client.recipient_list_add_numbers(obj.remote_id, numbers=batch,
+                                                       name=obj.name if renamed else None)
+            wrong += _figure(result.get("wrong")) or 0
+        # `count` is the list's size after the last batch: all of it, not just what was added.
+        _record_counts(obj, accepted=_figure(result.get("count")), wrong=wrong, expected=obj.recipients.count())
         return
     doc, mapping = _recipient_upload(obj)
     with doc:
-        client.recipient_list_replace_file(obj.remote_id, doc=doc, mapping=mapping, name=obj.name,
-                                           filename=f"list-{obj.pk}.csv")
+        result = client.recipient_list_replace_file(obj.remote_id, doc=doc, mapping=mapping, name=obj.name,
+                                                    filename=f"list-{obj.pk}.csv")
+    _file_counts(obj, result)
+
+
+def list_counts_problem(obj) -> str:
+    """Why MessageWhiz's list is not ours, by the figures its last answer gave, or ""."""
+    accepted = obj.remote_accepted
+    if not isinstance(accepted, int) or accepted == obj.remote_expected:
+        return ""
+    return f"{obj.remote_counts}: the list there does not hold what it holds here."
 
 
 def recipient_list_after_pull(client, obj):
@@ -126,15 +169,21 @@ def recipient_list_after_pull(client, obj):
     return _Pulled(stage_rows(rows, tuple(REMOTE_FIELDS)), "recipients")
 
 
+def _unsubscribe_counts(obj, result: dict) -> None:
+    """Unsubscribe answers give the list's size (`unsubscribers_amount`), no wrong count."""
+    _record_counts(obj, accepted=_figure(result.get("unsubscribers_amount")), wrong=None,
+                   expected=obj.numbers.count())
+
+
 def unsubscribe_list_create_remote(client, obj):
     numbers = list(obj.numbers.values_list("phone", flat=True))
     if len(numbers) <= SMALL_LIST:
         result = client.unsubscribe_list_create(name=obj.name, numbers=numbers)
     else:
-        rows = unsubscribe_list_export_csv(unsubscribe_list=obj, for_spreadsheet=False)
-        with _spooled(rows) as doc:
+        with _spooled(unsubscribe_list_upload_csv(unsubscribe_list=obj)) as doc:
             result = client.unsubscribe_list_import_file(name=obj.name, doc=doc, mapping={"0": "phone_number"},
                                                          truncate=True, filename=f"unsubscribes-{obj.pk}.csv")
+    _unsubscribe_counts(obj, result)
     return {"id": result["id"]}
 
 
@@ -142,13 +191,18 @@ def unsubscribe_list_update_remote(client, obj, previous: dict) -> None:
     if _fingerprint(obj.numbers)["content"] != previous.get("content"):
         added = _added_since(obj.numbers, previous)
         if added is not None:
+            accepted, wrong = obj.remote_accepted, 0
             for batch in _batches(added):
-                client.unsubscribe_list_add_numbers(obj.remote_id, numbers=batch)
+                result = client.unsubscribe_list_add_numbers(obj.remote_id, numbers=batch)
+                wrong += _figure(result.get("notValid")) or 0
+                if isinstance(accepted, int):
+                    accepted += (_figure(result.get("inserted")) or 0) + (_figure(result.get("alreadyExists")) or 0)
+            _record_counts(obj, accepted=accepted, wrong=wrong, expected=obj.numbers.count())
         else:
-            rows = unsubscribe_list_export_csv(unsubscribe_list=obj, for_spreadsheet=False)
-            with _spooled(rows) as doc:
-                client.unsubscribe_list_replace_file(obj.remote_id, doc=doc, mapping={"0": "phone_number"},
-                                                     filename=f"unsubscribes-{obj.pk}.csv")
+            with _spooled(unsubscribe_list_upload_csv(unsubscribe_list=obj)) as doc:
+                result = client.unsubscribe_list_replace_file(obj.remote_id, doc=doc, mapping={"0": "phone_number"},
+                                                              filename=f"unsubscribes-{obj.pk}.csv")
+            _unsubscribe_counts(obj, result)
     if obj.name != previous.get("name"):
         client.unsubscribe_list_patch(obj.remote_id, name=obj.name)
 
@@ -188,6 +242,9 @@ class _Pulled:
         counter = "recipient_count" if self.kind == "recipients" else "member_count"
         model.objects.filter(pk=target.pk).update(**{counter: count})
         setattr(target, counter, count)
+        # Numbers MessageWhiz added (its own unsubscription links, its portal) reach the ledger too.
+        consent_list_record(target=target, source=ConsentEvent.Source.IMPORT,
+                            evidence={"pulled_from": "MessageWhiz", "remote_list": target.remote_id})
 
     def close(self) -> None:
         self.staged.close()
@@ -208,12 +265,12 @@ register(
         key="recipient_list", model=RecipientList, fields=("name",), read_only=("recipient_count",), order=30,
         from_remote=_count("count"), create_remote=recipient_list_create_remote,
         update_remote=recipient_list_update_remote, after_pull=recipient_list_after_pull,
-        content_snapshot=lambda obj: _fingerprint(obj.recipients),
+        content_snapshot=lambda obj: _fingerprint(obj.recipients), check_remote=list_counts_problem,
     ),
     MirrorResource(
         key="unsubscribe_list", model=UnsubscribeList, fields=("name",), read_only=("member_count",), order=30,
         from_remote=_count("unsubscribers_amount"), create_remote=unsubscribe_list_create_remote,
         update_remote=unsubscribe_list_update_remote, after_pull=unsubscribe_list_after_pull,
-        content_snapshot=lambda obj: _fingerprint(obj.numbers),
+        content_snapshot=lambda obj: _fingerprint(obj.numbers), check_remote=list_counts_problem,
     ),
 )

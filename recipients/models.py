@@ -5,6 +5,7 @@ Member tables can hold millions of rows, so they carry no per-row timestamps and
 the (list, phone) unique constraint, which also serves every per-list lookup.
 """
 
+from django.conf import settings
 from django.db import models
 
 from messaging.mirror import MirroredModel
@@ -18,10 +19,33 @@ OTHER_MAX = 5000
 PHONE_MAX = 20
 
 
-class RecipientList(MirroredModel):
+class UploadCounts(models.Model):
+    """What MessageWhiz said it took at the list's last upload, against what we sent: its answer's
+    `inserted` (or the list's size) and `wrong`. None: not known (never uploaded, or not answered)."""
+
+    remote_accepted = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    remote_wrong = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    remote_expected = models.PositiveIntegerField(null=True, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def remote_counts(self) -> str:
+        """"MessageWhiz accepted 2 of 3 (1 wrong)", or "" when it never said."""
+        if self.remote_accepted is None or self.remote_expected is None:
+            return ""
+        wrong = f" ({self.remote_wrong} wrong)" if self.remote_wrong is not None else ""
+        return f"MessageWhiz accepted {self.remote_accepted} of {self.remote_expected}{wrong}"
+
+
+class RecipientList(MirroredModel, UploadCounts):
     name = models.CharField(max_length=255)
     # Kept exact by every service that changes membership, so list pages never count a million rows.
     recipient_count = models.PositiveIntegerField(default=0, editable=False)
+    # Token names of the custom columns, from the imported file's header: {"custom1": "city"}, so
+    # a message can say {{city}} (compose sends it as {{custom1}}, the token MessageWhiz knows).
+    column_names = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta(MirroredModel.Meta):
         ordering = ["name"]
@@ -46,6 +70,8 @@ class Recipient(models.Model):
     custom2 = models.TextField(blank=True, db_default="")
     custom3 = models.TextField(blank=True, db_default="")
     custom4 = models.TextField(blank=True, db_default="")
+    # An IANA zone that overrides the one derived from the number (quiet hours); empty: derived.
+    timezone = models.CharField(max_length=64, blank=True, db_default="")
 
     class Meta:
         constraints = [
@@ -58,7 +84,7 @@ class Recipient(models.Model):
         return self.phone
 
 
-class UnsubscribeList(MirroredModel):
+class UnsubscribeList(MirroredModel, UploadCounts):
     name = models.CharField(max_length=255)
     # MessageWhiz's `unsubscribers_amount`.
     member_count = models.PositiveIntegerField(default=0, editable=False)
@@ -152,6 +178,9 @@ class ImportJob(models.Model):
     rejects = models.FileField(upload_to="imports/rejects/%Y/%m/", max_length=500, blank=True)
     rejects_count = models.PositiveIntegerField(default=0)
 
+    # Who started it: the consent ledger's actor for what the import records.
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -189,3 +218,54 @@ class ImportJob(models.Model):
         if not self.rows_estimated:
             return None
         return min(1.0, self.rows_done / self.rows_estimated)
+
+
+class ConsentEvent(models.Model):
+    """One opt-in or opt-out of a number towards an account, with its proof. Append-only: nothing
+    in the product updates or deletes a row, except GDPR erasure, which replaces `phone` with a
+    hash (recipients.consent). The current state (`Suppression`) is derived from it."""
+
+    class Kind(models.TextChoices):
+        OPT_IN = "opt_in", "Opt-in"
+        OPT_OUT = "opt_out", "Opt-out"
+
+    class Source(models.TextChoices):
+        IMPORT = "import", "Import"
+        KEYWORD = "keyword", "Keyword reply"
+        LINK = "link", "Unsubscribe link"
+        MANUAL = "manual", "Manual change"
+        API = "api", "API"
+
+    account = models.ForeignKey("messaging.ProviderAccount", on_delete=models.PROTECT, related_name="+")
+    phone = models.CharField(max_length=80, db_index=True)  # digits, or "erased:<sha256>" after erasure
+    kind = models.CharField(max_length=7, choices=Kind.choices)
+    source = models.CharField(max_length=7, choices=Source.choices)
+    # What proves it: the file and job, the inbound message, the link, the API token, a note.
+    evidence = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["account", "phone", "created_at"], name="consent_account_phone")]
+        permissions = [("erase_consentevent", "Can erase a number from the consent ledger (GDPR)")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.phone} ({self.get_source_display()})"
+
+
+class Suppression(models.Model):
+    """The numbers an account must not message: derived from the latest `ConsentEvent` per number
+    (rebuildable with recipients.consent.suppressions_rebuild), read by every send path."""
+
+    account = models.ForeignKey("messaging.ProviderAccount", on_delete=models.CASCADE, related_name="+",
+                                db_index=False)
+    phone = models.CharField(max_length=80)
+    event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "phone"], name="suppression_unique_phone")]
+
+    def __str__(self):
+        return self.phone

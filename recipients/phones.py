@@ -10,6 +10,7 @@ phonenumbers itself whenever the prefix does not settle the matter.
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import PhoneMetadata
@@ -549,3 +550,25 @@ class PhoneNormalizer:
 
 
 _MISSING = object()
+
+
+@lru_cache(maxsize=1)
+def country_choices() -> list[tuple[str, str]]:
+    """(region code, "Ukraine +380") for every region a default country can be, by name."""
+    from .countries import COUNTRY_NAMES
+
+    choices = [(code, f"{name} +{phonenumbers.country_code_for_region(code)}") for code, name in COUNTRY_NAMES.items()]
+    return sorted(choices, key=lambda choice: choice[1])
+
+
+def country_code(text: str) -> str:
+    """The region code meant by what was typed into the country picker: a code ("ua"), a name
+    ("Ukraine") or a suggestion as shown ("Ukraine +380"). Anything else is returned upper-cased,
+    for the phone rules to refuse by name."""
+    typed = " ".join(text.split()).casefold()
+    if len(typed) <= 2:
+        return typed.upper()
+    for code, label in country_choices():
+        if typed in (label.casefold(), label.rsplit(" +", 1)[0].casefold()):
+            return code
+    return typed.upper()

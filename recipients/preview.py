@@ -21,6 +21,7 @@ class Preview:
     columns: int
     rows: int  # rows with any content, header included
     kind: str
+    data_rows: int = 0  # rows with any content below the header: what an import would read
     sheet_names: list[str] = field(default_factory=list)
     sheet: str = ""
     encoding: str = ""
@@ -87,6 +88,7 @@ def preview_file(
         columns=len(longest),
         rows=count,
         kind=table.kind,
+        data_rows=count - 1 if header is not None else count,
         sheet_names=table.sheet_names,
         sheet=table.sheet,
         encoding=table.encoding,

@@ -1,5 +1,9 @@
 """Reads of recipient and unsubscribe lists."""
 
+import csv
+import io
+from itertools import islice
+
 from django.db.models import Exists, Min, OuterRef, QuerySet
 
 from .models import ImportJob, Recipient, RecipientList, UnsubscribeList, UnsubscribeNumber
@@ -58,6 +62,38 @@ def import_job_progress(*, job_id: int) -> dict:
         "error": job.error,
         "rejects_count": job.rejects_count,
     }
+
+
+def column_tokens(*, recipient_list_ids: list[int]) -> dict[str, set[str]]:
+    """Token names the lists' imported headers gave their custom columns → the columns they name
+    ({"city": {"custom1"}}; two columns when the lists disagree)."""
+    tokens: dict[str, set[str]] = {}
+    for names in RecipientList.objects.filter(pk__in=recipient_list_ids).values_list("column_names", flat=True):
+        for column, name in names.items():
+            tokens.setdefault(name, set()).add(column)
+    return tokens
+
+
+def recipients_by_phone(*, recipient_list_ids: list[int], phones: list[str], fields: tuple[str, ...]) -> dict:
+    """phone → the fields of its first-added row in the lists (as recipients_for_send picks), for a
+    chunk of phones: one query served by the (list, phone) index."""
+    found: dict[str, dict] = {}
+    rows = Recipient.objects.filter(recipient_list_id__in=recipient_list_ids, phone__in=phones).order_by("id")
+    for row in rows.values(*fields):
+        found.setdefault(row["phone"], row)
+    return found
+
+
+REJECTED_ON_PAGE = 100
+
+
+def import_job_rejected_rows(*, job: ImportJob, limit: int = REJECTED_ON_PAGE) -> list[dict]:
+    """The first `limit` rows of the job's rejected-rows report (row, column, value, reason), as
+    the import page lists them; the download has all of them."""
+    if not job.rejects_count or not job.rejects:
+        return []
+    with job.rejects.open("rb") as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+        return list(islice(csv.DictReader(text), limit))
 
 
 def phones_for_send(*, recipient_list_ids: list[int], unsubscribe_list_ids: list[int] | None = None) -> QuerySet:

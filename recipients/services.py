@@ -20,11 +20,12 @@ from messaging.mirror import SyncState
 from messaging.models import ProviderAccount
 from messaging.tasks import push_mirror
 
+from .consent import consent_list_record
 from .errors import FileRejected, ImportProblem, MappingError
 from .importing import ImportResult, ImportSettings, Report, list_model, run_import
 from .mapping import PHONE, parse_mapping
-from .models import ImportJob, RecipientList, UnsubscribeList
-from .phones import PhoneNormalizer, PhoneRejected
+from .models import ConsentEvent, ImportJob, RecipientList, UnsubscribeList
+from .phones import PhoneNormalizer, PhoneRejected, country_code
 from .readers import open_table
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ def import_job_create(
     sheet: str | int = "",
     has_header: bool = True,
     enqueue: bool = True,
+    actor=None,
 ) -> ImportJob:
     """Store the upload, check it and the mapping, record the job and (on commit) queue it.
 
@@ -86,6 +88,7 @@ def import_job_create(
         has_header=has_header,
         recipient_list=target if kind == Kind.RECIPIENTS else None,
         unsubscribe_list=target if kind == Kind.UNSUBSCRIBES else None,
+        created_by=actor,
     )
     job.mapping = {str(index): marker for index, marker in parse_mapping(mapping).items()}
     _store_source(job, upload)
@@ -132,7 +135,7 @@ def _check_name(name: str) -> str:
 
 
 def _check_country(default_country: str | None) -> str:
-    code = (default_country or "").strip().upper()
+    code = country_code(default_country or "")
     if code:
         try:
             PhoneNormalizer(code)
@@ -215,6 +218,8 @@ def _run_job(job: ImportJob, report: Report) -> None:
     def on_saved(target, result: ImportResult):
         _after_load(kind, target, result, replace=job.mode != Mode.APPEND,
                     rename=job.list_name if job.mode == Mode.REPLACE else "")
+        consent_list_record(target=target, source=ConsentEvent.Source.IMPORT, actor=job.created_by,
+                            evidence={"file": job.source_name or job.source.name, "import_job": job.pk})
         finished = jobs.filter(status=Status.RUNNING).update(
             status=Status.SUCCEEDED, stage="", inserted=result.inserted, total=result.total,
             wrong=result.wrong, duplicate=result.duplicate, rows_done=result.total,
@@ -242,7 +247,12 @@ def _after_load(kind: str, target, result: ImportResult, *, replace: bool, renam
     """Inside the load's transaction: keep the counter exact and flag the list for sync."""
     counter = _COUNTER[kind]
     count = result.inserted if replace else F(counter) + result.inserted
-    _mark_changed(target, **{counter: count}, **({"name": rename} if rename else {}))
+    fields = {"name": rename} if rename else {}
+    if result.column_names:
+        # An append names columns the list had not named; a new or replaced list takes the file's.
+        fields["column_names"] = result.column_names if replace else {**result.column_names,
+                                                                     **target.column_names}
+    _mark_changed(target, **{counter: count}, **fields)
 
 
 def _mark_changed(obj, **fields) -> None:
@@ -360,23 +370,29 @@ def split_numbers(text: str, *, default_country: str | None = None) -> list[str]
 
 
 def _numbers_import(kind, mode, numbers, *, default_country, target=None, create=None) -> ImportResult:
+    default_country = _check_country(default_country) or None
     if isinstance(numbers, str):
         numbers = split_numbers(numbers, default_country=default_country)
     numbers = [str(number) for number in numbers if str(number).strip()]
     if not numbers:
         raise ImportProblem("Enter at least one phone number.")
     import_settings = ImportSettings(
-        mapping={0: PHONE}, default_country=_check_country(default_country) or None, has_header=False
+        mapping={0: PHONE}, default_country=default_country, has_header=False
     )
     report = Report(keep=100)
     try:
         return run_import(
             ((index, [number]) for index, number in enumerate(numbers, start=1)),
             settings=import_settings, kind=kind, mode=mode, report=report, target=target, create=create,
-            on_saved=lambda lst, result: _after_load(kind, lst, result, replace=mode == Mode.NEW),
+            on_saved=lambda lst, result: _numbers_saved(kind, lst, result, replace=mode == Mode.NEW),
         )
     finally:
         report.close()
+
+
+def _numbers_saved(kind, target, result: ImportResult, *, replace: bool) -> None:
+    _after_load(kind, target, result, replace=replace)
+    consent_list_record(target=target, source=ConsentEvent.Source.MANUAL, evidence={"pasted": result.inserted})
 
 
 def recipient_list_create_from_numbers(

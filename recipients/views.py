@@ -23,7 +23,7 @@ from . import exports, services
 from .errors import ImportProblem
 from .forms import ImportOptionsForm, NumbersListForm, UploadForm, UploadLimit, size_limit
 from .models import ImportJob, RecipientList, UnsubscribeList
-from .selectors import import_job_progress
+from .selectors import import_job_progress, import_job_rejected_rows
 from .staging import (
     StagedUpload,
     staged_upload_discard,
@@ -46,7 +46,13 @@ def _model(kind: str):
 
 
 def _numbers_result(result) -> str:
-    return f"Added {result.inserted} of {result.total} numbers ({result.wrong} wrong, {result.duplicate} duplicate)."
+    """The outcome of pasted numbers, naming each value that was not added and why."""
+    summary = f"Added {result.inserted} of {result.total} numbers ({result.wrong} wrong, {result.duplicate} duplicate)."
+    if not result.rejected:
+        return summary
+    named = "; ".join(f"“{value}”: {reason}" for value, reason in result.rejected)
+    more = result.wrong + result.duplicate - len(result.rejected)
+    return f"{summary} Not added: {named}{f'; and {more} more' if more > 0 else ''}."
 
 
 def list_index(request, kind="recipients"):
@@ -200,7 +206,7 @@ def import_map(request, kind, token):
                         account=options["account"], upload=upload, mapping=options["mapping"], kind=kind,
                         mode=options["mode"], target=options["target"], name=options["name"],
                         truncate=options["truncate"], default_country=options["default_country"],
-                        sheet=sheet or "", has_header=has_header,
+                        sheet=sheet or "", has_header=has_header, actor=request.user,
                     )
             except ImportProblem as problem:
                 errors.append(str(problem))
@@ -228,7 +234,9 @@ def import_map(request, kind, token):
 
 def import_job(request, pk):
     job = get_object_or_404(ImportJob.objects.select_related("recipient_list", "unsubscribe_list"), pk=pk)
-    return render(request, "recipients/import_job.html", {"job": job, "progress": import_job_progress(job_id=pk)})
+    return render(request, "recipients/import_job.html", {
+        "job": job, "progress": import_job_progress(job_id=pk), "rejected": import_job_rejected_rows(job=job),
+    })
 
 
 def import_job_status(request, pk):

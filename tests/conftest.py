@@ -23,6 +23,13 @@ SANDBOX_API_KEY = "test-sandbox-key"
 
 
 @pytest.fixture(autouse=True)
+def _always_within_sending_hours(settings):
+    """Tests that are not about quiet hours send at any hour of the real clock; those that are
+    save the account's policy (tests/campaigns/test_policy.py) and set a fake clock."""
+    settings.SENDING_WINDOW = "00:00-23:59:59"
+
+
+@pytest.fixture(autouse=True)
 def _own_callback_stream(settings):
     """Every test buffers callbacks in a stream of its own, so parallel workers (each with its
     own database) never drain each other's events; and in a Redis database of its own, because
@@ -104,11 +111,17 @@ def sandbox_server():
         wait_for_http(f"{url}/_sandbox/health", proc=proc)
         yield Sandbox(url, SANDBOX_API_KEY)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM, and SIGKILL if it has not exited within `timeout` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
 
 
 @pytest.fixture

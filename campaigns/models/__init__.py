@@ -1,7 +1,7 @@
-from .broadcasts import Broadcast, BroadcastEvent, Message, RecurringBroadcast, Segment
+from .broadcasts import Broadcast, BroadcastEvent, Message, RecurringBroadcast, Segment, SendingProfile, SendRecord
 from .content import Campaign, Link, LinkList, Template, Trigger, WordSpinner
 
 __all__ = [
     "Broadcast", "BroadcastEvent", "Campaign", "Link", "LinkList", "Message", "RecurringBroadcast", "Segment",
-    "Template", "Trigger", "WordSpinner",
+    "SendRecord", "SendingProfile", "Template", "Trigger", "WordSpinner",
 ]

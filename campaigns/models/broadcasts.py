@@ -66,6 +66,10 @@ class Broadcast(models.Model):
                                 related_name="broadcasts")
     delay = models.PositiveIntegerField(null=True, blank=True, help_text="Minutes after the trigger fires")
     custom_parameter = models.CharField(max_length=40, blank=True)
+    # Tightens the account's sending window (recipient local time); widening it needs the
+    # campaigns.widen_sending_window permission (campaigns.policy).
+    window_start = models.TimeField(null=True, blank=True)
+    window_end = models.TimeField(null=True, blank=True)
     # Set on broadcasts made by a recurring schedule: which one, and for which firing (once each).
     recurrence_run = models.CharField(max_length=80, null=True, blank=True, unique=True, editable=False)
 
@@ -89,7 +93,9 @@ class Broadcast(models.Model):
     submission_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
     remote_id = models.BigIntegerField("MessageWhiz broadcast id", null=True, blank=True, db_index=True)
     remote_segment_id = models.BigIntegerField(null=True, blank=True)
-    remote_state = models.IntegerField(null=True, blank=True)
+    # MessageWhiz's `state`, as reported: the reference never says what its values mean, so it is
+    # shown, never acted on (campaigns.followup decides completion from the delivery figures).
+    remote_state = models.CharField(max_length=40, blank=True, default="")
     estimate = models.JSONField(default=dict, blank=True, help_text="MessageWhiz's /Broadcast/estimate answer")
     local_estimate = models.JSONField(default=dict, blank=True, help_text="Our own pre-estimate")
     estimated_at = models.DateTimeField(null=True, blank=True)
@@ -111,6 +117,14 @@ class Broadcast(models.Model):
     clicks_total = models.PositiveIntegerField(default=0)
     clicks_unique = models.PositiveIntegerField(default=0)
     conversion = models.FloatField(null=True, blank=True, help_text="% of recipients who clicked")
+    # The sending policy's figures (campaigns.policy): held = waiting for the recipient's window now.
+    held = models.PositiveIntegerField("held for quiet hours", default=0)
+    capped = models.PositiveIntegerField(default=0)
+    opted_out = models.PositiveIntegerField("opted out", default=0)
+
+    # A test send (campaigns.drafts) is a broadcast of its own, so the tested one's figures stay its own.
+    test_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="test_sends",
+                                editable=False)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
@@ -122,6 +136,7 @@ class Broadcast(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["account", "state"])]
+        permissions = [("widen_sending_window", "Can send outside the account's sending window")]
 
     def __str__(self):
         return self.name
@@ -166,7 +181,7 @@ class Segment(models.Model):
     recipient_cap = models.PositiveIntegerField(null=True, blank=True)
     first_segment_size = models.PositiveIntegerField(null=True, blank=True)
     next_segment_size = models.PositiveIntegerField(null=True, blank=True)
-    remote_state = models.IntegerField(null=True, blank=True)
+    remote_state = models.CharField(max_length=40, blank=True, default="")  # as reported; meaning undocumented
     recipient_count = models.PositiveIntegerField(null=True, blank=True)
     estimated_price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     submission_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -200,6 +215,8 @@ class Message(models.Model):
         REJECTED = "rejected", "Rejected"
         FAILED = "failed", "Failed"
         DELETED = "deleted", "Deleted"
+        OPTED_OUT = "opted_out", "Not sent: opted out"
+        CAPPED = "capped", "Not sent: frequency cap"
 
     # Messages are found by broadcast, client_ref or provider id, never by account: no index
     # (every index costs a million entries per million-recipient broadcast).
@@ -215,10 +232,17 @@ class Message(models.Model):
     status_rank = models.PositiveSmallIntegerField(default=0)
     parts = models.PositiveSmallIntegerField(null=True, blank=True)
     price = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    # The status rank of the report `parts` / `price` came from (0: none): each is taken from the
+    # highest-ranked report carrying it (equal ranks: the larger value), in whatever order reports
+    # arrive (callbacks.selectors.report_figure). A database default: bulk INSERTs leave them out.
+    parts_rank = models.PositiveSmallIntegerField(default=0, db_default=0, editable=False)
+    price_rank = models.PositiveSmallIntegerField(default=0, db_default=0, editable=False)
     error = models.TextField(blank=True)
     clicks = models.PositiveIntegerField(default=0)
     submitted_at = models.DateTimeField(null=True, blank=True)
     status_at = models.DateTimeField(null=True, blank=True)
+    # Quiet hours: not claimed before this time (the recipient's window opens then).
+    not_before = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -253,7 +277,28 @@ STATUS_RANK = {
     Message.Status.REJECTED: 10,
     Message.Status.FAILED: 10,
     Message.Status.DELETED: 10,
+    # Never sent (campaigns.policy), so never reported on: rank 0, like a message not sent yet, keeps
+    # them out of "sent" in every count; only QUEUED is ever claimed, so they stay final.
+    Message.Status.OPTED_OUT: 0,
+    Message.Status.CAPPED: 0,
 }
+
+
+class SendRecord(models.Model):
+    """One message let through to a number (campaigns.policy): what frequency caps count, across
+    every broadcast of the account. Written at claim time; old rows are only read by the window."""
+
+    account = models.ForeignKey("messaging.ProviderAccount", on_delete=models.CASCADE, related_name="+",
+                                db_index=False)
+    phone = models.CharField(max_length=20)
+    message = models.OneToOneField(Message, null=True, on_delete=models.SET_NULL, related_name="+")
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "phone", "sent_at"], name="send_record_window")]
+
+    def __str__(self):
+        return f"{self.phone} at {self.sent_at}"
 
 
 class RecurringBroadcast(models.Model):
@@ -281,3 +326,15 @@ class RecurringBroadcast(models.Model):
     def __str__(self):
         return f"{self.definition} ({self.minute} {self.hour} {self.day_of_month} {self.month_of_year} " \
                f"{self.day_of_week} {self.time_zone})"
+
+
+class SendingProfile(models.Model):
+    """Where a user last sent test messages: their own number and a seed list, offered again next time."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sending_profile")
+    phone = models.CharField(max_length=15, blank=True)
+    seed_list = models.ForeignKey("recipients.RecipientList", null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+
+    def __str__(self):
+        return f"Test sends of {self.user}"

@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
 
@@ -18,10 +19,19 @@ class Campaign(MirroredModel):
     def __str__(self):
         return self.name
 
+    def clean(self):
+        # Only edits here are refused: a pull stores MessageWhiz's dates as they are (bulk writes,
+        # no clean), so a campaign edited there never makes a pull fail.
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise ValidationError({"end_date": "The end date is before the start date."})
+
 
 class Template(MirroredModel):
     name = models.CharField(max_length=255)
     body = models.TextField()
+    # India's DLT registration (TRAI): sent to generic providers as $$DltTemplateId / $$DltEntityId.
+    dlt_template_id = models.CharField("DLT template id", max_length=30, blank=True)
+    dlt_entity_id = models.CharField("DLT entity id", max_length=30, blank=True)
 
     class Meta(MirroredModel.Meta):
         ordering = ["name"]

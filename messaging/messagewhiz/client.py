@@ -18,7 +18,9 @@ Conventions
   `filter` accepts a dict: `{"name": "x", "type": [2, 12]}` -> `name=x,type=2,type=12`.
 * Uploads (`doc`) take bytes, a binary file object or a `pathlib.Path`; `mapping` a dict
   (`{0: "phone_number"}`) or a list of column markers (`["phone_number", "first_name"]`).
-* Path casing varies in the reference; each resource uses one casing (constants below).
+* Path casing varies in the reference, even between endpoints of one resource; each endpoint uses
+  the spelling of its own request example (`POST RecipientList`, `POST recipientList/numbers`), the
+  one spelling certain to be documented for it (ASSUMPTIONS.md).
 """
 
 import json as jsonlib
@@ -29,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from messaging import http
+from messaging import http, safejson
 from messaging.messagewhiz.errors import (
     AmbiguousRequestError,
     MessageWhizError,
@@ -49,11 +51,13 @@ from messaging.messagewhiz.parsing import (
 
 CAMPAIGN = "/api/3/campaign"
 RECIPIENT_LIST = "/api/3/recipientList"
+RECIPIENT_LIST_UPPER = "/api/3/RecipientList"  # import, list, PATCH and DELETE are shown this way
 SENDER = "/api/3/sender"
 SENDER_LIST = "/api/3/senderList"
 BROADCAST = "/api/3/Broadcast"
 SEGMENTS = "/api/3/Segments"
 UNSUBSCRIBE_LIST = "/api/3/unsubscribeList"
+UNSUBSCRIBE_LIST_UPPER = "/api/3/UnsubscribeList"  # import, add members, PUT, PATCH and DELETE
 LINK = "/api/3/link"
 LINK_LIST = "/api/3/LinkList"
 SPINNER = "/api/3/spinner"
@@ -135,14 +139,14 @@ class MessageWhizClient:
         except http.AmbiguousRequestError as exc:
             raise AmbiguousRequestError(str(exc)) from exc
         except http.TransportError as exc:
-            raise TransportError(str(exc)) from exc
+            raise TransportError(str(exc), permanent=exc.permanent) from exc
         if not 200 <= response.status_code < 300:  # a 3xx too: redirects are not followed
             raise error_from_response(response, method=method, path=path, idempotent=idempotent)
         if text:
             return response.text
         try:
-            body = response.json()
-        except ValueError:
+            body = safejson.loads(response.content)
+        except safejson.JSONError:
             raise MessageWhizError(
                 f"{method} {path}: HTTP {response.status_code} is not JSON "
                 f"({response.headers.get('Content-Type', 'no content type')})",
@@ -172,22 +176,21 @@ class MessageWhizClient:
         return to_bool(self._call("DELETE", path))
 
     def iter_pages(self, list_method: Callable[..., list], *, page_size=100, **params) -> Iterator[dict]:
-        """Yield every item of a `*_list` method, page by page, until a short page.
+        """Yield every item of a `*_list` method, page by page, until an empty page.
 
         `client.iter_pages(client.campaign_list, enabled=False)`; each resource also has `*_iter`.
-        The reference's list answers are bare arrays with no total count, so a page shorter than
-        `limit` is the only end marker: this assumes the server never shortens a page for another
-        reason (a size cap below our `page_size` would end the walk early).
+        The reference's list answers are bare arrays with no total count, and a server may cap a
+        page below `limit` without saying so: a short page is no end marker, only an empty one is.
         """
         start, previous = 0, None
         while True:
             page = list_method(start=start, limit=page_size, **params)
-            # A server that ignores `start` would hand back the same full page forever.
-            if page and page == previous:
+            if not page:
+                return
+            # A server that ignores `start` would hand back the same page forever.
+            if page == previous:
                 raise MessageWhizError(f"pagination is not advancing at start={start}")
             yield from page
-            if len(page) < page_size:
-                return
             start, previous = start + len(page), page
 
     # --- Campaigns ------------------------------------------------------------------------------
@@ -223,8 +226,7 @@ class MessageWhizClient:
     # --- Recipient lists ------------------------------------------------------------------------
 
     def recipient_list_import_file(self, *, name, doc, mapping, truncate=False, filename=None) -> dict:
-        # Example: POST /api/3/RecipientList; one casing per resource, so recipientList.
-        return self._upload("POST", RECIPIENT_LIST, doc=doc, filename=filename,
+        return self._upload("POST", RECIPIENT_LIST_UPPER, doc=doc, filename=filename,
                             fields={"name": name, "mapping": _mapping(mapping)},
                             params={"truncate": _query_bool(truncate)})
 
@@ -238,8 +240,7 @@ class MessageWhizClient:
                             idempotent=True)
 
     def recipient_list_list(self, *, start=None, limit=None, enabled=None, filter=None) -> list[dict]:
-        # Example: GET /api/3/RecipientList; one casing per resource, so recipientList.
-        return self._list(RECIPIENT_LIST, start=start, limit=limit, enabled=enabled, filter=filter)
+        return self._list(RECIPIENT_LIST_UPPER, start=start, limit=limit, enabled=enabled, filter=filter)
 
     def recipient_list_iter(self, **params) -> Iterator[dict]:
         return self.iter_pages(self.recipient_list_list, **params)
@@ -262,13 +263,11 @@ class MessageWhizClient:
                           json=_clean({"name": name, "numbers": phone_strings(numbers)}))
 
     def recipient_list_patch(self, list_id, *, name=None, enabled=None) -> dict:
-        # Example: PATCH /api/3/RecipientList/{id}; one casing per resource, so recipientList.
-        return self._call("PATCH", f"{RECIPIENT_LIST}/{int(list_id)}",
+        return self._call("PATCH", f"{RECIPIENT_LIST_UPPER}/{int(list_id)}",
                           json=_clean({"name": name, "enabled": enabled}))
 
     def recipient_list_disable(self, list_id) -> bool:
-        # Example: DELETE /api/3/RecipientList/{id}; one casing per resource, so recipientList.
-        return self._disable(f"{RECIPIENT_LIST}/{int(list_id)}")
+        return self._disable(f"{RECIPIENT_LIST_UPPER}/{int(list_id)}")
 
     # --- Senders --------------------------------------------------------------------------------
 
@@ -447,6 +446,10 @@ class MessageWhizClient:
 
     @staticmethod
     def _broadcast_targets(sender_ids, sender_list_ids, recipient_list_ids, unsubscriber_list_ids) -> dict:
+        # sender_ids is required even when sender lists are given (ASSUMPTIONS.md): callers pass the
+        # lists' senders too, so a broadcast never goes out with `"sender_ids": ""`.
+        if not id_string(sender_ids):
+            raise ValueError("sender_ids is required: give the senders (those of the sender lists too)")
         return {
             "sender_ids": id_string(sender_ids),
             "sender_list_ids": id_string(sender_list_ids),
@@ -534,8 +537,8 @@ class MessageWhizClient:
     # --- Unsubscribe lists ----------------------------------------------------------------------
 
     def unsubscribe_list_import_file(self, *, name, doc, mapping, truncate=False, filename=None) -> dict:
-        # Example: POST /api/3/UnsubscribeList; one casing per resource, so unsubscribeList.
-        return self._upload("POST", UNSUBSCRIBE_LIST, doc=doc, filename=filename,
+        # POST /api/3/UnsubscribeList imports a file; the same path in lower camel case takes numbers.
+        return self._upload("POST", UNSUBSCRIBE_LIST_UPPER, doc=doc, filename=filename,
                             fields={"name": name, "mapping": _mapping(mapping)},
                             params={"truncate": _query_bool(truncate)})
 
@@ -549,9 +552,9 @@ class MessageWhizClient:
                             idempotent=True)
 
     def unsubscribe_list_add_numbers(self, list_id, *, numbers) -> dict:
-        # Example: POST /api/3/UnsubscribeList/{id}/members; one casing per resource, so unsubscribeList.
+        # The example spells it UnsubscribeList, the prose unsubscribeList: the example wins, as everywhere.
         # Safe to repeat: numbers already on the list come back as `alreadyExists`.
-        return self._call("POST", f"{UNSUBSCRIBE_LIST}/{int(list_id)}/members",
+        return self._call("POST", f"{UNSUBSCRIBE_LIST_UPPER}/{int(list_id)}/members",
                           json={"numbers": phone_strings(numbers)}, idempotent=True)
 
     def unsubscribe_list_list(self, *, start=None, limit=None, enabled=None, filter=None) -> list[dict]:
@@ -567,17 +570,15 @@ class MessageWhizClient:
         return self._call("GET", f"{UNSUBSCRIBE_LIST}/{int(list_id)}/download", text=True)
 
     def unsubscribe_list_replace_file(self, list_id, *, doc, mapping, filename=None) -> dict:
-        # Example: PUT /api/3/UnsubscribeList/{id}; one casing per resource, so unsubscribeList.
-        return self._upload("PUT", f"{UNSUBSCRIBE_LIST}/{int(list_id)}", doc=doc, filename=filename,
+        return self._upload("PUT", f"{UNSUBSCRIBE_LIST_UPPER}/{int(list_id)}", doc=doc, filename=filename,
                             fields={"mapping": _mapping(mapping)})
 
     def unsubscribe_list_patch(self, list_id, *, enabled=None, name=None) -> dict:
-        # Example: PATCH /api/3/UnsubscribeList/{id}; one casing per resource, so unsubscribeList.
-        return self._json("PATCH", f"{UNSUBSCRIBE_LIST}/{int(list_id)}", enabled=enabled, name=name)
+        return self._json("PATCH", f"{UNSUBSCRIBE_LIST_UPPER}/{int(list_id)}", enabled=enabled, name=name)
 
     def unsubscribe_list_disable(self, list_id) -> bool:
-        # Example: DELETE /api/3/UnsubscribeList/{id}; the prose (and our casing) say unsubscribeList.
-        return self._disable(f"{UNSUBSCRIBE_LIST}/{int(list_id)}")
+        # The example says UnsubscribeList/{id}, the prose unsubscribeList/{id}: the example.
+        return self._disable(f"{UNSUBSCRIBE_LIST_UPPER}/{int(list_id)}")
 
     # --- Links ----------------------------------------------------------------------------------
 
@@ -592,11 +593,10 @@ class MessageWhizClient:
     def link_iter(self, **params) -> Iterator[dict]:
         return self.iter_pages(self.link_list, **params)
 
-    def link_update(self, link_id, *, name=None, url=None, bot_redirect=None, preview_url=None, enabled=None) -> dict:
-        """A platform link given as "" is cleared. Links have no PATCH: `enabled` re-enables through PUT."""
+    def link_update(self, link_id, *, name=None, url=None, bot_redirect=None, preview_url=None) -> dict:
+        """A platform link given as "" is cleared. The reference has no way to enable a link again."""
         return self._call("PUT", f"{LINK}/{int(link_id)}", json=_clean({
             "name": name, "url": url, "platform_based_links": _platform_links(bot_redirect, preview_url),
-            "enabled": enabled,
         }))
 
     def link_disable(self, link_id) -> bool:
@@ -645,7 +645,7 @@ class MessageWhizClient:
                             fields={"name": name, "mapping": _mapping(mapping)})
 
     def link_list_patch(self, list_id, *, enabled=None, name=None) -> dict:
-        # Prose says linkList/{id}; the examples (and our one casing) say LinkList.
+        # Prose says linkList/{id}; the example says LinkList.
         return self._json("PATCH", f"{LINK_LIST}/{int(list_id)}", enabled=enabled, name=name)
 
     def link_list_disable(self, list_id) -> bool:
@@ -690,9 +690,9 @@ class MessageWhizClient:
     def template_iter(self, **params) -> Iterator[dict]:
         return self.iter_pages(self.template_list, **params)
 
-    def template_update(self, template_id, *, name=None, body=None, enabled=None) -> dict:
-        """Templates have no PATCH in the reference: `enabled` re-enables through PUT (as senders document)."""
-        return self._json("PUT", f"{TEMPLATE}/{int(template_id)}", name=name, body=body, enabled=enabled)
+    def template_update(self, template_id, *, name=None, body=None) -> dict:
+        """The reference has no way to enable a template again (no PATCH, no `enabled` in PUT)."""
+        return self._json("PUT", f"{TEMPLATE}/{int(template_id)}", name=name, body=body)
 
     def template_disable(self, template_id) -> bool:
         return self._disable(f"{TEMPLATE}/{int(template_id)}")
@@ -709,9 +709,9 @@ class MessageWhizClient:
     def trigger_iter(self, **params) -> Iterator[dict]:
         return self.iter_pages(self.trigger_list, **params)
 
-    def trigger_update(self, trigger_id, *, name=None, enabled=None) -> dict:
-        """Triggers have no PATCH in the reference: `enabled` re-enables through PUT."""
-        return self._json("PUT", f"{TRIGGER}/{int(trigger_id)}", name=name, enabled=enabled)
+    def trigger_update(self, trigger_id, *, name=None) -> dict:
+        """The reference has no way to enable a trigger again (no PATCH, no `enabled` in PUT)."""
+        return self._json("PUT", f"{TRIGGER}/{int(trigger_id)}", name=name)
 
     def trigger_disable(self, trigger_id) -> bool:
         return self._disable(f"{TRIGGER}/{int(trigger_id)}")

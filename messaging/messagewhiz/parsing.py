@@ -175,12 +175,15 @@ def api_plain_datetime(value):
 
 
 def id_string(ids) -> str | None:
-    """'1,2,3' from an iterable of ids (or a single id, or an already joined string)."""
-    if ids is None or isinstance(ids, str):
-        return ids
+    """'1,2,3' from an iterable of ids (or a single id, or an already joined string).
+
+    None when there are none: a blank id string is never sent (a strict server reads `""` as a
+    missing required field, and no reading makes it mean anything)."""
     if isinstance(ids, int):
         return str(ids)
-    return ",".join(str(int(i)) for i in ids)
+    if ids is None or isinstance(ids, str):
+        return ids or None
+    return ",".join(str(int(i)) for i in ids) or None
 
 
 def phone_strings(numbers) -> list[str]:

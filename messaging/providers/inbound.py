@@ -1,13 +1,14 @@
-"""Inbound messages (WhatsApp users writing to us): store, opt out on a stop keyword, auto-reply.
+"""Inbound messages (SMS and WhatsApp replies): store, opt out / in on a keyword, auto-reply.
 
 MSG91 and most providers post one JSON object per message; the sender, text and id are found
 under the usual names (first match wins), so no per-account mapping is needed for them.
 """
 
-import json
 import logging
+import unicodedata
 import uuid
 
+from messaging import safejson
 from messaging.models import ProviderAccount
 
 from .base import ProviderError, transport_for
@@ -30,9 +31,14 @@ def _first(record: dict, keys) -> str:
 
     for key in keys:
         value = json_path(record, key)
-        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
-            return str(value).strip()
+        # NUL (a JSON \\u0000) cannot be stored by PostgreSQL and means nothing in a message: dropped.
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and (text := strip_nul(str(value))):
+            return text
     return ""
+
+
+def strip_nul(value: str) -> str:
+    return value.replace("\x00", "").strip()
 
 
 def normalise_phone(value: str) -> str:
@@ -41,9 +47,11 @@ def normalise_phone(value: str) -> str:
 
 def parse_inbound(raw: bytes) -> dict:
     try:
-        record = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise Malformed("body is not valid UTF-8 JSON") from None
+        record = safejson.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise Malformed("body is not valid UTF-8") from None
+    except safejson.JSONError as exc:
+        raise Malformed(f"body is {exc}") from None
     if not isinstance(record, dict):
         raise Malformed("body must be a JSON object")
     phone = normalise_phone(_first(record, PHONE_KEYS))
@@ -53,8 +61,25 @@ def parse_inbound(raw: bytes) -> dict:
             "provider_message_id": _first(record, ID_KEYS)[:128]}
 
 
-def is_stop_word(config, text: str) -> bool:
-    return " ".join(text.split()).casefold() in config.stop_words()
+def fold(text: str) -> str:
+    """A reply as keywords are matched: accents, case, punctuation and symbols dropped, spaces
+    collapsed ("  Stop!! " and "stop." are "stop"; "ARRÊT" is "arret")."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    kept = "".join(" " if unicodedata.category(c)[0] in "PSZ" else c for c in decomposed
+                   if unicodedata.category(c) != "Mn")
+    return " ".join(kept.casefold().split())
+
+
+def keyword_kind(text: str, *, optout_words: str, optin_words: str) -> str | None:
+    """"opt_out" or "opt_in" when the whole reply is one of the words (one per line), else None."""
+    folded = fold(text)
+    if not folded:
+        return None
+    if folded in {fold(w) for w in optout_words.splitlines()} - {""}:
+        return "opt_out"
+    if folded in {fold(w) for w in optin_words.splitlines()} - {""}:
+        return "opt_in"
+    return None
 
 
 def auto_reply_send(*, account_id: int, phone: str) -> None:

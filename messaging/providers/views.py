@@ -12,9 +12,10 @@ from django.db import IntegrityError
 from django.shortcuts import get_object_or_404, redirect, render
 
 from messaging.models import GenericProviderConfig, InboundMessage, ProviderAccount, WhatsAppTemplate
+from messaging.permissions import CALLBACK_URLS
 
 from .generic.forms import GenericProviderForm, TestSendForm
-from .generic.presets import PRESETS, preset_choices
+from .generic.presets import preset_choices, preset_values
 from .generic.request import TEMPLATE
 from .generic.services import callback_urls, generic_test_send
 from .whatsapp.forms import TemplateTestForm, WhatsAppTemplateForm
@@ -23,9 +24,15 @@ logger = logging.getLogger(__name__)
 MAX_CALLBACK_BYTES = 1024 * 1024
 
 
-def _staff(request):
-    if not request.user.is_staff:
-        raise PermissionDenied("Only staff can change provider accounts.")
+VIEW = "messaging.view_genericproviderconfig"
+CHANGE = "messaging.change_genericproviderconfig"
+
+
+def _allowed(request, *perms):
+    """Model permissions, not is_staff: a test send uses the stored credentials, so only those
+    who may change the provider can send one."""
+    if not request.user.has_perms(perms):
+        raise PermissionDenied("You do not have permission to do this with HTTP providers.")
 
 
 def _account(pk) -> ProviderAccount:
@@ -34,13 +41,14 @@ def _account(pk) -> ProviderAccount:
 
 
 def generic_list(request):
+    _allowed(request, VIEW)
     accounts = ProviderAccount.objects.filter(kind=ProviderAccount.Kind.GENERIC).select_related("generic")
     return render(request, "providers/list.html", {"accounts": accounts, "presets": preset_choices()})
 
 
 def generic_create(request):
-    _staff(request)
-    preset = PRESETS.get(request.GET.get("preset", ""))
+    _allowed(request, "messaging.add_provideraccount", "messaging.add_genericproviderconfig")
+    preset = preset_values(request.GET.get("preset", ""))
     if request.method == "POST":
         form = GenericProviderForm(request.POST, instance=GenericProviderConfig())
         if form.is_valid():
@@ -54,7 +62,7 @@ def generic_create(request):
 
 
 def generic_edit(request, pk):
-    _staff(request)
+    _allowed(request, CHANGE)
     account = _account(pk)
     if request.method == "POST":
         form = GenericProviderForm(request.POST, instance=account.generic, account=account)
@@ -68,15 +76,17 @@ def generic_edit(request, pk):
 
 
 def generic_detail(request, pk):
+    _allowed(request, VIEW)
     account = _account(pk)
+    urls = callback_urls(account) if request.user.has_perm(CALLBACK_URLS) else None
     return render(request, "providers/detail.html", {
-        "account": account, "config": account.generic, "urls": callback_urls(account),
+        "account": account, "config": account.generic, "urls": urls,
         "status_map": sorted((account.generic.dlr_status_map or {}).items()),
     })
 
 
 def test_send(request, pk):
-    _staff(request)
+    _allowed(request, CHANGE)
     account = _account(pk)
     outcome = None
     if request.method == "POST":
@@ -90,13 +100,14 @@ def test_send(request, pk):
 
 # --- WhatsApp templates ------------------------------------------------------------------------------
 def template_list(request, pk):
+    _allowed(request, "messaging.view_whatsapptemplate")
     account = _account(pk)
     return render(request, "providers/templates.html", {"account": account,
                                                         "templates": account.whatsapp_templates.all()})
 
 
 def template_edit(request, pk, template_pk=None):
-    _staff(request)
+    _allowed(request, "messaging.change_whatsapptemplate" if template_pk else "messaging.add_whatsapptemplate")
     account = _account(pk)
     template = (get_object_or_404(WhatsAppTemplate, pk=template_pk, account=account) if template_pk
                 else WhatsAppTemplate(account=account))
@@ -113,7 +124,7 @@ def template_edit(request, pk, template_pk=None):
 
 
 def template_test(request, pk, template_pk):
-    _staff(request)
+    _allowed(request, CHANGE)
     account = _account(pk)
     template = get_object_or_404(WhatsAppTemplate, pk=template_pk, account=account)
     outcome = None
@@ -126,6 +137,7 @@ def template_test(request, pk, template_pk):
 
 
 def inbound_list(request, pk):
+    _allowed(request, "messaging.view_inboundmessage")
     account = _account(pk)
     received = InboundMessage.objects.filter(account=account)[:200]
     return render(request, "providers/inbound.html", {"account": account, "received": received})

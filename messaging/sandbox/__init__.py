@@ -5,6 +5,12 @@ in-memory state and answers every endpoint of the reference (/work/shared/specs/
 documented envelopes, shapes, validation messages and status codes; it sends DLR, click and
 "DLR to webhook" callbacks from a background thread.
 
+It is as strict as the reference (there is no lenient mode): paths only in the spellings the
+reference shows for each endpoint, `api_key` in the body for /sms and the `apikey` header
+elsewhere, JSON bodies for JSON endpoints, the documented field types and required fields,
+10-15 digit numbers, no invented errors. Where the reference is silent it takes the least
+convenient plausible reading; messaging/messagewhiz/ASSUMPTIONS.md lists each choice.
+
 Modules: `__main__` (CLI), `app` (WSGI app: routing, API key, envelope, faults, request log),
 `web` (routes, request body, call context), `errors` (v3 envelope vs NestJS error bodies),
 `state` (store, ids, list helpers), `validation`, `ids`, `files` (csv/xlsx/xls import & preview),

@@ -1,7 +1,8 @@
 """The WSGI application: routing, API key check, envelope, fault injection and the request log.
 
-API paths are matched case-insensitively and with or without a trailing slash (the reference
-writes `RecipientList` and `recipientList`, `Broadcast/tiny/` and `Broadcast/tiny`).
+API paths are matched exactly: case-sensitively, and with a trailing slash only where the reference
+shows one (`Broadcast/tiny/`). An endpoint whose example and prose spell it differently (the
+reference writes `RecipientList` and `recipientList`) answers under each spelling shown for it.
 """
 
 import itertools
@@ -66,8 +67,9 @@ class SandboxApp:
         self.requests = RequestLog()
         self.routes = Map(
             [Rule(route.path, methods=list(route.methods), endpoint=route) for route in ROUTES],
-            strict_slashes=False,
+            strict_slashes=True,
             merge_slashes=False,
+            redirect_defaults=False,
         )
 
     def reset(self) -> None:
@@ -89,8 +91,7 @@ class SandboxApp:
     def api(self, request: Request) -> Response:
         started = time.perf_counter()
         body = Body.read(request)
-        path = "/" + request.path.strip("/")
-        route, args = self._match(path.lower(), request.method)
+        route, args = self._match(request.path, request.method)
         # Decision: a path or method the API lacks never reaches its handlers, so the web framework
         # answers (404 "Cannot PATCH /api/3/template/1", no v3 envelope), unlike a missing entity.
         style = route.style if route else "nest"
@@ -101,6 +102,8 @@ class SandboxApp:
                 "path": request.path,
                 "query": {key: values[0] if len(values) == 1 else values for key, values in request.args.lists()},
                 **body.for_log(),
+                "content_type": request.mimetype or None,
+                "apikey_header": bool(request.headers.get("apikey")),
                 "apikey_present": bool(request.headers.get("apikey"))
                 or (isinstance(body.json, dict) and bool(body.json.get("api_key"))),
                 "status": None,
@@ -160,9 +163,11 @@ class SandboxApp:
             return self._error(style, ApiError(500, "Internal server error"), started)
 
     def _authorize(self, request: Request, body: Body, route: Route | None) -> None:
-        key = request.headers.get("apikey")
-        if route is not None and route.body_key and isinstance(body.json, dict) and body.json.get("api_key"):
-            key = body.json["api_key"]  # /sms: `api_key` in the body (the header is accepted too)
+        if route is not None and route.body_key:
+            # /sms: `api_key` in the JSON body is the only credential it documents; a header is ignored
+            key = body.json.get("api_key") if isinstance(body.json, dict) else None
+        else:
+            key = request.headers.get("apikey")
         if key not in self.api_keys:
             raise ApiError(401)
 

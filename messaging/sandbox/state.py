@@ -131,10 +131,16 @@ def parse_filter(value: str | None, keys: Iterable[str]) -> list[tuple[str, str]
     return pairs
 
 
+# Decision (the reference is silent on a server-side cap): pages hold at most this many items
+# whatever `limit` asks, and nothing in the answer says a page was shortened, so a client must
+# page on until an empty page rather than stop at the first short one.
+PAGE_CAP = 25
+
+
 def page_params(query, default_limit: int = 10, max_limit: int | None = None) -> tuple[int, int]:
     start = integer(query.get("start", 0), "start", minimum=0)
     limit = integer(query.get("limit", default_limit), "limit", minimum=1, maximum=max_limit)
-    return start, limit
+    return start, min(limit, PAGE_CAP)
 
 
 def enabled_param(query) -> bool:

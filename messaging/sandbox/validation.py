@@ -1,7 +1,11 @@
 """Parsing and validation of request values, with class-validator style messages.
 
-The reference is loose about types (`"sender_id": "23"`, `"enabled": "1"`), so parsing is lenient
-about representation and strict about meaning.
+Where the reference types a field — `(int)`, `(number)`, `(integer)`, `(string)`, `(bool)`,
+`(array)` — the type is enforced exactly (`number`, `id_string`, `flag`, `text`, arrays): `"3"` is not
+an int and `12` is not a string, even where an example slips (`"sender_id": "23"`; the prose
+wins, see specs/README.md). Untyped fields and query parameters, which are strings on the wire,
+are read leniently by `integer` and `parse_bool` (the examples send `enabled` as `true`, `1`
+and `"1"`).
 """
 
 import re
@@ -20,7 +24,6 @@ SENDER_MESSAGE = (
 # Decision: digits may appear in alphanumeric senders (the reference's own sender list has "test2").
 _ALPHA_SENDER = re.compile(r"^(?=.*[A-Za-z'._\-+& ])[A-Za-z0-9'._\-+& ]{1,11}$")
 _NUMERIC_SENDER = re.compile(r"^\d{1,20}$")
-_PHONE_NOISE = re.compile(r"[\s+\-().]")
 
 TRUE_WORDS = {"true", "1", "yes", "on"}
 FALSE_WORDS = {"false", "0", "no", "off"}
@@ -64,6 +67,42 @@ def integer(value: Any, field: str, minimum: int | None = None, maximum: int | N
     return value
 
 
+def number(value: Any, field: str, minimum: int | None = None, maximum: int | None = None) -> int:
+    """A field the reference types (int), (number) or (integer): a JSON integer, never `"3"`."""
+    if isinstance(value, str):
+        raise ApiError(400, f"{field} must be an integer number")
+    return integer(value, field, minimum, maximum)
+
+
+def flag(value: Any, field: str) -> bool:
+    """A field the reference types (bool) or (boolean): JSON true or false."""
+    if not isinstance(value, bool):
+        raise ApiError(400, f"{field} must be a boolean value")
+    return value
+
+
+def id_string(value: Any, field: str) -> list[int]:
+    """A field the reference types (string) of comma separated ids (`"12,13"`): not 12, not [12]."""
+    if value is None:
+        return []
+    if not isinstance(value, str):
+        raise ApiError(400, f"{field} must be a string")
+    return id_list(value, field)
+
+
+def array(value: Any, field: str) -> list:
+    if not isinstance(value, list):
+        raise ApiError(400, f"{field} must be an array")
+    return value
+
+
+def only_fields(body: dict, *allowed: str) -> None:
+    """For the endpoints whose prose says "only one parameter": class-validator's whitelist error."""
+    extra = [f"property {key} should not exist" for key in body if key not in allowed]
+    if extra:
+        raise ApiError(400, extra)
+
+
 def id_list(value: Any, field: str) -> list[int]:
     """`"1,2"`, `1`, `[1, "2"]` → [1, 2]; `""`/None → []."""
     if value is None or value == "":
@@ -96,19 +135,22 @@ def text(value: Any, field: str, max_length: int | None = None, required: bool =
 def string_list(value: Any, field: str) -> list[str]:
     if not isinstance(value, list) or not value:
         raise ApiError(400, f"{field} must be a non-empty array")
-    if not all(isinstance(item, str | int | float) and not isinstance(item, bool) for item in value):
+    if not all(isinstance(item, str) for item in value):
         raise ApiError(400, f"each value in {field} must be a string")
-    return [str(item) for item in value]
+    return list(value)
 
 
 def normalize_phone(value: Any) -> str | None:
-    """International number as digits (10-15 of them), or None when it is not one."""
+    """The number as a digit string when it is 10-15 digits and nothing else (the reference's
+    international form, "18756785619"): no `+`, spaces or separators. Given as a string or a number."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    digits = _PHONE_NOISE.sub("", str(value))
-    return digits if digits.isdigit() and 10 <= len(digits) <= 15 else None
+    if not isinstance(value, int | str):
+        return None
+    digits = str(value)
+    return digits if digits.isascii() and digits.isdigit() and 10 <= len(digits) <= 15 else None
 
 
 def phone(value: Any) -> str:
@@ -153,9 +195,18 @@ def iso_date(value: Any, field: str, required: bool = False) -> str | None:
         if required:
             raise ApiError(400, f"{field} should not be empty")
         return None
-    if not isinstance(value, str) or parse_datetime(value) is None:
+    # "Date and time are expressed according to ISO 8601": not the filter's `06/01/2021 12:00 AM`
+    if not isinstance(value, str) or not _is_iso(value):
         raise ApiError(400, f"{field} must be a valid ISO 8601 date string")
     return value
+
+
+def _is_iso(value: str) -> bool:
+    try:
+        datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
 
 
 def is_url(value: Any) -> bool:
@@ -176,7 +227,7 @@ def url(value: Any, field: str, required: bool = True) -> str | None:
 
 
 def utc_offset(value: Any) -> int:
-    return integer(value, "utc_offset", minimum=-720, maximum=720)
+    return number(value, "utc_offset", minimum=-720, maximum=720)  # "in minutes": a number, typed (int)
 
 
 def require(body: dict, *fields: str) -> None:

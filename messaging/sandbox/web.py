@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Request, Response
 
+from messaging import safejson
+
 from .errors import ApiError
 
 if TYPE_CHECKING:
@@ -19,7 +21,7 @@ FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 @dataclass(frozen=True)
 class Route:
     methods: tuple[str, ...]
-    path: str  # lower case, no trailing slash: requests are matched case-insensitively
+    path: str  # exactly as the reference spells it: requests are matched case-sensitively
     handler: Any
     style: str = "v3"  # "v3": the errorCode envelope; "nest": the NestJS services (/sms, /api/...)
     body_key: bool = False  # /sms: the API key comes in the JSON body as `api_key`
@@ -29,9 +31,13 @@ def routes(style: str = "v3", **defaults):
     """`ROUTES, route = routes()`: a list and a decorator that registers handlers in it."""
     registry: list[Route] = []
 
-    def route(method: str, path: str, **options):
+    def route(method: str, *paths: str, **options):
+        """Register handler under each spelling the reference shows for the endpoint (its example
+        and its prose may differ in casing); no other spelling, casing or trailing slash matches."""
+
         def register(handler):
-            registry.append(Route((method,), path.lower(), handler, **{"style": style, **defaults, **options}))
+            for path in paths:
+                registry.append(Route((method,), path, handler, **{"style": style, **defaults, **options}))
             return handler
 
         return register
@@ -57,8 +63,10 @@ class Body:
         if not data.strip():
             return cls(json={})
         raw = data.decode("utf-8", "replace")
+        if request.mimetype != "application/json":
+            return cls(error="request body must be JSON (Content-Type: application/json)", raw=raw)
         try:
-            return cls(json=json.loads(raw), raw=raw)
+            return cls(json=safejson.loads(raw), raw=raw)
         except ValueError as exc:
             # Express's body-parser wording
             return cls(error=f"Unexpected token in JSON at position {getattr(exc, 'pos', 0)}", raw=raw)
@@ -106,8 +114,9 @@ class Call:
     def json(self) -> dict:
         if self.body.error:
             raise ApiError(400, self.body.error)
-        if self.body.form and not self.body.files:
-            return self.body.form  # a urlencoded form is accepted wherever JSON is
+        if self.body.form or self.body.files:
+            # every JSON endpoint of the reference is shown with a JSON body, never a form
+            raise ApiError(400, "request body must be JSON (Content-Type: application/json)")
         if self.body.json is None:
             return {}
         if not isinstance(self.body.json, dict):

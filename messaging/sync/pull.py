@@ -27,6 +27,7 @@ from .resources import MirrorResource, plain
 
 MISSING_REMOTELY = "Not found in MessageWhiz at the last pull (deleted there?)"
 ALREADY_RUNNING = "Another pull of this kind for this account is running; this one was skipped."
+MAX_CONFIRMED = 200  # rows a pull looks up by name before marking them missing
 STATUS_SECONDS = 7 * 24 * 3600
 # No pull runs longer than its task may (the worker is killed then): a lock or a "queued" or
 # "running" status older than this was left by a pull that was lost.
@@ -94,8 +95,9 @@ def mirror_pull(account, resource: MirrorResource) -> PullSummary:
             obj.synced_at, obj.remote_snapshot = now, snapshot
             to_update.append((obj, member_ids))
 
-    gone = [obj for remote_id, obj in local.items()
-            if remote_id not in remote_items and obj.sync_error != MISSING_REMOTELY]
+    unseen = [obj for remote_id, obj in local.items()
+              if remote_id not in remote_items and obj.sync_error != MISSING_REMOTELY]
+    gone = _confirmed_gone(account, resource, unseen) if unseen else []
     update_fields = ["enabled", "sync_state", "sync_error", "synced_at", "remote_snapshot",
                      *resource.fields, *resource.read_only]
 
@@ -145,6 +147,25 @@ def mirror_pull(account, resource: MirrorResource) -> PullSummary:
                     content.save(obj)
                     model.objects.filter(pk=obj.pk).update(remote_snapshot=resource.snapshot_of(obj))
     return summary
+
+
+def _confirmed_gone(account, resource, candidates: list) -> list:
+    """The rows a complete walk did not meet that a look by name does not find either.
+
+    Paging by offset skips an item when one before it leaves the list during the walk (disabled
+    meanwhile, say); a look by name settles each candidate. Past MAX_CONFIRMED, the rest wait for a
+    later pull: a row is never marked missing on the walk alone."""
+    gone = []
+    try:
+        with MessageWhizClient.from_account(account) as client:
+            for obj in candidates[:MAX_CONFIRMED]:
+                found = any(item.get("id") == obj.remote_id for enabled in (True, False)
+                            for item in resource.call(client, "iter", enabled=enabled, filter={"name": obj.name}))
+                if not found:
+                    gone.append(obj)
+    except MessageWhizError:
+        return []
+    return gone
 
 
 def _save_if_unchanged(obj, fields: list[str]) -> bool:

@@ -1,9 +1,12 @@
 """Make the provider agree with one local mirrored row.
 
 Create (POST) when the row has no remote id, PUT when its pushed fields changed since the last
-sync (also while it is disabled), PATCH (or PUT with `enabled` where the reference has no PATCH)
-to re-enable, DELETE (= disable remotely) when it was disabled locally. Safe to run any number of
-times: a create whose answer was lost is found by name before creating again.
+sync (also while it is disabled), PATCH to re-enable, DELETE (= disable remotely) when it was
+disabled locally. Templates, links and triggers document no way back from DELETE: a template is
+created afresh, a link or trigger (whose id or URL others hold) stays disabled with the reason
+shown. Every enable and disable is read back from the list endpoint; a server that answered
+200 and changed nothing leaves the row failed, saying so. Safe to run any number of times: a
+create whose answer was lost is found by name before creating again.
 """
 
 import logging
@@ -31,6 +34,11 @@ PUSH_OVERDUE = timedelta(minutes=5)
 
 class TransientSyncError(Exception):
     """The push may succeed if tried again later (timeouts, 5xx, 429, lost answers)."""
+
+
+def cannot_reenable(label: str) -> str:
+    return (f"MessageWhiz documents no way to enable a disabled {label} again, so it stays disabled there. "
+            f"Disable it here, or create a new {label}.")
 
 
 def mirror_changed(obj: MirroredModel) -> None:
@@ -94,11 +102,19 @@ def mirror_push(obj: MirroredModel) -> None:
         logger.warning("Push of %s %s refused: %s", resource.key, obj.pk, exc)
         return
 
+    problem = resource.check_remote(obj) if resource.check_remote is not None else ""
+    if problem:
+        content = resource.content_snapshot(obj) if resource.content_snapshot is not None else {}
+        snapshot = {key: value for key, value in snapshot.items() if key not in content}
     read_back = {name: getattr(obj, name) for name in resource.read_only}
     manager = type(obj).objects
     manager.filter(pk=obj.pk).update(
         remote_id=obj.remote_id, remote_snapshot=snapshot, create_attempted_at=None, **read_back
     )
+    if problem:
+        manager.filter(pk=obj.pk).update(sync_state=SyncState.FAILED, sync_error=problem, synced_at=timezone.now())
+        logger.warning("Push of %s %s went through, but: %s", resource.key, obj.pk, problem)
+        return
     # Only if nobody edited the row meanwhile; otherwise their edit's own push is queued.
     manager.filter(pk=obj.pk, revision=revision).update(
         sync_state=SyncState.SYNCED if obj.enabled else SyncState.DISABLED,
@@ -123,6 +139,9 @@ def _push_owner(owner: MirroredModel) -> None:
 def _push(client, resource, obj) -> dict:
     """Send what differs and return the new snapshot of the remote object."""
     previous = obj.remote_snapshot or {}
+    if obj.remote_id is not None and obj.enabled and previous.get("enabled") is False \
+            and resource.reenable == "recreate":
+        obj.remote_id, previous = None, {}  # the disabled remote object is left as it is
     if obj.remote_id is not None:
         try:
             _update(client, resource, obj, previous)
@@ -179,7 +198,11 @@ def _set_remote_id(obj, remote_id: int) -> None:
 
 
 def _update(client, resource, obj, previous: dict) -> None:
-    if obj.enabled and previous.get("enabled") is False:
+    enabling = obj.enabled and previous.get("enabled") is False
+    disabling = not obj.enabled and previous.get("enabled", True)
+    if enabling:
+        if resource.reenable != "patch":
+            raise MessageWhizError(cannot_reenable(obj._meta.verbose_name), permanent=True)
         resource.call(client, "patch", obj.remote_id, enabled=True)
     # Sent while disabled too: the edit must be in MessageWhiz when the object is enabled again.
     if resource.update_remote is not None:
@@ -189,8 +212,20 @@ def _update(client, resource, obj, previous: dict) -> None:
         if any(current[name] != previous.get(name) for name in resource.fields):
             remote = resource.call(client, "update", obj.remote_id, **resource.remote_kwargs(obj))
             _read_back(resource, obj, remote if isinstance(remote, dict) else {})
-    if not obj.enabled and previous.get("enabled", True):
+    if disabling:
         resource.call(client, "disable", obj.remote_id)
+    if enabling or disabling:
+        _check_enabled(client, resource, obj)
+
+
+def _check_enabled(client, resource, obj) -> None:
+    """Read the object back: a 200 is no proof that MessageWhiz enabled or disabled it."""
+    state = "enabled" if obj.enabled else "disabled"
+    for item in resource.call(client, "iter", enabled=obj.enabled, filter={"name": obj.name}):
+        if item.get("id") == obj.remote_id:
+            return
+    raise MessageWhizError(f"MessageWhiz accepted the change but does not list the {obj._meta.verbose_name} "
+                           f"as {state} when read back", permanent=True)
 
 
 def _read_back(resource, obj, remote: dict) -> None:
@@ -205,7 +240,7 @@ def _find_created(client, resource, obj) -> dict | None:
     known = set(
         type(obj).objects.filter(account=obj.account, remote_id__isnull=False).values_list("remote_id", flat=True)
     )
-    for item in resource.call(client, "list", filter={"name": obj.name}, limit=100):
+    for item in resource.call(client, "iter", filter={"name": obj.name}):
         if item.get("name") == obj.name and item["id"] not in known:
             return item
     return None

@@ -55,6 +55,15 @@ class MirrorResource:
     after_pull: Callable | None = None
     # (obj) -> the row whose push creates this one (a link imported into a link list), or None.
     created_by: Callable | None = None
+    # How a remotely disabled object is enabled again: "patch" (PATCH {"enabled": true}, as the
+    # reference documents for most), "recreate" (nothing documented: a new remote object takes its
+    # place, the old one stays disabled there), or "" (nothing documented, and a new object would not
+    # be the same one: the push says so on the row).
+    reenable: str = "patch"
+    # (obj) -> why the provider's copy is not ours after a push that went through ("" if it is): a
+    # list whose upload MessageWhiz took only in part. The row is then failed with that reason, and
+    # its content left out of the snapshot, so the next push sends the content whole again.
+    check_remote: Callable | None = None
 
     def call(self, client, action: str, *args, **kwargs):
         action = self.renamed.get(action, action)

@@ -25,3 +25,49 @@
   document.addEventListener("change", (event) => { if (event.target.name === "when") update(); });
   document.addEventListener("DOMContentLoaded", update);
 })();
+
+// Show only the fields that apply to the chosen account and broadcast type. Without JavaScript
+// every field shows, and the server checks the same rules either way; a field with an error
+// always shows.
+(function () {
+  const SMART = "12", SINGLE = "10";
+  const RULES = {
+    campaign: (s) => s.kind === "messagewhiz",
+    senders: (s) => s.kind === "messagewhiz",
+    sender_lists: (s) => s.kind === "messagewhiz",
+    template: (s) => s.kind !== "whatsapp",
+    whatsapp_template: (s) => s.kind === "whatsapp",
+    recipient: (s) => s.type === SINGLE,
+    recipient_lists: (s) => s.type !== SINGLE,
+    unsubscribe_lists: (s) => s.type !== SINGLE,
+  };
+
+  function state() {
+    const account = document.getElementById("id_account");
+    const kinds = account && account.dataset.accountKinds ? JSON.parse(account.dataset.accountKinds) : {};
+    // No account chosen: the server treats it as MessageWhiz.
+    const kind = kinds[account && account.value] || "messagewhiz";
+    const type = document.getElementById("id_type");
+    return { kind: kind === "generic" ? "sms" : kind, type: type ? type.value : "" };
+  }
+
+  function show(node, visible) {
+    if (node) node.hidden = !visible && !node.querySelector(".error");
+  }
+
+  function update() {
+    const s = state();
+    for (const [name, applies] of Object.entries(RULES)) show(document.getElementById(`field-${name}`), applies(s));
+    const messagewhiz = s.kind === "messagewhiz";
+    show(document.getElementById("smart-settings"), messagewhiz && s.type === SMART);
+    const smart = document.querySelector(`#id_type option[value="${SMART}"]`);
+    if (smart) smart.disabled = !messagewhiz;
+    const trigger = document.querySelector("input[name=when][value=trigger]");
+    if (trigger) show(trigger.closest("label"), messagewhiz);
+  }
+
+  document.addEventListener("change", (event) => {
+    if (event.target.id === "id_account" || event.target.id === "id_type") update();
+  });
+  document.addEventListener("DOMContentLoaded", update);
+})();

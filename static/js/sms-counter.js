@@ -116,15 +116,19 @@
     return { encoding: gsm ? GSM7 : UCS2, length, parts, perPart, remaining, ucs2Chars };
   }
 
-  // A token as campaigns/rendering.py reads it: {{name}} or {{name:ID}}, ASCII spaces allowed inside.
-  const TOKEN = /\{\{[ \t\n\r\f\v]*(\w+)[ \t\n\r\f\v]*(?::[ \t\n\r\f\v]*(\d+)[ \t\n\r\f\v]*)?\}\}/g;
+  // A token as campaigns/rendering.py reads it: {{name}}, {{name:ID}} or a field with a fallback,
+  // {{first_name|there}}; ASCII spaces allowed inside.
+  const TOKEN = /\{\{[ \t\n\r\f\v]*(\w+)[ \t\n\r\f\v]*(?::[ \t\n\r\f\v]*(\d+)[ \t\n\r\f\v]*|\|([^{}]*))?\}\}/g;
 
   // values: token name -> text; "name:*" for any id (links), "name:ID" for one id (spinners).
   // Tokens not in values (misspelt, unknown ids) are left as written: the review page flags them.
+  // A fallback counts when it is longer than the typical value: some recipients get it instead.
   function fillTokens(text, values) {
-    return text.replace(TOKEN, (token, name, id) => {
+    return text.replace(TOKEN, (token, name, id, fallback) => {
       const value = id === undefined ? values[name] : values[`${name}:${Number(id)}`] ?? values[`${name}:*`];
-      return typeof value === "string" ? value : token;
+      if (typeof value !== "string") return token;
+      const other = fallback === undefined ? "" : fallback.trim();
+      return other.length > value.length ? other : value;
     });
   }
 
@@ -148,8 +152,17 @@
     const encoding = result.encoding === UCS2 ? "UCS-2 (Unicode)" : GSM7;
     const summary = doc.createElement("span");
     const typical = filled !== textarea.value ? " · tokens at typical lengths" : "";
-    summary.textContent = `${result.length} characters · ${result.parts} ${partsLabel} · ${encoding}${typical}`;
+    // "left in this part": how much more fits before the text costs another part.
+    const left = `${result.remaining} left in this part`;
+    summary.textContent = `${result.length} characters · ${result.parts} ${partsLabel} · ${left} · ${encoding}${typical}`;
     const nodes = [summary];
+    const maxParts = Number(textarea.dataset.maxParts || 0);
+    if (maxParts && result.parts > maxParts) {
+      const over = doc.createElement("strong");
+      over.className = "error";
+      over.textContent = ` — over the limit of ${maxParts} parts: shorten it`;
+      nodes.push(over);
+    }
     if (result.ucs2Chars.length) {
       const culprits = doc.createElement("span");
       culprits.append(" — Unicode because of: ");

@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 
 from campaigns.models import Broadcast, Campaign, Message
 from campaigns.selectors import broadcast_messages, messages_in_index_order
+from campaigns.states import broadcast_transition
 from messaging.models import GenericProviderConfig, ProviderAccount
 
 from .test_sending import run_task
@@ -45,13 +46,13 @@ def test_messages_filter_and_exports(admin_client, make_broadcast, sandbox):
     csv_body = b"".join(admin_client.get(
         reverse("campaigns:broadcast_export", args=[broadcast.pk, "csv"]) + "?status=delivered").streaming_content)
     lines = csv_body.decode("utf-8-sig").splitlines()
-    assert lines[0].startswith("phone,status")
+    assert lines[0].startswith("phone,name,sender,text,status")
     assert len(lines) == 2 and "'=cmd|x" in lines[1]
     xlsx = admin_client.get(reverse("campaigns:broadcast_export", args=[broadcast.pk, "xlsx"]) + "?phone=38050123456")
     assert xlsx.status_code == 200
     assert xlsx["Content-Disposition"] == f'attachment; filename="broadcast-{broadcast.pk}-messages.xlsx"'
     sheet = load_workbook(io.BytesIO(b"".join(xlsx.streaming_content))).active
-    rows = [row[:2] for row in sheet.iter_rows(values_only=True)]
+    rows = [(row[0], row[4]) for row in sheet.iter_rows(values_only=True)]
     assert rows == [("phone", "status"), ("380501234567", "submitted"), ("380501234568", "delivered"),
                     ("380501234569", "submitted")]
     assert admin_client.get(reverse("campaigns:broadcast_export", args=[broadcast.pk, "exe"])).status_code == 404
@@ -161,3 +162,46 @@ def test_a_page_of_messages_is_read_from_the_index_without_sorting(make_broadcas
         with messages_in_index_order():
             plan = broadcast_messages(broadcast, status=status, phone=phone)[:50].explain()
         assert "Sort" not in plan and "Index" in plan, plan
+
+
+def test_message_exports_carry_name_sender_text_and_typed_cells(admin_client, make_broadcast, sandbox, audience,
+                                                                settings):
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    settings.TIME_ZONE = "Europe/Kyiv"
+    audience["list"].recipients.filter(phone="380501234567").update(first_name="Olena", last_name="Kovalenko",
+                                                                    custom="=HYPERLINK(1)")
+    broadcast = run_task(make_broadcast(body="{{custom}} Hi {{first_name}}"))
+    Message.objects.filter(broadcast=broadcast, phone="380501234567").update(
+        price=Decimal("0.0123"), status="delivered", status_at=datetime(2031, 7, 6, 7, 0, tzinfo=UTC))
+    xlsx = admin_client.get(reverse("campaigns:broadcast_export", args=[broadcast.pk, "xlsx"]))
+    sheet = load_workbook(io.BytesIO(b"".join(xlsx.streaming_content))).active
+    header, olena, *_ = sheet.iter_rows(values_only=True)
+    row = dict(zip(header, olena, strict=True))
+    assert header[:4] == ("phone", "name", "sender", "text")
+    assert (row["name"], row["sender"], row["text"]) == ("Olena Kovalenko", "ShopCo", "'=HYPERLINK(1) Hi Olena")
+    assert row["price"] == pytest.approx(0.0123)  # a number, not text
+    assert row["status_at (Europe/Kyiv)"] == datetime(2031, 7, 6, 10, 0)  # an Excel date, Kyiv's wall clock
+    assert isinstance(row["submitted_at (Europe/Kyiv)"], datetime)
+    csv_body = b"".join(admin_client.get(
+        reverse("campaigns:broadcast_export", args=[broadcast.pk, "csv"])).streaming_content).decode("utf-8-sig")
+    assert "380501234567,Olena Kovalenko,ShopCo,'=HYPERLINK(1) Hi Olena,delivered" in csv_body
+
+
+def test_the_polling_refreshes_badge_timeline_and_messages_until_final(admin_client, make_broadcast, sandbox):
+    broadcast = run_task(make_broadcast())
+    Message.objects.filter(broadcast=broadcast, phone="380501234567").update(status="delivered", price="3.3600")
+    Broadcast.objects.filter(pk=broadcast.pk).update(cost="8715.8400")
+    url = reverse("campaigns:broadcast_figures", args=[broadcast.pk])
+    live = admin_client.get(url, {"status": "delivered", "page": "1"}).content.decode()
+    assert 'id="state-badge" hx-swap-oob="true"' in live and ">Submitted</span>" in live
+    assert 'id="timeline" hx-swap-oob="true"' in live and "Accepted by MessageWhiz" in live
+    assert 'id="message-table" hx-swap-oob="true"' in live and "380501234567" in live
+    assert "380501234568" not in live  # the table's own filter is kept
+    assert f'hx-get="{url}?status=delivered&amp;page=1"' in live
+    assert "8,715.84 EUR" in live and "3.36 EUR" in live  # costs carry the account's currency
+    broadcast.refresh_from_db()
+    broadcast_transition(broadcast, Broadcast.State.COMPLETED, reason="All reports in")
+    live = admin_client.get(url).content.decode()
+    assert "hx-get" not in live and ">Completed</span>" in live and "All reports in" in live

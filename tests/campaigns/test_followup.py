@@ -1,8 +1,15 @@
-"""Submitted broadcasts are followed until MessageWhiz reports them final."""
+"""Submitted broadcasts are followed until MessageWhiz's figures say no report is still expected.
+
+The sandbox reports `state` as opaque values that change from one look to the next (2 while sending,
+never 2 once done), as the reference never says what they mean."""
 
 import time
+from datetime import timedelta
 
-from campaigns.followup import broadcasts_refresh
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.followup import REPORTS_STALE_AFTER, broadcasts_refresh
 from campaigns.models import Broadcast
 
 from .test_sending import run_task
@@ -48,7 +55,7 @@ def test_a_smart_broadcast_stays_open_until_no_recipient_is_left(make_broadcast,
     deliver_everything(sandbox)
     assert broadcasts_refresh(account=mw_account) == 0  # its first segment is done; one recipient is left
     broadcast.refresh_from_db()
-    assert (broadcast.state, broadcast.remote_state) == (Broadcast.State.SUBMITTED, 2)
+    assert broadcast.state == Broadcast.State.SUBMITTED
     assert broadcast.provider_report["conversion"]["recipientCount"] == 2
 
     segment_continue(broadcast, size=1, body="Last call", senders=[audience["sender"]])
@@ -92,3 +99,56 @@ def test_a_trigger_broadcast_completes_after_its_trigger_fired(make_broadcast, s
     assert broadcasts_refresh(account=mw_account) == 1
     broadcast.refresh_from_db()
     assert broadcast.state == Broadcast.State.COMPLETED
+
+
+def test_state_2_while_reports_are_still_expected_does_not_complete(make_broadcast, sandbox, mw_account,
+                                                                     admin_client):
+    """2 was the sandbox's invented "done": the sandbox now reports it while messages are in flight."""
+    sandbox.callbacks(delay_ms=60_000)
+    broadcast = run_task(make_broadcast())  # sent, no delivery report yet
+    assert broadcasts_refresh(account=mw_account) == 0
+    broadcast.refresh_from_db()
+    assert (broadcast.state, broadcast.remote_state) == (Broadcast.State.SUBMITTED, "2")
+    assert broadcast.provider_report["delivery"]["sent"] == 3
+    page = admin_client.get(reverse("campaigns:broadcast_detail", args=[broadcast.pk])).content.decode()
+    assert "its state there: “2” (a value the reference does not explain)" in page
+
+
+def test_completes_by_its_figures_whatever_state_values_come(make_broadcast, sandbox, mw_account):
+    sandbox.callbacks(delay_ms=0, statuses={"DELIVRD": 1.0})
+    broadcast = run_task(make_broadcast())
+    deliver_everything(sandbox)
+    assert broadcasts_refresh(account=mw_account) == 1  # state 5 this time: a value nobody told us about
+    broadcast.refresh_from_db()
+    assert broadcast.state == Broadcast.State.COMPLETED
+    assert broadcast.remote_state == "5" and broadcast.provider_report["states_seen"] == [5]
+    assert broadcast.events.last().reason == "MessageWhiz reports a final status for all 3 messages"
+
+
+def test_a_broadcast_whose_reports_stop_coming_completes_with_a_note(make_broadcast, sandbox, mw_account):
+    sandbox.callbacks(delay_ms=3_600_000)  # sent, and the reports never come
+    broadcast = run_task(make_broadcast())
+    assert broadcasts_refresh(account=mw_account) == 0
+    broadcast.refresh_from_db()
+
+    # Nothing has moved since the send, for longer than reports take.
+    long_ago = timezone.now() - REPORTS_STALE_AFTER - timedelta(minutes=1)
+    report = {**broadcast.provider_report, "changed_at": long_ago.isoformat()}
+    Broadcast.objects.filter(pk=broadcast.pk).update(submitted_at=long_ago, provider_report=report)
+    assert broadcasts_refresh(account=mw_account) == 1
+    broadcast.refresh_from_db()
+    assert broadcast.state == Broadcast.State.COMPLETED
+    assert broadcast.events.last().reason == (
+        "No new delivery reports for 72 hours: 0 of 3 messages have a final status, the rest never reported one")
+
+
+def test_new_figures_restart_the_quiet_clock(make_broadcast, sandbox, mw_account):
+    sandbox.callbacks(delay_ms=3_600_000)
+    broadcast = run_task(make_broadcast())
+    long_ago = timezone.now() - REPORTS_STALE_AFTER - timedelta(minutes=1)
+    Broadcast.objects.filter(pk=broadcast.pk).update(submitted_at=long_ago, provider_report={
+        "figures": {"delivery": {}, "reached": 0, "ours": 0}, "changed_at": long_ago.isoformat()})
+    # The last look saw nothing; now MessageWhiz reports the messages sent: the figures moved.
+    assert broadcasts_refresh(account=mw_account) == 0
+    broadcast.refresh_from_db()
+    assert broadcast.state == Broadcast.State.SUBMITTED

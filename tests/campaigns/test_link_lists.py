@@ -34,7 +34,7 @@ def test_import_csv_creates_list_and_links_remotely(mw_account, sandbox, tmp_pat
     assert link_list.sync_state == SyncState.SYNCED, link_list.sync_error
     remote = sandbox.state("link_lists")[0]
     remote_urls = {link["url"] for link in sandbox.state("links") if link["id"] in remote["link_ids"]}
-    assert remote_urls == {"https://shop.example.com", "https://blog.example.com/x"}
+    assert remote_urls == {"https://shop.example.com/", "https://blog.example.com/x"}  # stored normalised
     assert set(Link.objects.values_list("sync_state", flat=True)) == {SyncState.SYNCED}
 
 
@@ -118,8 +118,36 @@ def test_import_goes_in_one_request_and_links_get_their_ids(mw_account, sandbox,
     assert sandbox.requests(method="POST", path=r"(?i)/api/3/link$") == []  # no link one by one
     remote = remote_links_of(sandbox, link_list)
     local = list(link_list.links.order_by("pk"))
-    assert [(link.remote_id, link.url, link.sync_state) for link in local] == [
+    assert [(link.remote_id, link.url + "/", link.sync_state) for link in local] == [
         (item["id"], item["url"], SyncState.SYNCED) for item in remote]
+
+
+def test_links_the_server_stores_under_another_url_are_matched_by_order_and_never_duplicated(
+        mw_account, sandbox, django_capture_on_commit_callbacks):
+    """The sandbox normalises URLs made through links/bulk (host lower case, no default port, a
+    trailing slash): matching by the URL sent found none of them, and every push made them again."""
+    from campaigns.link_lists import link_list_add_new_links
+
+    urls = ["HTTPS://Shop.Example.COM:443", "https://shop.example.com", "http://Blog.example.com:80?a=1"]
+    link_list = LinkList.objects.create(account=mw_account, name="Rotate")
+    with django_capture_on_commit_callbacks() as queued:
+        link_list_add_new_links(account=mw_account, links=[("Shop", u) for u in urls], link_list=link_list)
+    run_pushes(queued)
+
+    link_list.refresh_from_db()
+    assert link_list.sync_state == SyncState.SYNCED, link_list.sync_error
+    remote = remote_links_of(sandbox, link_list)
+    assert [item["url"] for item in remote] == [
+        "https://shop.example.com/", "https://shop.example.com/", "http://blog.example.com/?a=1"]
+    local = list(link_list.links.order_by("pk"))
+    assert [(link.url, link.remote_id, link.sync_state) for link in local] == [
+        (url, item["id"], SyncState.SYNCED) for url, item in zip(urls, remote, strict=True)]
+
+    with django_capture_on_commit_callbacks() as queued:
+        mirror_changed(link_list)
+    run_pushes(queued)
+    assert len(sandbox.state("links")) == 3
+    assert len(sandbox.requests(method="POST", path="(?i)/links/bulk$")) == 1
 
 
 def test_a_link_pushed_on_its_own_is_left_to_its_list(mw_account, sandbox, django_capture_on_commit_callbacks):

@@ -110,7 +110,8 @@ def test_json_api_send_and_verify(client, mw_account, sandbox, audience, admin_u
     _, key = ApiToken.issue(name="CRM", user=admin_user)
     auth = {"Authorization": f"Bearer {key}"}
     response = client.post(reverse("campaigns:api_otp_send"),
-                           {"phone": PHONE, "sender": "ShopCo", "message": "Code {{verification_code}}"},
+                           {"phone": PHONE, "sender": "ShopCo", "message": "Code {{verification_code}}",
+                            "campaign": audience["campaign"].pk},
                            content_type="application/json", headers=auth)
     assert response.status_code == 200, response.content
     assert Broadcast.objects.get(pk=response.json()["broadcast"]).created_by == admin_user
@@ -131,7 +132,8 @@ def test_json_api_explains_bad_requests(client, mw_account, audience, admin_user
 
 def test_dashboard_page_sends_a_code(admin_client, mw_account, sandbox, audience):
     response = admin_client.post(reverse("campaigns:otp"), {
-        "send-sender": audience["sender"].pk, "send-phone": PHONE, "send-message": "Code {{verification_code}}",
+        "send-sender": audience["sender"].pk, "send-campaign": audience["campaign"].pk,
+        "send-phone": PHONE, "send-message": "Code {{verification_code}}",
     })
     assert response.status_code == 302
     assert sandbox.state("otps")

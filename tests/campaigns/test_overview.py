@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from campaigns.models import Broadcast, Template
 from messaging.mirror import SyncState
+from messaging.models import ProviderAccount
 from messaging.tasks import heartbeat
 from recipients.models import RecipientList, UnsubscribeList
 
@@ -46,3 +47,43 @@ def test_lists_and_sync_problems_link_to_their_pages(admin_client, mw_account):
     assert f'<a href="{reverse("recipients:list_detail", args=["recipients", customers.pk])}">Customers</a>' in page
     assert f'<a href="{reverse("recipients:list_detail", args=["unsubscribes", opt_outs.pk])}">Opt-outs</a>' in page
     assert "Unsubscribe list not found" in page
+
+
+def test_failures_are_counted_alike_on_every_page(admin_client, make_broadcast):
+    """Refused, undelivered, expired and rejected messages are all "failed or undelivered", on the
+    overview, the campaign and the broadcast alike; unknown ones are not (yet)."""
+    broadcast = make_broadcast()
+    Broadcast.objects.filter(pk=broadcast.pk).update(state="completed", sent=20, delivered=8, failed=1, undelivered=4,
+                                                     expired=2, rejected=3, unknown=2, submitted_at=timezone.now())
+    stat = '<span class="stat-value">10</span><span class="stat-label">Failed</span>'
+    for url in (reverse("home"), reverse("campaigns:campaign_detail", args=[broadcast.campaign_id]),
+                reverse("campaigns:broadcast_detail", args=[broadcast.pk])):
+        assert stat in admin_client.get(url).content.decode(), url
+
+
+def test_overview_has_a_daily_trend_that_adds_up_to_its_totals(admin_client, make_broadcast):
+    for name, days_ago, sent in (("Today", 0, 10), ("Three days ago", 3, 30), ("Long ago", 40, 99)):
+        broadcast = make_broadcast(name=name)
+        Broadcast.objects.filter(pk=broadcast.pk).update(state="completed", sent=sent, delivered=sent - 2, failed=2,
+                                                         submitted_at=timezone.now() - timedelta(days=days_ago))
+    response = admin_client.get(reverse("home"))
+    trend = response.context["trend"]
+    assert [day["day"] for day in trend][-1] == timezone.localdate().isoformat()
+    assert len(trend) == 8  # seven days back, the first one in part
+    assert sum(day["sent"] for day in trend) == response.context["totals"]["sent"] == 40
+    assert sum(day["failed"] for day in trend) == 4
+    by_day = {day["day"]: day for day in trend}
+    assert by_day[(timezone.localdate() - timedelta(days=3)).isoformat()]["delivered"] == 28
+    page = response.content.decode()
+    assert 'id="trend-chart"' in page and 'id="trend-data"' in page and "chart-4.6.1.umd.min.js" in page
+
+
+def test_overview_cost_carries_the_currency_unless_accounts_bill_in_several(admin_client, make_broadcast, mw_account):
+    sent = make_broadcast(name="Recent")
+    Broadcast.objects.filter(pk=sent.pk).update(state="submitted", sent=3, cost="8715.8400",
+                                                submitted_at=timezone.now())
+    assert '<span class="stat-value">8,715.84 EUR</span>' in admin_client.get(reverse("home")).content.decode()
+    other = ProviderAccount.objects.create(name="Dollars", kind=ProviderAccount.Kind.GENERIC, currency="USD")
+    Broadcast.objects.create(account=other, name="US", state="submitted", cost="1", submitted_at=timezone.now())
+    page = admin_client.get(reverse("home")).content.decode()
+    assert "8716.84" in page and "in several currencies" in page

@@ -230,3 +230,16 @@ def test_many_renders_compile_once(monkeypatch):
     assert len(scans) == 1
     assert sum(distribution.values()) == 20_000
     assert set(distribution) == {1}
+
+
+def test_a_field_token_falls_back_when_the_field_is_empty():
+    body = "Hi {{first_name|there}}, {{ custom | your city }}!"
+    assert rendering.render(body, {"first_name": "", "custom": None}) == "Hi there, your city!"
+    assert rendering.render(body, {"first_name": "Ann", "custom": "Kyiv"}) == "Hi Ann, Kyiv!"
+    assert rendering.check(body, links={}, link_lists={}, spinners={}) == []
+    [problem] = rendering.check("{{link|x}}", links={}, link_lists={}, spinners={})
+    assert "only recipient fields" in problem.message
+    [problem] = rendering.check("Hi {{first_name|there}}", links={}, link_lists={}, spinners={},
+                                provider_renders=True)
+    assert problem.severity == rendering.ERROR and "has no fallbacks" in problem.message
+    assert rendering.fill_fallbacks("Hi {{first_name|there}} {{link:3}}", {}) == "Hi there {{link:3}}"

@@ -142,7 +142,23 @@ def test_scheduled_send_converts_local_time_to_send_date_and_offset(make_broadca
     run_task(broadcast)
     body = submitted_body(sandbox)
     assert body["send_date"] == "2027-07-06T07:00:00.000Z"  # 10:00 in Kyiv in summer is UTC+3
-    assert body["utc_offset"] == 180
+    # The sandbox reads send_date as local time in utc_offset: with 180 it started at 04:00 UTC.
+    assert body["utc_offset"] == 0
+    assert sandbox.state("segments")[-1]["send_time"] == "2027-07-06 07:00:00"
+
+
+def test_ctr_expiry_means_the_same_instant_however_messagewhiz_reads_it(make_broadcast, sandbox):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    kyiv = ZoneInfo("Europe/Kyiv")
+    expires = datetime(2027, 7, 8, 18, 0, tzinfo=kyiv)
+    run_task(make_broadcast(type=Broadcast.Type.SMART, eb_type="CTR", first_segment_size=2, next_segment_size=1,
+                            conversion_threshold=50, exp_date=expires,
+                            send_at=datetime(2027, 7, 6, 10, 0, tzinfo=kyiv), time_zone="Europe/Kyiv"))
+    body = submitted_body(sandbox)
+    assert (body["exp_date"], body["utc_offset"]) == ("2027-07-08 15:00:00", 0)
+    assert sandbox.state("broadcasts")[-1]["expires_at"] == expires.timestamp()
 
 
 def test_missing_pieces_are_reported_and_nothing_is_sent(make_broadcast, sandbox, audience):
@@ -388,3 +404,17 @@ def test_reports_that_came_before_the_messages_are_applied_when_they_are_made(
     assert (broadcast.sent, broadcast.delivered) == (3, 3)
     assert set(Message.objects.filter(broadcast=broadcast).values_list("status", flat=True)) == {"delivered"}
     assert not CallbackEvent.objects.filter(applied_at__isnull=True).exists()
+
+
+def test_a_trigger_messagewhiz_keeps_disabled_is_refused_before_sending(make_broadcast, sandbox, mw_account, mw):
+    from campaigns.models import Trigger
+    from messaging.mirror import SyncState
+    from messaging.sync.push import cannot_reenable
+
+    remote_id = mw.trigger_create(name="Landed")["id"]
+    trigger = Trigger.objects.create(account=mw_account, name="Landed", remote_id=remote_id,
+                                     sync_state=SyncState.FAILED, sync_error=cannot_reenable("trigger"))
+    broadcast = make_broadcast(trigger=trigger)
+    with pytest.raises(SubmissionProblem, match="Trigger “Landed” is disabled in MessageWhiz"):
+        broadcast_submit(broadcast)
+    assert posts(sandbox) == []

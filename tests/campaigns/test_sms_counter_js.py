@@ -133,3 +133,10 @@ def test_browser_counter_counts_tokens_as_the_estimate_renders_them():
                                                     "values": typical_token_values({})})["tokens"][0]
     assert (first_name["length"], link["length"]) == (len(TYPICAL_RECIPIENT["first_name"]), len(rendering.SHORT_LINK))
     assert node["tokens"][4]["encoding"] == "UCS-2"  # the spinner's longest word is Cyrillic
+
+
+def test_browser_counter_counts_a_fallback_where_it_is_longer_than_the_typical_value():
+    values = typical_token_values({})  # a typical first name: "Alexandra", 9 characters
+    texts = ["Hi {{first_name|there}}", "Hi {{ first_name | dear valued customer }}"]
+    node = run_node({"corpus": [], "sweep": [], "tokens": texts, "values": values})
+    assert [t["length"] for t in node["tokens"]] == [3 + 9, 3 + len("dear valued customer")]

@@ -47,3 +47,16 @@ def test_the_menu_marks_only_the_section_of_the_page(admin_client, db):
                          (reverse("campaigns:compose"), "Broadcasts"), (reverse("home"), "Overview")):
         menu = admin_client.get(url).content.decode().split('<nav aria-label="Main">')[1].split("</nav>")[0]
         assert re.findall(r'<a href="[^"]*" aria-current="page">([^<]+)</a>', menu) == [section], url
+
+
+EMPTY_STATES = re.compile(r'<section class="card empty">.*?</section>|<div class="empty">.*?</div>', re.DOTALL)
+
+
+@pytest.mark.parametrize("name", [*LIST_PAGES, "campaigns:broadcast_list", "providers:list", "recipients:list_index"])
+def test_every_empty_state_offers_a_way_forward(admin_client, mw_account, name):
+    """An empty page says what to do next and has the button that does it."""
+    page = admin_client.get(reverse(name)).content.decode()
+    cards = EMPTY_STATES.findall(page)
+    assert cards or name == "messaging:account_list"  # that one lists mw_account
+    for card in cards:
+        assert re.search(r'<a class="button[^"]*" href="/', card), card

@@ -66,3 +66,39 @@ def test_rotating_the_token_changes_it(account):
 def test_repr_does_not_leak_the_key(account):
     assert SECRET not in repr(account)
     assert SECRET not in str(account)
+
+
+def test_a_new_base_url_host_needs_the_key_again(admin_client, account):
+    url = reverse("admin:messaging_provideraccount_change", args=[account.pk])
+    moved = {"name": "Main", "kind": "messagewhiz", "base_url": "https://collector.example.net", "api_key": "",
+             "is_active": "on"}
+    page = admin_client.post(url, moved)
+    assert page.status_code == 200
+    assert "enter the API key again" in page.content.decode()
+    account.refresh_from_db()
+    assert account.base_url == "https://sms.messagewhiz.com" and account.api_key == SECRET
+
+    assert admin_client.post(url, {**moved, "api_key": "mw-new-key"}).status_code == 302
+    account.refresh_from_db()
+    assert account.base_url == "https://collector.example.net" and account.api_key == "mw-new-key"
+
+
+@pytest.mark.parametrize(("base_url", "error"), [
+    ("http://127.0.0.1:5432", "non-public address"), ("http://169.254.169.254", "non-public address"),
+    ("http://[::1]", "non-public address"), ("http://0x7f000001", "Enter a valid URL"),
+])
+def test_base_url_may_not_reach_internal_addresses(admin_client, account, settings, base_url, error):
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = False
+    page = admin_client.post(reverse("admin:messaging_provideraccount_change", args=[account.pk]),
+                             {"name": "Main", "kind": "messagewhiz", "base_url": base_url, "api_key": "k",
+                              "is_active": "on"})
+    assert page.status_code == 200
+    assert error in page.content.decode()
+    account.refresh_from_db()
+    assert account.base_url == "https://sms.messagewhiz.com"
+
+
+def test_staff_without_permissions_cannot_open_provider_accounts_in_the_admin(client, django_user_model, account):
+    client.force_login(django_user_model.objects.create_user("staff", password="pw", is_staff=True))
+    assert client.get(reverse("admin:messaging_provideraccount_change", args=[account.pk])).status_code == 403
+    assert client.get(reverse("admin:messaging_genericproviderconfig_changelist")).status_code == 403

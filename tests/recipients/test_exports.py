@@ -133,3 +133,15 @@ def test_rejected_rows_report_opens_in_excel_with_formulas_inert(write_csv, run_
     assert lines[0] == "row,column,value,reason"
     assert lines[1].startswith('2,phone_number,"\'=HYPERLINK(""http://evil.example"")",')
     assert lines[2].startswith("3,phone_number,'@SUM(1),")
+
+
+def test_numbers_get_no_apostrophe_in_csv_or_xlsx(make_list):
+    recipient_list = make_list(phones=[])
+    Recipient.objects.create(recipient_list=recipient_list, phone="380501234567", custom="+380 50 765 43 21",
+                             custom1="-12.5", custom2="+1+1")
+    body = text_of(recipient_list_export_csv(recipient_list=recipient_list))
+    assert body.split("\n")[1] == '"380501234567";"+380 50 765 43 21";"-12.5";"\'+1+1"'
+    output = io.BytesIO()
+    recipient_list_export_xlsx(recipient_list=recipient_list, output=output)
+    sheet = load_workbook(io.BytesIO(output.getvalue())).active
+    assert [cell.value for cell in sheet[2]] == ["380501234567", "+380 50 765 43 21", "-12.5", "'+1+1"]

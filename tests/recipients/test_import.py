@@ -43,7 +43,7 @@ def test_import_creates_the_list_and_reports_in_messagewhiz_terms(write_csv, run
     assert report_rows(job) == [
         {"row": "4", "column": "phone_number", "value": "not a number", "reason": "not a phone number"},
         {"row": "5", "column": "phone_number", "value": "380501234567",
-         "reason": "duplicate: appears earlier in the file"},
+         "reason": "duplicate: repeats row 2"},
     ]
     assert job.rejects_count == 2
 
@@ -118,7 +118,7 @@ def test_append_skips_numbers_already_in_the_list(write_csv, run_import, make_li
     recipient_list.refresh_from_db()
     assert recipient_list.recipient_count == 3
     assert [row["reason"] for row in report_rows(job)] == [
-        "duplicate: already in the list", "duplicate: appears earlier in the file",
+        "duplicate: already in the list", "duplicate: repeats row 3",
     ]
 
 

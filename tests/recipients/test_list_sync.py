@@ -215,3 +215,65 @@ def test_unsubscribe_list_round_trip(mw_account, sandbox):
     assert added["json"] == {"numbers": ["380501234568"]}
     remote = next(u for u in sandbox.state("unsubscribe_lists") if u["id"] == unsubscribes.remote_id)
     assert sorted(str(n) for n in remote["numbers"]) == ["380501234567", "380501234568"]
+
+
+def test_upload_is_comma_csv_with_the_mapping_and_its_counts_are_shown(mw_account, sandbox, admin_client):
+    """The sandbox reads RFC 4180 comma CSV only: the old semicolon upload stored
+    `380501112233";"Anna` and the like as phone numbers, and the list still showed "synced"."""
+    from django.urls import reverse
+
+    recipient_list = RecipientList.objects.create(account=mw_account, name="Quoted", recipient_count=2)
+    Recipient.objects.bulk_create([
+        Recipient(recipient_list=recipient_list, phone="380501112233", first_name="Anna", last_name="Kovalenko, Jr."),
+        Recipient(recipient_list=recipient_list, phone="380501112244", first_name='Bo "the boss"', last_name="Li"),
+    ])
+    recipient_list = push(recipient_list)
+
+    assert recipient_list.sync_state == SyncState.SYNCED, recipient_list.sync_error
+    [upload] = sandbox.requests(method="POST", path="(?i)^/api/3/recipientList$")
+    assert upload["form"]["mapping"] == '{"0": "phone_number", "1": "first_name", "2": "last_name"}'
+    remote = sorted((r["phone_number"], r["first_name"], r["last_name"]) for r in sandbox.state("recipients")
+                    if r["recipient_list_id"] == recipient_list.remote_id)
+    assert remote == [("380501112233", "Anna", "Kovalenko, Jr."), ("380501112244", 'Bo "the boss"', "Li")]
+    # The header row, read there as a (wrong) number, is not held against the list.
+    assert recipient_list.remote_counts == "MessageWhiz accepted 2 of 2 (0 wrong)"
+    page = admin_client.get(reverse("recipients:list_detail", args=["recipients", recipient_list.pk]))
+    assert "Last upload: MessageWhiz accepted 2 of 2 (0 wrong)" in page.content.decode()
+
+
+def test_a_list_messagewhiz_takes_only_in_part_fails_with_its_figures(mw_account, sandbox, admin_client):
+    from django.urls import reverse
+
+    recipient_list = RecipientList.objects.create(account=mw_account, name="Mixed", recipient_count=3)
+    Recipient.objects.bulk_create([  # 9 digits: a number here, not one MessageWhiz takes (10-15)
+        Recipient(recipient_list=recipient_list, phone=phone, first_name="X")
+        for phone in ("380501112233", "380501112244", "123456789")])
+    recipient_list = push(recipient_list)
+
+    assert recipient_list.sync_state == SyncState.FAILED
+    assert recipient_list.sync_error == (
+        "MessageWhiz accepted 2 of 3 (1 wrong): the list there does not hold what it holds here.")
+    page = admin_client.get(reverse("recipients:list_detail", args=["recipients", recipient_list.pk])).content.decode()
+    assert "MessageWhiz accepted 2 of 3 (1 wrong)" in page
+
+    # Fixed here: the next push sends the whole list again, not just what changed.
+    Recipient.objects.filter(recipient_list=recipient_list, phone="123456789").update(phone="380501112255")
+    services.recipient_list_rename(recipient_list=recipient_list, name="Mixed, fixed")
+    recipient_list = push(recipient_list)
+    assert recipient_list.sync_state == SyncState.SYNCED, recipient_list.sync_error
+    assert sandbox.requests(method="PUT", path=f"(?i)^/api/3/recipientList/{recipient_list.remote_id}$")
+    assert recipient_list.remote_counts == "MessageWhiz accepted 3 of 3 (0 wrong)"
+
+
+def test_numbers_messagewhiz_refuses_fail_a_phone_only_list_and_an_unsubscribe_list(mw_account, sandbox):
+    plain = RecipientList.objects.create(account=mw_account, name="Plain", recipient_count=2)
+    Recipient.objects.bulk_create([Recipient(recipient_list=plain, phone=p) for p in ("380501112233", "123")])
+    plain = push(plain)
+    assert plain.sync_state == SyncState.FAILED and plain.remote_counts == "MessageWhiz accepted 1 of 2 (1 wrong)"
+
+    unsubscribes = UnsubscribeList.objects.create(account=mw_account, name="Opt-outs", member_count=2)
+    UnsubscribeNumber.objects.bulk_create([UnsubscribeNumber(unsubscribe_list=unsubscribes, phone=p)
+                                           for p in ("380501112233", "123")])
+    unsubscribes = push(unsubscribes)
+    assert unsubscribes.sync_state == SyncState.FAILED
+    assert unsubscribes.sync_error.startswith("MessageWhiz accepted 1 of 2:")

@@ -33,7 +33,7 @@ def test_create_list_from_pasted_numbers(account):
         account=account, name="Manual", numbers="380503327227\n380671234567, 380503327227\nnope",
     )
     assert result.as_dict() == {"inserted": 2, "total": 4, "wrong": 1, "duplicate": 1}
-    assert result.rejected == [("380503327227", "duplicate: appears earlier in the file"),
+    assert result.rejected == [("380503327227", "duplicate: repeats row 1"),
                                ("nope", "not a phone number")]
     assert (recipient_list.name, recipient_list.recipient_count) == ("Manual", 2)
     assert phones_of(recipient_list) == ["380503327227", "380671234567"]

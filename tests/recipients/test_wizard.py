@@ -50,6 +50,7 @@ def test_import_with_default_country_reports_inserted_wrong_duplicate(admin_clie
     assert response["Location"] == reverse("recipients:import_job", args=[job.pk])
     page = admin_client.get(response["Location"]).content.decode()
     job.refresh_from_db()
+    assert job.created_by.username == "admin"  # the consent ledger's actor for the numbers it records
     assert (job.inserted, job.total, job.wrong, job.duplicate) == (2, 4, 1, 1)
     assert "Download the 2 rejected rows" in page
     assert admin_client.get(reverse("recipients:import_job_status", args=[job.pk])).json()["status"] == "succeeded"
@@ -213,3 +214,49 @@ def test_new_list_needs_a_name_and_numbers(admin_client, mw_account):
     assert response.status_code == 200
     assert response.content.decode().count('class="error"') == 2
     assert not RecipientList.objects.exists()
+
+
+def test_row_count_leaves_the_header_out(admin_client, staged):
+    page = admin_client.get(staged).content.decode()
+    assert "4 rows below the header" in page
+    assert "5 rows" in admin_client.get(staged, {"has_header": "off"}).content.decode()
+
+
+def test_rejected_rows_are_listed_on_the_import_page(admin_client, staged, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(staged, {"step": "import", "has_header": "on", "column_0": "phone_number",
+                                              "mode": "new", "name": "CRM", "default_country": "UA"})
+    page = admin_client.get(response["Location"]).content.decode()
+    rows = re.findall(r"<tr><td>(\d+)</td><td>phone_number</td><td>([^<]*)</td><td>([^<]*)</td></tr>", page)
+    assert rows == [("4", "not a number", "not a phone number"), ("5", "380501234567", "duplicate: repeats row 2")]
+
+
+def test_the_country_is_picked_by_name(admin_client, staged, django_capture_on_commit_callbacks):
+    page = admin_client.get(staged).content.decode()
+    assert 'list="default_country-choices"' in page
+    assert '<option value="UA">Ukraine +380</option>' in page
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(staged, {"step": "import", "has_header": "on", "column_0": "phone_number",
+                                   "mode": "new", "name": "CRM", "default_country": "Ukraine +380"})
+    job = ImportJob.objects.get()
+    assert (job.default_country, job.inserted) == ("UA", 2)  # 050 123 45 68 read as a Ukrainian number
+
+
+def test_custom_columns_keep_their_header_as_token_name(admin_client, mw_account, django_capture_on_commit_callbacks):
+    upload = SimpleUploadedFile("shops.csv", b"phone,Home town,Shoe size\n380501234567,Lviv,42\n")
+    location = admin_client.post(reverse("recipients:import_upload", args=["recipients"]), {"file": upload})["Location"]
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(location, {"step": "import", "has_header": "on", "column_0": "phone_number",
+                                     "column_1": "custom1", "column_2": "custom", "mode": "new", "name": "Shops"})
+    shops = RecipientList.objects.get(name="Shops")
+    assert shops.column_names == {"custom1": "home_town", "custom": "shoe_size"}
+    page = admin_client.get(reverse("recipients:list_detail", args=["recipients", shops.pk])).content.decode()
+    assert "<code>{{home_town}}</code> (custom1)" in page
+
+
+def test_pasted_number_errors_name_each_bad_value(admin_client, mw_account):
+    response = admin_client.post(reverse("recipients:list_new", args=["recipients"]), {
+        "name": "Pasted", "numbers": "380501234567\n12345\nnope\n380501234567"}, follow=True)
+    page = response.content.decode()
+    assert "“12345”: " in page and "“nope”: not a phone number" in page
+    assert "“380501234567”: duplicate: repeats row 1" in page

@@ -44,14 +44,6 @@ def test_unknown_routes_and_ids_are_404(api):
     }
 
 
-def test_paths_match_case_insensitively_and_with_trailing_slash(api):
-    created = api.ok("POST", "/api/3/recipientList/numbers", json={"name": "A", "numbers": ["380503327227"]})
-    list_id = created["recipient_list_id"]
-    for path in ("/api/3/RecipientList", "/api/3/recipientlist/", "/api/3/RECIPIENTLIST?"):
-        assert [item["id"] for item in api.ok("GET", path)] == [list_id]
-    assert api.ok("GET", f"/api/3/RecipientList/{list_id}/ListNumbers/") == ["380503327227"]
-
-
 def test_invalid_json_is_a_400(api):
     body = api.error(
         "POST", "/api/3/campaign", 400, data='{"name": "x",}', headers={"Content-Type": "application/json"}

@@ -194,7 +194,7 @@ def test_dlr_to_webhook_for_singles_has_custom_parameter_and_pdu_counts(api, san
         json={
             "campaign_id": broadcast_world["campaign"],
             "broadcast_type": 10,
-            "sender_id": str(broadcast_world["sender"]),
+            "sender_id": broadcast_world["sender"],
             "recipient": "380681337228",
             "message_body": "x" * 200,
             "custom_parameter": "1234abcd5678efgh",
@@ -205,7 +205,7 @@ def test_dlr_to_webhook_for_singles_has_custom_parameter_and_pdu_counts(api, san
     assert single["pduDLR"] == {"sent_count": 2, "delivered_count": 2}
     api.ok(
         "POST",
-        "/api/3/Broadcast/tiny",
+        "/api/3/Broadcast/tiny/",
         json={"recipient": "2605876689", "sender": "sender", "message_body": "sample message"},
     )
     tiny = receiver.wait_for(2, "/webhook")[1]

@@ -37,8 +37,10 @@ def test_returns_a_nanoid_message_id(api, sandbox):
     )
 
 
-def test_apikey_header_is_accepted_too(api):
-    assert send(api, VALID, key="header").status_code == 201
+def test_the_apikey_header_is_not_a_credential_here(api):
+    # /sms documents only `api_key` in the body
+    response = send(api, VALID, key="header")
+    assert response.status_code == 401 and response.json() == {"statusCode": 401, "message": "Unauthorized"}
 
 
 @pytest.mark.parametrize("missing,messages", [("text", TEXT_MESSAGES), ("to", [TO_MESSAGE]), ("from", [FROM_MESSAGE])])

@@ -18,7 +18,8 @@ def test_csv_import_then_read_back_every_way(api):
     )
     result = response.json()["result"]
     list_id = result["recipient_list_id"]
-    assert result == {"inserted": 4, "total": 4, "wrong": 0, "duplicate": 0, "recipient_list_id": list_id}
+    # The header row is data too (the reference never mentions one): a row more, and a wrong number.
+    assert result == {"inserted": 4, "total": 5, "wrong": 1, "duplicate": 0, "recipient_list_id": list_id}
     assert api.ok("GET", "/api/3/RecipientList") == [
         {"id": list_id, "name": "FirstRecipientList", "enabled": 1, "count": 4}
     ]
@@ -35,18 +36,28 @@ def test_csv_import_then_read_back_every_way(api):
     assert download.text.splitlines()[:2] == ['"phone_number";"first_name"', '"6593333311";"Anthony"']
 
 
-def test_semicolon_csv_counts_wrong_and_duplicate_numbers(api):
-    content = "6593333311;Ann\n6593333311;Ann again\n12;Short\n+65 9333-3322;Bo\n"
-    result = upload(api, "POST", "/api/3/recipientList", content, mapping=MAPPING, name="L").json()["result"]
-    assert (result["inserted"], result["total"], result["wrong"], result["duplicate"]) == (2, 4, 1, 1)
+def test_csv_counts_wrong_and_duplicate_numbers(api):
+    content = '6593333311,Ann\n6593333311,"Ann, again"\n12,Short\n6593333322,"Bo ""the"" boss"\n+65 9333-3344,Cy\n'
+    result = upload(api, "POST", "/api/3/RecipientList", content, mapping=MAPPING, name="L").json()["result"]
+    # "+65 9333-3344" is not the documented international form (digits only): wrong, like "12"
+    assert (result["inserted"], result["total"], result["wrong"], result["duplicate"]) == (2, 5, 2, 1)
+    recipients = api.ok("GET", f"/api/3/recipientList/{result['recipient_list_id']}/recipients")
+    assert recipients[1] == {"phone_number": 6593333322, "first_name": 'Bo "the" boss'}
+
+
+def test_a_semicolon_file_is_read_as_one_column(api):
+    """Only RFC 4180 comma CSV is read: the download format (";", every field quoted) is one column."""
+    content = '"phone_number";"first_name"\n"380501112233";"Anna"\n"380501112244";"Bo"\n'
+    result = upload(api, "POST", "/api/3/RecipientList", content, mapping=MAPPING, name="L").json()["result"]
+    assert (result["inserted"], result["total"], result["wrong"]) == (0, 3, 3)
 
 
 def test_too_long_fields_fail_without_truncate_and_are_cut_with_it(api):
     content = f"6593333311,{'x' * 51}\n"
-    body = upload(api, "POST", "/api/3/recipientList", content, mapping=MAPPING, name="Long").json()
+    body = upload(api, "POST", "/api/3/RecipientList", content, mapping=MAPPING, name="Long").json()
     assert body["errorCode"] == 400 and "first_name is longer than 50 symbols" in body["errorMessage"]
-    assert api.ok("GET", "/api/3/recipientList") == []
-    result = upload(api, "POST", "/api/3/recipientList?truncate=true", content, mapping=MAPPING, name="Long").json()[
+    assert api.ok("GET", "/api/3/RecipientList") == []
+    result = upload(api, "POST", "/api/3/RecipientList?truncate=true", content, mapping=MAPPING, name="Long").json()[
         "result"
     ]
     [recipient] = api.ok("GET", f"/api/3/recipientList/{result['recipient_list_id']}/recipients")
@@ -54,7 +65,7 @@ def test_too_long_fields_fail_without_truncate_and_are_cut_with_it(api):
 
 
 def test_mapping_without_phone_number_is_rejected(api):
-    body = upload(api, "POST", "/api/3/recipientList", CSV, mapping='{"1":"first_name"}', name="L").json()
+    body = upload(api, "POST", "/api/3/RecipientList", CSV, mapping='{"1":"first_name"}', name="L").json()
     assert body["errorCode"] == 400 and body["errorMessage"] == "mapping must contain phone_number"
 
 
@@ -88,7 +99,7 @@ def xlsx(tmp_path):
 
 
 def test_xlsx_preview_and_import(api, xlsx):
-    preview = upload(api, "POST", "/api/3/recipientList/preview", xlsx, filename="contacts.xlsx").json()["result"]
+    preview = upload(api, "POST", "/api/3/recipientList/0/preview", xlsx, filename="contacts.xlsx").json()["result"]
     assert preview["data"][1][0] == "6593333311"  # a numeric cell, not "6593333311.0"
     assert preview["isAllNum"] == [True, False, False, False]
     assert preview["isExceedLength50"] == [False, False, True, False]
@@ -96,7 +107,7 @@ def test_xlsx_preview_and_import(api, xlsx):
     result = upload(
         api,
         "POST",
-        "/api/3/recipientList?truncate=true",
+        "/api/3/RecipientList?truncate=true",
         xlsx,
         filename="contacts.xlsx",
         mapping=mapping,

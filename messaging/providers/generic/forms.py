@@ -6,11 +6,12 @@ password is never rendered, other credentials are shown masked and the mask subm
 the stored value.
 """
 
-import json
 
 from django import forms
 
+from messaging import safejson
 from messaging.models import GenericProviderConfig, ProviderAccount, WhatsAppTemplate
+from messaging.netguard import check_url, destination
 
 from ..whatsapp.templates import MissingValue, template_object_from_lines
 from .dlr import CANONICAL_STATUSES
@@ -127,17 +128,36 @@ class GenericProviderForm(forms.ModelForm):
             raise forms.ValidationError("Another provider account has this nickname.")
         return name
 
+    @property
+    def moved(self) -> bool:
+        """Whether the endpoint now names another host (or port) than the saved one. Saved secrets
+        (password, credential headers, parameters and query values) are then not kept: a secret is
+        only ever sent to the host it was entered for, or whoever may edit the endpoint could
+        point it at their own server and collect it with a test send."""
+        endpoint = self.cleaned_data.get("endpoint")
+        return bool(self.instance.pk and endpoint and destination(endpoint) != destination(self.instance.endpoint))
+
     def clean_endpoint(self):
+        submitted = self.cleaned_data["endpoint"].strip()
+        saved = self.instance.endpoint if self.instance.pk else ""
+        if saved and destination(submitted) != destination(saved):
+            saved = ""  # masked query values are not carried over to a new host
         try:
-            return unmask_url(self.cleaned_data["endpoint"].strip(), self.instance.endpoint if self.instance.pk else "")
-        except ValueError as exc:
+            endpoint = unmask_url(submitted, saved)
+            if "<" not in endpoint:  # a preset's placeholder is refused in clean()
+                check_url(endpoint)
+        except ValueError as exc:  # AddressRefused included
             raise forms.ValidationError(str(exc)) from None
+        return endpoint
 
     def _unmask(self, pairs, saved_pairs, what: str):
-        """A masked value submitted back unchanged means "keep the saved one"."""
+        """A masked value submitted back unchanged means "keep the saved one" (same host only)."""
         saved = {k.lower(): v for k, v in (saved_pairs or [])} if self.instance.pk else {}
         for pair in pairs:
             if pair[1] == MASK:
+                if self.moved:
+                    raise forms.ValidationError(f"The endpoint points at another host now: enter the {what} "
+                                                f"{pair[0]} again.")
                 if pair[0].lower() not in saved:
                     raise forms.ValidationError(f"Enter a value for the {what} {pair[0]}.")
                 pair[1] = saved[pair[0].lower()]
@@ -159,7 +179,13 @@ class GenericProviderForm(forms.ModelForm):
 
     def clean_password(self):
         password = self.cleaned_data["password"]
-        return password or (self.instance.password if self.instance.pk else "")
+        if password or not self.instance.pk:
+            return password
+        if self.moved:
+            if self.instance.password and self.cleaned_data.get("auth") == "basic":
+                raise forms.ValidationError("The endpoint points at another host now: enter the password again.")
+            return ""
+        return self.instance.password
 
     def clean_status_map_text(self):
         table = {}
@@ -283,8 +309,8 @@ def _placeholders_in_body(text: str) -> list[str]:
     """Placeholders in a body: in a JSON body, any string value that is one; in a raw body (XML
     has angle brackets of its own), the presets' own."""
     try:
-        parsed = json.loads(text.replace("$$CallbackURL", ""))
-    except ValueError:
+        parsed = safejson.loads(text.replace("$$CallbackURL", ""))
+    except safejson.JSONError:
         return placeholders_in(text)
     found, stack = [], [parsed]
     while stack:

@@ -7,6 +7,8 @@ the form refuses to save any field that still holds one (`placeholders_in`).
 import json
 import re
 
+from django.conf import settings
+
 MESSAGEWHIZ_DLR_STATUSES = {
     # CleverTap's words for MessageWhiz DLRs, and MessageWhiz's own status words.
     "DELIVERED": "delivered", "DELIVRD": "delivered", "FAILED": "failed", "QUEUED": "submitted",
@@ -21,7 +23,7 @@ PRESETS = {
         "name": "MessageWhiz_SMS",
         "channel": "sms",
         "method": "POST",
-        "endpoint": "https://sms.messagewhiz.com/sms",
+        "endpoint": "https://sms.messagewhiz.com/sms",  # under MESSAGEWHIZ_BASE_URL in preset_values
         "auth": "none",
         "headers": [["apikey", "<YOUR_MESSAGEWHIZ_API_KEY>"], ["Content-Type", "application/json"]],
         "body_format": "json",
@@ -76,6 +78,15 @@ PRESETS = {
                            "rejected": "rejected"},
     },
 }
+
+
+def preset_values(key: str) -> dict | None:
+    """What the preset fills in. MessageWhiz's /sms is the one under MESSAGEWHIZ_BASE_URL, as for
+    MessageWhiz accounts: the sandbox in development, the real service in production."""
+    preset = PRESETS.get(key)
+    if key == "messagewhiz_sms":
+        preset = {**preset, "endpoint": f"{settings.MESSAGEWHIZ_BASE_URL}/sms"}
+    return preset
 
 
 def preset_choices() -> list[tuple[str, str]]:

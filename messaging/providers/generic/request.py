@@ -1,6 +1,7 @@
 """Turning a generic provider's configuration and one message (or a batch) into an HTTP request.
 
-`$$To`, `$$Body` and `$$MessageID` are replaced in one pass (a body that itself contains "$$To"
+`$$To`, `$$Body` and `$$MessageID` (and India's `$$DltTemplateId` / `$$DltEntityId`, the
+broadcast's DLT registration) are replaced in one pass (a body that itself contains "$$To"
 stays as written), case-sensitively, and each value is escaped for the place it lands in:
 
 * endpoint: percent-encoded (`quote(…, safe="")`), so `&`, `=`, `#`, `/` and spaces in a message
@@ -33,8 +34,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
-PLACEHOLDER_RE = re.compile(r"\$\$(To|Body|MessageID)")
-PLACEHOLDERS = ("$$To", "$$Body", "$$MessageID")
+from messaging import safejson
+
+PLACEHOLDER_RE = re.compile(r"\$\$(To|Body|MessageID|DltTemplateId|DltEntityId)")
+PLACEHOLDERS = ("$$To", "$$Body", "$$MessageID", "$$DltTemplateId", "$$DltEntityId")
 RECORDS = "$$Records"
 TEMPLATE = "$$Template"
 WHATSAPP_NUMBER = "$$WhatsAppNumber"
@@ -107,9 +110,9 @@ def substitute_json(node: Any, values: Mapping[str, str], objects: Mapping[str, 
 
 def parse_json_template(text: str, what: str) -> Any:
     try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise TemplateError(f"{what} is not valid JSON ({exc})") from None
+        return safejson.loads(text)
+    except safejson.JSONError as exc:
+        raise TemplateError(f"{what} is {exc} ({exc.detail})") from None
 
 
 def escape_json(value: str) -> str:
@@ -169,7 +172,8 @@ def own_number(config) -> str:
 class RequestTemplate:
     """A configuration compiled once; `single()` and `batch()` build requests from it."""
 
-    def __init__(self, config):
+    def __init__(self, config, *, dlt: Mapping[str, str] | None = None):
+        """`dlt`: the broadcast's India DLT ids for $$DltTemplateId / $$DltEntityId (else empty)."""
         number = own_number(config)
 
         def own(text) -> str:
@@ -201,10 +205,20 @@ class RequestTemplate:
         if self.batch:
             self.record_template = parse_json_template(own(config.batch_record_template) or "{}", "The batch record")
             self.envelope = parse_json_template(own(config.batch_envelope) or f'"{RECORDS}"', "The batch envelope")
-        check_url(substitute(self.endpoint, {"To": "1", "Body": "x", "MessageID": "x"}, escape_url))
+        self.dlt = {"DltTemplateId": "", "DltEntityId": "", **(dlt or {})}
+        # Only configurations that name a DLT placeholder pay for merging the ids into each record.
+        self.uses_dlt = "$$Dlt" in " ".join([self.endpoint, self.raw_template, str(config.batch_record_template or ""),
+                                             *(f"{k} {v}" for k, v in self.params + self.headers)])
+        check_url(substitute(self.endpoint, {"To": "1", "Body": "x", "MessageID": "x", **self.dlt}, escape_url))
+
+    def _values(self, record: Record) -> dict[str, str]:
+        values = record.values()
+        if self.uses_dlt:
+            values.update(self.dlt)
+        return values
 
     def single(self, record: Record, *, objects: Mapping[str, Any] | None = None) -> Prepared:
-        values = record.values()
+        values = self._values(record)
         url = substitute(self.endpoint, values, escape_url)
         headers = {k: substitute(v, values, escape_header) for k, v in self.headers}
         params = [(substitute(k, values), substitute(v, values)) for k, v in self.params]
@@ -224,8 +238,8 @@ class RequestTemplate:
         """One request carrying up to 1,000 records: each from the record template, inside the envelope."""
         if not 0 < len(records) <= MAX_BATCH:
             raise TemplateError(f"A batch holds 1 to {MAX_BATCH} records")
-        blank = {"To": "", "Body": "", "MessageID": ""}
-        items = [substitute_json(self.record_template, r.values()) for r in records]
+        blank = {"To": "", "Body": "", "MessageID": "", **self.dlt}
+        items = [substitute_json(self.record_template, self._values(r)) for r in records]
         body = _dumps(substitute_json(self.envelope, blank, {RECORDS: items}))
         url = substitute(self.endpoint, blank, escape_url)
         headers = {k: substitute(v, blank, escape_header) for k, v in self.headers}

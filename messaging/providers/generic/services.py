@@ -12,6 +12,10 @@ from messaging.models import GenericProviderConfig, ProviderAccount
 from ..base import ProviderError, SendResult, transport_for
 
 CALLBACK_URL = "$$CallbackURL"  # preset-only: becomes this account's DLR URL when saved
+# A test send shows the provider's status and only the start of its answer: enough to read an
+# error message, not a way to read whatever a URL returns.
+EXCERPT_CHARS = 300
+SHOWN_HEADERS = ("content-type",)
 
 
 def callback_urls(account: ProviderAccount) -> dict[str, str]:
@@ -51,13 +55,27 @@ class TestOutcome:
 
 
 def generic_test_send(*, account: ProviderAccount, to: str, body: str, objects=None) -> TestOutcome:
-    """Send one message now and keep the provider's raw answer for the page (CleverTap's "Send Test SMS")."""
+    """Send one message now and keep an excerpt of the provider's answer for the page (CleverTap's
+    "Send Test SMS")."""
     message_id = str(uuid.uuid4())
     try:
         with transport_for(account) as transport:
             result = transport.send(to=to, body=body, message_id=message_id, objects=objects)
     except ProviderError as exc:
-        return TestOutcome(ok=False, message_id=message_id, error=str(exc), status=exc.status,
-                           response_text=exc.response_text, headers=exc.headers, truncated=exc.truncated)
+        text, truncated = _excerpt(exc.response_text, exc.truncated)
+        # A status is shown with the excerpt; a 2xx we could not read needs saying that it may have gone out.
+        error = "" if exc.status and not exc.ambiguous else _excerpt(str(exc), False)[0]
+        return TestOutcome(ok=False, message_id=message_id, error=error, status=exc.status,
+                           response_text=text, headers=_shown(exc.headers), truncated=truncated)
+    text, truncated = _excerpt(result.text, result.truncated)
     return TestOutcome(ok=True, message_id=message_id, result=result, status=result.status,
-                       response_text=result.text, headers=result.headers, truncated=result.truncated)
+                       response_text=text, headers=_shown(result.headers), truncated=truncated)
+
+
+def _excerpt(text: str, truncated: bool) -> tuple[str, bool]:
+    text = text or ""
+    return (text[:EXCERPT_CHARS], True) if len(text) > EXCERPT_CHARS else (text, truncated)
+
+
+def _shown(headers: dict | None) -> dict:
+    return {name: value for name, value in (headers or {}).items() if name.lower() in SHOWN_HEADERS}

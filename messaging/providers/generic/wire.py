@@ -16,6 +16,8 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from messaging.netguard import AddressRefused, check_peer
+
 MAX_HEAD = 64 * 1024
 MAX_BODY = 1024 * 1024  # a provider's answer is a few hundred bytes; more is read and discarded
 
@@ -194,6 +196,11 @@ class Pool:
             raise NotSent(f"{type(exc).__name__}: {exc}", permanent=True) from None
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             raise NotSent(f"{type(exc).__name__}: {exc}") from None
+        try:  # the address actually connected to, before a byte of the request is written
+            check_peer(protocol.transport.get_extra_info("peername")[0], host, port)
+        except AddressRefused as exc:
+            protocol.transport.close()
+            raise NotSent(str(exc), permanent=True) from None
         return protocol
 
     def close(self) -> None:

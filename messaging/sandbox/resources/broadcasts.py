@@ -9,7 +9,18 @@ from ..errors import ApiError
 from ..files import CONTACT_MARKERS
 from ..messages import MCC_MNC, RATE, check_tokens, estimate_parts, expand_actions
 from ..state import Store
-from ..validation import id_list, integer, iso_date, normalize_phone, phone, sender_name, text
+from ..validation import (
+    array,
+    id_list,
+    id_string,
+    integer,
+    iso_date,
+    normalize_phone,
+    number,
+    phone,
+    sender_name,
+    text,
+)
 from ..web import Call
 from .crud import route
 from .sending import (
@@ -18,6 +29,7 @@ from .sending import (
     SMART,
     Timing,
     active_campaign,
+    local_instant,
     message_bodies,
     missing,
     new_broadcast,
@@ -28,9 +40,10 @@ from .sending import (
 
 
 # estimate -------------------------------------------------------------------------------------------
-@route("POST", "/api/3/broadcast/estimate")
+@route("POST", "/api/3/Broadcast/estimate")
 def estimate(call: Call) -> dict:
     body, store = call.json, call.store
+    # "template_id ... may be used instead of message_body", "recipient ... instead of recipient_list_ids"
     problems = missing(body, ("recipient_list_ids", "recipient"), ("message_body", "template_id", "template_ids"))
     if problems:
         raise ApiError(400, problems)
@@ -38,19 +51,22 @@ def estimate(call: Call) -> dict:
     eb_type = body.get("eb_type")
     if eb_type not in (None, "", "CTR", "manual"):
         raise ApiError(400, "eb_type must be one of the following values: CTR, manual")
-    single = phone(body["recipient"]) if body.get("recipient") not in (None, "") else None
+    single = phone(number(body["recipient"], "recipient")) if body.get("recipient") not in (None, "") else None
     recipients = recipients_for(
         store,
-        id_list(body.get("recipient_list_ids"), "recipient_list_ids"),
-        id_list(body.get("unsubscriber_list_ids"), "unsubscriber_list_ids"),
+        id_string(body.get("recipient_list_ids"), "recipient_list_ids"),
+        id_string(body.get("unsubscriber_list_ids"), "unsubscriber_list_ids"),
         single,
     )
+    for key in ("next_segment_size", "recipient_cap"):  # typed (number); they change no figure here
+        if body.get(key) not in (None, ""):
+            number(body[key], key, minimum=1)
     parts = estimate_parts(bodies[0])
     count = len(recipients)
     total = round(count * parts * RATE, 2)
     first = count
     if eb_type and body.get("first_segment_size") not in (None, ""):
-        first = min(integer(body["first_segment_size"], "first_segment_size", minimum=1), count)
+        first = min(number(body["first_segment_size"], "first_segment_size", minimum=1), count)
     digest = hashlib.sha512(
         json.dumps(
             [bodies, [r["phone_number"] for r in recipients], parts, total, eb_type, first], sort_keys=True
@@ -90,37 +106,35 @@ def _smart_settings(body: dict) -> tuple[dict, list[str]]:
         return {}, problems
     settings = {
         "eb_type": eb_type,
-        "first_segment_size": integer(body["first_segment_size"], "first_segment_size", minimum=1),
+        "first_segment_size": number(body["first_segment_size"], "first_segment_size", minimum=1),
     }
     if eb_type == "CTR":
-        cap = body["recipient_cap"]
-        if not (isinstance(cap, str) and cap.strip().lower() == "no limit"):
-            cap = integer(cap, "recipient_cap", minimum=3)  # "should be greater than 2"
+        cap = body["recipient_cap"]  # "(int/string)": a number greater than 2, or the string "no limit"
+        if cap != "no limit":
+            cap = number(cap, "recipient_cap", minimum=3)
         settings.update(
             exp_date=iso_date(body["exp_date"], "exp_date"),
-            conversion_threshold=integer(body["conversion_threshold"], "conversion_threshold", minimum=0, maximum=100),
-            next_segment_size=integer(body["next_segment_size"], "next_segment_size", minimum=1),
-            recipient_cap="no limit" if isinstance(cap, str) else cap,
+            conversion_threshold=number(body["conversion_threshold"], "conversion_threshold", minimum=0, maximum=100),
+            next_segment_size=number(body["next_segment_size"], "next_segment_size", minimum=1),
+            recipient_cap=cap,
         )
     return settings, []
 
 
-@route("POST", "/api/3/broadcast")
+@route("POST", "/api/3/Broadcast")
 def create_broadcast(call: Call) -> dict:
     body, store = call.json, call.store
     if body.get("broadcast_type") in (None, ""):
         raise ApiError(400, "broadcast_type should not be empty")
-    broadcast_type = integer(body["broadcast_type"], "broadcast_type")
+    broadcast_type = number(body["broadcast_type"], "broadcast_type")
     if broadcast_type not in (SINGLE, BASE, SMART):
         raise ApiError(400, "broadcast_type must be one of the following values: 10, 11, 12")
-    body_fields = ("message_body", "template_id", "template_ids")
+    # message_body and sender_ids are in the required lists; template_id(s) and sender_list_ids are
+    # only optional extras here (unlike the estimate and /Segments, which say "instead of").
     if broadcast_type == SINGLE:
-        problems = missing(body, "campaign_id", "recipient", "sender_id", body_fields)
+        problems = missing(body, "campaign_id", "recipient", "sender_id", "message_body")
     else:
-        # decision: sender_list_ids may stand in for sender_ids (both name senders to pick from)
-        problems = missing(
-            body, "campaign_id", "name", ("sender_ids", "sender_list_ids"), "recipient_list_ids", body_fields
-        )
+        problems = missing(body, "campaign_id", "name", "sender_ids", "recipient_list_ids", "message_body")
     settings = {}
     if broadcast_type == SMART:
         settings, smart_problems = _smart_settings(body)
@@ -131,25 +145,27 @@ def create_broadcast(call: Call) -> dict:
     campaign = active_campaign(store, body["campaign_id"])
     bodies = message_bodies(store, body)
     timing = Timing(store, body)
+    if "exp_date" in settings:  # read like send_date: local time in utc_offset
+        settings["expires_at"] = local_instant(settings["exp_date"], timing.utc_offset)
     if broadcast_type == SINGLE:
-        senders = sender_names(store, id_list(body["sender_id"], "sender_id"), [])
+        senders = sender_names(store, [number(body["sender_id"], "sender_id")], [])  # "sender_id(int)"
         recipients = recipients_for(
             store,
             [],
-            id_list(body.get("unsubscriber_list_ids"), "unsubscriber_list_ids"),
-            phone(body["recipient"]),
+            id_string(body.get("unsubscriber_list_ids"), "unsubscriber_list_ids"),
+            phone(text(body["recipient"], "recipient")),  # "recipient (string)"
         )
         name = body.get("name") or f"Single SMS to {recipients[0]['phone_number'] if recipients else body['recipient']}"
     else:
         senders = sender_names(
             store,
-            id_list(body.get("sender_ids"), "sender_ids"),
-            id_list(body.get("sender_list_ids"), "sender_list_ids"),
+            id_string(body.get("sender_ids"), "sender_ids"),
+            id_string(body.get("sender_list_ids"), "sender_list_ids"),
         )
         recipients = recipients_for(
             store,
-            id_list(body["recipient_list_ids"], "recipient_list_ids"),
-            id_list(body.get("unsubscriber_list_ids"), "unsubscriber_list_ids"),
+            id_string(body["recipient_list_ids"], "recipient_list_ids"),
+            id_string(body.get("unsubscriber_list_ids"), "unsubscriber_list_ids"),
         )
         name = text(body["name"], "name", max_length=255)
     broadcast = new_broadcast(
@@ -178,18 +194,18 @@ def create_broadcast(call: Call) -> dict:
     return result
 
 
-@route("POST", "/api/3/broadcast/tiny")
+@route("POST", "/api/3/Broadcast/tiny/")  # the trailing slash is in both the example and the prose
 def tiny_single(call: Call) -> dict:
     body, store = call.json, call.store
     problems = missing(body, "recipient", "sender", "message_body")
     if problems:
         raise ApiError(400, problems)
-    number = phone(body["recipient"])
+    recipient = phone(text(body["recipient"], "recipient"))  # "recipient (string)"
     sender = sender_name(body["sender"])
     content = text(body["message_body"], "message_body", max_length=100000)
     broadcast = new_broadcast(
         store,
-        name=f"Tiny single to {number}",
+        name=f"Tiny single to {recipient}",
         broadcast_type=SINGLE,
         message_body=content,
         timing=None,
@@ -199,7 +215,7 @@ def tiny_single(call: Call) -> dict:
         store,
         call.dispatcher,
         broadcast,
-        [{"phone_number": number}],
+        [{"phone_number": recipient}],
         bodies=[content],
         senders=[sender],
         timing=None,
@@ -209,31 +225,32 @@ def tiny_single(call: Call) -> dict:
 
 
 # continue smart -------------------------------------------------------------------------------------
-@route("POST", "/api/3/segments")
+@route("POST", "/api/3/Segments")
 def continue_smart(call: Call) -> dict:
     body, store = call.json, call.store
+    # the prose's alternatives: template_ids, sender_list_ids, trigger_id / send_date "instead of"
     problems = missing(
         body,
         "broadcast_id",
-        ("message_body", "template_ids", "template_id"),
+        ("message_body", "template_ids"),
         "segment_size",
         ("sender_ids", "sender_list_ids"),
         ("send_now", "send_date", "trigger_id"),
     )
     if problems:
         raise ApiError(400, problems)
-    broadcast = store.find("broadcasts", "Broadcast", integer(body["broadcast_id"], "broadcast_id"))
+    broadcast = store.find("broadcasts", "Broadcast", number(body["broadcast_id"], "broadcast_id"))
     if broadcast["type"] != SMART:
         raise ApiError(400, f"Broadcast {broadcast['id']} is not a smart broadcast")
-    size = integer(body["segment_size"], "segment_size", minimum=1)
+    size = number(body["segment_size"], "segment_size", minimum=1)
     remaining = store.pending.get(broadcast["id"], [])
     if not remaining:
         raise ApiError(400, f"Broadcast {broadcast['id']} has no recipients left to send to")
-    bodies = message_bodies(store, body, template_key="template_ids")
+    bodies = message_bodies(store, body, template_key=None)
     senders = sender_names(
         store,
-        id_list(body.get("sender_ids"), "sender_ids"),
-        id_list(body.get("sender_list_ids"), "sender_list_ids"),
+        id_string(body.get("sender_ids"), "sender_ids"),
+        id_string(body.get("sender_list_ids"), "sender_list_ids"),
     )
     for key in ("recipient_cap", "first_segment_size", "next_segment_size"):  # resuming a paused CTR
         if body.get(key) not in (None, ""):
@@ -304,14 +321,15 @@ def after_click(store: Store, dispatcher: Dispatcher, message: dict) -> None:
 
 
 # combined submit ------------------------------------------------------------------------------------
-@route("POST", "/api/3/broadcast/combinedsubmit")
+@route("POST", "/api/3/Broadcast/combinedsubmit")
 def combined_submit(call: Call) -> list[dict]:
     body, store = call.json, call.store
     problems = missing(body, "recipients", ("sender", "sender_id"), "message_body")
     if problems:
         raise ApiError(400, problems)
-    if not isinstance(body["recipients"], list):
-        raise ApiError(400, "recipients must be an array")
+    array(body["recipients"], "recipients")
+    if body.get("name") is not None:
+        text(body["name"], "name", max_length=255)  # "name (string)"
     content = text(body["message_body"], "message_body", max_length=100000)
     check_tokens(store, content)
     if body.get("sender_id") not in (None, ""):

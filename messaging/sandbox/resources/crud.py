@@ -24,7 +24,7 @@ ROUTES, route = routes()
 class Resource:
     collection: str
     label: str  # for messages: "Campaign 5 not found"
-    path: str  # URL segment under /api/3/, matched case-insensitively
+    path: str  # URL segment under /api/3/, as the reference spells it
     fields: dict[str, Callable[[Any], Any]]  # writable field → validator returning the stored value
     required: tuple[str, ...]
     created: tuple[str, ...]  # keys of the POST answer ("enabled:int" renders enabled as 1/0)
@@ -36,10 +36,14 @@ class Resource:
     computed: dict[str, Callable[[Call, dict], Any]] = field(default_factory=dict)
     on_write: Callable[[Call, dict, dict], None] | None = None  # extra body keys (list members)
     generic: tuple[str, ...] = ("create", "list", "put", "patch", "delete")
+    # operation → the spellings of `path` the reference shows for it, where they are not `path`
+    # (`GET /api/3/RecipientList` but `GET /api/3/recipientList/{id}/recipients`)
+    casings: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    put_enables: bool = False  # whether PUT documents `enabled` (senders, sender lists)
 
 
-# Decision: where the reference documents no PATCH, a disabled object is enabled again by PUT with
-# `enabled` in the body, as the Sender PUT documents it ("the new sender name and status").
+# Templates, triggers and links document no PATCH, and their PUT documents no `enabled`: nothing
+# enables them again once DELETE disabled them.
 WITHOUT_PATCH = ("create", "list", "put", "delete")
 
 
@@ -67,20 +71,10 @@ def apply_fields(call: Call, resource: Resource, obj: dict, body: dict, creating
             changes[name] = check(body[name])
     if "enabled" in body:
         changes["enabled"] = boolean(body["enabled"], "enabled")
-    if "name" in changes:
-        ensure_unique_name(call, resource, changes["name"], obj.get("id"))
-    elif changes.get("enabled") and not obj.get("enabled") and obj.get("name"):
-        ensure_unique_name(call, resource, obj["name"], obj.get("id"))  # re-enabling must not duplicate
+    # No uniqueness rule: the reference lists "409 Duplicate entry" but never says what is unique,
+    # so two objects may share a name (a 409 is still available through fault injection).
     obj.update(changes)
     return obj
-
-
-def ensure_unique_name(call: Call, resource: Resource, name: str, own_id) -> None:
-    # Decision: names identify objects (the reference looks objects up with filter=name=…), so a
-    # second enabled object with the same name is the reference's "409 Duplicate entry".
-    for other in call.store.data[resource.collection].values():
-        if other["id"] != own_id and other.get("enabled") and other.get("name") == name:
-            raise ApiError(409, f"{resource.label} with name '{name}' already exists")
 
 
 def new_object(call: Call, resource: Resource) -> dict:
@@ -120,6 +114,10 @@ def select(call: Call, resource: Resource) -> list[dict]:
 def update(call: Call, resource: Resource, ident: int, patch: bool = False) -> dict:
     obj = call.store.find(resource.collection, resource.label, ident)
     body = call.json
+    if not (patch or resource.put_enables):
+        # Decision (least convenient): `enabled` in a PUT that doesn't document it is ignored
+        # without a word, so only a client that reads the object back notices it changed nothing.
+        body = {key: value for key, value in body.items() if key != "enabled"}
     apply_fields(call, resource, obj, body, creating=False)
     if resource.on_write:
         resource.on_write(call, obj, body)
@@ -134,22 +132,22 @@ def disable(call: Call, resource: Resource, ident: int) -> bool:
 
 def register(resource: Resource) -> Resource:
     """Add the generic routes of a resource (those named in `generic`)."""
-    base = f"/api/3/{resource.path}"
     operations = {
-        "create": ("POST", base, lambda call: create(call, resource)),
-        "list": ("GET", base, lambda call: listing(call, resource)),
-        "put": ("PUT", base + "/<int:ident>", lambda call, ident: update(call, resource, ident)),
-        "patch": (
-            "PATCH",
-            base + "/<int:ident>",
-            lambda call, ident: update(call, resource, ident, patch=True),
-        ),
-        "delete": ("DELETE", base + "/<int:ident>", lambda call, ident: disable(call, resource, ident)),
+        "create": ("POST", "", lambda call: create(call, resource)),
+        "list": ("GET", "", lambda call: listing(call, resource)),
+        "put": ("PUT", "/<int:ident>", lambda call, ident: update(call, resource, ident)),
+        "patch": ("PATCH", "/<int:ident>", lambda call, ident: update(call, resource, ident, patch=True)),
+        "delete": ("DELETE", "/<int:ident>", lambda call, ident: disable(call, resource, ident)),
     }
     for name in resource.generic:
-        method, path, handler = operations[name]
-        route(method, path)(handler)
+        method, suffix, handler = operations[name]
+        route(method, *paths(resource, name, suffix))(handler)
     return resource
+
+
+def paths(resource: Resource, operation: str, suffix: str = "") -> list[str]:
+    """The documented spellings of one of the resource's endpoints."""
+    return [f"/api/3/{segment}{suffix}" for segment in resource.casings.get(operation, (resource.path,))]
 
 
 def name_field(value) -> str:
@@ -195,6 +193,7 @@ SENDERS = register(
         required=("name",),
         created=("id", "name", "enabled"),
         listed=("enabled", "id", "name"),
+        put_enables=True,  # "the new sender name and status"
     )
 )
 

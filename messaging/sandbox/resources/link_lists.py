@@ -1,29 +1,45 @@
 """Link lists: links distributed evenly across a broadcast's recipients ({{link_list:ID}})."""
 
+from urllib.parse import urlsplit, urlunsplit
+
 from ..errors import ApiError
 from ..files import cell, parse_mapping, read_upload
 from ..state import COMPANY_ID, USER_ID
-from ..validation import integer, is_url, text, url
+from ..validation import array, integer, is_url, number, text, url
 from ..web import Call
 from .crud import (
     Resource,
     create,
-    ensure_unique_name,
     name_field,
     new_object,
     register,
     render,
     route,
-    update,
 )
 
 __all__ = ["LINK_LISTS"]
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalised_url(address: str) -> str:
+    """Decision (the reference is silent on whether a link keeps its URL as sent): links made
+    through a list are stored normalised, as many URL shorteners do — scheme and host lower case,
+    no default port, "/" for an empty path — so a client can't find them again by the URL it sent."""
+    parts = urlsplit(address)
+    host = (parts.hostname or "").lower()
+    if parts.port is not None and parts.port != DEFAULT_PORTS.get(parts.scheme.lower()):
+        host = f"{host}:{parts.port}"
+    if parts.username or parts.password:
+        host = f"{parts.netloc.rpartition('@')[0]}@{host}"
+    return urlunsplit((parts.scheme.lower(), host, parts.path or "/", parts.query, parts.fragment))
+
+
 def _new_links(call: Call, pairs: list[tuple]) -> list[int]:
-    """Links made through a list (bulk, file, `links`): all validated before any is stored, and not
-    subject to the unique name rule of POST /link (files routinely repeat names)."""
-    checked = [(text(name, "name", max_length=255), url(address, "url")) for name, address in pairs]
+    """Links made through a list (bulk, file, `links`): all validated before any is stored; ids
+    follow the order of the request."""
+    checked = [(text(name, "name", max_length=255), normalised_url(url(address, "url"))) for name, address in pairs]
     return [
         call.store.add(
             "links",
@@ -40,9 +56,8 @@ def _new_links(call: Call, pairs: list[tuple]) -> list[int]:
     ]
 
 
-def _existing_link_ids(call: Call, raw) -> tuple[list[int], list]:
-    if not isinstance(raw, list):
-        raw = [raw]
+def _existing_link_ids(call: Call, raw: list) -> tuple[list[int], list]:
+    """Ids as numbers or digit strings (the examples send `["311"]`)."""
     found, missing = [], []
     for value in raw:
         try:
@@ -62,14 +77,13 @@ def _on_write(call: Call, obj: dict, body: dict) -> None:
     """`linkIds` (existing links) and/or `links` (new {name, url} objects) join the list."""
     warnings = []
     if "linkIds" in body:
-        found, missing = _existing_link_ids(call, body["linkIds"])
+        found, missing = _existing_link_ids(call, array(body["linkIds"], "linkIds"))
         _add(obj, found)
         if missing:
             warnings.append(f"Links not found: {', '.join(map(str, missing))}")
     if "links" in body:
-        if not isinstance(body["links"], list):
-            raise ApiError(400, "links must be an array")
-        _add(obj, _new_links(call, [(link.get("name"), link.get("url")) for link in _objects(body["links"])]))
+        links = _objects(array(body["links"], "links"))
+        _add(obj, _new_links(call, [(link.get("name"), link.get("url")) for link in links]))
     obj["warning"] = "; ".join(warnings)
 
 
@@ -91,7 +105,7 @@ LINK_LISTS = register(
     Resource(
         collection="link_lists",
         label="Link list",
-        path="linklist",
+        path="LinkList",
         fields={"name": name_field},
         required=("name",),
         defaults=lambda call: {"link_ids": [], "warning": "", "user_id": USER_ID, "company_id": COMPANY_ID},
@@ -103,6 +117,7 @@ LINK_LISTS = register(
         },
         on_write=_on_write,
         generic=("list", "patch", "delete"),
+        casings={"patch": ("LinkList", "linkList")},
     )
 )
 
@@ -128,45 +143,44 @@ def _links_from_file(call: Call) -> list[int]:
     return _new_links(call, pairs)
 
 
-@route("POST", "/api/3/linklist")
+@route("POST", "/api/3/LinkList")
 def create_list(call: Call) -> dict:
     """JSON `{"name", "linkIds" | "links"}`, or a multipart file import (`doc`, `mapping`, `name`)."""
     if not call.is_upload:
         return create(call, LINK_LISTS)
     name = name_field(call.body.form.get("name"))
     link_ids = _links_from_file(call)
-    ensure_unique_name(call, LINK_LISTS, name, None)
     obj = call.store.add("link_lists", {**new_object(call, LINK_LISTS), "name": name, "link_ids": link_ids})
     return {"id": obj["id"], "name": obj["name"], "enabled": True}
 
 
-@route("PUT", "/api/3/linklist/<int:ident>")
+@route("PUT", "/api/3/LinkList/<int:ident>")
 def replace_list(call: Call, ident: int) -> dict:
-    """A file import replaces the list's links; JSON updates like the other resources."""
+    """A file import replaces the list's links (the only PUT the reference shows for link lists)."""
     if not call.is_upload:
-        return update(call, LINK_LISTS, ident)
+        raise ApiError(400, "doc should not be empty (send multipart/form-data with doc, mapping and name)")
     obj = _find(call, ident)
     link_ids = _links_from_file(call)
     if call.body.form.get("name"):
-        name = name_field(call.body.form["name"])
-        ensure_unique_name(call, LINK_LISTS, name, ident)
-        obj["name"] = name
+        obj["name"] = name_field(call.body.form["name"])
     obj["link_ids"] = link_ids
     return {"id": ident, "name": obj["name"], "enabled": bool(obj["enabled"])}
 
 
-@route("POST", "/api/3/linklist/<int:ident>/links")
+@route("POST", "/api/3/LinkList/<int:ident>/links")
 def add_links(call: Call, ident: int) -> list[int]:
+    """`"ids(array)"`, or one link as `"id(int)"`."""
     obj = _find(call, ident)
     body = call.json
     if "ids" not in body and "id" not in body:
         raise ApiError(400, "ids should not be empty")
-    found, _ = _existing_link_ids(call, body["ids"] if "ids" in body else body["id"])
+    raw = array(body["ids"], "ids") if "ids" in body else [number(body["id"], "id")]
+    found, _ = _existing_link_ids(call, raw)
     _add(obj, found)
     return found
 
 
-@route("POST", "/api/3/linklist/<int:ident>/links/bulk")
+@route("POST", "/api/3/LinkList/<int:ident>/links/bulk")
 def add_links_bulk(call: Call, ident: int) -> dict:
     obj = _find(call, ident)
     links = call.json.get("links")
@@ -184,7 +198,7 @@ def add_links_bulk(call: Call, ident: int) -> dict:
     return render(call, LINK_LISTS, obj, ("enabled", "id", "name", "user_id", "company_id"))
 
 
-@route("GET", "/api/3/linklist/<int:ident>/links")
+@route("GET", "/api/3/LinkList/<int:ident>/links")
 def links(call: Call, ident: int) -> list[dict]:
     obj = _find(call, ident)
     members = [call.store.get("links", link_id) for link_id in obj["link_ids"]]
@@ -192,10 +206,10 @@ def links(call: Call, ident: int) -> list[dict]:
     return [{"id": ident, "links": [{"linkId": link["id"], "url": link["url"]} for link in members if link]}]
 
 
-@route("DELETE", "/api/3/linklist/<int:ident>/links")
+@route("DELETE", "/api/3/LinkList/<int:ident>/links")
 def remove_link(call: Call, ident: int) -> bool:
     obj = _find(call, ident)
-    raw = call.query.get("[id]") or call.query.get("id") or call.query.get("id[]")  # the reference: ?[id]=
+    raw = call.query.get("[id]")  # example and prose agree on `?[id]=` (sender lists use `?id=`)
     if raw is None:
         raise ApiError(400, "id should not be empty")
     link_id = integer(raw, "id")

@@ -1,6 +1,6 @@
 """Link conversion (links themselves are a plain CRUD resource in crud.py)."""
 
-from ..validation import text
+from ..validation import only_fields, text
 from ..web import Call
 from .crud import route
 
@@ -12,10 +12,11 @@ def _bare(address: str) -> str:
     return address.rstrip("/")
 
 
-@route("POST", "/api/3/details/linkconversion")
+@route("POST", "/api/3/details/linkConversion")
 def link_conversion(call: Call) -> dict:
     """Recipients whose message carried a link to `url` (matched without scheme, `www.` or case, as
     `mmdsmart.com` in the reference), and how many of them clicked it at least once."""
+    only_fields(call.json, "url")  # "Only one parameter should be included within the request body"
     wanted = _bare(text(call.json.get("url"), "url"))
     recipients = clicked = 0
     for message in call.store.data["messages"].values():

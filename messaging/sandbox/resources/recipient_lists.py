@@ -4,9 +4,9 @@ from werkzeug.wrappers import Response
 
 from ..errors import ApiError
 from ..files import CONTACT_MARKERS, csv_download, parse_mapping, preview, read_contacts, read_upload
-from ..validation import normalize_phone, parse_bool
+from ..validation import array, normalize_phone, parse_bool
 from ..web import Call
-from .crud import ROUTES, Resource, ensure_unique_name, name_field, new_object, register, route
+from .crud import ROUTES, Resource, name_field, new_object, register, route
 
 __all__ = ["RECIPIENT_LISTS", "ROUTES"]
 
@@ -14,7 +14,7 @@ RECIPIENT_LISTS = register(
     Resource(
         collection="recipient_lists",
         label="Recipient list",
-        path="recipientlist",
+        path="recipientList",
         fields={"name": name_field},
         required=("name",),
         defaults=lambda call: {"columns": []},
@@ -23,6 +23,7 @@ RECIPIENT_LISTS = register(
         patched=("name", "enabled", "count"),  # the reference's PATCH answer has no id
         computed={"count": lambda call, obj: len(call.store.recipients.get(obj["id"], ()))},
         generic=("list", "patch", "delete"),
+        casings={"list": ("RecipientList",), "patch": ("RecipientList",), "delete": ("RecipientList",)},
     )
 )
 
@@ -45,34 +46,30 @@ def _require_upload(call: Call) -> None:
         raise ApiError(400, "doc should not be empty (send multipart/form-data with doc, mapping and name)")
 
 
-@route("POST", "/api/3/recipientlist")
+@route("POST", "/api/3/RecipientList")
 def create_from_file(call: Call) -> dict:
     _require_upload(call)
     name = name_field(call.body.form.get("name"))
     contacts, columns, stats = _import(call)
-    ensure_unique_name(call, RECIPIENT_LISTS, name, None)
     obj = call.store.add("recipient_lists", {**new_object(call, RECIPIENT_LISTS), "name": name, "columns": columns})
     call.store.recipients[obj["id"]] = contacts
     return {**stats, "recipient_list_id": obj["id"]}
 
 
-@route("PUT", "/api/3/recipientlist/<int:ident>")
+@route("PUT", "/api/3/recipientList/<int:ident>")
 def replace_from_file(call: Call, ident: int) -> dict:
     _require_upload(call)
     obj = _find(call, ident)
     contacts, columns, stats = _import(call)
     if call.body.form.get("name"):
-        name = name_field(call.body.form["name"])
-        ensure_unique_name(call, RECIPIENT_LISTS, name, ident)
-        obj["name"] = name
+        obj["name"] = name_field(call.body.form["name"])
     obj["columns"] = columns
     call.store.recipients[ident] = contacts
     return {**stats, "recipient_list_id": ident}
 
 
 def _add_numbers(call: Call, list_id: int, numbers) -> dict:
-    if not isinstance(numbers, list):
-        raise ApiError(400, "numbers must be an array")
+    array(numbers, "numbers")
     recipients = call.store.recipients.setdefault(list_id, [])
     present = {recipient["phone_number"] for recipient in recipients}
     inserted = wrong = duplicate = 0
@@ -96,39 +93,33 @@ def _add_numbers(call: Call, list_id: int, numbers) -> dict:
     }
 
 
-@route("POST", "/api/3/recipientlist/numbers")
+@route("POST", "/api/3/recipientList/numbers")
 def create_from_numbers(call: Call) -> dict:
     body = call.json
     name = name_field(body.get("name"))
-    if not isinstance(body.get("numbers"), list):
-        raise ApiError(400, "numbers must be an array")
-    ensure_unique_name(call, RECIPIENT_LISTS, name, None)
+    array(body.get("numbers"), "numbers")
     obj = call.store.add("recipient_lists", {**new_object(call, RECIPIENT_LISTS), "name": name})
     return _add_numbers(call, obj["id"], body["numbers"])
 
 
-@route("PUT", "/api/3/recipientlist/<int:ident>/numbers")
+@route("PUT", "/api/3/recipientList/<int:ident>/numbers")
 def add_numbers(call: Call, ident: int) -> dict:
     obj = _find(call, ident)
     body = call.json
     if body.get("name"):
-        name = name_field(body["name"])
-        ensure_unique_name(call, RECIPIENT_LISTS, name, ident)
-        obj["name"] = name
+        obj["name"] = name_field(body["name"])
     return _add_numbers(call, ident, body.get("numbers", []))
 
 
 # The reference posts previews to /recipientList/1/preview and /recipientList/6/preview: the id names
-# no list (decision: it is ignored, and the forms without one are accepted too).
-@route("POST", "/api/3/recipientlist/preview")
-@route("POST", "/api/3/recipientlist/<int:ident>/preview")
-@route("POST", "/api/3/recipientlist/preview/<int:ident>")
-def preview_file(call: Call, ident: int | None = None) -> dict:
+# no list (decision: it is ignored).
+@route("POST", "/api/3/recipientList/<int:ident>/preview")
+def preview_file(call: Call, ident: int) -> dict:
     _require_upload(call)
     return preview(read_upload(call.body.files.get("doc")))
 
 
-@route("GET", "/api/3/recipientlist/<int:ident>/recipients")
+@route("GET", "/api/3/recipientList/<int:ident>/recipients")
 def recipients(call: Call, ident: int) -> list[dict]:
     _find(call, ident)
     # numbers come back as integers here (and as strings from listNumbers), as in the reference
@@ -138,13 +129,13 @@ def recipients(call: Call, ident: int) -> list[dict]:
     ]
 
 
-@route("GET", "/api/3/recipientlist/<int:ident>/listnumbers")
+@route("GET", "/api/3/recipientList/<int:ident>/listNumbers")
 def list_numbers(call: Call, ident: int) -> list[str]:
     _find(call, ident)
     return [recipient["phone_number"] for recipient in call.store.recipients.get(ident, [])]
 
 
-@route("GET", "/api/3/recipientlist/<int:ident>/download")
+@route("GET", "/api/3/recipientList/<int:ident>/download")
 def download(call: Call, ident: int) -> Response:
     obj = _find(call, ident)
     columns = ["phone_number", *obj.get("columns", [])]

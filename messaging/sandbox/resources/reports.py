@@ -2,7 +2,7 @@
 
 from ..errors import ApiError, not_found
 from ..state import Store, page_params, parse_filter
-from ..validation import integer, parse_datetime
+from ..validation import integer, number, only_fields, parse_datetime
 from ..web import Call
 from .crud import route
 from .sending import SMART, broadcast_state
@@ -76,7 +76,7 @@ def _date_param(value: str, field: str) -> float:
     return moment.timestamp()
 
 
-@route("GET", "/api/3/broadcast/list")
+@route("GET", "/api/3/Broadcast/List")
 def broadcast_list(call: Call) -> list[dict]:
     store, query = call.store, call.query
     start, limit = page_params(query, max_limit=100)  # "numbers in range 1-100"
@@ -128,12 +128,13 @@ def _counts(messages: list[dict]) -> dict:
     return counts
 
 
-@route("POST", "/api/3/deliveryreport")
+@route("POST", "/api/3/DeliveryReport")
 def delivery_report(call: Call) -> list[dict]:
     body, store = call.json, call.store
+    only_fields(body, "bid")  # "You should pass only one parameter in the body"
     if body.get("bid") in (None, ""):
         raise ApiError(400, "bid should not be empty")
-    broadcast = store.get("broadcasts", integer(body["bid"], "bid"))
+    broadcast = store.get("broadcasts", number(body["bid"], "bid"))  # "bid (integer)"
     if broadcast is None:
         raise not_found("Broadcast", body["bid"])
     messages = store.broadcast_messages(broadcast["id"])

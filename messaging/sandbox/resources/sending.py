@@ -7,7 +7,19 @@ from ..callbacks import Dispatcher
 from ..errors import ApiError
 from ..messages import Renderer, check_tokens, new_message
 from ..state import USER_ID, Store
-from ..validation import id_list, integer, iso, iso_date, now, parse_bool, parse_datetime, sql_time, text, utc_offset
+from ..validation import (
+    id_string,
+    integer,
+    iso,
+    iso_date,
+    now,
+    number,
+    parse_bool,
+    parse_datetime,
+    sql_time,
+    text,
+    utc_offset,
+)
 
 SINGLE, BASE, SMART = 10, 11, 12
 COMPANY_NAME = "Sandbox company"
@@ -49,14 +61,26 @@ def sender_names(store: Store, sender_ids: list[int], sender_list_ids: list[int]
 
 
 def message_bodies(store: Store, body: dict, template_key: str = "template_id") -> list[str]:
-    """message_body, else the template(s); several templates rotate over the recipients."""
+    """The named template(s)' bodies (several rotate over the recipients), else message_body.
+
+    Decision: a template wins over message_body when both are sent ("if you want to use a specific
+    template for message body"). `template_key` is the single-template field the endpoint has
+    (`template_id (number)`), or None where it has only `template_ids (string)`.
+    """
+    content = None
     if body.get("message_body") not in (None, ""):
-        bodies = [text(body["message_body"], "message_body", max_length=100000)]
-    else:
-        template_ids = id_list(body.get(template_key) or body.get("template_ids"), template_key)
-        if not template_ids:
-            raise ApiError(400, "message_body should not be empty")
+        content = text(body["message_body"], "message_body", max_length=100000)
+    template_ids = []
+    if body.get("template_ids") not in (None, ""):
+        template_ids = id_string(body["template_ids"], "template_ids")
+    elif template_key and body.get(template_key) not in (None, ""):
+        template_ids = [number(body[template_key], template_key, minimum=1)]
+    if template_ids:
         bodies = [enabled(store, "templates", "Template", ident)["body"] for ident in template_ids]
+    elif content is not None:
+        bodies = [content]
+    else:
+        raise ApiError(400, "message_body should not be empty")
     for candidate in bodies:
         check_tokens(store, candidate)
     return bodies
@@ -88,8 +112,16 @@ def recipients_for(
     return chosen
 
 
+def local_instant(value: str, offset_minutes: int) -> float:
+    """Decision (the reference never says whether send_date is UTC or local time): the least
+    convenient reading — the date's wall-clock digits are local time in `utc_offset`, whatever
+    zone designator (`Z`, `+02:00`) it carries. Only an offset of 0 makes both readings agree."""
+    moment = parse_datetime(value).replace(tzinfo=UTC)
+    return (moment - timedelta(minutes=offset_minutes)).timestamp()
+
+
 class Timing:
-    """When a broadcast starts: now, at send_date (in utc_offset when it has no zone), or when its
+    """When a broadcast starts: now, at send_date (local time in utc_offset), or when its
     trigger fires. Decision: a trigger's `delay` minutes are recorded but not waited for."""
 
     def __init__(self, store: Store, body: dict, now_key: str = "send_now"):
@@ -103,10 +135,7 @@ class Timing:
         self.send_now = explicit_now if explicit_now is not None else not (self.send_date or self.trigger)
         self.start_at = None
         if self.send_date and not self.send_now:
-            moment = parse_datetime(self.send_date)
-            if not any(mark in self.send_date[10:] for mark in ("Z", "+", "-")):
-                moment -= timedelta(minutes=self.utc_offset)
-            self.start_at = moment.timestamp()
+            self.start_at = local_instant(self.send_date, self.utc_offset)
 
     @property
     def waits_for_trigger(self) -> bool:
@@ -191,7 +220,7 @@ def send_segment(
             "message_body": bodies[0],
             "template_id": None,
             "batch_index": None,
-            "state": 0,
+            "state": "queued",  # opaque, like a broadcast's (see STATES)
             "recipient_count": len(recipients),
             "estimated_price": 0,
             "send_conditions_id": None,
@@ -232,14 +261,26 @@ def send_segment(
     return segment
 
 
-def broadcast_state(store: Store, broadcast: dict) -> int:
-    """Decision (the reference does not list states): 0 scheduled, 1 sending, 2 done."""
+# Decision (the reference shows `state` but never lists its values): the least convenient
+# reading — opaque values, ints and strings, that change from one look to the next; 2, the
+# example's value, means "still sending" here, and no value marks "done" twice in a row.
+STATES = {
+    "scheduled": (0, "queued", 11),
+    "sending": (2, "in_progress", 7, "processing"),
+    "done": (5, "finished", 99),
+}
+
+
+def broadcast_state(store: Store, broadcast: dict) -> int | str:
     states = [message["state"] for message in store.broadcast_messages(broadcast["id"])]
     if any(state is None for state in states):
-        return 0
-    if any(state in (0, 1) for state in states):
-        return 1
-    return 2
+        phase = "scheduled"
+    elif any(state in (0, 1) for state in states):
+        phase = "sending"
+    else:
+        phase = "done"
+    looks = broadcast["state_looks"] = broadcast.get("state_looks", -1) + 1
+    return STATES[phase][looks % len(STATES[phase])]
 
 
 def release_trigger(store: Store, dispatcher: Dispatcher, trigger_id: int) -> int:

@@ -6,13 +6,13 @@ from ..validation import (
     FALSE_WORDS,
     PHONE_MESSAGE,
     SENDER_MESSAGE,
-    id_list,
-    integer,
+    id_string,
     is_sender_name,
     is_url,
     iso,
     normalize_phone,
     now,
+    only_fields,
     parse_bool,
 )
 from ..web import Call, Raw
@@ -105,19 +105,28 @@ def send_single(call: Call) -> Raw:
     body, store = call.json, call.store
     otp = _otp_requested(call, body)
     problems = []
+    # the prose's types: campaign_id (integer), sender_id (string), recipient (string),
+    # verification (boolean), message_template_id / utc_offset / trigger_id (integer), is_now (bool)
     if body.get("campaign_id") in (None, ""):
         problems.append("campaign_id should not be empty")
-    elif not isinstance(body["campaign_id"], int) and not str(body["campaign_id"]).isdigit():
+    elif not _is_int(body["campaign_id"]):
         problems.append("campaign_id must be an integer number")
     if body.get("message_body") in (None, "") and body.get("message_template_id") in (None, ""):
         problems.append("message_body should not be empty")
+    for key in ("message_template_id", "trigger_id", "utc_offset"):
+        if body.get(key) is not None and not _is_int(body[key]):
+            problems.append(f"{key} must be an integer number")
+    if body.get("is_now") is not None and not isinstance(body["is_now"], bool):
+        problems.append("is_now must be a boolean value")
     if body.get("sender_id") in (None, "") and body.get("sender") in (None, ""):
         problems.append("sender_id should not be empty")
+    elif body.get("sender_id") not in (None, "") and not isinstance(body["sender_id"], str):
+        problems.append("sender_id must be a string")
     elif body.get("sender_id") in (None, "") and not is_sender_name(body["sender"]):
         problems.append(SENDER_MESSAGE)
-    if normalize_phone(body.get("recipient")) is None:
+    if not isinstance(body.get("recipient"), str) or normalize_phone(body["recipient"]) is None:
         problems.append(PHONE_MESSAGE)
-    if otp and parse_bool(body.get("verification")) is not True:
+    if otp and body.get("verification") is not True:
         problems.append("verification must be true")
     if problems:
         raise ApiError(400, problems)
@@ -128,16 +137,20 @@ def send_single(call: Call) -> Raw:
     if otp and "{{verification_code}}" not in bodies[0].replace(" ", ""):
         raise ApiError(400, "message_body must contain the {{verification_code}} token")
     if body.get("sender_id") not in (None, ""):
-        senders = sender_names(store, [integer(body["sender_id"], "sender_id")], [])
+        if not body["sender_id"].isdigit():
+            raise ApiError(400, "sender_id must be a number string")
+        senders = sender_names(store, [int(body["sender_id"])], [])
     else:
         senders = [body["sender"]]
-    number = normalize_phone(body["recipient"])
+    recipient = normalize_phone(body["recipient"])
     timing = Timing(store, body, now_key="is_now")
-    recipients = recipients_for(store, [], id_list(body.get("unsubscriber_list_ids"), "unsubscriber_list_ids"), number)
+    recipients = recipients_for(
+        store, [], id_string(body.get("unsubscriber_list_ids"), "unsubscriber_list_ids"), recipient
+    )
     code = f"{store.rng.randint(1000, 9999)}" if otp else None
     broadcast = new_broadcast(
         store,
-        name=f"{'OTP' if otp else 'Single'} to {number}",
+        name=f"{'OTP' if otp else 'Single'} to {recipient}",
         broadcast_type=SINGLE,
         message_body=bodies[0],
         timing=timing,
@@ -159,7 +172,7 @@ def send_single(call: Call) -> Raw:
             "otps",
             {
                 "id": None,
-                "phone_number": number,
+                "phone_number": recipient,
                 "code": code,
                 "broadcast_id": broadcast["id"],
                 "created": iso(now()),
@@ -170,6 +183,10 @@ def send_single(call: Call) -> Raw:
     return Raw({"id": broadcast["id"]})
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def latest_otp(store: Store, number: str) -> dict | None:
     candidates = [otp for otp in store.data["otps"].values() if otp["phone_number"] == number]
     return max(candidates, key=lambda otp: otp["id"]) if candidates else None
@@ -178,6 +195,7 @@ def latest_otp(store: Store, number: str) -> dict | None:
 @route("POST", "/api/recipients/<phone_number>/verification", style="nest")
 def verify(call: Call, phone_number: str) -> Raw:
     """Checks the code of the number's latest OTP; a code verifies once (decision)."""
+    only_fields(call.json, "verification_code")  # "Only one parameter should be passed in the request body"
     code = call.json.get("verification_code")
     if code in (None, ""):
         raise ApiError(400, "verification_code should not be empty")

@@ -5,20 +5,18 @@ from werkzeug.wrappers import Response
 from ..errors import ApiError
 from ..files import CONTACT_MARKERS, csv_download, parse_mapping, preview, read_contacts, read_upload
 from ..state import COMPANY_ID, USER_ID
-from ..validation import normalize_phone, parse_bool
+from ..validation import array, normalize_phone, parse_bool
 from ..web import Call
-from .crud import Resource, create, ensure_unique_name, name_field, new_object, register, render, route
+from .crud import Resource, create, name_field, new_object, register, render, route
 
 __all__ = ["UNSUBSCRIBE_LISTS"]
 
 
 def _add(numbers: list[str], raw_numbers) -> dict:
     """Adds valid new numbers in place; the members endpoint's counters."""
-    if not isinstance(raw_numbers, list):
-        raise ApiError(400, "numbers must be an array")
     present = set(numbers)
     inserted = already = invalid = 0
-    for raw in raw_numbers:
+    for raw in array(raw_numbers, "numbers"):
         number = normalize_phone(raw)
         if number is None:
             invalid += 1
@@ -35,7 +33,7 @@ UNSUBSCRIBE_LISTS = register(
     Resource(
         collection="unsubscribe_lists",
         label="Unsubscribe list",
-        path="unsubscribelist",
+        path="unsubscribeList",
         fields={"name": name_field},
         required=("name",),
         defaults=lambda call: {"company_id": COMPANY_ID, "user_id": USER_ID, "numbers": []},
@@ -45,6 +43,7 @@ UNSUBSCRIBE_LISTS = register(
         computed={"unsubscribers_amount": lambda call, obj: len(obj["numbers"])},
         on_write=lambda call, obj, body: _add(obj["numbers"], body["numbers"]) if "numbers" in body else None,
         generic=("list", "patch", "delete"),
+        casings={"patch": ("UnsubscribeList",), "delete": ("UnsubscribeList", "unsubscribeList")},
     )
 )
 
@@ -60,37 +59,39 @@ def _imported_numbers(call: Call) -> list[str]:
     return [contact["phone_number"] for contact in contacts]
 
 
-@route("POST", "/api/3/unsubscribelist")
+# The two ways to create a list differ only in casing: POST /UnsubscribeList imports a file (example
+# and prose), POST /unsubscribeList takes JSON numbers (example and prose).
+@route("POST", "/api/3/unsubscribeList")
 def create_list(call: Call) -> dict:
-    """Same path for both forms: a multipart file import, or JSON `{"name", "numbers"}`."""
+    return create(call, UNSUBSCRIBE_LISTS)
+
+
+@route("POST", "/api/3/UnsubscribeList")
+def import_list(call: Call) -> dict:
     if not call.is_upload:
-        return create(call, UNSUBSCRIBE_LISTS)
+        raise ApiError(400, "doc should not be empty (send multipart/form-data with doc, mapping and name)")
     name = name_field(call.body.form.get("name"))
     numbers = _imported_numbers(call)
-    ensure_unique_name(call, UNSUBSCRIBE_LISTS, name, None)
     obj = call.store.add("unsubscribe_lists", {**new_object(call, UNSUBSCRIBE_LISTS), "name": name, "numbers": numbers})
     return render(call, UNSUBSCRIBE_LISTS, obj, UNSUBSCRIBE_LISTS.created)
 
 
-@route("PUT", "/api/3/unsubscribelist/<int:ident>")
+@route("PUT", "/api/3/UnsubscribeList/<int:ident>")
 def replace_list(call: Call, ident: int) -> dict:
     obj = _find(call, ident)
     if not call.is_upload:
         raise ApiError(400, "doc should not be empty (send multipart/form-data with doc and mapping)")
     numbers = _imported_numbers(call)
     if call.body.form.get("name"):
-        name = name_field(call.body.form["name"])
-        ensure_unique_name(call, UNSUBSCRIBE_LISTS, name, ident)
-        obj["name"] = name
+        obj["name"] = name_field(call.body.form["name"])
     obj["numbers"] = numbers
     return render(call, UNSUBSCRIBE_LISTS, obj, UNSUBSCRIBE_LISTS.created)
 
 
 # The reference shows /unsubscribeList/preview/4 in the example and /unsubscribeList/preview in the
-# prose; the id names no list (decision: ignored; every form accepted).
-@route("POST", "/api/3/unsubscribelist/preview")
-@route("POST", "/api/3/unsubscribelist/preview/<int:ident>")
-@route("POST", "/api/3/unsubscribelist/<int:ident>/preview")
+# prose; the id names no list (decision: ignored).
+@route("POST", "/api/3/unsubscribeList/preview")
+@route("POST", "/api/3/unsubscribeList/preview/<int:ident>")
 def preview_file(call: Call, ident: int | None = None) -> dict:
     if not call.is_upload:
         raise ApiError(400, "doc should not be empty")
@@ -99,18 +100,18 @@ def preview_file(call: Call, ident: int | None = None) -> dict:
     return preview(read_upload(call.body.files.get("doc")))
 
 
-@route("POST", "/api/3/unsubscribelist/<int:ident>/members")
+@route("POST", "/api/3/UnsubscribeList/<int:ident>/members", "/api/3/unsubscribeList/<int:ident>/members")
 def add_members(call: Call, ident: int) -> dict:
     obj = _find(call, ident)
     return _add(obj["numbers"], call.json.get("numbers"))
 
 
-@route("GET", "/api/3/unsubscribelist/<int:ident>/members")
+@route("GET", "/api/3/unsubscribeList/<int:ident>/members")
 def members(call: Call, ident: int) -> list[dict]:
     return [{"phone_number": number} for number in _find(call, ident)["numbers"]]
 
 
-@route("GET", "/api/3/unsubscribelist/<int:ident>/download")
+@route("GET", "/api/3/unsubscribeList/<int:ident>/download")
 def download(call: Call, ident: int) -> Response:
     numbers = _find(call, ident)["numbers"]
     return Response(

@@ -212,3 +212,12 @@ def test_delivery_report(client, campaign_id, sender_id, list_id, sent):
     assert report["broadcast_id"] == broadcast_id
     assert sum(report[k] for k in ("sent", "delivered", "undelivered", "rejected", "expired", "failed")) == 4
     assert sent("POST", "/api/3/DeliveryReport")["json"] == {"bid": broadcast_id}
+
+
+@pytest.mark.parametrize("sender_ids", [[], "", None])
+def test_a_broadcast_without_sender_ids_is_refused_before_sending(client, sandbox, campaign_id, sender_ids):
+    """sender_ids is required by the reference: never sent blank (`"sender_ids": ""`)."""
+    with pytest.raises(ValueError, match="sender_ids is required"):
+        client.broadcast_base_send(name="b", campaign_id=campaign_id, sender_ids=sender_ids, sender_list_ids=[5456],
+                                   recipient_list_ids=[1], message_body="x")
+    assert sandbox.requests(path="Broadcast") == []

@@ -58,8 +58,8 @@ def test_unknown_id(client):
     assert caught.value.permanent is True
 
 
-def test_duplicate_is_a_conflict(client):
-    client.sender_create(name="FirstSender")
+def test_duplicate_is_a_conflict(client, sandbox):
+    sandbox.faults(fail_next=[{"status": 409}])
     with pytest.raises(ConflictError) as caught:
         client.sender_create(name="FirstSender")
     assert caught.value.status == 409

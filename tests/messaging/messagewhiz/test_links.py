@@ -89,4 +89,4 @@ def test_link_list_from_files(client, sent):
                                   mapping=["url", "name"], name="NewList")
     request = sent("PUT", f"/api/3/LinkList/{list_id}")
     assert request["form"]["name"] == "NewList"
-    assert [x["url"] for x in client.link_list_links(list_id)["links"]] == ["https://bing.com"]
+    assert [x["url"] for x in client.link_list_links(list_id)["links"]] == ["https://bing.com/"]  # stored normalised

@@ -22,7 +22,7 @@ def test_import_file(imported, sent):
     assert imported["wrong"] == 0
     assert imported["duplicate"] == 0
     assert isinstance(imported["recipient_list_id"], int)
-    request = sent("POST", "/api/3/recipientList")
+    request = sent("POST", "/api/3/RecipientList")
     assert request["apikey_present"] is True
     assert request["query"] == {"truncate": "true"}
     assert request["form"]["name"] == "FirstRecipientList"
@@ -35,7 +35,7 @@ def test_import_from_a_path(client, sent, tmp_path):
     path.write_bytes(CSV)
     result = client.recipient_list_import_file(name="FromPath", doc=path, mapping={0: "phone_number"})
     assert result["inserted"] == 4
-    request = sent("POST", "/api/3/recipientList")
+    request = sent("POST", "/api/3/RecipientList")
     assert request["query"] == {"truncate": "false"}
     assert request["files"][0]["filename"] == "list.csv"
 
@@ -78,7 +78,7 @@ def test_list(client, imported, sent):
     lists = client.recipient_list_list(filter="name=FirstRecipientList")
     assert lists == [{"id": imported["recipient_list_id"], "name": "FirstRecipientList", "enabled": True,
                       "count": 4}]
-    assert sent("GET", "/api/3/recipientList")["query"] == {"filter": "name=FirstRecipientList"}
+    assert sent("GET", "/api/3/RecipientList")["query"] == {"filter": "name=FirstRecipientList"}
 
 
 def test_add_numbers_rename_replace_disable(client, imported, sent):
@@ -94,7 +94,7 @@ def test_add_numbers_rename_replace_disable(client, imported, sent):
     renamed = client.recipient_list_patch(list_id, name="EditingList")
     assert renamed["name"] == "EditingList"
     assert renamed["enabled"] is True
-    assert sent("PATCH", f"/api/3/recipientList/{list_id}")["json"] == {"name": "EditingList"}
+    assert sent("PATCH", f"/api/3/RecipientList/{list_id}")["json"] == {"name": "EditingList"}
 
     replacement = b"380500000001,Ann,Lee\n380500000002,Bo,Kim\n"
     replaced = client.recipient_list_replace_file(
@@ -111,5 +111,5 @@ def test_add_numbers_rename_replace_disable(client, imported, sent):
     assert client.recipient_list_numbers(list_id) == ["380500000001", "380500000002"]
 
     assert client.recipient_list_disable(list_id) is True
-    sent("DELETE", f"/api/3/recipientList/{list_id}")
+    sent("DELETE", f"/api/3/RecipientList/{list_id}")
     assert client.recipient_list_list(filter={"name": "NewList"}) == []

@@ -13,7 +13,7 @@ def test_import_file_preview_and_replace(client, sent):
     assert imported["name"] == "FirstUnsubscribeList"
     assert imported["enabled"] is True
     assert imported["unsubscribers_amount"] == 4
-    request = sent("POST", "/api/3/unsubscribeList")
+    request = sent("POST", "/api/3/UnsubscribeList")
     assert request["query"] == {"truncate": "true"}
     assert request["form"]["name"] == "FirstUnsubscribeList"
     assert json.loads(request["form"]["mapping"]) == {"0": "phone_number"}
@@ -27,7 +27,7 @@ def test_import_file_preview_and_replace(client, sent):
                                                     mapping={0: "phone_number"})
     assert replaced["id"] == list_id
     assert replaced["unsubscribers_amount"] == 1
-    request = sent("PUT", f"/api/3/unsubscribeList/{list_id}")
+    request = sent("PUT", f"/api/3/UnsubscribeList/{list_id}")
     assert json.loads(request["form"]["mapping"]) == {"0": "phone_number"}
     assert "name" not in request["form"]
 
@@ -40,7 +40,7 @@ def test_create_add_members_read_disable(client, sent):
 
     added = client.unsubscribe_list_add_numbers(list_id, numbers=["380502222233", "+380 643 333 322"])
     assert added == {"inserted": 1, "alreadyExists": 1, "notValid": 0}
-    assert sent("POST", f"/api/3/unsubscribeList/{list_id}/members")["json"] == {
+    assert sent("POST", f"/api/3/UnsubscribeList/{list_id}/members")["json"] == {
         "numbers": ["380502222233", "380643333322"],
     }
 
@@ -59,7 +59,7 @@ def test_create_add_members_read_disable(client, sent):
     assert sent("GET", "/api/3/unsubscribeList")["query"] == {"filter": "name=Manual"}
 
     assert client.unsubscribe_list_patch(list_id, enabled=False) == {"id": list_id, "enabled": False}
-    assert sent("PATCH", f"/api/3/unsubscribeList/{list_id}")["json"] == {"enabled": False}
+    assert sent("PATCH", f"/api/3/UnsubscribeList/{list_id}")["json"] == {"enabled": False}
 
     assert client.unsubscribe_list_disable(list_id) is True
-    sent("DELETE", f"/api/3/unsubscribeList/{list_id}")
+    sent("DELETE", f"/api/3/UnsubscribeList/{list_id}")

@@ -201,3 +201,49 @@ def test_command_rejects_unknown_entity(mw_account):
 
     with pytest.raises(CommandError, match="unknown entity"):
         call_command("sync_messagewhiz", "--entity", "nonsense")
+
+
+def test_pull_reads_every_page_of_a_server_that_caps_pages_and_marks_nothing_missing(mw_account, sandbox):
+    """The sandbox answers at most 25 items to limit=100: stopping at that short page made every later
+    object "not found in MessageWhiz"."""
+    sandbox.seed("templates", [{"name": f"T{n:02}", "body": "Hi"} for n in range(60)])
+
+    assert pull(mw_account, "template")["created"] == 60
+    second = pull(mw_account, "template")
+    assert (second["unchanged"], second["missing"]) == (60, 0)
+    assert not Template.objects.exclude(sync_state=SyncState.SYNCED).exists()
+
+
+def test_a_pull_cut_short_marks_nothing_missing(mw_account, sandbox):
+    sandbox.seed("templates", [{"name": f"T{n:02}", "body": "Hi"} for n in range(60)])
+    pull(mw_account, "template")
+    # The first page comes, the second is refused: the walk never finished.
+    sandbox.faults(path="^/api/3/template$", fail_next=[{"hang": 0, "apply": True}, {"status": 400}])
+
+    summary = pull(mw_account, "template")
+
+    assert (summary["failed"], summary["missing"]) == (1, 0)
+    assert not Template.objects.exclude(sync_state=SyncState.SYNCED).exists()
+
+
+def test_an_object_a_walk_skipped_is_looked_up_before_it_is_called_missing(db, stub):
+    """Paging by offset skips an item when one before it leaves the list meanwhile: here B."""
+    from messaging.models import ProviderAccount
+
+    account = ProviderAccount.objects.create(name="Stub", base_url=stub.url, api_key="k")
+    for remote_id, name in ((1, "A"), (2, "B")):
+        Template.objects.create(account=account, name=name, body="x", remote_id=remote_id, sync_state=SyncState.SYNCED,
+                                remote_snapshot={"name": name, "body": "x", "enabled": True})
+
+    def page(*items):
+        return {"json": {"errorCode": 0, "result": [{"id": i, "name": n, "body": "x", "enabled": True}
+                                                    for i, n in items]}}
+
+    stub.script = [page((1, "A")), page(), page(),  # the walk: enabled (two pages), then disabled
+                   page((2, "B"))]  # B by name
+
+    summary = pull(account, "template")
+
+    assert (summary["unchanged"], summary["missing"]) == (1, 0)
+    assert stub.seen[-1]["path"] == "/api/3/template?start=0&limit=100&enabled=true&filter=name%3DB"
+    assert not Template.objects.exclude(sync_state=SyncState.SYNCED).exists()

@@ -120,6 +120,7 @@ def test_link_list_membership(mw_account, sandbox, save):
 
 def test_refusal_is_shown_on_the_object_and_can_be_retried(mw_account, sandbox, save):
     save(Template(account=mw_account, name="Promo", body="A"))
+    sandbox.faults(fail_next=[{"status": 409, "error_message": "Template Promo already exists"}])
     clash = save(Template(account=mw_account, name="Promo", body="B"))
     assert clash.sync_state == SyncState.FAILED
     assert "already exists" in clash.sync_error
@@ -155,21 +156,82 @@ def test_wrong_api_key_is_a_visible_permanent_failure(mw_account, sandbox, save)
     assert "401" in sender.sync_error or "nauthori" in sender.sync_error
 
 
-@pytest.mark.parametrize("make", [
-    lambda a: Link(account=a, name="L", url="https://l.example.com"),
-    lambda a: Template(account=a, name="T", body="b"),
-    lambda a: Trigger(account=a, name="Tr"),
-    lambda a: WordSpinner(account=a, name="W", words=["a", "b"]),
-    lambda a: Sender(account=a, name="S"),
+@pytest.mark.parametrize(("make", "collection"), [
+    (lambda a: WordSpinner(account=a, name="W", words=["a", "b"]), "word_spinners"),
+    (lambda a: Sender(account=a, name="S"), "senders"),
+    (lambda a: Campaign(account=a, name="C"), "campaigns"),
 ])
-def test_disable_then_enable_every_kind(mw_account, sandbox, save, make):
+def test_disable_then_enable_is_read_back(mw_account, sandbox, save, make, collection):
     obj = save(make(mw_account))
     mirror_set_enabled(obj, False)
     obj = save(obj)
     assert obj.sync_state == SyncState.DISABLED
+    assert remote(sandbox, collection, obj.remote_id)["enabled"] is False
     obj.enabled = True
     obj = save(obj)
     assert obj.sync_state == SyncState.SYNCED, obj.sync_error
+    assert remote(sandbox, collection, obj.remote_id)["enabled"] is True
+    # Each change was followed by a look at the list it should now be in.
+    reads = [r["query"].get("enabled") for r in sandbox.requests(method="GET") if r["query"].get("filter")]
+    assert reads[-2:] == ["false", "true"]
+
+
+def test_a_template_enabled_again_is_created_afresh_as_nothing_documented_enables_it(mw_account, sandbox, save):
+    """The sandbox ignores `enabled` in a template PUT, as the reference documents none: the old
+    PUT {"enabled": true} left it disabled in MessageWhiz while Textcast showed it synced."""
+    template = save(Template(account=mw_account, name="Promo", body="Hi"))
+    old_id = template.remote_id
+    mirror_set_enabled(template, False)
+    template = save(template)
+    template.enabled = True
+    template = save(template)
+
+    assert template.sync_state == SyncState.SYNCED, template.sync_error
+    assert template.remote_id != old_id
+    assert remote(sandbox, "templates", template.remote_id)["enabled"] is True
+    assert remote(sandbox, "templates", old_id)["enabled"] is False
+    assert not [r for r in sandbox.requests(method="PUT") if "enabled" in (r.get("json") or {})]
+
+
+@pytest.mark.parametrize(("make", "collection", "label"), [
+    (lambda a: Link(account=a, name="L", url="https://l.example.com"), "links", "link"),
+    (lambda a: Trigger(account=a, name="Tr"), "triggers", "trigger"),
+])
+def test_links_and_triggers_enabled_again_say_plainly_that_messagewhiz_cannot(mw_account, sandbox, save, make,
+                                                                                 collection, label):
+    obj = save(make(mw_account))
+    mirror_set_enabled(obj, False)
+    obj = save(obj)
+    obj.enabled = True
+    obj = save(obj)
+
+    assert obj.sync_state == SyncState.FAILED
+    assert obj.sync_error == (f"MessageWhiz documents no way to enable a disabled {label} again, so it stays "
+                              f"disabled there. Disable it here, or create a new {label}.")
+    assert remote(sandbox, collection, obj.remote_id)["enabled"] is False
+    assert not [r for r in sandbox.requests(method="PUT") if "enabled" in (r.get("json") or {})]
+    mirror_set_enabled(obj, False)
+    assert save(obj).sync_state == SyncState.DISABLED
+
+
+def test_an_enable_the_server_answers_but_does_not_make_is_a_sync_error(db, stub, save):
+    from messaging.models import ProviderAccount
+
+    account = ProviderAccount.objects.create(name="Stub", base_url=stub.url, api_key="k")
+    campaign = Campaign.objects.create(account=account, name="Spring", remote_id=46279, enabled=True,
+                                       sync_state=SyncState.DISABLED,
+                                       remote_snapshot={"name": "Spring", "start_date": None, "end_date": None,
+                                                        "enabled": False})
+    stub.script = [{"json": {"errorCode": 0, "result": {"id": 46279, "enabled": 1}}},  # PATCH: "done"
+                   {"json": {"errorCode": 0, "result": []}}]  # but the enabled campaigns don't include it
+
+    campaign = save(campaign)
+
+    assert [(r["method"], r["path"].split("?")[0]) for r in stub.seen] == [
+        ("PATCH", "/api/3/campaign/46279"), ("GET", "/api/3/campaign")]
+    assert campaign.sync_state == SyncState.FAILED
+    assert campaign.sync_error == "MessageWhiz accepted the change but does not list the campaign as enabled " \
+                                  "when read back"
 
 
 def put_remotely(sandbox, path, body):
@@ -221,10 +283,13 @@ def test_edit_while_disabled_is_sent_and_survives_a_pull_and_re_enabling(mw_acco
 def test_retry_after_a_refusal_does_not_take_over_someone_elses_object(mw_account, sandbox, save):
     sandbox.seed("templates", [{"name": "Promo", "body": "theirs"}])
     ours = Template(account=mw_account, name="Promo", body="ours")
+    duplicate = {"status": 409, "error_message": "Template Promo already exists"}
+    sandbox.faults(fail_next=[duplicate])
     ours = save(ours)
     assert ours.sync_state == SyncState.FAILED and "already exists" in ours.sync_error
     assert ours.create_attempted_at is None
 
+    sandbox.faults(fail_next=[duplicate])
     ours = save(ours)  # "push now": refused again, visibly, and theirs is untouched
     assert ours.sync_state == SyncState.FAILED and ours.remote_id is None
     assert [(t["name"], t["body"]) for t in sandbox.state("templates")] == [("Promo", "theirs")]
