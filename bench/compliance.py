@@ -150,6 +150,7 @@ def main():
     else:
         os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'bench_compliance.sqlite3'}"
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
+    os.environ["OUTBOUND_ALLOWED_HOSTS"] = "127.0.0.1"  # the local sink (the address guard refuses loopback)
     setup_django()
 
     from django.core.management import call_command

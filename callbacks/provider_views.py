@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from messaging.models import ProviderAccount
 from messaging.providers import inbound
 
-from . import parsing, providers, selectors
+from . import parsing, providers, selectors, services
 from .views import read_body
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,8 @@ def dlr_receive(request, token):
             return _error(400, "no report fields in the query")
     elif (raw := read_body(request, MAX_CALLBACK_BYTES)) is None:
         return _error(413, "body too large")
+    elif parsing.is_click(raw):
+        return _click_receive(account, raw)
     try:
         text = raw.decode("utf-8")
         parsed, reports, skipped = parsing.parse_generic(text, account.generic, content_type=request.content_type or "")
@@ -71,6 +73,21 @@ def dlr_receive(request, token):
         logger.exception("Could not store a delivery report for account %s", account.pk)
         return _error(503, "try again")
     return JsonResponse({"ok": True, "applied": len(reports), "unmapped": skipped})
+
+
+def _click_receive(account, raw: bytes) -> JsonResponse:
+    """MessageWhiz's /sms (as a generic provider) posts a message's link clicks to the callback URL
+    its DLRs go to, in its own click shape; the click names the message by the id /sms answered."""
+    try:
+        body, parsed = parsing.parse(raw, allowed=frozenset({"click"}))
+    except parsing.Rejected as exc:
+        return _error(400, str(exc))
+    try:
+        services.callback_receive(account_id=account.pk, parsed=parsed, body=body)
+    except (DatabaseError, redis.RedisError):
+        logger.exception("Could not store a click for account %s", account.pk)
+        return _error(503, "try again")
+    return JsonResponse({"ok": True, "clicks": len(parsed.items)})
 
 
 @csrf_exempt

@@ -110,8 +110,9 @@ def counters(broadcast_id: int) -> dict:
 def recount(broadcast_ids=None) -> dict[int, dict]:
     """Broadcast id → its counters computed again from the raw event log, not from what applying
     wrote: every stored event of the broadcasts' accounts is parsed, resolved to its message and
-    folded (the highest status rank wins, the first report of that rank; distinct clicks per
-    message, link and time); messages no report moved keep the status our own sending gave them.
+    folded (the highest status rank wins, the first report of that rank; price by
+    `report_figure`, whatever the order; distinct clicks per message, link and time); messages no
+    report moved keep the status our own sending gave them.
     Streams the events and the messages, in chunks: fit for millions of rows.
 
     Where the log alone cannot decide, the message row settles it: a status our own sending set
@@ -122,7 +123,7 @@ def recount(broadcast_ids=None) -> dict[int, dict]:
     rows = list(broadcasts.values_list("pk", "account_id", "created_at", "recipients_count"))
     if not rows:
         return {}
-    reports, ties, clicks = _fold({account for _, account, _, _ in rows},
+    reports, ties, prices, clicks = _fold({account for _, account, _, _ in rows},
                                   since=min(created for _, _, created, _ in rows) - PENDING_MAX_AGE)
     figures = {pk: {**dict.fromkeys(COUNTERS, 0), "cost": Decimal(0)} for pk, _, _, _ in rows}
     messages = Message.objects.filter(broadcast_id__in=list(figures)).values_list(
@@ -131,7 +132,9 @@ def recount(broadcast_ids=None) -> dict[int, dict]:
         counted = figures[broadcast_id]
         counted["sent"] += rank >= 1
         if pk in reports:
-            status, price = _settled(reports[pk], ties.get(pk, ()), status, rank, price)
+            status = _settled(reports[pk], ties.get(pk, ()), status, rank)
+        if pk in prices:
+            price = prices[pk][0]
         if bucket := BUCKETS.get(status):
             counted[bucket] += 1
         counted["cost"] += price or 0
@@ -144,12 +147,13 @@ def recount(broadcast_ids=None) -> dict[int, dict]:
     return figures
 
 
-def _fold(account_ids: set[int], *, since) -> tuple[dict, dict, Counter]:
+def _fold(account_ids: set[int], *, since) -> tuple[dict, dict, dict, Counter]:
     """Every stored event of these accounts since `since`, in the order they were stored →
-    message id → (rank, status, price) of the report that decides it; message id → other statuses
-    reported at that rank; message id → distinct clicks."""
+    message id → (rank, status) of the report that decides it; message id → other statuses
+    reported at that rank; message id → (price, its report's rank); message id → distinct clicks."""
     reports: dict[int, tuple] = {}
     ties: dict[int, set] = {}
+    prices: dict[int, tuple] = {}
     clicked: set[tuple] = set()
     events = CallbackEvent.objects.filter(account_id__in=account_ids, received_at__gte=since).order_by("pk")
     unreadable = 0
@@ -165,27 +169,43 @@ def _fold(account_ids: set[int], *, since) -> tuple[dict, dict, Counter]:
             if isinstance(item, LinkClick):
                 clicked.add((pk, item.link_id, item.at))
                 continue
-            # Every message reached "submitted" when it was sent: reports below or at it move nothing.
-            rank, status, price = reports.get(pk, (STATUS_RANK[S.SUBMITTED], S.SUBMITTED, None))
             new_rank = STATUS_RANK[item.status]
+            if item.price is not None:
+                prices[pk] = report_figure(*prices.get(pk, (None, 0)), item.price, new_rank)
+            # Every message reached "submitted" when it was sent: reports below or at it move nothing.
+            rank, status = reports.get(pk, (STATUS_RANK[S.SUBMITTED], S.SUBMITTED))
             if new_rank > rank:
-                reports[pk] = (new_rank, item.status, price if item.price is None else item.price)
+                reports[pk] = (new_rank, item.status)
                 ties.pop(pk, None)
             elif new_rank == rank and item.status != status and pk in reports:
                 ties.setdefault(pk, set()).add(item.status)
     if unreadable:
         logger.warning("The recount skipped %d stored events it could not read", unreadable)
-    return reports, ties, Counter(pk for pk, _, _ in clicked)
+    return reports, ties, prices, Counter(pk for pk, _, _ in clicked)
 
 
-def _settled(report: tuple, tied, status: str, rank: int, price):
-    """The status and price a message must have, from its deciding report and its row."""
-    report_rank, report_status, report_price = report
+def _settled(report: tuple, tied, status: str, rank: int) -> str:
+    """The status a message must have, from its deciding report and its row."""
+    report_rank, report_status = report
     if rank > report_rank and status in SENDING_VERDICTS:
-        return status, price  # our sending's verdict, which no report outranked
+        return status  # our sending's verdict, which no report outranked
     if rank == report_rank and status in tied:
-        return status, price  # an equally ranked report that reached the message first
-    return report_status, report_price
+        return status  # an equally ranked report that reached the message first
+    return report_status
+
+
+def report_figure(kept, kept_rank: int, reported, rank: int) -> tuple:
+    """(value, rank it came from) after a report of `rank` said `reported` (None: it said nothing).
+
+    Order-free: the most final report that carries a figure decides it (a delivery report's price
+    over an en-route estimate), and reports of equal rank settle on the larger value, so any
+    arrival order ends with the same price and parts. Applying (callbacks.services) and this
+    recount both use it."""
+    if reported is None or rank < kept_rank:
+        return kept, kept_rank
+    if rank > kept_rank or kept is None:
+        return reported, rank
+    return max(kept, reported), rank
 
 
 def _batches(rows, size: int):

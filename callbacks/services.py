@@ -15,7 +15,10 @@ Applying (`_apply`), for a list of events, in one transaction:
 2. lock those messages (SELECT … FOR UPDATE, in id order so two appliers cannot deadlock) and read
    what they are now;
 3. fold the events over them in order: a status moves only to a higher STATUS_RANK, so a
-   duplicate or a late ENROUTE changes nothing; a click counts once per (message, link, time);
+   duplicate or a late ENROUTE changes nothing; price and part count are each taken from the
+   highest-ranked report carrying them (at equal rank the larger value: `report_figure`),
+   whichever report moved the status and in whatever order they came; a click counts once per
+   (message, link, time);
 4. write the changed messages with one conditional UPDATE per 5,000 rows (`status_rank < new
    rank`; the rows travel as one JSON parameter), insert the new clicks, move each broadcast's
    counters by the difference between the locked "before" and the "after", with F() expressions,
@@ -44,13 +47,14 @@ from django.db.models import Case, F, FloatField, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from campaigns.dispatch import dispatch_reports_settle
 from campaigns.models import Broadcast, Message
 from campaigns.models.broadcasts import STATUS_RANK
 
 from . import buffer, parsing
 from .matching import CHUNK, among, chunks, db_chunks, message_references, references, resolve, stored_parse
 from .models import BroadcastLink, BroadcastMinute, CallbackEvent, Click, EventReference
-from .selectors import BUCKETS, PENDING_MAX_AGE
+from .selectors import BUCKETS, PENDING_MAX_AGE, report_figure
 
 logger = logging.getLogger(__name__)
 
@@ -204,13 +208,18 @@ class _Message:
     price: Decimal | None
     provider_message_id: str
     clicks: int
+    parts: int | None
+    price_rank: int
+    parts_rank: int
     at: datetime | None = None
-    parts: int | None = None
     was: tuple = ()
     learned_id: bool = False
 
     def __post_init__(self):
-        self.was = (self.status, self.rank, self.price, self.clicks)
+        self.was = (self.status, self.rank, self.price, self.clicks, self.parts)
+
+    def figures_changed(self) -> bool:
+        return (self.price, self.parts) != (self.was[2], self.was[4])
 
 
 @dataclass
@@ -272,6 +281,7 @@ def _apply(events: list[CallbackEvent], *, then, parsed: list[parsing.Parsed] | 
     changed = [m for m in messages.values() if m.rank > m.was[1]]
     _write_statuses(changed)
     _write_learned_ids([m for m in messages.values() if m.learned_id and m.rank == m.was[1]])
+    _write_figures([m for m in messages.values() if m.rank == m.was[1] and m.figures_changed()])
     Click.objects.bulk_create(new_clicks, batch_size=CHUNK)
     _write_clicks([m for m in messages.values() if m.clicks != m.was[3]])
     then(waiting)
@@ -289,13 +299,11 @@ def _report(message: _Message, report: parsing.Report, received_at: datetime) ->
         # _id). A /sms message's webhook entry has an _id of its own, not the one clicks use.
         message.provider_message_id, message.learned_id = report.message_id, True
     rank = STATUS_RANK[report.status]
+    message.price, message.price_rank = report_figure(message.price, message.price_rank, report.price, rank)
+    message.parts, message.parts_rank = report_figure(message.parts, message.parts_rank, report.parts, rank)
     if rank <= message.rank:
         return False  # a repeat, or news older than what we know: final statuses are final
     message.status, message.rank, message.at = report.status, rank, report.at or received_at
-    if report.price is not None:
-        message.price = report.price
-    if report.parts is not None:
-        message.parts = report.parts
     return True
 
 
@@ -303,7 +311,8 @@ def _lock(pks: set[int]) -> dict[int, _Message]:
     messages = {}
     for chunk in db_chunks(sorted(pks)):
         rows = Message.objects.select_for_update().filter(among(Message, "id", chunk)).order_by("pk").values_list(
-            "pk", "broadcast_id", "status", "status_rank", "price", "provider_message_id", "clicks")
+            "pk", "broadcast_id", "status", "status_rank", "price", "provider_message_id", "clicks", "parts",
+            "price_rank", "parts_rank")
         messages.update({row[0]: _Message(*row) for row in rows})
     return messages
 
@@ -322,16 +331,31 @@ def _write_statuses(changed: list[_Message]) -> None:
     db_time = _db_time()
     for chunk in chunks(changed, ROWS_PER_UPDATE):
         rows = [{"id": m.pk, "status": m.status, "rank": m.rank, "at": db_time(m.at),
-                 "price": None if m.price is None else str(m.price), "parts": m.parts,
-                 "provider_id": m.provider_message_id} for m in chunk]
+                 "provider_id": m.provider_message_id, **_figures(m)} for m in chunk]
         updated = _update_from_rows(
-            "status = v.status, status_rank = v.rank, status_at = v.at, price = v.price, "
-            "parts = COALESCE(v.parts, {table}.parts), provider_message_id = v.provider_id",
-            "{table}.status_rank < v.rank", rows,
-            {"id": "bigint", "status": "text", "rank": "integer", "at": "timestamptz", "price": "numeric",
-             "parts": "integer", "provider_id": "text"})
+            "status = v.status, status_rank = v.rank, status_at = v.at, provider_message_id = v.provider_id, "
+            + FIGURES_SET, "{table}.status_rank < v.rank", rows,
+            {"id": "bigint", "status": "text", "rank": "integer", "at": "timestamptz", "provider_id": "text",
+             **FIGURES_COLUMNS})
         if updated != len(chunk):
             raise DatabaseError(f"{len(chunk) - updated} messages moved under a lock")
+
+
+FIGURES_SET = "price = v.price, price_rank = v.price_rank, parts = v.parts, parts_rank = v.parts_rank"
+FIGURES_COLUMNS = {"price": "numeric", "price_rank": "integer", "parts": "integer", "parts_rank": "integer"}
+
+
+def _figures(m: _Message) -> dict:
+    return {"price": None if m.price is None else str(m.price), "price_rank": m.price_rank, "parts": m.parts,
+            "parts_rank": m.parts_rank}
+
+
+def _write_figures(messages: list[_Message]) -> None:
+    """Price and parts a report carried without moving the status (we hold the rows' locks)."""
+    for chunk in chunks(messages, ROWS_PER_UPDATE):
+        _update_from_rows(FIGURES_SET, "{table}.status_rank = v.rank",
+                          [{"id": m.pk, "rank": m.rank, **_figures(m)} for m in chunk],
+                          {"id": "bigint", "rank": "integer", **FIGURES_COLUMNS})
 
 
 def _write_learned_ids(messages: list[_Message]) -> None:
@@ -380,7 +404,7 @@ def _write_counters(messages) -> None:
     for m in messages:
         if m.broadcast_id is None:
             continue
-        was_status, was_rank, was_price, was_clicks = m.was
+        was_status, was_rank, was_price, was_clicks, _ = m.was
         delta = deltas[m.broadcast_id]
         if was_rank == 0 and m.rank > 0:
             delta["sent"] += 1  # it reached the provider without campaigns having counted it
@@ -403,6 +427,8 @@ def _write_counters(messages) -> None:
             )
         if changes:
             Broadcast.objects.filter(pk=broadcast_id).update(**changes)
+    # Our own sends (generic providers) complete with their last delivery report.
+    dispatch_reports_settle(sorted(deltas))
 
 
 def _write_timeline(timeline: _Timeline) -> None:

@@ -12,15 +12,16 @@ import redis
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.db import DatabaseError
-from django.http import JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
 
 from campaigns.models import Broadcast
 from messaging.models import ProviderAccount
 from messaging.permissions import CALLBACK_URLS
 
-from . import buffer, parsing, selectors, services
+from . import buffer, parsing, selectors, services, tracking
 
 logger = logging.getLogger(__name__)
 
@@ -92,17 +93,35 @@ def settings_page(request):
 
 
 def read_body(request, limit: int) -> bytes | None:
-    """The body, or None when it is larger than `limit` (said by Content-Length or found reading).
-    Read from the stream, not request.body, which refuses more than DATA_UPLOAD_MAX_MEMORY_SIZE
-    with a 400 of its own."""
+    """The body without NUL bytes, or None when it is larger than `limit` (said by Content-Length
+    or found reading). Read from the stream, not request.body, which refuses more than
+    DATA_UPLOAD_MAX_MEMORY_SIZE with a 400 of its own.
+
+    A chunked body has no Content-Length, and Django then reads nothing; a server that decodes
+    chunked requests says so with `wsgi.input_terminated` (gunicorn, mod_wsgi), and its input is
+    read to its end instead, within the same limit.
+
+    NUL is stripped, not refused: PostgreSQL cannot store it (every retry would be a 503), and a
+    provider cannot be asked to fix a report or a user's reply; nothing we read means NUL."""
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
     if declared > limit:
         return None
-    data = request.read(limit + 1)
-    return None if len(data) > limit else data
+    if declared or not request.META.get("wsgi.input_terminated"):
+        data = request.read(limit + 1)
+    else:
+        data = _read_to_end(request.META["wsgi.input"], limit + 1)
+    return None if len(data) > limit else data.replace(b"\x00", b"")
+
+
+def _read_to_end(stream, limit: int) -> bytes:
+    parts, size = [], 0
+    while size < limit and (part := stream.read(min(64 * 1024, limit - size))):
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
 
 
 def _error(status: int, reason: str) -> JsonResponse:
@@ -118,3 +137,32 @@ def _unavailable() -> JsonResponse:
 def broadcast_timeline_json(request, pk):
     """The DLR timeline and per-link clicks, fetched by the broadcast page's charts after it rendered."""
     return JsonResponse(selectors.broadcast_timeline(get_object_or_404(Broadcast, pk=pk)))
+
+
+@login_not_required
+@require_http_methods(["GET", "HEAD"])
+def link_redirect(request, token: str):
+    """A recipient opening one of Textcast's own links: counted, then sent on to the link's URL.
+    HEAD (link previewers) is answered without counting."""
+    url = tracking.link_open(token=token, count=request.method == "GET")
+    if url is None:
+        return render(request, "callbacks/link_gone.html", status=404)
+    response = HttpResponseRedirect(url)
+    response["Cache-Control"] = "no-store"  # each opening is counted, so no cached redirect
+    response["Referrer-Policy"] = "no-referrer"  # the token stays ours
+    return response
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def optout(request, token: str):
+    """The opt-out link: a page asking to confirm (a link previewer's GET opts no one out), and the
+    confirmation."""
+    message = tracking.optout_message(token=token)
+    if message is None:
+        return render(request, "callbacks/link_gone.html", status=404)
+    done = request.method == "POST"
+    if done:
+        tracking.optout_confirm(message=message, user_agent=request.headers.get("User-Agent", ""))
+    return render(request, "callbacks/optout.html", {
+        "sender": message.account.name, "phone": "…" + message.phone[-4:], "done": done})

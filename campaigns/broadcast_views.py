@@ -162,10 +162,22 @@ def broadcast_cancel_view(request, pk):
     return redirect("campaigns:broadcast_detail", pk=pk)
 
 
+def _resend_unknown(request, broadcast):
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Tick the box to confirm: recipients whose message did go out get it twice.")
+    elif count := dispatch.dispatch_resend_unknown(broadcast, actor=request.user):
+        messages.success(request, f"{count} unknown message{'s' if count > 1 else ''} queued to be sent again.")
+    else:
+        messages.error(request, "There are no unknown messages to send again.")
+    return redirect("campaigns:broadcast_dispatch", broadcast.pk)
+
+
 def broadcast_dispatch(request, pk):
     broadcast = get_object_or_404(Broadcast.objects.select_related("account"), pk=pk,
                                   account__kind=ProviderAccount.Kind.GENERIC)
     if request.method == "POST":
+        if request.POST.get("action") == "resend_unknown":
+            return _resend_unknown(request, broadcast)
         action = {"pause": dispatch.dispatch_pause, "resume": dispatch.dispatch_resume,
                   "cancel": dispatch.dispatch_cancel}.get(request.POST.get("action"))
         if action is None:

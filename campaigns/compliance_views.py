@@ -6,7 +6,6 @@ import json
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,8 +24,6 @@ from recipients.consent import (
 )
 from recipients.models import ConsentEvent
 from recipients.phones import PhoneRejected, normalize_phone
-
-from .policy import optout_link_read
 
 LATEST = 50
 
@@ -189,24 +186,3 @@ def api_consent(request):
     consent_record(account=account, phones=[phone], kind=body["kind"], source=ConsentEvent.Source.API,
                    evidence=evidence, actor=request.user)
     return JsonResponse({"ok": True, "phone": phone, "kind": body["kind"]})
-
-
-@login_not_required
-def optout_link(request, token):
-    """A recipient's unsubscribe link: GET asks (link scanners follow links and must not opt anyone
-    out), POST records the opt-out with the message it came from as its proof."""
-    try:
-        claim = optout_link_read(token)
-    except ValueError:
-        return render(request, "campaigns/optout.html", {"invalid": True}, status=404)
-    account = ProviderAccount.objects.filter(pk=claim["account"]).first()
-    if account is None:
-        return render(request, "campaigns/optout.html", {"invalid": True}, status=404)
-    done = False
-    if request.method == "POST":
-        consent_record(account=account, phones=[claim["phone"]], kind=ConsentEvent.Kind.OPT_OUT,
-                       source=ConsentEvent.Source.LINK,
-                       evidence={"message": claim.get("message", ""),
-                                 "user_agent": request.headers.get("User-Agent", "")[:200]})
-        done = True
-    return render(request, "campaigns/optout.html", {"account": account, "done": done})

@@ -2,6 +2,7 @@
 
 import zoneinfo
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,7 +13,7 @@ from django.views.decorators.http import require_POST
 from recipients.models import RecipientList
 from recipients.selectors import column_tokens, recipients_for_send
 
-from . import policy, rendering, sms
+from . import policy, rendering, sms, tracking
 from .compose import WEEKDAYS, ComposeForm, SendTestForm
 from .drafts import (
     DraftProblem,
@@ -23,7 +24,14 @@ from .drafts import (
     draft_problem,
     sending_profile,
 )
-from .estimates import RECIPIENT_FIELDS, broadcast_body, confirm_problem, reconciled_estimate, token_objects
+from .estimates import (
+    RECIPIENT_FIELDS,
+    broadcast_body,
+    confirm_problem,
+    reconciled_estimate,
+    render_context,
+    token_objects,
+)
 from .models import Broadcast, RecurringBroadcast
 from .scheduling import broadcast_schedule, recurring_broadcast_save, recurring_broadcast_stop
 from .states import TransitionRefused, broadcast_transition_or_raise
@@ -161,7 +169,7 @@ def review(request, pk):
         return redirect("campaigns:broadcast_detail", pk=pk)
     body = broadcast_body(broadcast)
     objects = token_objects(broadcast.account)
-    renderer = rendering.compile(body, context=rendering.RenderContext(spinners=objects["spinners"]))
+    renderer = rendering.compile(body, context=render_context(broadcast.account, spinners=objects["spinners"]))
     if broadcast.type == Broadcast.Type.SINGLE:
         people = [{"phone": broadcast.recipient}]
     else:
@@ -177,6 +185,9 @@ def review(request, pk):
         "recurrence_text": describe_recurrence(recurrence) if recurrence else "",
         "errors": [p for p in broadcast.local_estimate.get("problems", []) if p["severity"] == rendering.ERROR],
         "estimating": broadcast.estimated_at is None, "problem": confirm_problem(broadcast),
+        "public_base_url": settings.PUBLIC_BASE_URL,
+        "own_links": tracking.uses_own_links(broadcast.account) and any(
+            token.name in tracking.REDIRECTED | {tracking.OPT_OUT} for token in rendering.parse(body)),
         "outlook": policy.broadcast_outlook(broadcast),
     })
 

@@ -10,12 +10,13 @@ It loops (`_Pump`, in the task's thread; HTTP runs on the sender's event loop th
 1. claim: one conditional UPDATE … RETURNING stamps `submitted_at` on QUEUED messages that have
    none (PostgreSQL: FOR UPDATE SKIP LOCKED). A QUEUED message with a `submitted_at` is *claimed*;
    claimed messages are rendered into requests and wait in this worker's backlog;
-2. start: just before requests go out, a small batch of their messages becomes SENDING in one
-   committed UPDATE (less any message a delivery report moved since it was claimed: it was sent
-   already), and only then is handed to the async sender (`aio.AsyncSender`), which keeps
-   up to `max_concurrency` requests in flight and spaces starts by the rate cap. Batches are
-   handed over as the sender's queue runs low, so at any moment only the requests on the wire and
-   at most about two small batches are SENDING;
+2. start: claimed requests are handed to the async sender (`aio.AsyncSender`, gated) as its
+   queue runs low (about two small batches ahead), which keeps up to `max_concurrency` requests
+   in flight and spaces starts by the rate cap. A request the rate cap and a free connection
+   admit asks us for a go: its messages become SENDING in one committed UPDATE (with whatever
+   else was admitted meanwhile; less any message a delivery report moved since it was claimed:
+   it was sent already), and only then is it written. So only requests on their way to the socket
+   or on the wire are SENDING, never those still waiting for the rate cap;
 3. record: outcomes are written as they arrive, a batch per loop turn: SUBMITTED (+ provider id),
    FAILED with the provider's answer, UNKNOWN ("no answer after sending"), or back to unclaimed
    QUEUED when the provider certainly did not take it (unreachable, 503, 429) — moving the
@@ -45,7 +46,16 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, Q
 from django.utils import timezone
 
-from messaging.providers.generic.aio import AMBIGUOUS, DEFERRED, FAILED, SENT, AsyncSender, Outcome
+from messaging.providers.generic.aio import (
+    AMBIGUOUS,
+    DEFERRED,
+    FAILED,
+    READY,
+    SENT,
+    WITHDRAWN,
+    AsyncSender,
+    Outcome,
+)
 from messaging.providers.generic.request import TEMPLATE, Record, RequestTemplate, TemplateError
 from messaging.providers.whatsapp.templates import (
     MissingValue,
@@ -56,13 +66,13 @@ from messaging.providers.whatsapp.templates import (
 from recipients.models import Recipient, UnsubscribeNumber
 from recipients.selectors import phones_for_send
 
-from . import policy, rendering
+from . import policy, rendering, tracking
 from .models import Broadcast, Message
 from .models.broadcasts import STATUS_RANK
-from .selectors import FAILED_COUNTERS, failed_total
+from .selectors import FAILED_COUNTERS, OUTCOMES, failed_total
 from .sending import SubmissionProblem
 from .signals import messages_identified_announce
-from .states import broadcast_transition, broadcast_transition_or_raise
+from .states import broadcast_reopen, broadcast_transition, broadcast_transition_or_raise
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +81,11 @@ M = Message.Status
 RUNNING, PAUSED, CANCELLED, DONE, LOST = "running", "paused", "cancelled", "done", "lost"
 HELD = "held"  # only messages waiting for their recipients' sending window are left
 CHUNK = 2000
-START_BATCH = 200  # messages marked SENDING per statement, at most
+START_BATCH = 200  # claimed messages handed to the sender at a time, at most
 STATE_CHECK_SECONDS = 0.5
+# Outcomes are written at most this often (or when nothing else is outstanding): each write is a
+# few statements, and while it runs, admitted requests wait for their go.
+RECORD_SECONDS = 0.1
 MAX_HOLD_SECONDS = 60.0
 RECIPIENT_FIELDS = ("phone", "first_name", "last_name", "email", "url", "custom", "custom1", "custom2", "custom3",
                     "custom4")
@@ -220,6 +233,36 @@ def dispatch_cancel(broadcast: Broadcast) -> bool:
     return bool(cancelled)
 
 
+def dispatch_resend_unknown(broadcast: Broadcast, *, actor=None) -> int:
+    """Queue the broadcast's "unknown" messages (no answer after sending, or interrupted while
+    sending) to be sent again; returns how many. A recipient whose message did reach the provider
+    gets it twice: the page says so and asks first.
+
+    One conditional UPDATE moves each such message back to QUEUED, so a second click (or a second
+    tab) finds nothing left to queue; a delivery report that moved a message meanwhile keeps it
+    out. A completed broadcast is sending again; a paused one sends them on resume. Recorded in
+    the broadcast's events, with who asked."""
+    with transaction.atomic():
+        row = Broadcast.objects.select_for_update().filter(pk=broadcast.pk).values_list(
+            "state", "dispatch_state").first()
+        if row is None or row[0] not in (S.SUBMITTED, S.COMPLETED) or row[1] == CANCELLED:
+            return 0
+        dispatch_state = row[1]
+        count = Message.objects.filter(broadcast=broadcast, status=M.UNKNOWN,
+                                       error__in=(AMBIGUOUS_NOTE, RECONCILE_NOTE)).update(
+            status=M.QUEUED, status_rank=0, status_at=None, submitted_at=None, error="")
+        if not count:
+            return 0
+        running = dispatch_state != PAUSED
+        reason = (f"{count} unknown message{'s' if count > 1 else ''} queued to be sent again; any that had "
+                  "reached the provider will be received twice")
+        broadcast_reopen(broadcast, actor=actor, reason=reason, sent=F("sent") - count,
+                         unknown=F("unknown") - count, dispatch_state=RUNNING if running else PAUSED)
+    if running:
+        transaction.on_commit(lambda: _enqueue(broadcast.pk))
+    return count
+
+
 # --- the sender --------------------------------------------------------------------------------------
 def dispatch_run(broadcast_id: int, *, budget: float = 480.0) -> str:
     """Send a slice of the broadcast (see the module docstring) within `budget` seconds, retries and
@@ -301,7 +344,8 @@ class _Pump:
         self.broadcast_id = broadcast.pk
         self.lease = lease
         self.template = template
-        self.renderer = rendering.compile(_body(broadcast))
+        # Link tokens become each message's own Textcast links (campaigns.tracking).
+        self.renderer = rendering.compile(_body(broadcast), context=tracking.render_context())
         self.whatsapp = broadcast.whatsapp_template if config.channel == config.Channel.WHATSAPP else None
         self.offer_expires = broadcast.exp_date
         self.list_ids = list(broadcast.recipient_lists.values_list("pk", flat=True))
@@ -311,19 +355,21 @@ class _Pump:
         self.claim_size = max(1, min(chunk_size(), rate * 10 if rate else chunk_size()))
         if template.batch:
             self.claim_size = max(self.claim_size, template.batch_size)
-        # Small start batches keep what a crash leaves to reconcile close to what was on the wire;
-        # under a rate cap, a fifth of a second's worth.
+        # Small batches ahead of the wire keep pause and cancel prompt (what is handed over is sent
+        # unless a halt withdraws it at its go); under a rate cap, a fifth of a second's worth.
         self.start_batch = max(1, min(START_BATCH, config.max_concurrency // 2, rate // 5 if rate else START_BATCH))
         self.deadline = deadline
-        self.sender = AsyncSender(config, deadline=deadline)
+        self.sender = AsyncSender(config, deadline=deadline, gated=True)
         self.backlog: deque = deque()  # jobs of claimed messages, built, not started
         self.backlog_messages = 0
         self.claiming = True
         self.fed = 0  # messages handed to the sender
-        self.in_flight = 0  # messages started, outcome not recorded yet
+        self.in_flight = 0  # messages handed to the sender, outcome not recorded yet
         self.stop: str | None = None
         self.countdown: float | None = None  # "more": when the next run should start
         self.next_renew = self.next_check = 0.0
+        self.answered: list = []  # outcomes not written yet
+        self.recorded_at = 0.0
         self.identified: list[int] = []  # messages that learned the provider's id since the last _apply_pending
         self.applied_at = 0.0
         # A provider that takes nothing: since when, why, when to try again; whether the broadcast
@@ -341,11 +387,13 @@ class _Pump:
                     self._halt(stop)
                 if self.stop is None:
                     self._claim()
+                    # Rendering a claim takes a while: admitted requests waiting for their go first.
+                    self._take(self.sender.collect(timeout=0))
                     self._feed()
                 if not self.in_flight and (self.stop is not None or not (self.backlog or self.claiming)):
                     self._apply_pending()
                     return self.stop or self._held() or "done"
-                self._record(self.sender.collect(timeout=self._idle_seconds()))
+                self._take(self.sender.collect(timeout=self._idle_seconds()))
         finally:
             self.sender.close()
 
@@ -390,10 +438,8 @@ class _Pump:
         """Start nothing more: the backlog goes back unclaimed, retries give their messages back."""
         self.stop = stop
         self.sender.stop_retrying()
-        pks = [pk for key, _, _ in self.backlog for pk in _pks(key)]
+        self._unclaim([pk for key, _, _ in self.backlog for pk in _pks(key)])
         self.backlog.clear()
-        for chunk in _chunks(pks, 5000):
-            Message.objects.filter(pk__in=chunk, status=M.QUEUED).filter(self.lease.held()).update(submitted_at=None)
 
     def _claim(self) -> None:
         if not self.claiming or self.backlog_messages > self.claim_size // 2 or time.monotonic() < self.hold_until:
@@ -428,34 +474,63 @@ class _Pump:
             batch.append(job)
             count += job[2]
         self.backlog_messages -= count
-        started = _start([pk for key, _, _ in batch for pk in _pks(key)], self.lease)
+        self.sender.feed(batch)
+        self.fed += count
+        self.in_flight += count
+
+    def _take(self, outcomes: list) -> None:
+        """Give the admitted requests their go first, then record what came back (batched)."""
+        ready = [key for key, outcome in outcomes if outcome.kind == READY]
+        if ready:
+            self._start(ready)
+        withdrawn = [key for key, outcome in outcomes if outcome.kind == WITHDRAWN]
+        self.in_flight -= sum(len(_pks(key)) for key in withdrawn)
+        self.answered += [(key, outcome) for key, outcome in outcomes if outcome.kind not in (READY, WITHDRAWN)]
+        now = time.monotonic()
+        if self.answered and (now - self.recorded_at >= RECORD_SECONDS or len(self.answered) >= self.in_flight):
+            answered, self.answered, self.recorded_at = self.answered, [], now
+            self._record(answered)
+
+    def _start(self, keys: list) -> None:
+        """Mark the messages of requests about to be written SENDING, then let those go out."""
+        if self.stop is not None:
+            self.sender.admit(keys, go=False)  # halted meanwhile: unclaimed like the backlog
+            self._unclaim([pk for key in keys for pk in _pks(key)])
+            return
+        started = _start([pk for key in keys for pk in _pks(key)], self.lease)
         if not started and not self.lease.ours():
+            self.sender.admit(keys, go=False)
             self._halt(LOST)  # nothing was marked; the new holder reconciles the claims
             return
         # A delivery report may have moved a claimed message meanwhile (with a deduplicating
         # provider, the late report of a send that reconciliation queued again): it reached the
         # provider, so it is not sent again, and the rest of its batch request goes back to be
         # claimed without it.
-        jobs, back = [], []
-        for job in batch:
-            pks = _pks(job[0])
+        go, refused, back = [], [], []
+        for key in keys:
+            pks = _pks(key)
             if started.issuperset(pks):
-                jobs.append(job)
+                go.append(key)
             else:
+                refused.append(key)
                 back += [pk for pk in pks if pk in started]
-        if back:
+        self.sender.admit(go, go=True)
+        if refused:
+            self.sender.admit(refused, go=False)
             Message.objects.filter(pk__in=back, status=M.SENDING).filter(self.lease.held()).update(
                 status=M.QUEUED, submitted_at=None)
             self.claiming = True
-        count = sum(size for _, _, size in jobs)
-        self.sender.feed(jobs)
-        self.fed += count
-        self.in_flight += count
+
+    def _unclaim(self, pks: list[int]) -> None:
+        for chunk in _chunks(pks, 5000):
+            Message.objects.filter(pk__in=chunk, status=M.QUEUED).filter(self.lease.held()).update(submitted_at=None)
 
     def _idle_seconds(self) -> float:
         """How long to wait for outcomes: a moment while there is work to hand over, else until the
         hold ends or the next check."""
         now = time.monotonic()
+        if self.answered:
+            return max(0.0, self.recorded_at + RECORD_SECONDS - now)
         if self.stop is None and self.backlog:
             return 0.02 if now >= self.hold_until else min(STATE_CHECK_SECONDS, self.hold_until - now)
         return STATE_CHECK_SECONDS
@@ -538,7 +613,8 @@ def _jobs(rows, template: RequestTemplate, renderer, list_ids: list[int], whatsa
         records = [(pk, Record(phone, text, ref)) for pk, phone, ref in rows]
     else:
         fields = _recipient_fields([phone for _, phone, _ in rows], list_ids)
-        records = [(pk, Record(phone, renderer(fields.get(phone) or {"phone": phone}), ref)) for pk, phone, ref in rows]
+        records = [(pk, Record(phone, renderer({**(fields.get(phone) or {"phone": phone}), tracking.MESSAGE_KEY: pk}),
+                                ref)) for pk, phone, ref in rows]
     if whatsapp is not None:
         jobs, refused = [], []
         for pk, record in records:
@@ -609,8 +685,9 @@ def _record(broadcast_id: int, outcomes: list) -> list[int]:
             counts["sent"] += n
             counts["unknown"] += n
         for chunk in _chunks(deferred, 5000):
-            # The provider did not take them: back to unclaimed, sent again later.
-            todo.filter(pk__in=chunk, status=M.SENDING).update(status=M.QUEUED, submitted_at=None)
+            # The provider did not take them (or they never left: out of time before their go):
+            # back to unclaimed, sent again later.
+            todo.filter(pk__in=chunk, status__in=(M.SENDING, M.QUEUED)).update(status=M.QUEUED, submitted_at=None)
         _count(broadcast_id, counts)
     return list(provider_ids)
 
@@ -664,9 +741,47 @@ def _reconcile_orphans(broadcast: Broadcast, *, dedupes: bool) -> int:
 
 def _finish(broadcast: Broadcast, *, cancelled: bool) -> str:
     left = Message.objects.filter(broadcast=broadcast, status=M.QUEUED).count()
+    if not cancelled and broadcast.account.generic.has_dlr and _awaiting_reports(broadcast.pk):
+        # Sent, not finished: it completes when the last report arrives (dispatch_reports_settle)
+        # or when they are overdue (dispatch_reports_overdue).
+        Broadcast.objects.filter(pk=broadcast.pk).update(dispatch_state=DONE)
+        return "done"
     reason = f"Cancelled; {left} messages not sent" if cancelled else "All messages handed to the provider"
     broadcast_transition(broadcast, S.COMPLETED, reason=reason, dispatch_state=CANCELLED if cancelled else DONE)
     return CANCELLED if cancelled else "done"
+
+
+def _awaiting_reports(broadcast_id: int) -> int:
+    """Messages the provider took whose final report has not come (from the counters: one row)."""
+    b = Broadcast.objects.filter(pk=broadcast_id).values("sent", *OUTCOMES).get()
+    return max(0, b["sent"] - sum(b[name] for name in OUTCOMES))
+
+
+def report_wait_seconds() -> float:
+    """How long after sending a broadcast waits for its delivery reports before it completes without them."""
+    return float(getattr(settings, "DISPATCH_REPORT_WAIT_SECONDS", 48 * 3600))
+
+
+def dispatch_reports_settle(broadcast_ids) -> None:
+    """Complete the sent generic-provider broadcasts among these whose last report has arrived
+    (callbacks.services calls it after applying reports, inside its transaction, in id order)."""
+    waiting = Broadcast.objects.filter(pk__in=list(broadcast_ids), state=S.SUBMITTED, dispatch_state=DONE)
+    for broadcast in waiting.order_by("pk"):
+        if not _awaiting_reports(broadcast.pk):
+            broadcast_transition(broadcast, S.COMPLETED, reason="All messages sent; every delivery report arrived")
+
+
+def dispatch_reports_overdue() -> int:
+    """Complete the sent broadcasts that waited longer than report_wait_seconds(), saying how
+    many reports never came (the overview's "Needs attention" lists them)."""
+    since = timezone.now() - timedelta(seconds=report_wait_seconds())
+    done = 0
+    for broadcast in Broadcast.objects.filter(state=S.SUBMITTED, dispatch_state=DONE, submitted_at__lt=since):
+        missing = _awaiting_reports(broadcast.pk)
+        note = f"{missing} delivery report{'s' if missing != 1 else ''} never arrived" if missing else ""
+        done += broadcast_transition(broadcast, S.COMPLETED, reason=f"All messages sent; {note or 'reports in'}",
+                                     **({"last_error": f"Completed without reports: {note}."} if missing else {}))
+    return done
 
 
 def dispatch_stalled_ids() -> list[int]:

@@ -16,7 +16,7 @@ from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import MessageWhizError
 from recipients.selectors import recipients_for_send
 
-from . import rendering, sms
+from . import rendering, sms, tracking
 from .models import Broadcast, Link, LinkList, WordSpinner
 from .states import broadcast_transition
 
@@ -47,7 +47,23 @@ def token_objects(account) -> dict:
 
 def body_problems(body: str, *, account, otp: bool = False, provider_renders: bool = False
                   ) -> list[rendering.Problem]:
-    return rendering.check(body, otp=otp, provider_renders=provider_renders, **token_objects(account))
+    return _checked(body, account, token_objects(account), otp=otp, provider_renders=provider_renders)
+
+
+def _checked(body: str, account, objects: dict, *, otp: bool = False, provider_renders: bool = False
+             ) -> list[rendering.Problem]:
+    problems = rendering.check(body, otp=otp, provider_renders=provider_renders, **objects)
+    if tracking.uses_own_links(account):
+        problems = sorted(problems + tracking.unsupplied_problems(body), key=lambda p: (p.start, p.end))
+    return problems
+
+
+def render_context(account, *, spinners, worst_case: bool = False) -> rendering.RenderContext:
+    """How the account's recipients' texts are rendered: with MessageWhiz's short links counted by
+    a placeholder of their length, or with the Textcast links we send ourselves."""
+    if tracking.uses_own_links(account):
+        return tracking.render_context(spinners=spinners, worst_case=worst_case)
+    return rendering.RenderContext(spinners=spinners, worst_case=worst_case)
 
 
 def provider_renders(broadcast: Broadcast) -> bool:
@@ -63,10 +79,10 @@ def broadcast_problems(broadcast: Broadcast, *, objects: dict | None = None) -> 
     manual smart broadcast's templates (named in the message, since their spans are not the body's)."""
     objects = objects or token_objects(broadcast.account)
     renders = provider_renders(broadcast)
-    problems = rendering.check(broadcast_body(broadcast), provider_renders=renders, **objects)
+    problems = _checked(broadcast_body(broadcast), broadcast.account, objects, provider_renders=renders)
     for template in broadcast.templates.all():
         problems += [dataclasses.replace(p, message=f"in template “{template}”: {p.message}")
-                     for p in rendering.check(template.body, provider_renders=renders, **objects)]
+                     for p in _checked(template.body, broadcast.account, objects, provider_renders=renders)]
     return problems
 
 
@@ -129,7 +145,8 @@ def local_estimate(broadcast: Broadcast) -> dict:
 def parts_distribution(broadcast: Broadcast, body: str, *, spinners) -> tuple[Counter, rendering.Renderer]:
     """How many of the broadcast's recipients get `body` in how many SMS parts (worst case for
     spinners), and the compiled renderer."""
-    renderer = rendering.compile(body, context=rendering.RenderContext(spinners=spinners, worst_case=True))
+    renderer = rendering.compile(body, context=render_context(broadcast.account, spinners=spinners,
+                                                              worst_case=True))
     if broadcast.type == Broadcast.Type.SINGLE:
         recipients = [{"phone": broadcast.recipient}]
         count = 1

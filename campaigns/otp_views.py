@@ -6,7 +6,6 @@ POST /api/otp/verify  {"phone": "380501234567", "code": "1234", "account": "Main
 Authenticated with `Authorization: Bearer <API token>` (tokens are issued in the admin).
 """
 
-import json
 
 from django import forms
 from django.contrib import messages
@@ -14,6 +13,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from messaging import safejson
 from messaging.api_auth import api_token_required
 from messaging.models import ProviderAccount, Sender
 
@@ -140,8 +140,8 @@ def _sent(request, broadcast, success: str):
 
 def _json_body(request) -> dict:
     try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = safejson.loads(request.body or b"{}")
+    except safejson.JSONError as exc:
         raise OtpProblem("The body must be a JSON object.") from exc
     if not isinstance(body, dict):
         raise OtpProblem("The body must be a JSON object.")

@@ -31,9 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.core import signing
 from django.db.models import Count, F
-from django.urls import reverse
 from django.utils import timezone
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
@@ -497,25 +495,3 @@ def broadcast_outlook(broadcast: Broadcast) -> Outlook | None:
     missing = [name for name, key in (("DLT template id", "DltTemplateId"), ("DLT entity id", "DltEntityId"))
                if not dlt[key]] if india[0] else []
     return Outlook(zones, india[0], missing)
-
-
-# --- unsubscribe links -------------------------------------------------------------------------------
-_OPTOUT_SALT = "textcast.optout-link"
-
-
-def optout_link_path(*, account_id: int, phone: str, message_ref: str = "") -> str:
-    """The path of a recipient's own unsubscribe link (signed: it names the number it opts out)."""
-    token = signing.dumps({"account": account_id, "phone": phone, "message": message_ref}, salt=_OPTOUT_SALT,
-                          compress=True)
-    return reverse("campaigns:optout_link", kwargs={"token": token})
-
-
-def optout_link_read(token: str) -> dict:
-    """What a link's token names; ValueError when it was not made here or was altered."""
-    try:
-        claim = signing.loads(token, salt=_OPTOUT_SALT)
-    except signing.BadSignature:
-        raise ValueError("not an unsubscribe link of ours") from None
-    if not isinstance(claim, dict) or not isinstance(claim.get("phone"), str):
-        raise ValueError("not an unsubscribe link of ours")
-    return claim

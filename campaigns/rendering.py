@@ -11,7 +11,8 @@ message) the fallback is used when the field is empty.
 
 MessageWhiz does the real substitution when it sends. We render locally for previews and to
 estimate SMS parts before submitting, so what matters is that each text has the right length.
-Links, for instance, all become a placeholder as long as a MessageWhiz short link.
+Links, for instance, all become a placeholder as long as a MessageWhiz short link. Messages we
+send ourselves (generic providers) get real links instead, through `RenderContext.tracked_link`.
 
 No ORM here: callers pass links, link lists and word spinners as mappings from remote id to an
 object or dict with `enabled` (and `name`, `words`), and recipients as mappings of field → value.
@@ -84,6 +85,9 @@ class RenderContext:
     verification_code: str = VERIFICATION_CODE
     # Estimates want the longest text any recipient could get, not the one a preview shows.
     worst_case: bool = False
+    # Messages Textcast sends itself (campaigns.tracking): (recipient, the token's position among
+    # the body's tokens, token) → the link that recipient gets. None: MessageWhiz's short links.
+    tracked_link: Callable[[Mapping[str, Any], int, Token], str] | None = None
 
 
 def parse(body: str) -> list[Token]:
@@ -158,9 +162,9 @@ def compile(body: str, *, context: RenderContext | None = None) -> Renderer:
     context = context or RenderContext()
     segments: list[str | Callable[[Mapping[str, Any]], str]] = []
     position = 0
-    for token in parse(body):
+    for slot, token in enumerate(parse(body)):
         segments.append(body[position : token.start])
-        segments.append(_resolve(token, context))
+        segments.append(_resolve(token, context, slot))
         position = token.end
     segments.append(body[position:])
     return Renderer(segments)
@@ -245,11 +249,16 @@ def _attr(obj: Any, name: str, default: Any) -> Any:
     return obj.get(name, default) if isinstance(obj, Mapping) else getattr(obj, name, default)
 
 
-def _resolve(token: Token, context: RenderContext) -> str | Callable[[Mapping[str, Any]], str]:
+def _resolve(token: Token, context: RenderContext, slot: int) -> str | Callable[[Mapping[str, Any]], str]:
     """The token's text if it is the same for everyone, else a getter taking the recipient."""
     name = token.name
     if name in FIELD_TOKENS:
         return _field_getter(name, token.fallback or "")
+    tracked = context.tracked_link
+    if tracked is not None and name in ("link", "link_list", "unsubscription_link"):
+        return lambda recipient: tracked(recipient, slot, token)
+    if tracked is not None and name == "shorten_url":
+        return lambda recipient: tracked(recipient, slot, token) if recipient.get("url") else ""
     if name in ("link", "link_list", "unsubscription_link", "callback_link"):
         return SHORT_LINK
     if name == "shorten_url":

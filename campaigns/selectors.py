@@ -156,8 +156,29 @@ def overview(*, days: int) -> dict:
                                            recurrence__isnull=True).order_by("-created_at")[:5],
         "lists": apps.get_model("recipients.RecipientList").objects.filter(enabled=True).order_by("-updated_at")[:6],
         "sync_problems": mirror_sync_problems(limit=10),
+        "reports_missing": broadcasts_missing_reports(limit=10),
         "trend": overview_trend(since=since),
     }
+
+
+def broadcasts_missing_reports(*, limit: int) -> list[Broadcast]:
+    """Sent broadcasts whose delivery reports should have come by now and have not, all or some
+    (`missing` on each): their figures say nothing yet about what recipients got. Providers that
+    send no reports at all are left out."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.db.models import F
+    from django.utils import timezone
+
+    from messaging.models import ProviderAccount
+
+    late = timezone.now() - timedelta(seconds=settings.DELIVERY_REPORTS_LATE_SECONDS)
+    missing = F("sent") - sum((F(name) for name in OUTCOMES[1:]), F(OUTCOMES[0]))
+    reporting = Q(account__kind=ProviderAccount.Kind.MESSAGEWHIZ) | Q(account__generic__dlr_enabled=True)
+    return list(Broadcast.objects.filter(reporting, state__in=(Broadcast.State.SUBMITTED, Broadcast.State.COMPLETED),
+                                         submitted_at__lt=late, recurrence__isnull=True)
+                .annotate(missing=missing).filter(missing__gt=0).order_by("-submitted_at")[:limit])
 
 
 def overview_trend(*, since) -> list[dict]:

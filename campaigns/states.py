@@ -55,6 +55,18 @@ def broadcast_transition(broadcast: Broadcast, to_state: str, *, actor=None, rea
     return bool(moved)
 
 
+def broadcast_reopen(broadcast: Broadcast, *, actor=None, reason: str, **fields) -> None:
+    """A submitted or completed broadcast sending again (campaigns.dispatch: resending its unknown
+    messages; the caller holds the row lock). Only this path leads from completed back to
+    submitted, so no other sender can reopen a finished broadcast."""
+    previous = Broadcast.objects.filter(pk=broadcast.pk).values_list("state", flat=True).get()
+    Broadcast.objects.filter(pk=broadcast.pk, state__in=(S.SUBMITTED, S.COMPLETED)).update(
+        state=S.SUBMITTED, completed_at=None, updated_at=timezone.now(), last_error="", **fields)
+    BroadcastEvent.objects.create(broadcast_id=broadcast.pk, from_state=previous, to_state=S.SUBMITTED,
+                                  actor=actor, reason=reason[:2000])
+    broadcast.state = S.SUBMITTED
+
+
 def broadcast_transition_or_raise(broadcast: Broadcast, to_state: str, **kwargs) -> None:
     if not broadcast_transition(broadcast, to_state, **kwargs):
         current = Broadcast.objects.filter(pk=broadcast.pk).values_list("state", flat=True).first()

@@ -103,8 +103,10 @@ def send_provider_reply(account_id: int, phone: str):
 
 @shared_task(soft_time_limit=60)
 def dispatch_sweep():
-    """Beat, every minute: restart generic-provider broadcasts whose sender died or whose task was lost."""
-    from .dispatch import dispatch_stalled_ids
+    """Beat, every minute: restart generic-provider broadcasts whose sender died or whose task was
+    lost, and complete those whose delivery reports are overdue."""
+    from .dispatch import dispatch_reports_overdue, dispatch_stalled_ids
 
     for broadcast_id in dispatch_stalled_ids():
         dispatch_broadcast.delay(broadcast_id)
+    dispatch_reports_overdue()

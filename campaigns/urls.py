@@ -58,7 +58,6 @@ urlpatterns = [
     path("accounts/<int:pk>/compliance/consent/", compliance_views.consent_change, name="consent_change"),
     path("accounts/<int:pk>/compliance/erase/", compliance_views.consent_erase_view, name="consent_erase"),
     path("api/consent", compliance_views.api_consent, name="api_consent"),
-    path("optout/<str:token>/", compliance_views.optout_link, name="optout_link"),
     path("api/otp/send", otp_views.api_otp_send, name="api_otp_send"),
     path("api/otp/verify", otp_views.api_otp_verify, name="api_otp_verify"),
 ]

@@ -182,6 +182,10 @@ DISPATCH_CHUNK = env_number("int", "DISPATCH_CHUNK", 2000)
 DISPATCH_RUN_SECONDS = env_number("float", "DISPATCH_RUN_SECONDS", 240)
 DISPATCH_LEASE_SECONDS = env_number("int", "DISPATCH_LEASE_SECONDS", 120)
 DISPATCH_OUTAGE_SECONDS = env_number("float", "DISPATCH_OUTAGE_SECONDS", 120)
+# Delivery reports: after this long without a broadcast's last reports the overview lists it under
+# "Needs attention"; a generic-provider broadcast completes without them after the longer wait.
+DELIVERY_REPORTS_LATE_SECONDS = env_number("int", "DELIVERY_REPORTS_LATE_SECONDS", 1800)
+DISPATCH_REPORT_WAIT_SECONDS = env_number("int", "DISPATCH_REPORT_WAIT_SECONDS", 48 * 3600)
 # Quiet hours (campaigns.policy): the sending window, in each recipient's local time, of an
 # account whose compliance page was never saved (47 CFR 64.1200(c)(1): 08:00 to 21:00).
 SENDING_WINDOW = env.str("SENDING_WINDOW", "08:00-21:00")

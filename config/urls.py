@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from callbacks import views as callback_views
 from campaigns import views as campaign_views
 from config import two_factor, views
 from config.login import SignInView
@@ -20,6 +21,9 @@ urlpatterns = [
     path("", include("campaigns.urls")),
     path("", include("recipients.urls")),
     path("callbacks/", include("callbacks.urls")),
+    # Recipients' own links in messages Textcast sends itself (campaigns.tracking): short on purpose.
+    path("r/<str:token>", callback_views.link_redirect, name="link_redirect"),
+    path("u/<str:token>", callback_views.optout, name="optout"),
     path("providers/cb/", include("callbacks.provider_urls")),
     path("providers/", include("messaging.providers.urls")),
 ]

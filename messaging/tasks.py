@@ -17,6 +17,22 @@ def heartbeat():
     logger.info("Worker heartbeat recorded")
 
 
+@shared_task(bind=True, max_retries=60, soft_time_limit=60)
+def connect_sandbox(self, account_id: int):
+    """`make run`: tell the sandbox where to post delivery reports and clicks, once it answers."""
+    from .models import ProviderAccount
+    from .sandbox_setup import SandboxNotReady, sandbox_connect
+
+    account = ProviderAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return
+    try:
+        sandbox_connect(account=account)
+    except SandboxNotReady as exc:
+        raise self.retry(countdown=1) from exc
+    logger.info("Sandbox callbacks connected for account %s", account_id)
+
+
 @shared_task(bind=True, max_retries=10, soft_time_limit=300)
 def push_mirror(self, model_label: str, pk: int):
     """Make the provider agree with one mirrored row; transient failures retry with backoff."""

@@ -1,7 +1,8 @@
 """Which file column holds what: MessageWhiz's mapping markers, their limits, suggestions."""
 
-import json
 import re
+
+from messaging import safejson
 
 from .errors import MappingError
 from .models import EMAIL_URL_MAX, NAME_MAX, OTHER_MAX
@@ -54,8 +55,8 @@ def parse_mapping(mapping, *, columns: int | None = None) -> dict[int, str]:
     """
     if isinstance(mapping, str):
         try:
-            mapping = json.loads(mapping)
-        except ValueError as exc:
+            mapping = safejson.loads(mapping)
+        except safejson.JSONError as exc:
             raise MappingError('The mapping is not valid JSON, e.g. {"0": "phone_number"}.') from exc
     if not isinstance(mapping, dict) or not mapping:
         raise MappingError('The mapping must name the phone column, e.g. {"0": "phone_number"}.')

@@ -232,6 +232,11 @@ class Message(models.Model):
     status_rank = models.PositiveSmallIntegerField(default=0)
     parts = models.PositiveSmallIntegerField(null=True, blank=True)
     price = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    # The status rank of the report `parts` / `price` came from (0: none): each is taken from the
+    # highest-ranked report carrying it (equal ranks: the larger value), in whatever order reports
+    # arrive (callbacks.selectors.report_figure). A database default: bulk INSERTs leave them out.
+    parts_rank = models.PositiveSmallIntegerField(default=0, db_default=0, editable=False)
+    price_rank = models.PositiveSmallIntegerField(default=0, db_default=0, editable=False)
     error = models.TextField(blank=True)
     clicks = models.PositiveIntegerField(default=0)
     submitted_at = models.DateTimeField(null=True, blank=True)

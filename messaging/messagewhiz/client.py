@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from messaging import http
+from messaging import http, safejson
 from messaging.messagewhiz.errors import (
     AmbiguousRequestError,
     MessageWhizError,
@@ -145,8 +145,8 @@ class MessageWhizClient:
         if text:
             return response.text
         try:
-            body = response.json()
-        except ValueError:
+            body = safejson.loads(response.content)
+        except safejson.JSONError:
             raise MessageWhizError(
                 f"{method} {path}: HTTP {response.status_code} is not JSON "
                 f"({response.headers.get('Content-Type', 'no content type')})",

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from messaging import safejson
 from messaging.http import maybe_applied, parse_retry_after
 
 if TYPE_CHECKING:
@@ -156,8 +157,8 @@ def error_from_response(
     """
     status = response.status_code
     try:
-        body = response.json()
-    except ValueError:
+        body = safejson.loads(response.content)
+    except safejson.JSONError:
         body = None
     error_code = error_type = None
     validation: list[str] = []

@@ -4,11 +4,11 @@ MSG91 and most providers post one JSON object per message; the sender, text and 
 under the usual names (first match wins), so no per-account mapping is needed for them.
 """
 
-import json
 import logging
 import unicodedata
 import uuid
 
+from messaging import safejson
 from messaging.models import ProviderAccount
 
 from .base import ProviderError, transport_for
@@ -31,9 +31,14 @@ def _first(record: dict, keys) -> str:
 
     for key in keys:
         value = json_path(record, key)
-        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
-            return str(value).strip()
+        # NUL (a JSON \\u0000) cannot be stored by PostgreSQL and means nothing in a message: dropped.
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and (text := strip_nul(str(value))):
+            return text
     return ""
+
+
+def strip_nul(value: str) -> str:
+    return value.replace("\x00", "").strip()
 
 
 def normalise_phone(value: str) -> str:
@@ -42,9 +47,11 @@ def normalise_phone(value: str) -> str:
 
 def parse_inbound(raw: bytes) -> dict:
     try:
-        record = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise Malformed("body is not valid UTF-8 JSON") from None
+        record = safejson.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise Malformed("body is not valid UTF-8") from None
+    except safejson.JSONError as exc:
+        raise Malformed(f"body is {exc}") from None
     if not isinstance(record, dict):
         raise Malformed("body must be a JSON object")
     phone = normalise_phone(_first(record, PHONE_KEYS))

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Request, Response
 
+from messaging import safejson
+
 from .errors import ApiError
 
 if TYPE_CHECKING:
@@ -64,7 +66,7 @@ class Body:
         if request.mimetype != "application/json":
             return cls(error="request body must be JSON (Content-Type: application/json)", raw=raw)
         try:
-            return cls(json=json.loads(raw), raw=raw)
+            return cls(json=safejson.loads(raw), raw=raw)
         except ValueError as exc:
             # Express's body-parser wording
             return cls(error=f"Unexpected token in JSON at position {getattr(exc, 'pos', 0)}", raw=raw)

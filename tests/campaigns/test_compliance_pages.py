@@ -124,15 +124,3 @@ def test_the_api_records_consent_with_the_tokens_user_as_actor(client, account):
     event = ConsentEvent.objects.get()
     assert (event.source, event.actor, event.evidence) == ("api", user, {"crm_case": "C-1"})
     assert Suppression.objects.filter(phone="380501234567").exists()
-
-
-def test_an_unsubscribe_link_asks_then_records_the_opt_out_with_its_message(client, account):
-    from campaigns.policy import optout_link_path
-
-    path = optout_link_path(account_id=account.pk, phone="380501234567", message_ref="ref-1")
-    assert "Unsubscribe?" in client.get(path).content.decode()  # a link scanner's GET opts nobody out
-    assert not ConsentEvent.objects.exists()
-    assert "You are unsubscribed" in client.post(path).content.decode()
-    event = ConsentEvent.objects.get()
-    assert (event.phone, event.source, event.evidence["message"]) == ("380501234567", "link", "ref-1")
-    assert client.get(path[:-5] + "x/").status_code == 404

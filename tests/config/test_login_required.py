@@ -14,10 +14,10 @@ PUBLIC = {
     # Providers post reports and clicks; the secret token in the URL authenticates them.
     "callbacks:dlr", "callbacks:dlr_batch", "callbacks:click", "callbacks:ping",
     "provider_callbacks:dlr", "provider_callbacks:inbound",
+    # Recipients open the links in their messages; the signed token in the URL names the message.
+    "link_redirect", "optout",
     # Back-office systems call these with a bearer token (messaging.api_auth).
     "campaigns:api_otp_send", "campaigns:api_otp_verify", "campaigns:api_consent",
-    # A recipient's unsubscribe link: its signed token names the number it opts out.
-    "campaigns:optout_link",
 }
 SAMPLE = {"int": "1", "str": "x", "path": "x", "slug": "x", "uuid": "00000000-0000-0000-0000-000000000000"}
 
@@ -65,7 +65,8 @@ def test_every_page_redirects_anonymous_users_to_login(client, name, url):
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", sorted(PUBLIC - {"password_reset_confirm", "admin:login"}))
 def test_public_endpoints_answer_without_login(client, name):
-    with_token = name.startswith(("callbacks:", "provider_callbacks:")) or name == "campaigns:optout_link"
+    with_token = name.startswith(("callbacks:", "provider_callbacks:")) or name in (
+        "link_redirect", "optout")
     url = reverse(name, kwargs={"token": "x"} if with_token else None)
     response = client.get(url)
     assert "login" not in response.get("Location", ""), (name, response.status_code)

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from messaging.models import ProviderAccount
-from messaging.tasks import heartbeat
+from messaging.tasks import connect_sandbox, heartbeat
 
 
 class Command(BaseCommand):
@@ -21,13 +21,17 @@ class Command(BaseCommand):
     def handle(self, *args, username, sandbox_url, sandbox_key, public_url, **options):
         self._ensure_admin(username, public_url)
         if sandbox_url and sandbox_key:
-            _, created = ProviderAccount.objects.update_or_create(
+            account, created = ProviderAccount.objects.update_or_create(
                 name="Sandbox",
                 defaults={"kind": ProviderAccount.Kind.MESSAGEWHIZ, "base_url": sandbox_url,
                           "api_key": sandbox_key},
             )
             verb = "Created" if created else "Updated"
             self.stdout.write(f"{verb} provider account 'Sandbox' → {sandbox_url}")
+            # The sandbox starts beside the worker: the task waits for it, then gives it our
+            # delivery-report and click URLs (its in-memory settings are new on every start).
+            connect_sandbox.delay(account.pk)
+            self.stdout.write("Queued connecting the sandbox's delivery reports and clicks to Textcast.")
         # Proves the broker round trip: the worker logs this task as soon as it starts.
         heartbeat.delay()
         self.stdout.write("Queued a heartbeat task for the Celery worker.")

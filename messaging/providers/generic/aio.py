@@ -18,7 +18,14 @@ The policy is the same as the seam's and is stated once, in `classify` and `_sen
   (the caller's time budget);
 * when the quick retries run out, a request the provider certainly did not take (not sent,
   429, 503, 408, 425 — or anything, when it de-duplicates) is DEFERRED: its messages go back to
-  be sent later instead of failing, because that is what a short outage looks like.
+  be sent later instead of failing, because that is what a short outage looks like;
+* an answer we cannot read (a 2xx that is not the JSON the account expects, or anything
+  unforeseen once the request may have left) is AMBIGUOUS, never FAILED.
+
+With `gated=True` a job that the rate cap and a free connection admit is not written yet: its key
+comes out of `collect()` as a READY outcome, and it waits until the caller answers with `admit()`
+(go: it is written now; no go: WITHDRAWN, never sent). campaigns.dispatch marks a message
+"sending" there, so what a crash leaves "sending" is only what was on its way to the socket.
 
 Only method, status and duration are logged, never URLs, headers or bodies (they carry keys).
 """
@@ -42,13 +49,15 @@ from .wire import NoAnswer, NotSent, Pool
 logger = logging.getLogger(__name__)
 
 SENT, FAILED, AMBIGUOUS, DEFERRED = "sent", "failed", "ambiguous", "deferred"
+# Gated senders only: READY asks the caller for a go, WITHDRAWN ends a job refused one (never sent).
+READY, WITHDRAWN = "ready", "withdrawn"
 # Answers that say the provider did not process the request: repeating it cannot duplicate a message.
 NOT_TAKEN_STATUSES = frozenset({408, 425, 429, 503})
 
 
 @dataclass(slots=True)
 class Outcome:
-    kind: str  # SENT, FAILED, AMBIGUOUS or DEFERRED
+    kind: str  # SENT, FAILED, AMBIGUOUS, DEFERRED (gated: READY, WITHDRAWN)
     result: SendResult | None = None
     error: str = ""
     attempts: int = 1
@@ -64,7 +73,7 @@ class AsyncSender:
 
     def __init__(self, config, *, concurrency: int | None = None, rate: float | None = None,
                  max_attempts: int = 5, backoff_base: float = 0.25, backoff_cap: float = 20.0,
-                 max_retry_after: float = 60.0, deadline: float = math.inf):
+                 max_retry_after: float = 60.0, deadline: float = math.inf, gated: bool = False):
         self.config = config
         self.concurrency = concurrency or config.max_concurrency
         self.rate = rate if rate is not None else config.rate_limit
@@ -74,8 +83,10 @@ class AsyncSender:
         self.max_retry_after = max_retry_after
         self.deadline = deadline  # time.monotonic(); no attempt starts after it
         self.retry_ambiguous = bool(config.dedupes_message_id)
-        # Messages whose request has gone out (or ended without going out); written by the loop
-        # thread only, so the caller can read how many it fed are still waiting for the wire.
+        self.gated = gated
+        self.gates: dict[Hashable, asyncio.Future] = {}  # loop thread only
+        # Messages whose request the rate cap has admitted (or that ended without that); written by
+        # the loop thread only, so the caller can read how many it fed are still queued here.
         self.departed = 0
         self.outcomes: queue.SimpleQueue = queue.SimpleQueue()
         self.loop = asyncio.new_event_loop()
@@ -108,6 +119,25 @@ class AsyncSender:
                 break
         return found
 
+    def admit(self, keys: Iterable[Hashable], *, go: bool) -> None:
+        """Answer READY outcomes: their requests are written now (go) or WITHDRAWN."""
+        self.loop.call_soon_threadsafe(self._open, list(keys), go)
+
+    def _open(self, keys: list, go: bool) -> None:
+        for key in keys:
+            gate = self.gates.get(key)
+            if gate is not None and not gate.done():
+                gate.set_result(go)
+
+    async def _through_gate(self, key: Hashable) -> bool:
+        gate = self.loop.create_future()
+        self.gates[key] = gate
+        self.outcomes.put((key, Outcome(READY)))
+        try:
+            return await gate
+        finally:
+            del self.gates[key]
+
     def stop_retrying(self) -> None:
         """From now on a job that needs another attempt is DEFERRED instead."""
         self.deadline = time.monotonic()
@@ -137,14 +167,14 @@ class AsyncSender:
         while True:
             key, request, size = await self.jobs.get()
             try:
-                outcome = await self._send_one(request, size)
+                outcome = await self._send_one(key, request, size)
             except Exception as exc:
                 # A bug or an unforeseen input costs this job only, never the others in flight.
                 logger.exception("Sending a job failed unexpectedly")
                 outcome = Outcome(FAILED, error=f"Not sent: {type(exc).__name__}: {exc}"[:2000])
             self.outcomes.put((key, outcome))
 
-    async def _send_one(self, request: Prepared, size: int) -> Outcome:
+    async def _send_one(self, key: Hashable, request: Prepared, size: int) -> Outcome:
         departed = False
         try:
             attempt = 0
@@ -156,6 +186,8 @@ class AsyncSender:
                 if not departed:
                     departed = True
                     self.departed += size
+                    if self.gated and not await self._through_gate(key):
+                        return Outcome(WITHDRAWN, attempts=attempt)
                 try:
                     return Outcome(SENT, result=await self._request(request), attempts=attempt)
                 except ProviderError as exc:
@@ -189,7 +221,16 @@ class AsyncSender:
         status, headers, raw = response.status, response.headers, response.body
         elapsed = (time.monotonic() - started) * 1000
         logger.debug("%s %s %.0f ms", request.method, status, elapsed)
-        return classify(self.config, status, headers, raw.decode("utf-8", "replace"), elapsed_ms=elapsed)
+        try:
+            return classify(self.config, status, headers, raw.decode("utf-8", "replace"), elapsed_ms=elapsed)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            # It was sent and answered: whatever we failed to read, the message may have gone out,
+            # so it is "unknown", never "failed" (which a resend of failed messages would repeat).
+            logger.exception("Reading a provider's answer failed unexpectedly")
+            raise ProviderError(f"Unreadable answer ({type(exc).__name__}); it may have been sent",
+                                ambiguous=True, status=status) from None
 
 
 def _put_all(jobs: asyncio.Queue, items: list) -> None:

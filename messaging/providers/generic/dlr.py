@@ -11,10 +11,11 @@ broadcast counters exact: each mapped record is handed over in the shape of a Me
 raw event log.
 """
 
-import json
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+from ... import safejson
+from ..inbound import strip_nul
 from .request import json_path
 
 # campaigns.Message.Status values a report may map to (messaging sits below campaigns and does not
@@ -52,9 +53,9 @@ def records_from_request(*, method: str, content_type: str, body: bytes, query: 
     text = body.decode("utf-8", "strict") if body else ""
     if "json" in content_type or text.lstrip()[:1] in ("{", "["):
         try:
-            value = json.loads(text)
-        except ValueError:
-            raise Malformed("body is not valid JSON") from None
+            value = safejson.loads(text)
+        except safejson.JSONError as exc:
+            raise Malformed(f"body is {exc}") from None
         records = value if isinstance(value, list) else [value]
         if not records or not all(isinstance(r, dict) for r in records):
             raise Malformed("expected a JSON object or an array of objects")
@@ -84,7 +85,7 @@ def map_records(config, records: list[dict]) -> tuple[list[MappedReport], int]:
             skipped += 1  # a value nobody mapped: our configuration, not the sender's mistake
             continue
         mapped.append(MappedReport(client_ref=ref, message_id=provider_id[:64], status=status,
-                                   error=_field(record, config.dlr_error_field, 1000), record=record))
+                                   error=strip_nul(_field(record, config.dlr_error_field, 1000)), record=record))
     return mapped, skipped
 
 

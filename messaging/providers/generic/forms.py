@@ -6,10 +6,10 @@ password is never rendered, other credentials are shown masked and the mask subm
 the stored value.
 """
 
-import json
 
 from django import forms
 
+from messaging import safejson
 from messaging.models import GenericProviderConfig, ProviderAccount, WhatsAppTemplate
 from messaging.netguard import check_url, destination
 
@@ -309,8 +309,8 @@ def _placeholders_in_body(text: str) -> list[str]:
     """Placeholders in a body: in a JSON body, any string value that is one; in a raw body (XML
     has angle brackets of its own), the presets' own."""
     try:
-        parsed = json.loads(text.replace("$$CallbackURL", ""))
-    except ValueError:
+        parsed = safejson.loads(text.replace("$$CallbackURL", ""))
+    except safejson.JSONError:
         return placeholders_in(text)
     found, stack = [], [parsed]
     while stack:

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
+from messaging import safejson
+
 PLACEHOLDER_RE = re.compile(r"\$\$(To|Body|MessageID|DltTemplateId|DltEntityId)")
 PLACEHOLDERS = ("$$To", "$$Body", "$$MessageID", "$$DltTemplateId", "$$DltEntityId")
 RECORDS = "$$Records"
@@ -108,9 +110,9 @@ def substitute_json(node: Any, values: Mapping[str, str], objects: Mapping[str, 
 
 def parse_json_template(text: str, what: str) -> Any:
     try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise TemplateError(f"{what} is not valid JSON ({exc})") from None
+        return safejson.loads(text)
+    except safejson.JSONError as exc:
+        raise TemplateError(f"{what} is {exc} ({exc.detail})") from None
 
 
 def escape_json(value: str) -> str:

@@ -63,7 +63,8 @@ def generic_test_send(*, account: ProviderAccount, to: str, body: str, objects=N
             result = transport.send(to=to, body=body, message_id=message_id, objects=objects)
     except ProviderError as exc:
         text, truncated = _excerpt(exc.response_text, exc.truncated)
-        error = "" if exc.status else _excerpt(str(exc), False)[0]  # a status is shown with the excerpt
+        # A status is shown with the excerpt; a 2xx we could not read needs saying that it may have gone out.
+        error = "" if exc.status and not exc.ambiguous else _excerpt(str(exc), False)[0]
         return TestOutcome(ok=False, message_id=message_id, error=error, status=exc.status,
                            response_text=text, headers=_shown(exc.headers), truncated=truncated)
     text, truncated = _excerpt(result.text, result.truncated)

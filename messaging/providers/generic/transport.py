@@ -4,9 +4,9 @@ The bulk path (campaigns.dispatch) uses `aio.AsyncSender` instead, with the same
 building (`request.RequestTemplate`) and the same classification of answers (`classify`).
 """
 
-import json
 from urllib.parse import urlsplit
 
+from messaging import safejson
 from messaging.http import AmbiguousRequestError, HttpClient, TransportError, parse_retry_after
 
 from ..base import ProviderError, SendResult, Transport, register, truncate
@@ -29,9 +29,13 @@ def classify(config, status: int, headers, text: str, *, elapsed_ms: float = 0.0
         provider_id = ""
         if config.response_id_field:
             try:
-                found = json_path(json.loads(text), config.response_id_field)
-            except ValueError:
-                found = None
+                found = json_path(safejson.loads(text), config.response_id_field)
+            except safejson.JSONError as exc:
+                # The provider said 2xx but we cannot read what it took: it may well have sent
+                # it, so "unknown" (never "failed", which a resend of failed messages would repeat).
+                raise ProviderError(f"HTTP {status} with an answer that is {exc} ({exc.detail}); it may have been sent",
+                                    ambiguous=True, status=status, response_text=shown, headers=dict(headers),
+                                    truncated=truncated) from None
             if isinstance(found, (str, int)) and not isinstance(found, bool):
                 provider_id = str(found)[:64]
         return SendResult(status=status, provider_message_id=provider_id, headers=dict(headers), text=shown,
