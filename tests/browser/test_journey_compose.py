@@ -94,7 +94,8 @@ def test_a_smart_broadcast_confirms_and_continues_with_what_is_left(customers, l
     page.get_by_label("Recipients in the segment").fill("5")
     page.get_by_label("Message").fill("Last pairs of boots, {{first_name}}!")
     page.get_by_role("button", name="Estimate the segment").click()
-    assert "Only 2 recipients have not had a message yet: a segment can have at most 2." in page.content()
+    # Wait for the answer to the click, not the page being replaced.
+    page.wait_for_selector("text=Only 2 recipients have not had a message yet: a segment can have at most 2.")
     assert not page.locator("#segment-estimate").is_visible()
     page.get_by_label("Recipients in the segment").fill("2")
     page.get_by_role("button", name="Estimate the segment").click()
