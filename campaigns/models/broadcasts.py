@@ -126,6 +126,18 @@ class Broadcast(models.Model):
     test_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="test_sends",
                                 editable=False)
 
+    # Broadcasts Textcast derives from another one (a part held for a later sending window, a retry
+    # of what was not delivered, an A/B variant or its winner) point at it: their figures roll up.
+    class Role(models.TextChoices):
+        WINDOW = "window", "Later sending window"
+        RETRY = "retry", "Retry of undelivered"
+        VARIANT = "variant", "A/B variant"
+        WINNER = "winner", "A/B winner"
+
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children",
+                               editable=False)
+    role = models.CharField(max_length=8, choices=Role.choices, blank=True, editable=False)
+
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
