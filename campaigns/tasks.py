@@ -110,3 +110,22 @@ def dispatch_sweep():
     for broadcast_id in dispatch_stalled_ids():
         dispatch_broadcast.delay(broadcast_id)
     dispatch_reports_overdue()
+
+
+@shared_task(soft_time_limit=300)
+def retry_undelivered(broadcast_id: int):
+    """Create one broadcast's due retries and start sending them (campaigns.retries); queued on
+    commit when delivery reports say messages were not delivered, and by the sweep below."""
+    from .retries import DISPATCH, retries_run
+
+    for action, child_id in retries_run(broadcast_id):
+        (dispatch_broadcast if action == DISPATCH else submit_broadcast).delay(child_id)
+
+
+@shared_task(soft_time_limit=120)
+def retry_sweep():
+    """Beat, every minute: every broadcast whose retries may be due, so none is lost with a worker."""
+    from .retries import retry_due_ids
+
+    for broadcast_id in retry_due_ids():
+        retry_undelivered.delay(broadcast_id)

@@ -186,6 +186,11 @@ DISPATCH_OUTAGE_SECONDS = env_number("float", "DISPATCH_OUTAGE_SECONDS", 120)
 # "Needs attention"; a generic-provider broadcast completes without them after the longer wait.
 DELIVERY_REPORTS_LATE_SECONDS = env_number("int", "DELIVERY_REPORTS_LATE_SECONDS", 1800)
 DISPATCH_REPORT_WAIT_SECONDS = env_number("int", "DISPATCH_REPORT_WAIT_SECONDS", 48 * 3600)
+# Retrying undelivered messages (campaigns.retries): "no report after T" is never shorter than
+# this (a carrier may still deliver within its validity period); retries are looked for this long
+# after a broadcast was sent.
+RETRY_NO_REPORT_MIN_MINUTES = env_number("int", "RETRY_NO_REPORT_MIN_MINUTES", 24 * 60)
+RETRY_HORIZON_HOURS = env_number("int", "RETRY_HORIZON_HOURS", 7 * 24)
 # Quiet hours (campaigns.policy): the sending window, in each recipient's local time, of an
 # account whose compliance page was never saved (47 CFR 64.1200(c)(1): 08:00 to 21:00).
 SENDING_WINDOW = env.str("SENDING_WINDOW", "08:00-21:00")
@@ -289,6 +294,7 @@ CELERY_BEAT_SCHEDULE = {
     "submit-due-broadcasts": {"task": "campaigns.tasks.submit_due_broadcasts", "schedule": 60.0},
     # Generic-provider broadcasts whose sending worker died are taken over (campaigns.dispatch).
     "dispatch-sweep": {"task": "campaigns.tasks.dispatch_sweep", "schedule": 60.0},
+    "retry-sweep": {"task": "campaigns.tasks.retry_sweep", "schedule": 60.0},
     "refresh-broadcasts": {"task": "campaigns.tasks.refresh_broadcasts",
                            "schedule": env_number("int", "BROADCAST_REFRESH_INTERVAL", 120)},
     "refresh-link-conversions": {"task": "campaigns.tasks.refresh_link_conversions",

@@ -17,7 +17,40 @@ def default_base_url() -> str:
     return settings.MESSAGEWHIZ_BASE_URL
 
 
-class ProviderAccount(models.Model):
+RETRY_STATUSES = (("undelivered", "Undelivered (UNDELIVRD)"), ("expired", "Expired (EXPIRED)"),
+                  ("rejected", "Rejected (REJECTD)"), ("failed", "Failed (FAILED)"))
+
+
+class RetryPolicy(models.Model):
+    """Resending what was not delivered through another route, once (campaigns.retries).
+
+    A provider account holds the default; a broadcast gets a copy when it is composed and may
+    change it. Off unless `retry_enabled`."""
+
+    retry_enabled = models.BooleanField("retry undelivered", default=False)
+    # Final statuses (Message.Status values) that count as undelivered.
+    retry_statuses = models.JSONField("retry these final statuses", default=list, blank=True)
+    # A message with no delivery report at all this long after it was sent counts as undelivered too.
+    retry_no_report_minutes = models.PositiveIntegerField(
+        "no report after (minutes)", null=True, blank=True,
+        help_text="Also retry messages with no delivery report at all after this long; empty: never")
+    retry_wait_minutes = models.PositiveIntegerField("wait before retrying (minutes)", default=30)
+    retry_account = models.ForeignKey("messaging.ProviderAccount", null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="+", verbose_name="retry through account",
+                                      help_text="Empty: the same account")
+    retry_sender = models.ForeignKey("messaging.Sender", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+", verbose_name="retry from sender")
+    retry_sender_list = models.ForeignKey("messaging.SenderList", null=True, blank=True, on_delete=models.SET_NULL,
+                                          related_name="+", verbose_name="retry from sender list")
+
+    RETRY_FIELDS = ("retry_enabled", "retry_statuses", "retry_no_report_minutes", "retry_wait_minutes",
+                    "retry_account", "retry_sender", "retry_sender_list")
+
+    class Meta:
+        abstract = True
+
+
+class ProviderAccount(RetryPolicy):
     """A set of credentials for one messaging provider.
 
     The API key is write-only: forms never render it back and pages show only `api_key_hint`.

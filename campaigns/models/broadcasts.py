@@ -12,8 +12,10 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from messaging.models import RetryPolicy
 
-class Broadcast(models.Model):
+
+class Broadcast(RetryPolicy):
     class Type(models.IntegerChoices):
         SINGLE = 10, "Single message"
         BASE = 11, "Base broadcast"
@@ -148,6 +150,10 @@ class Broadcast(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["account", "state"])]
+        constraints = [
+            # A broadcast's undelivered messages are retried once, all through one child broadcast.
+            models.UniqueConstraint(fields=["parent"], condition=models.Q(role="retry"), name="broadcast_one_retry"),
+        ]
         permissions = [("widen_sending_window", "Can send outside the account's sending window")]
 
     def __str__(self):
@@ -255,9 +261,15 @@ class Message(models.Model):
     status_at = models.DateTimeField(null=True, blank=True)
     # Quiet hours: not claimed before this time (the recipient's window opens then).
     not_before = models.DateTimeField(null=True, blank=True)
+    # A retry of an undelivered message through another route (campaigns.retries): at most one per
+    # message (the partial unique index below also serves "is it retried yet?").
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries",
+                                 db_index=False, editable=False)
 
     class Meta:
         constraints = [
+            models.UniqueConstraint(fields=["retry_of"], condition=models.Q(retry_of__isnull=False),
+                                    name="message_one_retry"),
             models.UniqueConstraint(fields=["broadcast", "phone"], name="message_unique_recipient_per_broadcast"),
         ]
         indexes = [
