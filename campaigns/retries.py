@@ -256,16 +256,3 @@ def _link(child: Broadcast, parent: Broadcast) -> int:
     """The follow-up's messages (made when MessageWhiz took it) point at the originals they retry."""
     original = Message.objects.filter(broadcast=parent, phone=OuterRef("phone")).values("pk")[:1]
     return Message.objects.filter(broadcast=child, retry_of__isnull=True).update(retry_of_id=Subquery(original))
-
-
-# --- figures -----------------------------------------------------------------------------------------
-def retry_figures(broadcast: Broadcast) -> dict | None:
-    """"Recovered by retry" for a parent's page: retried (messages of its retry broadcast) and
-    delivered on retry, from the child's counters (one row)."""
-    child = Broadcast.objects.filter(parent=broadcast, role=Broadcast.Role.RETRY).values(
-        "pk", "recipients_count", "sent", "delivered", "opted_out", "capped", "held").first()
-    if child is None:
-        return None
-    return {"child_id": child["pk"], "retried": child["recipients_count"], "sent": child["sent"],
-            "recovered": child["delivered"], "not_sent": child["opted_out"] + child["capped"],
-            "held": child["held"]}

@@ -30,14 +30,21 @@ def broadcast_figures(broadcast: Broadcast) -> dict:
     # rather than show a 0% delivery rate.
     generic = getattr(broadcast.account, "generic", None)
     reports = generic is None or generic.has_dlr
+    retry = retry_figures(broadcast)
+    # A message its retry delivered counts once: delivered (on retry), no longer failed.
+    recovered = retry["recovered"] if retry else 0
+    delivered = broadcast.delivered + recovered
+    outcomes = {name: getattr(broadcast, name) for name in OUTCOMES}
     return {
         "recipients": broadcast.recipients_count,
-        "funnel": [("Submitted", broadcast.sent), *([("Delivered", broadcast.delivered)] if reports else []),
-                   ("Clicked", broadcast.clicks_unique)],
-        "breakdown": [("In flight", in_flight), *((name.capitalize(), getattr(broadcast, name)) for name in OUTCOMES)],
-        "failed": failed_total(broadcast),
+        "funnel": [("Submitted", broadcast.sent), *([("Delivered", delivered)] if reports else []),
+                   *([("Recovered by retry", recovered)] if retry else []), ("Clicked", broadcast.clicks_unique)],
+        "breakdown": [("In flight", in_flight), *((name.capitalize(), value) for name, value in outcomes.items())],
+        "delivered": delivered,
+        "failed": max(0, failed_total(broadcast) - recovered),
+        "retry": retry,
         "delivery_reports": reports,
-        "delivery_rate": _percent(broadcast.delivered, broadcast.sent) if reports else None,
+        "delivery_rate": _percent(delivered, broadcast.sent) if reports else None,
         "click_rate": _percent(broadcast.clicks_unique, broadcast.delivered or broadcast.sent),
         "cost": broadcast.cost,
         "currency": broadcast.account.currency,
@@ -45,8 +52,22 @@ def broadcast_figures(broadcast: Broadcast) -> dict:
         "estimated_cost": reconciled_estimate(broadcast)["cost"] if broadcast.estimate else None,
         "clicks_total": broadcast.clicks_total,
         "state": broadcast.state,
-        "is_final": broadcast.is_final,
+        # The page follows a retry still sending after its broadcast completed.
+        "is_final": broadcast.is_final and (retry is None or retry["is_final"]),
     }
+
+
+def retry_figures(broadcast: Broadcast) -> dict | None:
+    """"Recovered by retry" (campaigns.retries), from the counters of the broadcast's retry
+    broadcast (one row): retried (its messages), sent, delivered on retry, not sent by the policy."""
+    child = Broadcast.objects.filter(parent=broadcast, role=Broadcast.Role.RETRY).values(
+        "pk", "state", "recipients_count", "sent", "delivered", "opted_out", "capped", "held").first()
+    if child is None:
+        return None
+    return {"broadcast_id": child["pk"], "retried": child["recipients_count"], "sent": child["sent"],
+            "recovered": child["delivered"], "not_sent": child["opted_out"] + child["capped"],
+            "held": child["held"], "is_final": child["state"] in (Broadcast.State.COMPLETED, Broadcast.State.FAILED,
+                                                                   Broadcast.State.CANCELLED)}
 
 
 def campaign_figures(campaign) -> dict:

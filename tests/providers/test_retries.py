@@ -109,7 +109,7 @@ def test_the_broadcast_page_shows_what_the_retry_recovered(admin_client, client,
 
 def test_a_number_that_opted_out_is_not_retried(client, stub, routes, sent):
     main, _ = routes
-    broadcast, phones, refs = sent
+    _broadcast, phones, refs = sent
     consent_record(account=main, phones=[phones[1]], kind=ConsentEvent.Kind.OPT_OUT, source="test")
     report(client, main, refs[phones[1]], "UNDELIV")
     report(client, main, refs[phones[2]], "UNDELIV")
@@ -118,7 +118,7 @@ def test_a_number_that_opted_out_is_not_retried(client, stub, routes, sent):
 
 def test_a_retry_outside_its_recipients_window_waits_for_it(client, stub, routes, sent, monkeypatch):
     main, backup = routes
-    broadcast, phones, refs = sent
+    _broadcast, phones, refs = sent
     SendingPolicy.objects.create(account=backup, window_start=time(8), window_end=time(21))
     clock = {"at": datetime(2026, 6, 1, 3, 0, tzinfo=UTC)}  # 06:00 in Kyiv
     monkeypatch.setattr(policy, "clock", lambda: clock["at"])
@@ -145,12 +145,21 @@ def test_no_report_after_t_retries_only_what_got_no_report_at_all(client, stub, 
     assert sorted(backup_sends(stub)) == [phones[2], phones[3]]
 
 
-def test_delivered_broadcasts_and_policies_that_are_off_retry_nothing(client, stub, routes, sent):
+def test_delivered_messages_are_never_retried(client, stub, routes, sent):
     main, _ = routes
     broadcast, phones, refs = sent
     for phone in phones:
         report(client, main, refs[phone], "DELIVRD")
+    report(client, main, refs[phones[0]], "UNDELIV")  # a late contradiction changes nothing
     retry_sweep()
-    Broadcast.objects.filter(pk=broadcast.pk).update(retry_enabled=False)
     assert backup_sends(stub) == []
     assert not Broadcast.objects.filter(parent=broadcast).exists()
+
+
+def test_a_broadcast_whose_policy_is_off_retries_nothing(client, stub, routes, sent):
+    main, _ = routes
+    broadcast, phones, refs = sent
+    Broadcast.objects.filter(pk=broadcast.pk).update(retry_enabled=False)
+    report(client, main, refs[phones[1]], "UNDELIV")
+    retry_sweep()
+    assert backup_sends(stub) == []
