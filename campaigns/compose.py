@@ -9,6 +9,7 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
+from messaging.forms import RETRY_POLICY_FIELDS, retry_fields_setup, retry_policy_clean
 from messaging.models import GenericProviderConfig, ProviderAccount, Sender, SenderList, WhatsAppTemplate
 from recipients.models import RecipientList, UnsubscribeList
 from recipients.selectors import column_tokens
@@ -19,6 +20,7 @@ from .models import Broadcast, Campaign, Template, Trigger, WordSpinner
 
 WHEN_CHOICES = [("now", "Send now"), ("later", "At a date and time"), ("trigger", "When a trigger fires"),
                 ("recurring", "On a recurring schedule")]
+RETRY_CHOICES = [("account", "As the account's default says"), ("off", "Off"), ("custom", "As set here")]
 WEEKDAYS = [("*", "Every day"), ("1", "Mondays"), ("2", "Tuesdays"), ("3", "Wednesdays"), ("4", "Thursdays"),
             ("5", "Fridays"), ("6", "Saturdays"), ("0", "Sundays"), ("1-5", "Weekdays")]
 COMMON_ZONES = ["UTC", "Europe/Kyiv", "Europe/London", "Europe/Berlin", "Europe/Warsaw", "America/New_York",
@@ -109,13 +111,17 @@ class ComposeForm(forms.ModelForm):
     zone = forms.ChoiceField(label="Time zone", initial="UTC", choices=ZONE_CHOICES)
     repeat_days = forms.ChoiceField(choices=WEEKDAYS, required=False, initial="1", label="Repeat on")
     repeat_time = forms.TimeField(required=False, label="At", widget=forms.TimeInput(attrs={"type": "time"}))
+    retry_mode = forms.ChoiceField(choices=RETRY_CHOICES, initial="account", required=False,
+                                   label="Retry undelivered messages",
+                                   help_text="Once, through another route, within the sending window")
 
     class Meta:
         model = Broadcast
         fields = ["account", "name", "campaign", "type", "eb_type", "first_segment_size", "next_segment_size",
                   "conversion_threshold", "recipient_cap", "exp_date", "templates", "senders", "sender_lists",
                   "recipient_lists", "recipient", "unsubscribe_lists", "template", "whatsapp_template", "body",
-                  "trigger", "delay", "custom_parameter", "window_start", "window_end"]
+                  "trigger", "delay", "custom_parameter", "window_start", "window_end", "retry_enabled",
+                  *RETRY_POLICY_FIELDS]
         widgets = {
             "window_start": forms.TimeInput(attrs={"type": "time"}),
             "window_end": forms.TimeInput(attrs={"type": "time"}),
@@ -136,6 +142,9 @@ class ComposeForm(forms.ModelForm):
                 "sender_lists", "whatsapp_template")
     SMART = ("eb_type", "first_segment_size", "next_segment_size", "conversion_threshold", "recipient_cap",
              "exp_date", "templates", "custom_parameter")
+
+    def retry_fields(self):
+        return [self[name] for name in ("retry_mode", *RETRY_POLICY_FIELDS)]
 
     def audience_fields(self):
         return [self[name] for name in self.AUDIENCE]
@@ -167,6 +176,9 @@ class ComposeForm(forms.ModelForm):
         f["type"].choices = [(v, label) for v, label in Broadcast.Type.choices]
         spinners = WordSpinner.objects.filter(enabled=True, remote_id__isnull=False)
         counted_tokens(f["body"].widget, {spinner.remote_id: spinner for spinner in spinners})
+        retry_fields_setup(self)
+        if self.instance.pk:
+            self.initial.setdefault("retry_mode", "custom" if self.instance.retry_enabled else "off")
 
     def clean(self):
         data = super().clean()
@@ -213,7 +225,20 @@ class ComposeForm(forms.ModelForm):
                                         "template above.")
         self._clean_when(data)
         self._clean_window(data, account)
+        self._clean_retry(data, account)
         return data
+
+    def _clean_retry(self, data: dict, account) -> None:
+        """The account's default policy (copied: changing the account later leaves this broadcast's
+        alone), none, or the one set here."""
+        mode = data.get("retry_mode") or "account"
+        if mode == "custom":
+            retry_policy_clean(self, data, account=account)
+        elif mode == "account" and account is not None:
+            for name in RETRY_POLICY_FIELDS:
+                data[name] = getattr(account, name)
+        # Not rendered: the mode says it (a checkbox field, so the model form always writes it).
+        data["retry_enabled"] = mode == "custom" or (mode == "account" and bool(account and account.retry_enabled))
 
     def _clean_window(self, data: dict, account) -> None:
         """A broadcast's window may narrow the account's; widening it needs the permission that

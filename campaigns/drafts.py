@@ -115,6 +115,7 @@ def broadcast_test_send(broadcast: Broadcast, *, phone: str = "", seed_list: Rec
     with transaction.atomic():
         test = broadcast_clone(
             broadcast, name=f"Test of {broadcast.name}"[:255], created_by=actor, test_of=broadcast, body=body,
+            retry_enabled=False,
             template=template, type=Broadcast.Type.SINGLE if phone else Broadcast.Type.BASE, recipient=phone,
             eb_type="", first_segment_size=None, next_segment_size=None, conversion_threshold=None,
             recipient_cap=None, trigger=None, delay=None, relations=("unsubscribe_lists",))

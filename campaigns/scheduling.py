@@ -38,7 +38,8 @@ def broadcast_cancel(broadcast: Broadcast, *, actor=None, reason: str = "Cancell
 
 CLONED_FIELDS = ("account", "campaign", "type", "eb_type", "first_segment_size", "next_segment_size",
                  "conversion_threshold", "recipient_cap", "recipient", "body", "template", "whatsapp_template",
-                 "time_zone", "trigger", "delay", "custom_parameter", "created_by")
+                 "time_zone", "trigger", "delay", "custom_parameter", "created_by", "retry_enabled", "retry_statuses",
+                 "retry_no_report_minutes", "retry_wait_minutes", "retry_account", "retry_sender", "retry_sender_list")
 CLONED_RELATIONS = ("senders", "sender_lists", "recipient_lists", "unsubscribe_lists", "templates")
 
 

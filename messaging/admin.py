@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from .forms import ProviderAccountForm
+from .forms import RETRY_POLICY_FIELDS, ProviderAccountForm
 from .mirror_admin import MemberInline, MirroredAdmin
 from .models import ApiToken, ProviderAccount, Sender, SenderList
 
@@ -13,6 +13,13 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     readonly_fields = ["api_key_hint", "created_at", "updated_at"]
     actions = ["rotate_callback_tokens"]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "base_url", "api_key", "api_key_hint", "currency", "is_active",
+                           "created_at", "updated_at"]}),
+        ("Retry undelivered", {"classes": ["collapse"], "fields": ["retry_enabled", *RETRY_POLICY_FIELDS],
+                               "description": "Resend messages that were not delivered, once, through another "
+                                              "route. New broadcasts of this account start with this policy."}),
+    ]
 
     @admin.display(description="API key")
     def api_key_hint(self, obj):
