@@ -17,6 +17,7 @@ from recipients.selectors import column_tokens
 from . import policy, rendering
 from .estimates import text_parts_problem, typical_token_values
 from .models import Broadcast, Campaign, Template, Trigger, WordSpinner
+from .retries import retry_policy_copy
 
 WHEN_CHOICES = [("now", "Send now"), ("later", "At a date and time"), ("trigger", "When a trigger fires"),
                 ("recurring", "On a recurring schedule")]
@@ -232,11 +233,11 @@ class ComposeForm(forms.ModelForm):
         """The account's default policy (copied: changing the account later leaves this broadcast's
         alone), none, or the one set here."""
         mode = data.get("retry_mode") or "account"
-        if mode == "custom":
-            retry_policy_clean(self, data, account=account)
-        elif mode == "account" and account is not None:
+        if mode == "account" and account is not None:
+            retry_policy_copy(account, self.instance)  # also what the form leaves out
             for name in RETRY_POLICY_FIELDS:
                 data[name] = getattr(account, name)
+        retry_policy_clean(self, data, account=account, enabled=mode == "custom")
         # Not rendered: the mode says it (a checkbox field, so the model form always writes it).
         data["retry_enabled"] = mode == "custom" or (mode == "account" and bool(account and account.retry_enabled))
 

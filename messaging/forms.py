@@ -18,6 +18,7 @@ def retry_fields_setup(form: forms.ModelForm) -> None:
     f["retry_sender"].queryset = Sender.objects.filter(enabled=True).select_related("account")
     f["retry_sender_list"].queryset = SenderList.objects.filter(enabled=True).select_related("account")
     f["retry_sender"].help_text = "MessageWhiz routes: a sender of the retry account"
+    f["retry_wait_minutes"].required = False
     f["retry_wait_minutes"].help_text = ("Generic accounts: after each undelivered report; MessageWhiz accounts: "
                                          "after sending, once, to every number undelivered by then")
     f["retry_no_report_minutes"].help_text = (
@@ -25,9 +26,13 @@ def retry_fields_setup(form: forms.ModelForm) -> None:
         f"{settings.RETRY_NO_REPORT_MIN_MINUTES} minutes (a carrier may still deliver before then)")
 
 
-def retry_policy_clean(form: forms.Form, data: dict, *, account: ProviderAccount | None) -> None:
+def retry_policy_clean(form: forms.Form, data: dict, *, account: ProviderAccount | None, enabled: bool) -> None:
     """Field errors for a retry policy that is on: it must name something to retry and a route
     that differs from the original one, and a sender of the account it goes through."""
+    if data.get("retry_wait_minutes") is None:
+        data["retry_wait_minutes"] = ProviderAccount._meta.get_field("retry_wait_minutes").default
+    if not enabled:
+        return
     route = data.get("retry_account") or account
     sender, sender_list = data.get("retry_sender"), data.get("retry_sender_list")
     if not (data.get("retry_statuses") or data.get("retry_no_report_minutes") is not None):
@@ -92,8 +97,8 @@ class ProviderAccountForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if data.get("retry_enabled"):
-            retry_policy_clean(self, data, account=self.instance if self.instance.pk else None)
+        retry_policy_clean(self, data, account=self.instance if self.instance.pk else None,
+                           enabled=bool(data.get("retry_enabled")))
         return data
 
     def clean_currency(self):
