@@ -169,7 +169,7 @@ def _child(parent: Broadcast, route: ProviderAccount, **fields) -> Broadcast:
 
 def _generic_run(parent: Broadcast, route: ProviderAccount, now) -> list[tuple[str, int]]:
     if not due_originals(parent, now=now).exists():
-        return []
+        return _stranded(parent)
     child = _child(parent, route)
     if not child.recipient_lists.exists():
         child.recipient_lists.set(parent.recipient_lists.all())  # the recipients' fields, for the tokens
@@ -199,6 +199,23 @@ def _generic_run(parent: Broadcast, route: ProviderAccount, now) -> list[tuple[s
     return [(DISPATCH, child.pk)] if _running(child) == "running" else []
 
 
+def _stranded(parent: Broadcast) -> list[tuple[str, int]]:
+    """Retries added while the child's sender was finishing (it then marked the child done):
+    sending again. Waiting for a window does not count: the dispatch sweep wakes those."""
+    child = Broadcast.objects.filter(parent=parent, role=Broadcast.Role.RETRY, dispatch_state="done").first()
+    if child is None or not Message.objects.filter(broadcast=child, status=M.QUEUED, not_before__isnull=True).exists():
+        return []
+    with transaction.atomic():
+        child = Broadcast.objects.select_for_update().get(pk=child.pk)
+        if child.dispatch_state != "done" or child.state not in (S.SUBMITTED, S.COMPLETED):
+            return []
+        if child.state == S.COMPLETED:
+            broadcast_reopen(child, reason="Retries left to send", dispatch_state="running")
+        else:
+            Broadcast.objects.filter(pk=child.pk).update(dispatch_state="running")
+    return [(DISPATCH, child.pk)]
+
+
 def _running(child: Broadcast) -> str:
     return "paused" if child.dispatch_state == "paused" else "running"
 
@@ -217,6 +234,10 @@ def _messagewhiz_run(parent: Broadcast, route: ProviderAccount, now) -> list[tup
     if child.state != S.DRAFT:
         return []
     retry_list = child.recipient_lists.first()
+    if retry_list is not None and retry_list.sync_state == SyncState.FAILED:
+        Broadcast.objects.filter(pk=child.pk).update(
+            last_error=f"MessageWhiz did not take the retry list “{retry_list}”: {retry_list.sync_error}")
+        return []
     if retry_list is None or retry_list.remote_id is None or retry_list.sync_state != SyncState.SYNCED:
         return []
     phones = list(retry_list.recipients.values_list("phone", flat=True))
