@@ -2,7 +2,9 @@
 undelivered reports (posted to our callback URL) make exactly one retry on the backup account
 (the stand-in sees it on the backup's endpoint), and nothing else does."""
 
+import os
 from datetime import UTC, datetime, time
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -163,3 +165,21 @@ def test_a_broadcast_whose_policy_is_off_retries_nothing(client, stub, routes, s
     report(client, main, refs[phones[1]], "UNDELIV")
     retry_sweep()
     assert backup_sends(stub) == []
+
+
+def test_reports_through_the_redis_buffer_retry_once_too(client, stub, routes, sent, settings):
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        pytest.skip("REDIS_URL is not set")
+    from callbacks import buffer
+
+    settings.REDIS_URL, settings.CALLBACK_REDIS_URL = url, urlsplit(url)._replace(path="/15").geturl()
+    main, _ = routes
+    _broadcast, phones, refs = sent
+    report(client, main, refs[phones[1]], "UNDELIV")
+    report(client, main, refs[phones[1]], "UNDELIV")  # posted twice, as providers do
+    assert backup_sends(stub) == []  # only buffered so far
+    while buffer.drain_once(consumer="test", block_ms=0):
+        pass
+    retry_sweep()
+    assert backup_sends(stub) == [phones[1]]
