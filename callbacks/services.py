@@ -50,7 +50,7 @@ from django.utils import timezone
 from campaigns.dispatch import dispatch_reports_settle
 from campaigns.models import Broadcast, Message
 from campaigns.models.broadcasts import STATUS_RANK
-from campaigns.retries import retry_parents_touched
+from campaigns.retries import retries_on_reports
 
 from . import buffer, parsing
 from .matching import CHUNK, among, chunks, db_chunks, message_references, references, resolve, stored_parse
@@ -283,7 +283,7 @@ def _apply(events: list[CallbackEvent], *, then, parsed: list[parsing.Parsed] | 
     _write_statuses(changed)
     # Undelivered messages of broadcasts with a retry policy: their retry is queued once this
     # commits, after the policy's wait (the every-minute sweep catches any task lost on the way).
-    if retries := retry_parents_touched((m.broadcast_id, m.status) for m in changed):
+    if retries := retries_on_reports((m.pk, m.broadcast_id, m.status) for m in changed):
         transaction.on_commit(lambda: _retries_queue(retries))
     _write_learned_ids([m for m in messages.values() if m.learned_id and m.rank == m.was[1]])
     _write_figures([m for m in messages.values() if m.rank == m.was[1] and m.figures_changed()])

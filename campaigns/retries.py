@@ -29,8 +29,11 @@ Routes:
   its recipients' window is open, and its messages are then linked to the originals.
 Either way a broadcast has at most one retry child (a unique constraint).
 
-Triggers: applying delivery reports (callbacks.services) asks `retry_parents_touched`, one indexed
-query, and queues `campaigns.tasks.retry_undelivered` on commit; beat runs `retry_sweep` every
+A retry made for "no report after T" whose original reports after all (en route, accepted,
+delivered) before the retry has started — it may wait hours for its window — is withdrawn.
+
+Triggers: applying delivery reports (callbacks.services) asks `retries_on_reports`, one query by
+primary keys, and queues `campaigns.tasks.retry_undelivered` on commit; beat runs `retry_sweep` every
 minute over every broadcast still within RETRY_HORIZON_HOURS of sending, so nothing is lost when a
 worker dies.
 """
@@ -58,6 +61,7 @@ logger = logging.getLogger(__name__)
 S = Broadcast.State
 M = Message.Status
 UNDELIVERED = frozenset({M.UNDELIVERED, M.EXPIRED, M.REJECTED, M.FAILED})
+STILL_ON_ITS_WAY = frozenset({M.ENROUTE, M.ACCEPTED, M.DELIVERED})
 RECIPIENT_FIELDS = ("first_name", "last_name", "email", "url", "custom", "custom1", "custom2", "custom3", "custom4")
 CHUNK = 2000
 DISPATCH, SUBMIT = "dispatch", "submit"
@@ -83,19 +87,51 @@ def route_account(broadcast: Broadcast) -> ProviderAccount:
 
 
 # --- triggers ----------------------------------------------------------------------------------------
-def retry_parents_touched(changes: Iterable[tuple[int | None, str]]) -> dict[int, int]:
-    """Of the broadcasts whose messages just reached these statuses ((broadcast id, status) pairs),
-    those whose policy retries one of them: id → seconds to wait. One query, none when no status
-    is an undelivered one."""
-    statuses: dict[int, set[str]] = {}
-    for broadcast_id, status in changes:
-        if broadcast_id is not None and status in UNDELIVERED:
-            statuses.setdefault(broadcast_id, set()).add(status)
-    if not statuses:
+def retries_on_reports(changes: Iterable[tuple[int, int | None, str]]) -> dict[int, int]:
+    """What delivery reports just did ((message pk, broadcast id, new status) triples, inside the
+    transaction applying them) means for retries. Returns the broadcasts whose policy retries one
+    of the new statuses: id → seconds to wait (the caller queues them on commit). And a message
+    retried for "no report after T" that reports after all (en route, accepted, delivered) was
+    not lost: its retry, if it has not started, is withdrawn. One query by primary keys (none
+    without a status that matters), and one more only for "no report" policies."""
+    changes = [c for c in changes if c[1] is not None and c[2] in UNDELIVERED | STILL_ON_ITS_WAY]
+    if not changes:
         return {}
-    rows = Broadcast.objects.filter(pk__in=sorted(statuses), retry_enabled=True, role="").values_list(
-        "pk", "retry_statuses", "retry_wait_minutes")
-    return {pk: wait * 60 for pk, wanted, wait in rows if statuses[pk] & set(wanted or ())}
+    policies = {pk: (set(wanted or ()), wait, no_report) for pk, wanted, wait, no_report in Broadcast.objects.filter(
+        pk__in=sorted({b for _, b, _ in changes}), retry_enabled=True, role="").values_list(
+        "pk", "retry_statuses", "retry_wait_minutes", "retry_no_report_minutes")}
+    due, reported = {}, []
+    for pk, broadcast_id, status in changes:
+        if (policy_of := policies.get(broadcast_id)) is None:
+            continue
+        wanted, wait, no_report = policy_of
+        if status in wanted:
+            due[broadcast_id] = wait * 60
+        elif status in STILL_ON_ITS_WAY and no_report is not None:
+            reported.append(pk)
+    if reported:
+        _withdraw(reported)
+    return due
+
+
+def _withdraw(original_pks: list[int]) -> int:
+    """Remove the not yet started retries of these originals (a claimed one is never marked sending
+    once its row is gone: dispatch treats it like one a report moved), with the child's counters."""
+    rows = list(Message.objects.select_for_update().filter(retry_of_id__in=sorted(original_pks), status=M.QUEUED)
+                .order_by("pk").values_list("pk", "broadcast_id", "not_before"))
+    if not rows:
+        return 0
+    Message.objects.filter(pk__in=[pk for pk, _, _ in rows], status=M.QUEUED).delete()
+    per_child: dict[int, list[int]] = {}
+    for _, child_id, not_before in rows:
+        counts = per_child.setdefault(child_id, [0, 0])
+        counts[0] += 1
+        counts[1] += not_before is not None
+    for child_id, (count, held) in sorted(per_child.items()):
+        Broadcast.objects.filter(pk=child_id).update(recipients_count=F("recipients_count") - count,
+                                                     held=F("held") - held)
+    logger.info("Withdrew %d retries whose originals reported after all", len(rows))
+    return len(rows)
 
 
 def retry_due_ids() -> list[int]:

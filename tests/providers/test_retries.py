@@ -147,6 +147,29 @@ def test_no_report_after_t_retries_only_what_got_no_report_at_all(client, stub, 
     assert sorted(backup_sends(stub)) == [phones[2], phones[3]]
 
 
+def test_a_late_report_withdraws_a_no_report_retry_still_waiting(client, stub, routes, sent, settings,
+                                                                 monkeypatch):
+    main, backup = routes
+    broadcast, phones, refs = sent
+    settings.RETRY_NO_REPORT_MIN_MINUTES = 0
+    Broadcast.objects.filter(pk=broadcast.pk).update(retry_no_report_minutes=0, retry_statuses=[])
+    SendingPolicy.objects.create(account=backup, window_start=time(8), window_end=time(21))
+    clock = {"at": datetime(2026, 6, 1, 3, 0, tzinfo=UTC)}  # the backup's window is closed
+    monkeypatch.setattr(policy, "clock", lambda: clock["at"])
+    retry_sweep()
+    child = Broadcast.objects.get(parent=broadcast)
+    assert (child.recipients_count, child.held) == (4, 4)
+    report(client, main, refs[phones[0]], "DELIVRD")  # it was not lost after all
+    report(client, main, refs[phones[1]], "ENROUTE")
+    report(client, main, refs[phones[2]], "UNDELIV")  # final: its retry stays
+    child.refresh_from_db()
+    assert (child.recipients_count, child.held) == (2, 2)
+
+    clock["at"] = datetime(2026, 6, 1, 5, 1, tzinfo=UTC)
+    dispatch_sweep()
+    assert sorted(backup_sends(stub)) == [phones[2], phones[3]]
+
+
 def test_delivered_messages_are_never_retried(client, stub, routes, sent):
     main, _ = routes
     broadcast, phones, refs = sent
