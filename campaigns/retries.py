@@ -184,7 +184,9 @@ def _child(parent: Broadcast, route: ProviderAccount, **fields) -> Broadcast:
         parent=parent, role=Broadcast.Role.RETRY, account=route, name=f"{parent.name} · retry"[:255],
         type=Broadcast.Type.BASE, body=parent.body or (parent.template.body if parent.template else ""),
         template=parent.template if same else None, whatsapp_template=parent.whatsapp_template if same else None,
-        campaign=parent.campaign if parent.campaign and parent.campaign.account_id == route.pk else None,
+        # MessageWhiz needs a campaign of the route's own account; our own sender takes any.
+        campaign=parent.campaign if route.kind == ProviderAccount.Kind.GENERIC or (
+            parent.campaign and parent.campaign.account_id == route.pk) else None,
         time_zone=parent.time_zone, window_start=parent.window_start, window_end=parent.window_end,
         exp_date=parent.exp_date, created_by=parent.created_by, **fields)
     try:

@@ -76,17 +76,20 @@ def campaign_figures(campaign) -> dict:
     sent themselves and are left out.
 
     Keys: broadcasts, recipients, sent, delivered, undelivered, expired, rejected, failed, unknown,
-    failed_total (see failed_total), in_flight, cost (Decimal), clicks_total, clicks_unique,
-    conversion (% of recipients who clicked, None before the first click), delivery_rate and
-    click_rate (% as on a broadcast, None when nothing was sent).
+    failed_total (see failed_total, less what retries recovered), recovered (delivered on retry),
+    in_flight, cost (Decimal), clicks_total, clicks_unique, conversion (% of recipients who clicked,
+    None before the first click), delivery_rate and click_rate (% as on a broadcast, None when nothing was sent).
     """
     totals = Broadcast.objects.filter(campaign=campaign, recurrence__isnull=True).aggregate(
+        # First: an aggregate named "delivered" follows, and would be what "delivered" means after it.
+        recovered=Sum("delivered", filter=Q(role=Broadcast.Role.RETRY)),
         broadcasts=Count("pk"), recipients=Sum("recipients_count"), sent=Sum("sent"),
         **{name: Sum(name) for name in (*OUTCOMES, "cost", "clicks_total", "clicks_unique")},
     )
     figures = {name: value or 0 for name, value in totals.items()}
     figures["cost"] = Decimal(figures["cost"])
-    figures["failed_total"] = failed_total(figures)
+    # A message its retry delivered (campaigns.retries) counts once, as delivered, not also as failed.
+    figures["failed_total"] = max(0, failed_total(figures) - figures["recovered"])
     figures["in_flight"] = max(0, figures["sent"] - sum(figures[name] for name in OUTCOMES))
     figures["conversion"] = (100.0 * figures["clicks_unique"] / figures["recipients"]
                              if figures["recipients"] and figures["clicks_unique"] else None)

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from campaigns import policy
-from campaigns.models import Broadcast, Message
+from campaigns.models import Broadcast, Campaign, Message
 from campaigns.retries import retry_policy_copy
 from campaigns.tasks import dispatch_sweep, retry_sweep, submit_broadcast
 from messaging.models import SendingPolicy
@@ -93,6 +93,8 @@ def test_undelivered_reports_make_exactly_one_retry_on_the_backup_route(admin_cl
 def test_the_broadcast_page_shows_what_the_retry_recovered(admin_client, client, stub, routes, sent):
     main, backup = routes
     broadcast, phones, refs = sent
+    campaign = Campaign.objects.create(account=main, name="Autumn")
+    Broadcast.objects.filter(pk=broadcast.pk).update(campaign=campaign)
     report(client, main, refs[phones[0]], "DELIVRD")
     report(client, main, refs[phones[1]], "UNDELIV")
     report(client, main, refs[phones[2]], "FAILED")
@@ -107,6 +109,11 @@ def test_the_broadcast_page_shows_what_the_retry_recovered(admin_client, client,
     figures = admin_client.get(f"/broadcasts/{broadcast.pk}/figures/").content.decode()
     assert '<span class="stat-value">2</span><span class="stat-label">Delivered' in figures
     assert '<span class="stat-value">1</span><span class="stat-label">Failed' in figures
+    # So does the campaign (the retry broadcast is under it too).
+    assert Broadcast.objects.get(parent=broadcast).campaign_id == campaign.pk
+    page = admin_client.get(f"/campaigns/{campaign.pk}/broadcasts/").content.decode()
+    assert '<span class="stat-value">2</span><span class="stat-label">Delivered' in page
+    assert '<span class="stat-value">1</span><span class="stat-label">Failed' in page
 
 
 def test_a_number_that_opted_out_is_not_retried(client, stub, routes, sent):
