@@ -30,7 +30,7 @@ def test_campaign_figures_add_up_its_broadcasts(hook, account, make_messages, dj
     assert totals == {
         "broadcasts": 2, "recipients": 6, "sent": 6, "delivered": 2, "undelivered": 1, "expired": 1, "rejected": 1,
         "failed": 0, "unknown": 0, "in_flight": 1, "cost": Decimal("1.5000"), "clicks_total": 3, "clicks_unique": 2,
-        "failed_total": 3, "conversion": 100 * 2 / 6, "delivery_rate": 33.3, "click_rate": 100.0,
+        "failed_total": 3, "recovered": 0, "conversion": 100 * 2 / 6, "delivery_rate": 33.3, "click_rate": 100.0,
     }
 
 
@@ -42,5 +42,5 @@ def test_a_campaign_with_nothing_sent(account, make_broadcast, db):
     assert campaign_figures(campaign) == {
         "broadcasts": 1, "recipients": 0, "sent": 0, "delivered": 0, "undelivered": 0, "expired": 0, "rejected": 0,
         "failed": 0, "unknown": 0, "in_flight": 0, "cost": Decimal(0), "clicks_total": 0, "clicks_unique": 0,
-        "failed_total": 0, "conversion": None, "delivery_rate": None, "click_rate": None,
+        "failed_total": 0, "recovered": 0, "conversion": None, "delivery_rate": None, "click_rate": None,
     }
