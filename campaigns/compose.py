@@ -51,10 +51,15 @@ def default_account(accounts):
     return config.account if config else None
 
 
-def counted_tokens(textarea: forms.Widget, spinners) -> None:
+def counted_tokens(textarea: forms.Widget, spinners, *, any_account: bool = False) -> None:
     """Have the live counter count tokens at the lengths the estimate assumes (static/js/sms-counter.js),
-    and flag a text over MAX_MESSAGE_PARTS as it is typed."""
+    and flag a text over MAX_MESSAGE_PARTS as it is typed. With `any_account`, static/js/compose.js
+    also gets the lengths for HTTP providers, whose links are Textcast's own, to switch to when
+    such an account is chosen."""
     textarea.attrs["data-token-values"] = json.dumps(typical_token_values(spinners))
+    if any_account:
+        textarea.attrs["data-provider-token-values"] = textarea.attrs["data-token-values"]
+        textarea.attrs["data-own-token-values"] = json.dumps(typical_token_values(spinners, own_links=True))
     textarea.attrs["data-max-parts"] = settings.MAX_MESSAGE_PARTS
 
 
@@ -166,7 +171,7 @@ class ComposeForm(forms.ModelForm):
         f["whatsapp_template"].help_text = "WhatsApp providers: the approved template to send"
         f["type"].choices = [(v, label) for v, label in Broadcast.Type.choices]
         spinners = WordSpinner.objects.filter(enabled=True, remote_id__isnull=False)
-        counted_tokens(f["body"].widget, {spinner.remote_id: spinner for spinner in spinners})
+        counted_tokens(f["body"].widget, {spinner.remote_id: spinner for spinner in spinners}, any_account=True)
 
     def clean(self):
         data = super().clean()
