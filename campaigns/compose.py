@@ -275,6 +275,7 @@ class ContinueSegmentForm(forms.Form):
                                       "sender_lists": list(broadcast.sender_lists.all())})
         super().__init__(*args, **kwargs)
         self.account = broadcast.account
+        self.broadcast = broadcast
         self.remaining = remaining
         self.fields["size"].help_text = f"At most {remaining:,}: the recipients who have not had a message yet"
 
@@ -302,8 +303,11 @@ class ContinueSegmentForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("body") and (problem := text_parts_problem(data["body"], account=self.account)):
-            self.add_error("body", problem)
+        if data.get("body"):
+            # A segment goes to the broadcast's lists: their named columns ({{city}}) as on compose.
+            data["body"], problem = columns_as_tokens(data["body"], self.broadcast.recipient_lists.all())
+            if problem := problem or text_parts_problem(data["body"], account=self.account):
+                self.add_error("body", problem)
         clean_later_or_trigger(self, data, what="segment")
         return data
 
