@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0009_h13_merge'),
+        ('messaging', '0010_h16b_audit_events'),
     ]
 
     operations = [

@@ -8,8 +8,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0016_broadcast_parent_role'),
-        ('messaging', '0010_h14a_retry_policy'),
+        ('campaigns', '0017_h17d_reported_clicks'),
+        ('messaging', '0011_h14a_retry_policy'),
         ('recipients', '0006_h12b_upload_counts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
