@@ -73,3 +73,5 @@ def test_the_accounts_default_is_set_on_its_form(admin_client, mw_account, backu
     mw_account.refresh_from_db()
     assert (mw_account.retry_enabled, mw_account.retry_statuses, mw_account.retry_sender_id) == (
         True, ["undelivered", "failed"], backup.pk)
+    page = admin_client.get(reverse("messaging:account_detail", args=[mw_account.pk])).content.decode()
+    assert "on: undelivered, failed; 15 min later, through Sandbox from Backup" in page
