@@ -170,6 +170,8 @@ def retries_run(broadcast_id: int) -> list[tuple[str, int]]:
         return []
     now = timezone.now()
     if route.kind == ProviderAccount.Kind.GENERIC:
+        if not hasattr(route, "generic"):
+            return []  # nothing to send with until its HTTP configuration exists
         return _generic_run(parent, route, now)
     return _messagewhiz_run(parent, route, now)
 
