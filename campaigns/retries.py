@@ -176,7 +176,7 @@ def retries_run(broadcast_id: int) -> list[tuple[str, int]]:
     return _messagewhiz_run(parent, route, now)
 
 
-def _child(parent: Broadcast, route: ProviderAccount, **fields) -> Broadcast:
+def _child(parent: Broadcast, route: ProviderAccount) -> Broadcast:
     """The parent's retry broadcast, created on first use (once: a unique constraint)."""
     existing = Broadcast.objects.filter(parent=parent, role=Broadcast.Role.RETRY).first()
     if existing is not None:
@@ -190,7 +190,7 @@ def _child(parent: Broadcast, route: ProviderAccount, **fields) -> Broadcast:
         campaign=parent.campaign if route.kind == ProviderAccount.Kind.GENERIC or (
             parent.campaign and parent.campaign.account_id == route.pk) else None,
         time_zone=parent.time_zone, window_start=parent.window_start, window_end=parent.window_end,
-        exp_date=parent.exp_date, created_by=parent.created_by, **fields)
+        exp_date=parent.exp_date, created_by=parent.created_by)
     try:
         with transaction.atomic():
             child.save()
