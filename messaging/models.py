@@ -346,3 +346,6 @@ class SendingPolicy(models.Model):
 
     def __str__(self):
         return f"Sending policy of {self.account}"
+
+
+from .webhooks.models import WebhookAttempt, WebhookEndpoint, WebhookMessage  # noqa: E402, F401 - the app's models
