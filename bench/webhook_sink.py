@@ -87,15 +87,16 @@ class Sink:
             self.reset()
             return 200, b"{}"
         answer = self.answers.pop(0) if self.answers else 204
-        if isinstance(answer, tuple) and answer[0] == "hang":
-            await asyncio.sleep(answer[1])
-            answer = 204
         self.count += 1
         now = time.time()
         self.first_at = self.first_at or now
         self.last_at = now
+        record = {"path": path, "headers": headers, "body": body, "status": answer}
         if self.keep:
-            self.requests.append({"path": path, "headers": headers, "body": body, "status": answer})
+            self.requests.append(record)  # on arrival, whatever becomes of the answer
+        if isinstance(answer, tuple) and answer[0] == "hang":
+            await asyncio.sleep(answer[1])
+            answer = record["status"] = 204
         if not self.verified(headers, body):
             self.bad_signatures += 1
             return 401, b'{"error":"bad signature"}'

@@ -6,7 +6,6 @@ listens to the event type.
 """
 
 from campaigns.models import Message
-
 from messaging.webhooks.events import emit_many, subscribers
 
 from .matching import chunks

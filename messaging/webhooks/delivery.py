@@ -32,7 +32,7 @@ from django.utils import timezone
 from messaging import netguard
 
 from . import signing
-from .events import event_id, emit_many
+from .events import emit_many, event_id
 from .models import TEST_EVENT, WebhookAttempt, WebhookEndpoint, WebhookMessage
 
 logger = logging.getLogger(__name__)
@@ -187,7 +187,7 @@ def backoff(attempts: int) -> float:
     """Seconds before attempt `attempts + 1`: exponential, capped, with "equal jitter" (half
     fixed, half random), so a crowd of failures does not come back in step."""
     delay = min(settings.WEBHOOK_RETRY_MAX_SECONDS, settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
-    return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 - jitter, not a secret
+    return delay / 2 + random.uniform(0, delay / 2)
 
 
 def _record(endpoint: WebhookEndpoint, results: list[Result], *, probe: bool, released: list[Unit]) -> None:
@@ -206,9 +206,10 @@ def _record(endpoint: WebhookEndpoint, results: list[Result], *, probe: bool, re
     for r in results:
         if r.ok:
             continue
+        # One time for the whole unit: a batch comes due, and goes again, as one.
+        retry_at = now + timedelta(seconds=backoff(max(row[2] for row in r.unit.rows) + 1))
         for pk, _, attempts, expires_at, *_ in r.unit.rows:
-            row = WebhookMessage(pk=pk, attempts=attempts + 1, lease_until=None,
-                                 next_attempt_at=now + timedelta(seconds=backoff(attempts + 1)),
+            row = WebhookMessage(pk=pk, attempts=attempts + 1, lease_until=None, next_attempt_at=retry_at,
                                  state=WebhookMessage.State.PENDING)
             if row.next_attempt_at >= expires_at:
                 row.state = WebhookMessage.State.FAILED
@@ -250,11 +251,11 @@ def _breaker(endpoint: WebhookEndpoint, results: list[Result], *, probe: bool, n
 
 
 # --- draining -------------------------------------------------------------------------------------
-def drain_endpoint_once(endpoint_id: int) -> int:
-    """Claim and send one round for an endpoint; returns the events delivered."""
+def drain_endpoint_once(endpoint_id: int) -> tuple[int, int]:
+    """Claim and send one round for an endpoint; returns (events tried, events delivered)."""
     endpoint, units, probe = claim(endpoint_id)
     if not units:
-        return 0
+        return 0, 0
     keys = _keys(endpoint, timezone.now())
     results, released = [], []
     if len(units) == 1:
@@ -274,7 +275,7 @@ def drain_endpoint_once(endpoint_id: int) -> int:
             for r in batch:
                 failures = 0 if r.ok else failures + 1
     _record(endpoint, results, probe=probe, released=released)
-    return sum(len(r.unit.rows) for r in results if r.ok)
+    return sum(len(r.unit.rows) for r in results), sum(len(r.unit.rows) for r in results if r.ok)
 
 
 def drain(*, seconds: float = 50.0, linger: float = 1.0) -> int:
@@ -286,10 +287,11 @@ def drain(*, seconds: float = 50.0, linger: float = 1.0) -> int:
     while time.monotonic() < deadline:
         moved = 0
         for pk in WebhookEndpoint.objects.filter(enabled=True).values_list("pk", flat=True):
-            moved += drain_endpoint_once(pk)
+            tried, delivered = drain_endpoint_once(pk)
+            moved += tried
+            total += delivered
             if time.monotonic() >= deadline:
                 break
-        total += moved
         if moved:
             idle_since = None
             continue

@@ -111,6 +111,9 @@ class WebhookAttempt(models.Model):
         indexes = [models.Index(fields=["endpoint", "-created_at"], name="webhook_log"),
                    models.Index(fields=["webhook_id"], name="webhook_log_id")]
 
+    def __str__(self):
+        return f"{self.webhook_id} → {self.response_status or self.error[:40]}"
+
     @property
     def ok(self) -> bool:
         return self.response_status is not None and 200 <= self.response_status < 300

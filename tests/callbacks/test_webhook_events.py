@@ -6,7 +6,6 @@ import pytest
 from standardwebhooks import Webhook
 
 from messaging.models import WebhookMessage
-from tests.messaging.webhook_fixtures import endpoint, make_endpoint, sink, webhook_settings  # noqa: F401
 
 from .payloads import click, dlr
 

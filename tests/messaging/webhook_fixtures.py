@@ -1,6 +1,6 @@
 """Fixtures for the outbound webhook tests: a real receiver on 127.0.0.1 and an endpoint pointing at it.
 
-Import them into a test module: `from tests.messaging.webhook_fixtures import endpoint, sink  # noqa: F401`.
+Loaded for the whole suite by tests/conftest.py (`pytest_plugins`).
 """
 
 import pytest
