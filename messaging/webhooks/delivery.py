@@ -25,7 +25,7 @@ from datetime import timedelta
 
 import urllib3
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -45,7 +45,7 @@ UNBATCHED_CLAIM = 256  # rows per claim for an endpoint that takes one event per
 
 @dataclass
 class Unit:
-    """One request: its webhook-id and the outbox rows it carries (id, body, attempts, expires_at)."""
+    """One request: its webhook-id and the outbox rows it carries (id, body, event id)."""
 
     webhook_id: str
     rows: list[tuple] = field(default_factory=list)
@@ -136,12 +136,34 @@ def _post(url: str, keys: list[bytes], unit: Unit) -> Result:
 
 
 # --- claiming -------------------------------------------------------------------------------------
-def _due(now):
-    return Q(state=WebhookMessage.State.PENDING, next_attempt_at__lte=now) & (
-        Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+ROW = ("pk", "body", "event_id")
+P = WebhookMessage.State
 
 
-ROW = ("pk", "body", "attempts", "expires_at", "event_id", "batch_id")
+def _open(endpoint_id: int, now):
+    """Rows that go again under the webhook-id they had: a failed attempt now due, or a dead
+    worker's (its lease ran out). Read through the small `webhook_open` index."""
+    return WebhookMessage.objects.filter(
+        Q(state=P.PENDING, next_attempt_at__lte=now) | Q(state=P.SENDING, lease_until__lt=now),
+        Q(state__in=[P.PENDING, P.SENDING]) & ~Q(batch_id=""), endpoint_id=endpoint_id)
+
+
+def _fresh(endpoint_id: int, now):
+    return WebhookMessage.objects.filter(endpoint_id=endpoint_id, state=P.PENDING, next_attempt_at__lte=now,
+                                         batch_id="").order_by("next_attempt_at", "pk")
+
+
+def _lease_fresh(endpoint_id: int, now, lease, limit: int, batch_id: str | None) -> list[tuple]:
+    """Lease the oldest never-tried rows in one statement (UPDATE … RETURNING: no id list goes
+    back and forth); batch_id None gives each row its own event id."""
+    table = connection.ops.quote_name(WebhookMessage._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET state = %s, lease_until = %s, batch_id = COALESCE(%s, event_id) "  # noqa: S608
+            f"WHERE id IN (SELECT id FROM {table} WHERE endpoint_id = %s AND state = %s AND batch_id = '' "
+            f"AND next_attempt_at <= %s ORDER BY next_attempt_at, id LIMIT %s) RETURNING id, body, event_id",
+            [P.SENDING, lease, batch_id, endpoint_id, P.PENDING, now, limit])
+        return sorted(cursor.fetchall())
 
 
 def claim(endpoint_id: int) -> tuple[WebhookEndpoint | None, list[Unit], bool]:
@@ -155,27 +177,28 @@ def claim(endpoint_id: int) -> tuple[WebhookEndpoint | None, list[Unit], bool]:
         if probe and endpoint.paused_until > now:
             return endpoint, [], False  # the breaker is open
         lease = now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
-        due = WebhookMessage.objects.filter(_due(now), endpoint_id=endpoint.pk).order_by("next_attempt_at", "pk")
         units = []
         if endpoint.batch:
-            retry = due.exclude(batch_id="").values_list("batch_id", flat=True).first()
+            retry = _open(endpoint.pk, now).values_list("batch_id", flat=True).first()
             if retry:
-                rows = list(WebhookMessage.objects.filter(_due(now), endpoint_id=endpoint.pk, batch_id=retry)
-                            .order_by("pk").values_list(*ROW))
+                rows = list(WebhookMessage.objects.filter(
+                    endpoint_id=endpoint.pk, batch_id=retry, state__in=[P.PENDING, P.SENDING]).order_by("pk")
+                    .values_list(*ROW))
+                WebhookMessage.objects.filter(pk__in=[r[0] for r in rows]).update(state=P.SENDING, lease_until=lease)
                 batch_id = retry
             else:
-                rows = list(due.filter(batch_id="").values_list(*ROW)[:max(1, endpoint.batch_size)])
                 batch_id = "bat_" + event_id()[4:]
+                rows = _lease_fresh(endpoint.pk, now, lease, max(1, endpoint.batch_size), batch_id)
             if rows:
-                WebhookMessage.objects.filter(pk__in=[r[0] for r in rows]).update(lease_until=lease,
-                                                                                   batch_id=batch_id)
                 units = [Unit(webhook_id=batch_id, rows=rows, batched=True)]
         else:
-            rows = list(due.values_list(*ROW)[:1 if probe else UNBATCHED_CLAIM])
+            limit = 1 if probe else UNBATCHED_CLAIM
+            rows = list(_open(endpoint.pk, now).values_list(*ROW)[:limit])
             if rows:
-                WebhookMessage.objects.filter(pk__in=[r[0] for r in rows]).update(lease_until=lease,
-                                                                                   batch_id=F("event_id"))
-                units = [Unit(webhook_id=r[4], rows=[r]) for r in rows]
+                WebhookMessage.objects.filter(pk__in=[r[0] for r in rows]).update(state=P.SENDING, lease_until=lease)
+            if len(rows) < limit:
+                rows += _lease_fresh(endpoint.pk, now, lease, limit - len(rows), None)
+            units = [Unit(webhook_id=r[2], rows=[r]) for r in rows]
         if probe and units:
             # Half-open: this worker's probe is the only request until it is answered.
             WebhookEndpoint.objects.filter(pk=endpoint.pk).update(paused_until=lease)
@@ -201,26 +224,33 @@ def _record(endpoint: WebhookEndpoint, results: list[Result], *, probe: bool, re
     delivered = [row[0] for r in results if r.ok for row in r.unit.rows]
     for start in range(0, len(delivered), 5000):
         WebhookMessage.objects.filter(pk__in=delivered[start:start + 5000]).update(
-            state=WebhookMessage.State.DELIVERED, delivered_at=now, attempts=F("attempts") + 1, lease_until=None)
-    failed = []
-    for r in results:
-        if r.ok:
-            continue
-        # One time for the whole unit: a batch comes due, and goes again, as one.
-        retry_at = now + timedelta(seconds=backoff(max(row[2] for row in r.unit.rows) + 1))
-        for pk, _, attempts, expires_at, *_ in r.unit.rows:
-            row = WebhookMessage(pk=pk, attempts=attempts + 1, lease_until=None, next_attempt_at=retry_at,
-                                 state=WebhookMessage.State.PENDING)
-            if row.next_attempt_at >= expires_at:
-                row.state = WebhookMessage.State.FAILED
-            failed.append(row)
-    WebhookMessage.objects.bulk_update(failed, ["attempts", "lease_until", "next_attempt_at", "state"],
-                                       batch_size=500)
+            state=P.DELIVERED, delivered_at=now, attempts=F("attempts") + 1, lease_until=None)
+    failed = [r.unit for r in results if not r.ok]
+    if failed:
+        _retry_later([row[0] for unit in failed for row in unit.rows], failed, now)
     # Claimed but not tried (the breaker opened during this run): back to the queue as they were.
     back = [row[0] for unit in released for row in unit.rows]
     if back:
-        WebhookMessage.objects.filter(pk__in=back).update(lease_until=None)
+        WebhookMessage.objects.filter(pk__in=back).update(state=P.PENDING, lease_until=None)
     _breaker(endpoint, results, probe=probe, now=now)
+
+
+def _retry_later(pks: list[int], units: list[Unit], now) -> None:
+    """Failed units go again after a backoff (one time per unit: a batch comes due, and goes
+    again, as one), or fail for good past their window."""
+    known = {pk: (attempts, expires_at) for pk, attempts, expires_at in
+             WebhookMessage.objects.filter(pk__in=pks).values_list("pk", "attempts", "expires_at")}
+    rows = []
+    for unit in units:
+        present = [row[0] for row in unit.rows if row[0] in known]
+        if not present:
+            continue
+        retry_at = now + timedelta(seconds=backoff(max(known[pk][0] for pk in present) + 1))
+        for pk in present:
+            attempts, expires_at = known[pk]
+            rows.append(WebhookMessage(pk=pk, attempts=attempts + 1, lease_until=None, next_attempt_at=retry_at,
+                                       state=P.FAILED if retry_at >= expires_at else P.PENDING))
+    WebhookMessage.objects.bulk_update(rows, ["attempts", "lease_until", "next_attempt_at", "state"], batch_size=500)
 
 
 def _breaker(endpoint: WebhookEndpoint, results: list[Result], *, probe: bool, now) -> None:
@@ -306,17 +336,15 @@ def expire(*, now=None) -> int:
     """Fail pending rows past their window that nobody holds (an endpoint paused or disabled for
     the whole window); returns how many."""
     now = now or timezone.now()
-    return WebhookMessage.objects.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now),
-                                         state=WebhookMessage.State.PENDING, expires_at__lte=now).update(
-        state=WebhookMessage.State.FAILED, lease_until=None)
+    return WebhookMessage.objects.filter(Q(state=P.PENDING) | Q(state=P.SENDING, lease_until__lt=now),
+                                         expires_at__lte=now).update(state=P.FAILED, lease_until=None)
 
 
 def log_prune(*, now=None) -> tuple[int, int]:
     """Drop delivery-log rows and finished outbox rows older than WEBHOOK_LOG_DAYS."""
     before = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_LOG_DAYS)
     attempts, _ = WebhookAttempt.objects.filter(created_at__lt=before).delete()
-    messages, _ = WebhookMessage.objects.filter(created_at__lt=before).exclude(
-        state=WebhookMessage.State.PENDING).delete()
+    messages, _ = WebhookMessage.objects.filter(created_at__lt=before, state__in=[P.DELIVERED, P.FAILED]).delete()
     return attempts, messages
 
 

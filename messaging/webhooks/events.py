@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .models import EVENT_TYPES, TEST_EVENT, WebhookEndpoint, WebhookMessage
@@ -65,16 +65,32 @@ def emit_many(event_type: str, payloads: Iterable[dict], *, endpoint_ids: list[i
         return 0
     now = timezone.now()
     expires = now + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW_SECONDS)
-    rows = []
+    rows = []  # in COLUMNS order: no model instances on the hot path
     for payload in payloads:
         id_ = event_id()
         body = envelope(event_type, payload, at=now, id_=id_)
-        rows += [WebhookMessage(endpoint_id=pk, event_id=id_, event_type=event_type, body=body, created_at=now,
-                                next_attempt_at=now, expires_at=expires) for pk in targets]
-    WebhookMessage.objects.bulk_create(rows, batch_size=1000)
+        rows += [(pk, id_, event_type, body, now, "pending", 0, now, expires, "") for pk in targets]
+    _insert(rows)
     if rows:
         transaction.on_commit(kick)
     return len(rows)
+
+
+COLUMNS = ("endpoint_id", "event_id", "event_type", "body", "created_at", "state", "attempts", "next_attempt_at",
+           "expires_at", "batch_id")
+
+
+def _insert(rows: list[tuple]) -> None:
+    """PostgreSQL: COPY, several times cheaper than a multi-row INSERT returning ids (the DLR
+    applier's hot path pays this); elsewhere bulk_create."""
+    if connection.vendor != "postgresql":
+        WebhookMessage.objects.bulk_create([WebhookMessage(**dict(zip(COLUMNS, row, strict=True))) for row in rows],
+                                           batch_size=1000)
+        return
+    table = WebhookMessage._meta.db_table
+    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def kick() -> None:

@@ -30,7 +30,7 @@ def _show_secret_once(request, endpoint: WebhookEndpoint, secret: str) -> None:
 @permission_required(VIEW, raise_exception=True)
 def endpoint_list(request):
     endpoints = WebhookEndpoint.objects.annotate(
-        pending=Count("messages", filter=Q(messages__state=P.PENDING)),
+        pending=Count("messages", filter=Q(messages__state__in=[P.PENDING, P.SENDING])),
         failed=Count("messages", filter=Q(messages__state=P.FAILED)))
     return render(request, "messaging/webhooks/list.html", {"endpoints": endpoints})
 
