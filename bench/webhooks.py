@@ -46,7 +46,8 @@ def sink_reset(base: str, secret: str) -> None:
     import json
     import urllib.request
 
-    request = urllib.request.Request(f"{base}/_reset", data=json.dumps({"secret": secret}).encode(), method="POST")
+    request = urllib.request.Request(f"{base}/_reset", data=json.dumps({"secret": secret}).encode(),  # noqa: S310
+                                     method="POST")
     urllib.request.urlopen(request, timeout=30).read()  # noqa: S310
 
 
@@ -101,7 +102,8 @@ def scenario(*, name: str, events: int, batch: bool, batch_size: int, workers: i
     started = time.perf_counter()
     for start in range(0, events, 5000):  # as the DLR applier does: one emit_many per applied batch
         with transaction.atomic():
-            emit_many("message.delivered", [{**payload, "message_id": i} for i in range(start, min(events, start + 5000))])
+            emit_many("message.delivered", [{**payload, "message_id": i}
+                                            for i in range(start, min(events, start + 5000))])
     emit_seconds = time.perf_counter() - started
 
     connections.close_all()
@@ -127,6 +129,52 @@ def scenario(*, name: str, events: int, batch: bool, batch_size: int, workers: i
     return result
 
 
+def apply_cost(n: int) -> dict:
+    """µs per DLR applied (callbacks.services.events_record, batches of 500 as a drainer applies
+    them), without and with an endpoint listening to message.delivered: what emit() adds."""
+    import json
+    import random
+    import uuid
+
+    from bench.callbacks import copy_messages
+    from callbacks import parsing, services
+    from callbacks.models import CallbackEvent
+    from campaigns.models import Broadcast
+    from messaging.models import ProviderAccount, WebhookEndpoint, WebhookMessage
+    from messaging.webhooks.delivery import endpoint_create
+
+    WebhookEndpoint.objects.all().delete()
+    account = ProviderAccount.objects.create(name=f"bench-{uuid.uuid4().hex[:8]}", api_key="bench-not-a-key")
+    figures = {}
+    for label in ("without", "with", "without again"):
+        if label == "with":
+            endpoint_create(endpoint=WebhookEndpoint(name="apply", url="http://127.0.0.1:9/", event_types=[
+                "message.delivered"], enabled=True))
+        elif WebhookEndpoint.objects.exists():
+            WebhookEndpoint.objects.all().delete()
+        broadcast = Broadcast.objects.create(account=account, name=f"bench {label}", recipients_count=n, sent=n,
+                                             remote_id=random.randrange(10**12, 10**13),
+                                             state=Broadcast.State.SUBMITTED)
+        refs = copy_messages(broadcast, n, provider_ids=True)
+        events = []
+        for i, ref in enumerate(refs):
+            body = json.dumps({"message_id": f"sms{broadcast.pk}-{i}", "recipient": str(380_500_000_000 + i),
+                               "status": "DELIVRD", "state": 2, "client_ref": ref, "price": 0.05, "parts_count": 1,
+                               "timestamp": "2026-01-01T00:00:00Z"})
+            parsed = parsing.parse(body.encode(), allowed=frozenset({"dlr"}))[1]
+            events.append((CallbackEvent(account_id=account.pk, kind=parsed.kind, body=body,
+                                         dedupe_key=parsed.dedupe_key, received_at=broadcast.created_at), parsed))
+        started = time.perf_counter()
+        for start in range(0, n, 500):
+            chunk = events[start:start + 500]
+            services.events_record([e for e, _ in chunk], parsed=[p for _, p in chunk])
+        figures[label] = (time.perf_counter() - started) / n * 1e6
+        if label == "with":
+            figures["rows"] = WebhookMessage.objects.filter(endpoint__name="apply").count()
+    WebhookEndpoint.objects.all().delete()
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batched", type=int, default=300_000, help="events for the batched run")
@@ -134,6 +182,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2, help="delivery worker processes")
     parser.add_argument("--port", type=int, default=18931)
+    parser.add_argument("--apply", type=int, default=20_000, help="DLRs applied for the emit-overhead figure")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", "")
@@ -152,6 +201,7 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
+        apply = apply_cost(args.apply) if url.startswith("postgres") else None
         results = [
             scenario(name="batched", events=args.batched, batch=True, batch_size=args.batch_size,
                      workers=args.workers, base=base),
@@ -171,6 +221,10 @@ def main() -> None:
               f"{r['lost']:>5} {r['repeated']:>7} {r['bare_events_per_s']:>14,.0f} "
               f"{r['events_per_s'] / r['bare_events_per_s']:>6.2f} {r['emit_us_per_event']:>10.1f}")
         assert r["bad_signatures"] == 0 and r["lost"] == 0 and r["delivered_rows"] == r["events"], r
+    if apply:
+        print(f"DLR apply, µs per report: {apply['without']:.0f} without a listening endpoint, {apply['with']:.0f} "
+              f"with one ({apply['with'] / ((apply['without'] + apply['without again']) / 2) - 1:+.0%}; "
+              f"{apply['rows']} outbox rows), {apply['without again']:.0f} without again")
     batched, unbatched = results
     print(f"targets: batched ≥ 20,000 events/s: {'met' if batched['events_per_s'] >= 20000 else 'NOT met'}; "
           f"unbatched ≥ 2,000 requests/s: {'met' if unbatched['requests_per_s'] >= 2000 else 'NOT met'}")

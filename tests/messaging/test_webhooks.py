@@ -310,7 +310,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_repeats_only_under_the_s
     assert len(sink.requests) >= 4, worker.stdout.read() if worker.poll() is not None else "no requests"
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait()
-    assert WebhookMessage.objects.filter(state=M.PENDING).exists()
+    assert WebhookMessage.objects.filter(state=M.SENDING).exists()  # held by the dead worker
 
     time.sleep(2.1)  # the dead worker's lease runs out
     second = subprocess.run([sys.executable, "-c", DRAIN], cwd=BASE_DIR, env=worker_env(), capture_output=True,
