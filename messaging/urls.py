@@ -17,6 +17,8 @@ sender_lists = MirrorPages(model=SenderList, fields=["name", "senders"],
 urlpatterns = [
     path("providers/", views.account_list, name="account_list"),
     path("providers/<int:pk>/", views.account_detail, name="account_detail"),
+    path("api-tokens/", views.api_tokens, name="api_tokens"),
+    path("api-tokens/<int:pk>/revoke/", views.api_token_revoke, name="api_token_revoke"),
     path("senders/", include(senders.urls())),
     path("sender-lists/", include(sender_lists.urls())),
 ]
