@@ -34,7 +34,7 @@ def rate_limited(token: ApiToken) -> int:
     window = settings.API_RATE_WINDOW_SECONDS
     now = time.time()
     start = int(now // window * window)
-    key = f"textcast:api:rate:{token.pk}:{start}"
+    key = f"textcast:api:rate:{token.key_hash[:32]}:{start}"  # never reused, unlike a pk
     cache.add(key, 0, timeout=window + 1)
     try:
         count = cache.incr(key)

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from ..compose import ComposeForm
 from ..drafts import broadcast_compose_save
@@ -149,7 +149,7 @@ def broadcast_create(request, payload: NewBroadcast):
         broadcast = broadcast_compose_save(form, actor=request.user)
         user_id = request.user.pk
         transaction.on_commit(lambda: estimate_broadcast.delay(broadcast.pk, user_id))
-    return 201, broadcast_out(_broadcast(broadcast.pk))
+    return Status(201, broadcast_out(_broadcast(broadcast.pk)))
 
 
 @router.get("/broadcasts/{int:broadcast_id}", response=BroadcastOut, auth=Scope("broadcasts:read"),
@@ -182,7 +182,7 @@ def broadcast_estimate_again(request, broadcast_id: int):
     user_id = request.user.pk
     transaction.on_commit(lambda: estimate_broadcast.delay(broadcast.pk, user_id))
     broadcast.estimated_at = None
-    return 202, estimate_out(broadcast)
+    return Status(202, estimate_out(broadcast))
 
 
 @router.post("/broadcasts/{int:broadcast_id}/confirm", response=Confirmed, auth=Scope("broadcasts:send"),

@@ -3,7 +3,7 @@ forms and recipients.services, with their mapping rules)."""
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from messaging.selectors import mirror_accounts
@@ -116,7 +116,7 @@ def list_create(request, payload: NewList):
             default_country=payload.default_country)
     except ImportProblem as exc:
         raise ApiError(422, str(exc), field="numbers") from None
-    return 201, _numbers_result(obj, result, payload.numbers)
+    return Status(201, _numbers_result(obj, result, payload.numbers))
 
 
 @router.post("/lists/{int:list_id}/numbers", response=NumbersResult, auth=Scope("lists:write"),
@@ -166,7 +166,7 @@ def list_import(request, file: File[UploadedFile], mapping: Form[str], name: For
                 actor=request.user)
     except ImportProblem as exc:
         raise ApiError(422, str(exc), field="mapping" if isinstance(exc, MappingError) else "file") from None
-    return 202, import_out(job)
+    return Status(202, import_out(job))
 
 
 @router.get("/lists/imports/{int:job_id}", response=ImportOut, auth=Scope("lists:read"), summary="An import's progress")

@@ -3,7 +3,7 @@ same policy check as the dashboard; every send takes an Idempotency-Key."""
 
 from typing import Literal
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from recipients.phones import PhoneRejected, normalize_phone
 
@@ -83,7 +83,7 @@ def message_single(request, payload: SingleIn, idempotency_key: str = Idempotenc
                               text=payload.text, endpoint=payload.endpoint, actor=request.user)
     except SingleProblem as exc:
         raise ApiError(422, str(exc)) from None
-    return 201, sent_out(message.broadcast)
+    return Status(201, sent_out(message.broadcast))
 
 
 @router.post("/messages/pasted", response={201: Sent}, auth=Scope("messages:send"),
@@ -107,7 +107,7 @@ def message_pasted(request, payload: PastedIn, idempotency_key: str = Idempotenc
                                 actor=request.user)
     except SingleProblem as exc:
         raise ApiError(422, str(exc)) from None
-    return 201, sent_out(broadcast)
+    return Status(201, sent_out(broadcast))
 
 
 @router.post("/otp/send", response={201: OtpSentOut}, auth=Scope("otp:send"), summary="Send a one-time password")
@@ -121,7 +121,7 @@ def otp_send_view(request, payload: OtpIn, idempotency_key: str = IdempotencyKey
         sent = otp_send(account=account, **objects, phone=payload.phone, body=payload.message, actor=request.user)
     except OtpProblem as exc:
         raise ApiError(422 if exc.status == 400 else exc.status, str(exc)) from None
-    return 201, {"broadcast": sent.broadcast.pk, "remote_id": sent.remote_id}
+    return Status(201, {"broadcast": sent.broadcast.pk, "remote_id": sent.remote_id})
 
 
 @router.post("/otp/verify", response=Verified, auth=Scope("otp:send"), summary="Check a one-time password")
