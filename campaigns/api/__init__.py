@@ -26,6 +26,12 @@ def urls():
     (LoginRequiredMiddleware lets them through); the schema and docs pages keep the login."""
     patterns, app_name, namespace = api.urls
     for pattern in patterns:
-        if pattern.name not in ("openapi-json", "openapi-view"):
+        if pattern.name in operation_names():
             pattern.callback.login_required = False
     return patterns, app_name, namespace
+
+
+def operation_names() -> set[str]:
+    """The URL names of the API's operations (not its schema, docs and index pages)."""
+    return {getattr(operation, "url_name", "") or operation.view_func.__name__ for _, router in api._routers
+            for path_view in router.path_operations.values() for operation in path_view.operations}
