@@ -291,7 +291,7 @@ def test_tokens_page_shows_the_key_once_and_revokes(client, django_user_model, m
     user.user_permissions.add(Permission.objects.get(codename="add_apitoken"),
                               Permission.objects.get(codename="view_recipientlist"))
     page = client.post(reverse("messaging:api_tokens"), {"name": "CRM", "scopes": ["lists:read"]})
-    [key] = re.findall(r"<code>(tc_[\w-]+)</code>", page.content.decode())
+    [key] = re.findall(r"<code class=\"secret\">(tc_[\w-]+)</code>", page.content.decode())
     assert page["Cache-Control"].startswith("max-age=0")
     assert key not in client.get(reverse("messaging:api_tokens")).content.decode()
     token = ApiToken.objects.get(user=user)
