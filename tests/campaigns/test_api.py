@@ -299,3 +299,19 @@ def test_tokens_page_shows_the_key_once_and_revokes(client, django_user_model, m
     assert client.get(f"{V1}/lists", HTTP_AUTHORIZATION=f"Bearer {key}").status_code == 200
     client.post(reverse("messaging:api_token_revoke", args=[token.pk]))
     assert client.get(f"{V1}/lists", HTTP_AUTHORIZATION=f"Bearer {key}").status_code == 401
+
+
+def test_a_key_still_running_is_409_and_an_expired_one_is_forgotten(client, bearer, mw_account, sandbox):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    headers = bearer()
+    body = {"sender": "ShopCo", "phone": "380501234567", "text": "Hello"}
+    assert post(client, "/messages/single", body, headers, key="k1").status_code == 201
+    IdempotencyKey.objects.update(status=None)  # as if the first request were still being answered
+    running = post(client, "/messages/single", body, headers, key="k1")
+    assert running.status_code == 409 and running.json()["errors"][0]["field"] == "Idempotency-Key"
+    IdempotencyKey.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert post(client, "/messages/single", body, headers, key="k1").status_code == 201
+    assert len(sandbox.requests(method="POST", path="^/sms$")) == 2
