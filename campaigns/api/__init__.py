@@ -21,6 +21,18 @@ for module in (lists, broadcasts, sends, consent):
     api.add_router("", module.router)
 
 
+def _operations():
+    return [operation for _, router in api._routers for path_view in router.path_operations.values()
+            for operation in path_view.operations]
+
+
+# Each operation's scope in its description and as `x-scope`, where the docs show it.
+for _operation in _operations():
+    _scope = _operation.auth_callbacks[0].scope
+    _operation.description = f"{_operation.description or ''}\n\n**Scope:** `{_scope}`".strip()
+    _operation.openapi_extra = {**(_operation.openapi_extra or {}), "x-scope": _scope}
+
+
 def urls():
     """The API's URL patterns for config.urls: operations authenticate by token, not by session
     (LoginRequiredMiddleware lets them through); the schema and docs pages keep the login."""
@@ -33,5 +45,4 @@ def urls():
 
 def operation_names() -> set[str]:
     """The URL names of the API's operations (not its schema, docs and index pages)."""
-    return {getattr(operation, "url_name", "") or operation.view_func.__name__ for _, router in api._routers
-            for path_view in router.path_operations.values() for operation in path_view.operations}
+    return {getattr(operation, "url_name", "") or operation.view_func.__name__ for operation in _operations()}

@@ -275,6 +275,7 @@ def test_schema_and_docs(admin_client, client):
                  "/api/v1/messages/single", "/api/v1/otp/send", "/api/v1/consent/{phone}"):
         assert path in document["paths"], path
     confirm = document["paths"]["/api/v1/broadcasts/{broadcast_id}/confirm"]["post"]
+    assert confirm["x-scope"] == "broadcasts:send" and "`broadcasts:send`" in confirm["description"]
     assert {p["name"] for p in confirm["parameters"]} >= {"broadcast_id", "Idempotency-Key"}
     docs = admin_client.get(f"{V1}/docs")
     page = docs.content.decode()
