@@ -112,6 +112,12 @@ def test_broadcast_created_estimated_and_sent_once(client, bearer, audience, san
     assert status["state"] == Broadcast.State.SUBMITTED
     assert status["figures"]["recipients"] == 3 and status["figures"]["currency"] == "EUR"
     assert post(client, f"/broadcasts/{pk}/cancel", {}, headers).status_code == 409
+    # The audit trail names the token's user as the one who created and sent it.
+    from messaging.models import AuditEvent
+
+    events = AuditEvent.objects.filter(object_type="campaigns.broadcast", object_id=str(pk))
+    assert {(e.action, e.actor_name) for e in events if e.action in ("create", "send")} == {("create", "dev"),
+                                                                                          ("send", "dev")}
 
 
 def test_same_key_with_another_body_is_refused(client, bearer, mw_account, sandbox):
