@@ -29,7 +29,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from messaging import netguard
+from messaging import audit, netguard
 
 from . import signing
 from .events import emit_many, event_id
@@ -362,9 +362,11 @@ def secret_rotate(*, endpoint: WebhookEndpoint) -> str:
     deploy the new one without rejecting events in flight. Returns the new secret (shown once)."""
     now = timezone.now()
     secret = signing.secret_generate()
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-        secret=secret, previous_secret=endpoint.secret, secret_rotated_at=now,
-        previous_secret_until=now + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW_SECONDS))
+    with transaction.atomic():
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            secret=secret, previous_secret=endpoint.secret, secret_rotated_at=now,
+            previous_secret_until=now + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW_SECONDS))
+        audit.record("rotate", endpoint, changes={"secret": audit.HIDDEN})
     return secret
 
 
@@ -373,6 +375,7 @@ def message_redeliver(*, message: WebhookMessage) -> None:
     Leaves a batch: it goes in the next one."""
     now = timezone.now()
     with transaction.atomic():
+        audit.record("redeliver", message.endpoint, detail=f"{message.event_type} {message.event_id}")
         WebhookMessage.objects.filter(pk=message.pk).update(
             state=WebhookMessage.State.PENDING, next_attempt_at=now, lease_until=None, delivered_at=None,
             batch_id="", expires_at=now + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW_SECONDS))

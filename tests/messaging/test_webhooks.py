@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from messaging.models import ProviderAccount, WebhookAttempt, WebhookEndpoint, WebhookMessage
+from messaging.models import AuditEvent, ProviderAccount, WebhookAttempt, WebhookEndpoint, WebhookMessage
 from messaging.webhooks import delivery, signing
 from messaging.webhooks.events import emit, emit_many
 from recipients.consent import consent_record
@@ -77,6 +77,9 @@ def test_after_a_rotation_both_secrets_verify_for_the_window(endpoint, sink, cli
     [request] = sink.requests
     assert Webhook(new).verify(request["body"], request["headers"])["type"] == "webhook.test"
     assert Webhook(old).verify(request["body"], request["headers"])["type"] == "webhook.test"
+    # The audit trail says it was rotated, never what to.
+    trail = json.dumps(list(AuditEvent.objects.values("action", "changes", "detail")))
+    assert '"rotate"' in trail and old not in trail and new not in trail
 
 
 # --- retries, log, redelivery ---------------------------------------------------------------------
