@@ -221,10 +221,14 @@ def _record(endpoint: WebhookEndpoint, results: list[Result], *, probe: bool, re
                        response_status=r.status, response_body=r.response, error=r.error[:2000],
                        duration_ms=round(r.duration_ms, 2), created_at=r.at)
         for r in results], batch_size=500)
-    delivered = [row[0] for r in results if r.ok for row in r.unit.rows]
-    for start in range(0, len(delivered), 5000):
-        WebhookMessage.objects.filter(pk__in=delivered[start:start + 5000]).update(
-            state=P.DELIVERED, delivered_at=now, attempts=F("attempts") + 1, lease_until=None)
+    done = {"state": P.DELIVERED, "delivered_at": now, "attempts": F("attempts") + 1, "lease_until": None}
+    for r in results:
+        if r.ok and r.unit.batched:  # by its batch id (the webhook_open index), no list of ids to send
+            WebhookMessage.objects.filter(endpoint_id=endpoint.pk, batch_id=r.unit.webhook_id,
+                                          state=P.SENDING).update(**done)
+    delivered = [r.unit.rows[0][0] for r in results if r.ok and not r.unit.batched]
+    if delivered:
+        WebhookMessage.objects.filter(pk__in=delivered).update(**done)
     failed = [r.unit for r in results if not r.ok]
     if failed:
         _retry_later([row[0] for unit in failed for row in unit.rows], failed, now)
