@@ -10,6 +10,7 @@ Batched callers use `emit_many`, which writes all rows of a batch with one multi
 """
 
 import json
+import logging
 import os
 import time
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ from .models import EVENT_TYPES, TEST_EVENT, WebhookEndpoint, WebhookMessage
 
 TYPES = frozenset(name for name, _ in EVENT_TYPES) | {TEST_EVENT}
 DELIVER_TASK = "messaging.tasks.deliver_webhooks"
+logger = logging.getLogger(__name__)
 _last_kick = [0.0]
 
 
@@ -102,4 +104,7 @@ def kick() -> None:
     _last_kick[0] = now
     from celery import current_app
 
-    current_app.tasks[DELIVER_TASK].apply_async()
+    try:
+        current_app.tasks[DELIVER_TASK].apply_async()
+    except Exception:  # the broker is down: the events are safe in the outbox, beat's sweep sends them
+        logger.warning("Could not queue a webhook delivery run", exc_info=True)
