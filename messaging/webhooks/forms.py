@@ -6,6 +6,8 @@ from .models import EVENT_TYPES, WebhookEndpoint
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(label="URL", max_length=500, assume_scheme="https",
+                         help_text="Where events are POSTed (https recommended)")
     event_types = forms.MultipleChoiceField(choices=EVENT_TYPES, widget=forms.CheckboxSelectMultiple,
                                             help_text="Events this endpoint receives")
     batch_size = forms.IntegerField(min_value=1, max_value=5000, initial=500,
