@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from messaging.models import ProviderAccount
 
 from . import dispatch
+from .abtests import abtest_of, abtest_results, with_children_figures
 from .compose import ContinueSegmentForm
 from .compose_views import describe_recurrence
 from .exports import broadcast_export_rows, export_csv, export_xlsx
@@ -67,18 +68,20 @@ def _live_context(request, broadcast: Broadcast) -> dict:
                                 count=known).get_page(request.GET.get("page"))
         page.object_list = list(page.object_list)
     query = {name: request.GET[name] for name in ("status", "phone", "page") if request.GET.get(name)}
+    broadcast = with_children_figures(broadcast)
     return {"broadcast": broadcast, "figures": broadcast_figures(broadcast), "page": page,
             "events": broadcast.events.select_related("actor"), "status": status, "phone": phone,
             "live_query": f"?{urlencode(query)}" if query else ""}
 
 
 def broadcast_detail(request, pk):
-    broadcast = get_object_or_404(Broadcast.objects.select_related("campaign", "account", "template"), pk=pk)
+    broadcast = get_object_or_404(Broadcast.objects.select_related("campaign", "account", "template", "parent"), pk=pk)
     context = _live_context(request, broadcast)
     return render(request, "campaigns/broadcast_detail.html", {
         **context, "segments": broadcast.segments.all(), "statuses": Message.Status.choices,
         "filters": _filters(context["status"], context["phone"]),
         "test_sends": broadcast.test_sends.order_by("-created_at")[:10],
+        "ab": abtest_results(test) if (test := abtest_of(broadcast)) is not None else None,
     })
 
 

@@ -54,8 +54,8 @@ def decide_now(broadcast):
     abtest_sweep()
 
 
-def test_samples_are_disjoint_sized_by_the_share_and_the_winner_goes_once_to_exactly_the_rest(client, stub,
-                                                                                             make_account):
+def test_samples_are_disjoint_sized_by_the_share_and_the_winner_goes_once_to_exactly_the_rest(client, admin_client,
+                                                                                             stub, make_account):
     account = make_account()
     broadcast, phones = ab_broadcast(account, 200, share=20)
 
@@ -96,7 +96,7 @@ def test_samples_are_disjoint_sized_by_the_share_and_the_winner_goes_once_to_exa
     broadcast.refresh_from_db()
     assert broadcast.state == Broadcast.State.COMPLETED
 
-    page = client.get(f"/broadcasts/{broadcast.pk}/")
+    page = admin_client.get(f"/broadcasts/{broadcast.pk}/")
     text = page.content.decode()
     assert "Variant B has the highest click-through rate: 45.0%" in text
     assert "significant at 95%" in text and "not significant" not in text
@@ -117,7 +117,7 @@ def test_the_same_seed_draws_the_same_samples(stub, make_account):
     assert samples[0] != sorted(Message.objects.filter(broadcast__parent=first).values_list("phone", flat=True))[:10]
 
 
-def test_a_tie_goes_to_variant_a_and_says_so(client, stub, make_account):
+def test_a_tie_goes_to_variant_a_and_says_so(admin_client, stub, make_account):
     account = make_account()
     broadcast, _ = ab_broadcast(account, 30, share=50, variants=("B: {{shorten_url}}", "C: {{shorten_url}}"))
     submit_broadcast(broadcast.pk)
@@ -126,6 +126,6 @@ def test_a_tie_goes_to_variant_a_and_says_so(client, stub, make_account):
     test = AbTest.objects.get(broadcast=broadcast)
     assert test.winner.label == "A"
     assert len(sent_to(stub, "A:")) == 5 + 15
-    text = client.get(f"/broadcasts/{broadcast.pk}/").content.decode()
+    text = admin_client.get(f"/broadcasts/{broadcast.pk}/").content.decode()
     assert "tie on click-through rate (0.0%): the earliest, A, wins by rule" in text
     assert "not significant at 95%" in text
