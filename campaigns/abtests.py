@@ -151,10 +151,9 @@ def _part_list(broadcast: Broadcast, test: AbTest, what: str, sql: str, params: 
             "ORDER BY md5(%s || audience.phone), audience.phone LIMIT %s OFFSET %s",
             [part.pk, *params, test.seed, limit if limit is not None else 2**62, offset])
         part.recipient_count = cursor.rowcount
+    RecipientList.objects.filter(pk=part.pk).update(recipient_count=part.recipient_count)
     if mirrored:
         mirror_changed(part)  # uploaded once the transaction commits
-    else:
-        RecipientList.objects.filter(pk=part.pk).update(recipient_count=part.recipient_count)
     return part
 
 
