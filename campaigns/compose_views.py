@@ -213,6 +213,7 @@ def review(request, pk):
         "own_links": tracking.uses_own_links(broadcast.account) and any(
             token.name in tracking.REDIRECTED | {tracking.OPT_OUT} for token in rendering.parse(body)),
         "outlook": policy.broadcast_outlook(broadcast),
+        "ab": abtest_of(broadcast),
     })
 
 

@@ -43,6 +43,8 @@ def test_compose_an_ab_test_and_edit_it_again(admin_client, audience):
     assert [(v.label, v.body) for v in test.variants.all()] == [
         ("A", "Hi {{first_name}}, 20% off"), ("B", "B: 30% off"), ("C", "C: free delivery")]
     assert len(test.seed) == 32
+    review = admin_client.get(response["Location"]).content.decode()
+    assert "3 variants to 20% of the recipients" in review and "C: free delivery" in review
 
     edit = admin_client.get(reverse("campaigns:broadcast_edit", args=[broadcast.pk])).content.decode()
     assert "C: free delivery" in edit and 'id="id_ab_test" checked' in edit
