@@ -186,7 +186,7 @@ def abtest_decide_due(*, now=None) -> list[int]:
 def abtest_decide(test_id: int) -> list[int]:
     """Choose the winner and schedule its send to the rest, once: [the winner child] or []."""
     with transaction.atomic():
-        test = (AbTest.objects.select_for_update().select_related("broadcast", "rest_list")
+        test = (AbTest.objects.select_for_update(of=("self",)).select_related("broadcast", "rest_list")
                 .filter(pk=test_id, state=AbTest.State.TESTING).first())
         if test is None:
             return []
