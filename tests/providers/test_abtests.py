@@ -98,6 +98,9 @@ def test_samples_are_disjoint_sized_by_the_share_and_the_winner_goes_once_to_exa
 
     page = admin_client.get(f"/broadcasts/{broadcast.pk}/")
     text = page.content.decode()
+    figures = page.context["figures"]  # the children's figures, added up on the tested broadcast
+    assert figures["recipients"] == 200 and figures["funnel"][0] == ("Submitted", 200)
+    assert figures["funnel"][-1] == ("Clicked", 11)
     assert "Variant B has the highest click-through rate: 45.0%" in text
     assert "significant at 95%" in text and "not significant" not in text
     assert "winner (B)" in text
@@ -129,3 +132,13 @@ def test_a_tie_goes_to_variant_a_and_says_so(admin_client, stub, make_account):
     text = admin_client.get(f"/broadcasts/{broadcast.pk}/").content.decode()
     assert "tie on click-through rate (0.0%): the earliest, A, wins by rule" in text
     assert "not significant at 95%" in text
+
+
+def test_too_few_recipients_for_the_share_fails_the_test_and_sends_nothing(stub, make_account):
+    account = make_account()
+    broadcast, _ = ab_broadcast(account, 15, share=10)  # 1.5 recipients in the test: under one per variant
+    submit_broadcast(broadcast.pk)
+    broadcast.refresh_from_db()
+    assert broadcast.state == Broadcast.State.FAILED
+    assert "Too few recipients for this A/B test: 15 with a test share of 10%" in broadcast.last_error
+    assert not stub.requests and not broadcast.children.exists()
