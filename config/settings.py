@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # The signed-in user and address become the actor of what the request records (messaging.audit).
+    "messaging.audit.AuditContextMiddleware",
     # Every page needs a login unless its view is marked @login_not_required (callbacks).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "config.middleware.RejectNulMiddleware",

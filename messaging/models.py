@@ -346,3 +346,42 @@ class SendingPolicy(models.Model):
 
     def __str__(self):
         return f"Sending policy of {self.account}"
+
+
+class AuditEvent(models.Model):
+    """One entry of the audit trail (messaging.audit): append-only, refused by the database itself
+    on UPDATE (migration 0010). The actor is kept by name too, so the entry outlives the user."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # No constraint: deleting a user must not rewrite (SET NULL) the entries they left.
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+                              db_constraint=False, related_name="+")
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=40, db_index=True)
+    object_type = models.CharField(max_length=100, blank=True, db_index=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=255, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    detail = models.TextField(blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self):
+        return f"{self.actor_name or 'system'} {self.action} {self.object_repr}".strip()
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    @property
+    def action_label(self) -> str:
+        return self.action.replace("_", " ")
+
+    def change_lines(self) -> list[tuple[str, str]]:
+        from .audit import describe
+
+        return describe(self.changes)

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import views
+from . import audit_views, views
 from .mirror_views import MirrorPages
 from .models import Sender, SenderList
 
@@ -15,6 +15,8 @@ sender_lists = MirrorPages(model=SenderList, fields=["name", "senders"],
                            help_text="MessageWhiz picks one of the list's senders at random for each message.")
 
 urlpatterns = [
+    path("audit/", audit_views.audit_trail, name="audit"),
+    path("audit.csv", audit_views.audit_export, name="audit_export"),
     path("providers/", views.account_list, name="account_list"),
     path("providers/<int:pk>/", views.account_detail, name="account_detail"),
     path("senders/", include(senders.urls())),
