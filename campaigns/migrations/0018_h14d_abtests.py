@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0016_broadcast_parent_role'),
+        ('campaigns', '0017_h17d_reported_clicks'),
         ('messaging', '0009_h13_merge'),
         ('recipients', '0006_h12b_upload_counts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
