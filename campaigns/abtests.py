@@ -36,7 +36,7 @@ from recipients.consent import optout_list_for
 from recipients.models import Recipient, RecipientList
 from recipients.selectors import recipients_for_send
 
-from .models import AbTest, AbVariant, Broadcast
+from .models import AbTest, AbVariant, Broadcast, BroadcastEvent
 from .scheduling import broadcast_clone
 from .states import broadcast_transition, broadcast_transition_or_raise
 
@@ -209,11 +209,25 @@ def abtest_decide(test_id: int) -> list[int]:
     return [child.pk] if child else []
 
 
+def abtest_stop(test: AbTest, *, actor=None) -> bool:
+    """Stop a test before its decision: no winner is chosen or sent (the variants already out stay
+    sent). False when the decision came first."""
+    with transaction.atomic():
+        stopped = AbTest.objects.filter(pk=test.pk, state=AbTest.State.TESTING).update(
+            state=AbTest.State.STOPPED, decided_at=timezone.now(),
+            decision={"reason": f"Stopped by {actor or 'a user'} before the decision: no winner was sent."})
+        if stopped:  # recorded on the tested broadcast's timeline; its state stays as it is
+            BroadcastEvent.objects.create(broadcast=test.broadcast, from_state=test.broadcast.state,
+                                          to_state=test.broadcast.state, actor=actor,
+                                          reason="A/B test stopped before its decision: no winner sent")
+    return bool(stopped)
+
+
 def abtest_complete_finished() -> int:
     """The tested broadcast completes once the winner is chosen and all its sends are final."""
     done = 0
-    for test in AbTest.objects.filter(state=AbTest.State.DECIDED, broadcast__state=S.SUBMITTED).select_related(
-            "broadcast"):
+    for test in AbTest.objects.filter(state__in=(AbTest.State.DECIDED, AbTest.State.STOPPED),
+                                      broadcast__state=S.SUBMITTED).select_related("broadcast"):
         if not test.broadcast.children.exclude(state__in=(S.COMPLETED, S.FAILED, S.CANCELLED)).exists():
             done += broadcast_transition(test.broadcast, S.COMPLETED, reason="The A/B test's sends are complete")
     return done
@@ -287,7 +301,7 @@ def abtest_results(test: AbTest) -> dict:
             "winner": test.winner_id == variant.pk,
         })
     decided = test.state == AbTest.State.DECIDED
-    decision = test.decision if decided else (
+    decision = test.decision if test.state in (AbTest.State.DECIDED, AbTest.State.STOPPED) else (
         decision_for(test.metric, [_counts(test.metric, v) for v in variants])
         if test.state == AbTest.State.TESTING else None)
     return {"test": test, "rows": rows, "decision": decision, "decided": decided,

@@ -20,6 +20,7 @@ class AbTest(models.Model):
         DRAFT = "draft", "Not started"
         TESTING = "testing", "Testing the variants"
         DECIDED = "decided", "Winner chosen"
+        STOPPED = "stopped", "Stopped: no winner sent"
 
     broadcast = models.OneToOneField("campaigns.Broadcast", on_delete=models.CASCADE, related_name="abtest")
     share = models.PositiveSmallIntegerField(

@@ -142,3 +142,27 @@ def test_too_few_recipients_for_the_share_fails_the_test_and_sends_nothing(stub,
     assert broadcast.state == Broadcast.State.FAILED
     assert "Too few recipients for this A/B test: 15 with a test share of 10%" in broadcast.last_error
     assert not stub.requests and not broadcast.children.exists()
+
+
+def test_a_stopped_test_sends_no_winner_and_stopping_needs_its_permission(client, admin_client, stub, make_account):
+    from django.contrib.auth.models import Permission, User
+
+    account = make_account()
+    broadcast, _ = ab_broadcast(account, 40, share=50)
+    submit_broadcast(broadcast.pk)
+    assert len(stub.requests) == 20
+    colleague = User.objects.create_user("mara", password="x" * 16)
+    colleague.user_permissions.add(Permission.objects.get(codename="view_broadcast"))
+    client.force_login(colleague)
+    assert client.post(f"/broadcasts/{broadcast.pk}/abtest/stop/").status_code == 403
+    assert AbTest.objects.get(broadcast=broadcast).state == AbTest.State.TESTING
+
+    page = admin_client.get(f"/broadcasts/{broadcast.pk}/").content.decode()
+    assert "Stop the test: send no winner" in page
+    admin_client.post(f"/broadcasts/{broadcast.pk}/abtest/stop/")
+    decide_now(broadcast)
+    assert len(stub.requests) == 20 and not broadcast.children.filter(role=Broadcast.Role.WINNER).exists()
+    broadcast.refresh_from_db()
+    assert broadcast.state == Broadcast.State.COMPLETED
+    page = admin_client.get(f"/broadcasts/{broadcast.pk}/").content.decode()
+    assert "Stopped by admin before the decision: no winner was sent." in page
