@@ -91,6 +91,12 @@ class AuditContextMiddleware:
             _current.reset(token)
 
 
+def act_as(request) -> None:
+    """A user authenticated inside the view (an API token) is the actor of what the request
+    records from here on (AuditContextMiddleware restores the context afterwards)."""
+    _current.set(actor_from(request))
+
+
 def record(action: str, obj=None, *, changes: dict | None = None, detail: str = "", user=None, ip=None,
            request=None, object_type: str = "", object_repr: str = "") -> None:
     """Append one event. The actor is `user`, else `request`'s, else the current request's."""
