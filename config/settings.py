@@ -308,6 +308,8 @@ CELERY_BEAT_SCHEDULE = {
     "pull-mirrors": {"task": "messaging.tasks.pull_mirrors",
                      "schedule": env_number("int", "SYNC_PULL_INTERVAL", 900)},
     "submit-due-broadcasts": {"task": "campaigns.tasks.submit_due_broadcasts", "schedule": 60.0},
+    # A/B tests whose decision time has come send their winner to the rest (campaigns.abtests).
+    "abtest-sweep": {"task": "campaigns.tasks.abtest_sweep", "schedule": 60.0},
     # Generic-provider broadcasts whose sending worker died are taken over (campaigns.dispatch).
     "dispatch-sweep": {"task": "campaigns.tasks.dispatch_sweep", "schedule": 60.0},
     "refresh-broadcasts": {"task": "campaigns.tasks.refresh_broadcasts",
