@@ -160,7 +160,7 @@ def consent_erase_view(request, pk):
 
 
 # --- outside the dashboard: the API and the unsubscribe link -----------------------------------------
-@api_token_required
+@api_token_required(scope="consent:write")
 @require_POST
 def api_consent(request):
     """`POST /api/consent` {"account": name, "phone": …, "kind": "opt_in" | "opt_out", "evidence": {…}}:

@@ -55,13 +55,13 @@ class SenderListAdmin(MirroredAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["name", "prefix", "user", "is_active", "created_at", "last_used_at"]
     list_filter = ["is_active"]
-    fields = ["name", "user", "is_active", "prefix", "created_at", "last_used_at"]
+    fields = ["name", "user", "scopes", "is_active", "prefix", "created_at", "last_used_at"]
     readonly_fields = ["prefix", "created_at", "last_used_at"]
 
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
-        token, key = ApiToken.issue(name=obj.name, user=obj.user)
+        token, key = ApiToken.issue(name=obj.name, user=obj.user, scopes=obj.scopes)
         obj.pk, obj.prefix, obj.key_hash = token.pk, token.prefix, token.key_hash
         # Shown once: only its hash is kept.
         self.message_user(request, f"New token for {obj.name}: {key} — copy it now, it won't be shown again.",

@@ -19,6 +19,8 @@ urlpatterns = [
     path("audit.csv", audit_views.audit_export, name="audit_export"),
     path("providers/", views.account_list, name="account_list"),
     path("providers/<int:pk>/", views.account_detail, name="account_detail"),
+    path("api-tokens/", views.api_tokens, name="api_tokens"),
+    path("api-tokens/<int:pk>/revoke/", views.api_token_revoke, name="api_token_revoke"),
     path("senders/", include(senders.urls())),
     path("sender-lists/", include(sender_lists.urls())),
 ]

@@ -158,6 +158,8 @@ class Broadcast(RetryPolicy):
         constraints = [
             # A broadcast's undelivered messages are retried once, all through one child broadcast.
             models.UniqueConstraint(fields=["parent"], condition=models.Q(role="retry"), name="broadcast_one_retry"),
+            # An A/B test's winner is sent once: a second decision cannot make another winner send.
+            models.UniqueConstraint(fields=["parent"], condition=models.Q(role="winner"), name="broadcast_one_winner"),
         ]
         permissions = [("widen_sending_window", "Can send outside the account's sending window")]
 
