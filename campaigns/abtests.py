@@ -319,7 +319,10 @@ def with_children_figures(broadcast: Broadcast) -> Broadcast:
     message counts once, on the broadcast that sent it)."""
     from django.db.models import Sum
 
-    sums = broadcast.children.aggregate(**{name: Sum(name) for name in ROLLED_UP})
+    # A retry child (campaigns.retries) reaches the same recipients again: broadcast_figures counts
+    # what it delivered as recovered, once, instead of adding its recipients and sends.
+    sums = broadcast.children.exclude(role=Broadcast.Role.RETRY).aggregate(
+        **{name: Sum(name) for name in ROLLED_UP})
     for name, value in sums.items():
         if value:
             setattr(broadcast, name, getattr(broadcast, name) + value)

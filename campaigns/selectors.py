@@ -50,7 +50,7 @@ def broadcast_figures(broadcast: Broadcast) -> dict:
         "delivery_reports": reports,
         "delivery_rate": _percent(delivered, broadcast.sent) if reports else None,
         "click_rate": _percent(broadcast.clicked, broadcast.delivered or broadcast.sent),
-        "cost": broadcast.cost,
+        "cost": broadcast.cost + (retry["cost"] if retry else 0),  # what the retries cost too
         "currency": broadcast.account.currency,
         # What the confirmed estimate said, beside what the reports say it cost.
         "estimated_cost": reconciled_estimate(broadcast)["cost"] if broadcast.estimate else None,
@@ -65,13 +65,14 @@ def retry_figures(broadcast: Broadcast) -> dict | None:
     """"Recovered by retry" (campaigns.retries), from the counters of the broadcast's retry
     broadcast (one row): retried (its messages), sent, delivered on retry, not sent by the policy."""
     child = Broadcast.objects.filter(parent=broadcast, role=Broadcast.Role.RETRY).values(
-        "pk", "state", "recipients_count", "sent", "delivered", "opted_out", "capped", "held").first()
+        "pk", "state", "recipients_count", "sent", "delivered", "opted_out", "capped", "held", "cost").first()
     if child is None:
         return None
     return {"broadcast_id": child["pk"], "retried": child["recipients_count"], "sent": child["sent"],
             "recovered": child["delivered"], "not_sent": child["opted_out"] + child["capped"],
-            "held": child["held"], "is_final": child["state"] in (Broadcast.State.COMPLETED, Broadcast.State.FAILED,
-                                                                   Broadcast.State.CANCELLED)}
+            "held": child["held"], "cost": child["cost"],
+            "is_final": child["state"] in (Broadcast.State.COMPLETED, Broadcast.State.FAILED,
+                                           Broadcast.State.CANCELLED)}
 
 
 def campaign_figures(campaign) -> dict:

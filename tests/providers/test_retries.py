@@ -109,6 +109,7 @@ def test_the_broadcast_page_shows_what_the_retry_recovered(admin_client, client,
     figures = admin_client.get(f"/broadcasts/{broadcast.pk}/figures/").content.decode()
     assert '<span class="stat-value">2</span><span class="stat-label">Delivered' in figures
     assert '<span class="stat-value">1</span><span class="stat-label">Failed' in figures
+    assert '<span class="stat-value">4</span><span class="stat-label">Recipients' in figures  # not 4 + 2
     # So does the campaign (the retry broadcast is under it too).
     assert Broadcast.objects.get(parent=broadcast).campaign_id == campaign.pk
     page = admin_client.get(f"/campaigns/{campaign.pk}/broadcasts/").content.decode()
