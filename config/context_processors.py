@@ -13,6 +13,7 @@ NAVIGATION = (
                  ("Triggers", "campaigns:trigger_list"))),
     ("Setup", (("Senders", "messaging:sender_list"), ("Sender lists", "messaging:senderlist_list"),
                ("Provider accounts", "messaging:account_list"), ("HTTP providers", "providers:list"),
+               ("Provider health", "campaigns:provider_health"),
                ("Callback URLs", "callbacks:settings"))),
 )
 
@@ -20,6 +21,7 @@ NAVIGATION = (
 PERMISSIONS = {
     "messaging:account_list": "messaging.view_provideraccount",
     "providers:list": "messaging.view_genericproviderconfig",
+    "campaigns:provider_health": "messaging.view_provideraccount",
     "callbacks:settings": CALLBACK_URLS,
 }
 

@@ -2,12 +2,23 @@ from django.contrib import admin, messages
 
 from .forms import ProviderAccountForm
 from .mirror_admin import MemberInline, MirroredAdmin
-from .models import ApiToken, ProviderAccount, Sender, SenderList
+from .models import ApiToken, FailoverRoute, ProviderAccount, Sender, SenderList
+
+
+class FailoverRouteInline(admin.TabularInline):
+    """The accounts a broadcast goes through, in order, while this one's circuit breaker is open."""
+
+    model = FailoverRoute
+    fk_name = "account"
+    fields = ["position", "route"]
+    extra = 1
+    verbose_name = "failover route"
 
 
 @admin.register(ProviderAccount)
 class ProviderAccountAdmin(admin.ModelAdmin):
     form = ProviderAccountForm
+    inlines = [FailoverRouteInline]
     list_display = ["name", "kind", "base_url", "api_key_hint", "is_active", "updated_at"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name"]

@@ -27,7 +27,8 @@ class ProviderAccountForm(forms.ModelForm):
 
     class Meta:
         model = ProviderAccount
-        fields = ["name", "kind", "base_url", "api_key", "currency", "is_active"]
+        fields = ["name", "kind", "base_url", "api_key", "currency", "is_active", "breaker_error_rate",
+                  "breaker_min_requests", "breaker_cooldown"]
 
     def clean_currency(self):
         return self.cleaned_data["currency"].upper() or "EUR"

@@ -1,7 +1,16 @@
-from .broadcasts import Broadcast, BroadcastEvent, Message, RecurringBroadcast, Segment, SendingProfile, SendRecord
+from .broadcasts import (
+    Broadcast,
+    BroadcastEvent,
+    BroadcastRoute,
+    Message,
+    RecurringBroadcast,
+    Segment,
+    SendingProfile,
+    SendRecord,
+)
 from .content import Campaign, Link, LinkList, Template, Trigger, WordSpinner
 
 __all__ = [
-    "Broadcast", "BroadcastEvent", "Campaign", "Link", "LinkList", "Message", "RecurringBroadcast", "Segment",
-    "SendRecord", "SendingProfile", "Template", "Trigger", "WordSpinner",
+    "Broadcast", "BroadcastEvent", "BroadcastRoute", "Campaign", "Link", "LinkList", "Message", "RecurringBroadcast",
+    "Segment", "SendRecord", "SendingProfile", "Template", "Trigger", "WordSpinner",
 ]
