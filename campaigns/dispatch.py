@@ -403,7 +403,6 @@ class _Pump:
         self.backlog: deque = deque()  # jobs of claimed messages, built, not started
         self.backlog_messages = 0
         self.claiming = True
-        self.fed = 0  # messages handed to the sender
         self.in_flight = 0  # messages handed to the sender, outcome not recorded yet
         self.stop: str | None = None
         self.countdown: float | None = None  # "more": when the next run should start
@@ -434,6 +433,7 @@ class _Pump:
         # unless a halt withdraws it at its go); under a rate cap, a fifth of a second's worth.
         self.start_batch = max(1, min(START_BATCH, config.max_concurrency // 2, rate // 5 if rate else START_BATCH))
         self.sender = AsyncSender(config, deadline=self.deadline, gated=True)
+        self.fed = 0  # messages handed to this sender (compared with its own count of departures)
         self.attempts = self.sender.max_attempts
         # A new provider: no backoff for the previous one's answers (the broadcast's outage, if any,
         # lasts until a provider takes a message: it probes the new one a request at a time).

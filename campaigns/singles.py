@@ -26,8 +26,6 @@ from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import (
     AmbiguousRequestError,
     MessageWhizError,
-    RateLimitedError,
-    ServerError,
     TransportError,
 )
 from messaging.models import FailoverRoute
@@ -80,8 +78,9 @@ def carrier_for(account):
 def _book(carrier, probe: str | None, started: float, exc: MessageWhizError | None = None) -> None:
     """Tell the carrier's breaker what the request met (one request: the client never repeats a send)."""
     if breaker.enabled():
-        failing = isinstance(exc, (TransportError, AmbiguousRequestError, ServerError, RateLimitedError)) and \
-            not exc.permanent
+        failing = exc is not None and (isinstance(exc, AmbiguousRequestError) or (exc.status or 0) >= 500 or
+                                       exc.status in (408, 429) or (isinstance(exc, TransportError) and not
+                                                                    exc.permanent))
         breaker.record(carrier, [(1, int(failing), (time.monotonic() - started) * 1000)], probe=probe)
 
 
