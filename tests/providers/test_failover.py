@@ -207,3 +207,35 @@ def test_messagewhiz_single_with_every_route_open_is_refused_before_anything_is_
     with pytest.raises(SingleProblem, match="circuit breaker of every route is open"):
         single_send(account=mw_account, sender="ShopCo", phone="380501234568", text="Hi")
     assert Message.objects.count() == count
+
+
+def test_health_panel_shows_breakers_error_rates_latency_and_report_coverage(
+        client, django_user_model, stub, make_account, make_broadcast):
+    from django.contrib.auth.models import Permission
+
+    primary = make_account("Primary", endpoint=f"{stub.url}/a", max_concurrency=2)
+    backup = make_account("Backup", endpoint=f"{stub.url}/b", dlr_enabled=True, dlr_ref_field="ref",
+                          dlr_status_field="state", dlr_status_map={"DELIVRD": "delivered"})
+    ProviderAccount.objects.filter(pk=primary.pk).update(breaker_min_requests=4)
+    FailoverRoute.objects.create(account=primary, route=backup)
+    Provider(stub).down["/a"] = True
+    broadcast, _ = make_broadcast(primary, 10)
+    submit_broadcast(broadcast.pk)
+    # The backup carried them: its reports (to its own callback URL) find them.
+    for message in Message.objects.filter(broadcast=broadcast).order_by("phone")[:4]:
+        response = client.post(f"/providers/cb/{backup.callback_token}/dlr/", content_type="application/json",
+                               data={"ref": str(message.client_ref), "state": "DELIVRD"})
+        assert response.status_code == 200
+    broadcast.refresh_from_db()
+    assert broadcast.delivered == 4
+
+    user = django_user_model.objects.create_user("ops", password="pw", is_staff=True)
+    client.force_login(user)
+    assert client.get("/providers/health/").status_code == 403
+    user.user_permissions.add(Permission.objects.get(codename="view_provideraccount"))
+    client.force_login(django_user_model.objects.get(pk=user.pk))
+    page = client.get("/providers/health/").content.decode()
+    primary_row, backup_row = (page.split(f"<td>{name} ")[1].split("</tr>")[0] for name in ("Primary", "Backup"))
+    assert "open" in primary_row and "100.0%" in primary_row and "1. Backup" in primary_row
+    assert "closed" in backup_row and "0.0%" in backup_row and "≤ " in backup_row
+    assert "40.0% <span class=\"muted\">(4 of 10)" in backup_row
