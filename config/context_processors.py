@@ -14,7 +14,8 @@ NAVIGATION = (
     ("Setup", (("Senders", "messaging:sender_list"), ("Sender lists", "messaging:senderlist_list"),
                ("Provider accounts", "messaging:account_list"), ("HTTP providers", "providers:list"),
                ("Provider health", "campaigns:provider_health"),
-               ("Callback URLs", "callbacks:settings"))),
+               ("Callback URLs", "callbacks:settings"), ("API tokens", "messaging:api_tokens"),
+               ("Audit trail", "messaging:audit"))),
 )
 
 # Entries shown only to users with a permission (the pages answer 403 to the others).
@@ -23,6 +24,8 @@ PERMISSIONS = {
     "providers:list": "messaging.view_genericproviderconfig",
     "campaigns:provider_health": "messaging.view_provideraccount",
     "callbacks:settings": CALLBACK_URLS,
+    "messaging:audit": "messaging.view_auditevent",
+    "messaging:api_tokens": "messaging.add_apitoken",
 }
 
 

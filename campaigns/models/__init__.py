@@ -1,3 +1,4 @@
+from .abtests import AbTest, AbVariant
 from .broadcasts import (
     Broadcast,
     BroadcastEvent,
@@ -11,6 +12,6 @@ from .broadcasts import (
 from .content import Campaign, Link, LinkList, Template, Trigger, WordSpinner
 
 __all__ = [
-    "Broadcast", "BroadcastEvent", "BroadcastRoute", "Campaign", "Link", "LinkList", "Message", "RecurringBroadcast",
-    "Segment", "SendRecord", "SendingProfile", "Template", "Trigger", "WordSpinner",
+    "AbTest", "AbVariant", "Broadcast", "BroadcastEvent", "BroadcastRoute", "Campaign", "Link", "LinkList", "Message",
+    "RecurringBroadcast", "Segment", "SendRecord", "SendingProfile", "Template", "Trigger", "WordSpinner",
 ]

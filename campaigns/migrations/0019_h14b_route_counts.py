@@ -7,8 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0016_broadcast_parent_role'),
-        ('messaging', '0010_h14b_breaker_routes'),
+        ('campaigns', '0018_h14d_abtests'),
+        ('messaging', '0012_h14b_breaker_routes'),
     ]
 
     operations = [
