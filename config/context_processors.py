@@ -15,7 +15,7 @@ NAVIGATION = (
                ("Provider accounts", "messaging:account_list"), ("HTTP providers", "providers:list"),
                ("Provider health", "campaigns:provider_health"),
                ("Callback URLs", "callbacks:settings"), ("API tokens", "messaging:api_tokens"),
-               ("Audit trail", "messaging:audit"))),
+               ("Audit trail", "messaging:audit"), ("Webhooks", "webhooks:list"))),
 )
 
 # Entries shown only to users with a permission (the pages answer 403 to the others).
@@ -26,6 +26,7 @@ PERMISSIONS = {
     "callbacks:settings": CALLBACK_URLS,
     "messaging:audit": "messaging.view_auditevent",
     "messaging:api_tokens": "messaging.add_apitoken",
+    "webhooks:list": "messaging.view_webhookendpoint",
 }
 
 
