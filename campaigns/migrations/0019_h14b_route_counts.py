@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('campaigns', '0018_h14d_abtests'),
-        ('messaging', '0012_h14b_breaker_routes'),
+        ('messaging', '0013_h14b_breaker_routes'),
     ]
 
     operations = [
