@@ -11,6 +11,12 @@ generator (raw asyncio sockets, one prebuilt request written again and again on 
 connections: none of our code), and our sender alone (prebuilt requests, no database, no
 rendering) against the same sink.
 
+Provider health (issue 14): the zero-latency scenario again, alternating with the circuit breaker
+and its outcome book off (`PROVIDER_BREAKER=false`) and on (with a failover route configured,
+never needed), best of `--rounds` each; target: on within 10% of off. Also the cost of one
+`breaker.record` and one `breaker.route_state` call on the store in use (a file under VAR_DIR, or
+Redis with REDIS_URL).
+
 Targets (issue 8): ≥ 2,000 msg/s with a zero-latency sink; with 200 ms latency and 500
 concurrent requests ≥ 80% of concurrency/latency (2,500 msg/s); a 100 msg/s cap exceeded by
 at most 5% in any one-second window (measured from the sink's arrival times).
@@ -112,11 +118,49 @@ def sink_capacity(port: int, count: int, connections: int) -> float:
     return asyncio.run(drive())
 
 
+def breaker_figures(settings, account_for, run, sink_url: str, count: int, rounds: int) -> None:
+    """Dispatch with the breaker and outcome book off and on, alternating, in the same run."""
+    from campaigns.dispatch import RECORD_SECONDS
+    from messaging import breaker
+    from messaging.models import FailoverRoute
+
+    rates = {False: [], True: []}
+    for round_ in range(rounds):
+        for on in (False, True):
+            settings.PROVIDER_BREAKER = on
+            account = account_for(f"bench breaker {'on' if on else 'off'} {round_}", sink_url, max_concurrency=100)
+            backup = account_for(f"bench backup {'on' if on else 'off'} {round_}", sink_url, max_concurrency=100)
+            FailoverRoute.objects.create(account=account, route=backup)
+            rates[on].append(run(account, count, sink_url)[0])
+    off, on = max(rates[False]), max(rates[True])
+    print(f"breaker + outcome book off:          {off:8.0f} msg/s end to end (best of {rounds}: "
+          f"{', '.join(f'{r:.0f}' for r in rates[False])})")
+    print(f"breaker + outcome book on:           {on:8.0f} msg/s end to end (best of {rounds}: "
+          f"{', '.join(f'{r:.0f}' for r in rates[True])}) = {on / off:.1%} of off (target ≥ 90%)")
+
+    calls = 2000
+    started = time.perf_counter()
+    for _ in range(calls):
+        breaker.record(account, [(1, 0, 12.0)] * 50)
+    record_us = (time.perf_counter() - started) / calls * 1e6
+    started = time.perf_counter()
+    for _ in range(calls):
+        breaker.route_state(account)
+    state_us = (time.perf_counter() - started) / calls * 1e6
+    store = "Redis" if settings.REDIS_URL else "file under VAR_DIR"
+    print(f"breaker store ({store}): record of 50 outcomes {record_us:.0f} µs, state read {state_us:.0f} µs "
+          f"(dispatch: at most one record per {1000 * RECORD_SECONDS:.0f} ms and one read per "
+          f"{1000 * breaker.CHECK_SECONDS:.0f} ms)")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--latency-messages", type=int, default=20_000)
     parser.add_argument("--capped-messages", type=int, default=1_000)
+    parser.add_argument("--breaker-messages", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--breaker-only", action="store_true", help="only the breaker off/on comparison")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", "")
@@ -191,6 +235,9 @@ def main():
     sinks = [start_sink(ports["fast"], 0.0), start_sink(ports["slow"], 0.2), start_sink(ports["capped"], 0.0)]
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     try:
+        if args.breaker_only:
+            breaker_figures(settings, account_for, run, urls["fast"], args.breaker_messages, args.rounds)
+            return
         account = account_for("bench zero latency", urls["fast"], max_concurrency=100)
         sink = sink_capacity(ports["fast"], args.messages, 100)
         cap = ceiling(account.generic, args.messages)
@@ -206,6 +253,8 @@ def main():
         print(f"200 ms sink, concurrency 500:       {rate:8.0f} msg/s end to end = {rate / bound:.0%} of the "
               f"{bound:.0f} msg/s bound (target ≥ 80%; sink alone {sink:.0f} req/s; "
               f"sink+our sender {cap:.0f} msg/s)")
+
+        breaker_figures(settings, account_for, run, urls["fast"], args.breaker_messages, args.rounds)
 
         account = account_for("bench capped", urls["capped"], max_concurrency=100, rate_limit=100)
         rate, stats = run(account, args.capped_messages, urls["capped"])

@@ -23,7 +23,13 @@ from .exports import broadcast_export_rows, export_csv, export_xlsx
 from .models import AbTest, Broadcast, Message, RecurringBroadcast
 from .scheduling import broadcast_cancel
 from .segments import continue_problem, segment_check, segment_continue, segment_estimate, segment_remaining
-from .selectors import broadcast_figures, broadcast_messages, broadcasts_search, messages_in_index_order
+from .selectors import (
+    broadcast_figures,
+    broadcast_messages,
+    broadcast_routes,
+    broadcasts_search,
+    messages_in_index_order,
+)
 from .sending import SubmissionProblem
 from .states import TransitionRefused
 
@@ -71,7 +77,8 @@ def _live_context(request, broadcast: Broadcast) -> dict:
         page.object_list = list(page.object_list)
     query = {name: request.GET[name] for name in ("status", "phone", "page") if request.GET.get(name)}
     broadcast = with_children_figures(broadcast)
-    return {"broadcast": broadcast, "figures": broadcast_figures(broadcast), "page": page,
+    return {"broadcast": broadcast, "figures": broadcast_figures(broadcast), "routes": broadcast_routes(broadcast),
+            "page": page,
             "events": broadcast.events.select_related("actor"), "status": status, "phone": phone,
             "live_query": f"?{urlencode(query)}" if query else ""}
 

@@ -43,9 +43,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, Q
+from django.db.models import Count, Exists, F, Q
 from django.utils import timezone
 
+from messaging import breaker
+from messaging.models import FailoverRoute
 from messaging.providers.generic.aio import (
     AMBIGUOUS,
     DEFERRED,
@@ -67,7 +69,7 @@ from recipients.models import Recipient, UnsubscribeNumber
 from recipients.selectors import phones_for_send
 
 from . import policy, rendering, tracking
-from .models import Broadcast, Message
+from .models import Broadcast, BroadcastRoute, Message
 from .models.broadcasts import STATUS_RANK
 from .selectors import FAILED_COUNTERS, OUTCOMES, failed_total
 from .sending import SubmissionProblem
@@ -92,6 +94,7 @@ RECIPIENT_FIELDS = ("phone", "first_name", "last_name", "email", "url", "custom"
 AMBIGUOUS_NOTE = "No answer after sending; not resent. Check with the provider whether it was sent."
 RECONCILE_NOTE = "Interrupted while sending; not resent. Check with the provider whether it was sent."
 OUTAGE_NOTE = "The provider is not taking messages"
+BREAKER_NOTE = "Every route's circuit breaker is open"
 
 
 def lease_seconds() -> int:
@@ -217,9 +220,14 @@ def dispatch_pause(broadcast: Broadcast) -> bool:
 
 
 def dispatch_resume(broadcast: Broadcast) -> bool:
+    """Send again; routes whose circuit breaker is open are probed at once, not after their cool-down."""
     resumed = Broadcast.objects.filter(pk=broadcast.pk, state=S.SUBMITTED, dispatch_state=PAUSED).update(
         dispatch_state=RUNNING, last_error="")
     if resumed:
+        if breaker.enabled():
+            for account in [broadcast.account, *(entry.route for entry in FailoverRoute.objects.filter(
+                    account_id=broadcast.account_id).select_related("route"))]:
+                breaker.probe_now(account)
         transaction.on_commit(lambda: _enqueue(broadcast.pk))
     return bool(resumed)
 
@@ -289,9 +297,10 @@ def dispatch_run(broadcast_id: int, *, budget: float = 480.0) -> str:
             Broadcast.objects.filter(pk=broadcast_id).update(dispatch_state=PAUSED, last_error=str(exc))
             outcome = PAUSED
             return outcome
-        # No request starts after this: the last answers (config.timeout at most) still fit the budget.
-        deadline = started + max(1.0, min(run_seconds(), budget - config.timeout))
-        pump = _Pump(broadcast, config, template, lease, deadline)
+        routes = _routes(broadcast, template)
+        # No request starts after this: the last answers (a timeout at most) still fit the budget.
+        deadline = started + max(1.0, min(run_seconds(), budget - max(r.config.timeout for r in routes)))
+        pump = _Pump(broadcast, routes, lease, deadline)
         outcome = pump.run()
         countdown = pump.countdown
         if outcome == "done":
@@ -304,6 +313,36 @@ def dispatch_run(broadcast_id: int, *, budget: float = 480.0) -> str:
             lease.release()
         if outcome == "more":
             _enqueue(broadcast_id, countdown)
+
+
+class _Route:
+    """A provider account the broadcast may be sent through: its own, or one of its failover routes."""
+
+    def __init__(self, account, template: RequestTemplate):
+        self.account, self.config, self.template = account, account.generic, template
+
+    def __str__(self):
+        return str(self.account)
+
+
+def _routes(broadcast: Broadcast, template: RequestTemplate) -> list[_Route]:
+    """The broadcast's account, then (with the breaker on) its failover routes in order: active
+    generic SMS accounts whose configuration is complete. WhatsApp broadcasts have none: their
+    approved templates belong to their own account."""
+    routes = [_Route(broadcast.account, template)]
+    if not breaker.enabled() or broadcast.account.generic.channel != broadcast.account.generic.Channel.SMS:
+        return routes
+    entries = FailoverRoute.objects.filter(account=broadcast.account).select_related("route__generic")
+    for entry in entries:
+        account = entry.route
+        config = getattr(account, "generic", None)
+        if not account.is_active or config is None or config.channel != config.Channel.SMS:
+            continue
+        try:
+            routes.append(_Route(account, RequestTemplate(config, dlt=policy.dlt_values(broadcast))))
+        except TemplateError as exc:
+            logger.warning("Broadcast %s: failover route %r skipped: %s", broadcast.pk, account, exc)
+    return routes
 
 
 class _Lease:
@@ -340,30 +379,30 @@ class _Lease:
 class _Pump:
     """One run's loop, in the task's thread: claim, start, hand over, record (module docstring)."""
 
-    def __init__(self, broadcast: Broadcast, config, template: RequestTemplate, lease: _Lease, deadline: float):
+    def __init__(self, broadcast: Broadcast, routes: list[_Route], lease: _Lease, deadline: float):
         self.broadcast_id = broadcast.pk
         self.lease = lease
-        self.template = template
+        config = broadcast.account.generic
         # Link tokens become each message's own Textcast links (campaigns.tracking).
         self.renderer = rendering.compile(_body(broadcast), context=tracking.render_context())
         self.whatsapp = broadcast.whatsapp_template if config.channel == config.Channel.WHATSAPP else None
         self.offer_expires = broadcast.exp_date
         self.list_ids = list(broadcast.recipient_lists.values_list("pk", flat=True))
         self.gate = policy.Gate(broadcast, self.list_ids)  # opt-out, quiet hours, caps
-        rate = config.rate_limit
-        # A claim is at most ~10 s of sending at the rate cap.
-        self.claim_size = max(1, min(chunk_size(), rate * 10 if rate else chunk_size()))
-        if template.batch:
-            self.claim_size = max(self.claim_size, template.batch_size)
-        # Small batches ahead of the wire keep pause and cancel prompt (what is handed over is sent
-        # unless a halt withdraws it at its go); under a rate cap, a fifth of a second's worth.
-        self.start_batch = max(1, min(START_BATCH, config.max_concurrency // 2, rate // 5 if rate else START_BATCH))
         self.deadline = deadline
-        self.sender = AsyncSender(config, deadline=deadline, gated=True)
+        # Provider health (messaging.breaker): the routes in order, the one sent through, whether it
+        # admits requests now, and the token of the one probe request while this run holds it.
+        self.routes = routes
+        self.breaker = breaker.enabled()
+        self.allowed = True
+        self.probe: str | None = None
+        self.next_route_check = 0.0
+        self.blocked = False
+        self.sender = None
+        self._use(routes[0])
         self.backlog: deque = deque()  # jobs of claimed messages, built, not started
         self.backlog_messages = 0
         self.claiming = True
-        self.fed = 0  # messages handed to the sender
         self.in_flight = 0  # messages handed to the sender, outcome not recorded yet
         self.stop: str | None = None
         self.countdown: float | None = None  # "more": when the next run should start
@@ -380,12 +419,93 @@ class _Pump:
         self.backoff = 1.0
         self.noted = True
 
+    def _use(self, route: _Route) -> None:
+        """Send through `route` from now on (nothing of the previous one is in flight)."""
+        if self.sender is not None:
+            self.sender.close()
+        self.route, self.template = route, route.template
+        config, rate = route.config, route.config.rate_limit
+        # A claim is at most ~10 s of sending at the rate cap.
+        self.claim_size = max(1, min(chunk_size(), rate * 10 if rate else chunk_size()))
+        if self.template.batch:
+            self.claim_size = max(self.claim_size, self.template.batch_size)
+        # Small batches ahead of the wire keep pause and cancel prompt (what is handed over is sent
+        # unless a halt withdraws it at its go); under a rate cap, a fifth of a second's worth.
+        self.start_batch = max(1, min(START_BATCH, config.max_concurrency // 2, rate // 5 if rate else START_BATCH))
+        self.sender = AsyncSender(config, deadline=self.deadline, gated=True)
+        self.fed = 0  # messages handed to this sender (compared with its own count of departures)
+        self.attempts = self.sender.max_attempts
+        # A new provider: no backoff for the previous one's answers (the broadcast's outage, if any,
+        # lasts until a provider takes a message: it probes the new one a request at a time).
+        self.hold_until, self.backoff = 0.0, 1.0
+
+    def _route_check(self) -> None:
+        """Follow the breakers (at most every breaker.CHECK_SECONDS): send through the first route
+        whose breaker is closed, or take the single probe of the first one whose cool-down is over;
+        when none admits a request, the messages wait (never failed) for the first cool-down to end.
+        A switch waits for the requests in flight, and gives the backlog (rendered for the old
+        route's request template) back to be claimed again."""
+        now = time.monotonic()
+        if not self.breaker or self.probe is not None or now < self.next_route_check:
+            return
+        self.next_route_check = now + breaker.CHECK_SECONDS
+        target, action = None, breaker.WAIT
+        for route in self.routes:
+            action = breaker.route_state(route.account)
+            if action != breaker.WAIT:
+                target = route
+                break
+        self.allowed = False
+        if target is None:
+            self._give_back()
+            self._block(now)
+            return
+        if self.blocked:
+            self.blocked = False
+            Broadcast.objects.filter(pk=self.broadcast_id, last_error__startswith=BREAKER_NOTE).update(last_error="")
+        if target is not self.route:
+            self._give_back()
+            if self.in_flight:
+                return  # the old route's answers first
+            logger.info("Broadcast %s: sending through %s instead of %s (circuit breaker)", self.broadcast_id,
+                        target, self.route)
+            self._use(target)
+        if action == breaker.PROBE:
+            if self.in_flight:
+                return
+            self.probe = breaker.probe_take(target.account)
+            if self.probe is None:
+                return  # someone else probes it, or it closed meanwhile: look again at the next check
+            self.sender.max_attempts = 1  # exactly one request decides
+        self.allowed = True
+
+    def _give_back(self) -> None:
+        self._unclaim([pk for key, _, _ in self.backlog for pk in _pks(key)])
+        self.backlog.clear()
+        self.backlog_messages = 0
+        self.claiming = True
+
+    def _block(self, now: float) -> None:
+        """No route admits a request: the messages wait for the first cool-down to end (the run ends
+        and queues the next one for then, if that is after its deadline). This is an outage like
+        any other: after DISPATCH_OUTAGE_SECONDS without a message taken, the broadcast pauses."""
+        wait = min(breaker.wait_seconds(route.account) for route in self.routes)
+        self.hold_until = max(self.hold_until, now + max(breaker.CHECK_SECONDS, wait))
+        if self.outage_since is None:
+            self.outage_since, self.outage_reason = now, "the circuit breaker of every route is open"
+        if not self.blocked:
+            self.blocked = True
+            names = ", ".join(str(route) for route in self.routes)
+            Broadcast.objects.filter(pk=self.broadcast_id).update(
+                last_error=f"{BREAKER_NOTE} ({names}): the messages wait and go when one recovers.")
+
     def run(self) -> str:
         try:
             while True:
                 if self.stop is None and (stop := self._stop_reason()) is not None:
                     self._halt(stop)
                 if self.stop is None:
+                    self._route_check()
                     self._claim()
                     # Rendering a claim takes a while: admitted requests waiting for their go first.
                     self._take(self.sender.collect(timeout=0))
@@ -442,7 +562,8 @@ class _Pump:
         self.backlog.clear()
 
     def _claim(self) -> None:
-        if not self.claiming or self.backlog_messages > self.claim_size // 2 or time.monotonic() < self.hold_until:
+        if not self.allowed or not self.claiming or self.backlog_messages > self.claim_size // 2 or \
+                time.monotonic() < self.hold_until:
             return
         # Pause and cancel stop the next claim at once, not only at the next check.
         if Broadcast.objects.filter(pk=self.broadcast_id).values_list("dispatch_state", flat=True).get() != RUNNING:
@@ -461,9 +582,9 @@ class _Pump:
     def _feed(self) -> None:
         """Once a batch's worth of the sender's queue is free, top it up to two batches, in one
         statement (one request at a time while probing a provider that took nothing)."""
-        if not self.backlog or time.monotonic() < self.hold_until:
+        if not self.allowed or not self.backlog or time.monotonic() < self.hold_until:
             return
-        probing = self.outage_since is not None
+        probing = self.outage_since is not None or self.probe is not None
         batch_size = 1 if probing else self.start_batch
         room = 2 * batch_size - (self.fed - self.sender.departed)
         if room < batch_size or (probing and self.in_flight):
@@ -497,7 +618,7 @@ class _Pump:
             self.sender.admit(keys, go=False)  # halted meanwhile: unclaimed like the backlog
             self._unclaim([pk for key in keys for pk in _pks(key)])
             return
-        started = _start([pk for key in keys for pk in _pks(key)], self.lease)
+        started = _start([pk for key in keys for pk in _pks(key)], self.lease, self.route.account.pk)
         if not started and not self.lease.ours():
             self.sender.admit(keys, go=False)
             self._halt(LOST)  # nothing was marked; the new holder reconciles the claims
@@ -539,7 +660,10 @@ class _Pump:
         if not outcomes:
             return
         self.in_flight -= sum(len(_pks(key)) for key, _ in outcomes)
-        self.identified += _record(self.broadcast_id, outcomes)
+        if self.breaker:
+            outcomes = self._book(outcomes)
+        self.identified += _record(self.broadcast_id, outcomes, account_id=self.route.account.pk if self.breaker
+                                   else None)
         self._apply_pending(unless_within=1.0)
         now = time.monotonic()
         if self.stop is not None or now >= self.deadline:
@@ -560,6 +684,19 @@ class _Pump:
                 Broadcast.objects.filter(pk=self.broadcast_id, last_error__startswith=OUTAGE_NOTE).update(
                     last_error="")
             self.outage_since, self.backoff, self.noted = None, 1.0, False
+
+    def _book(self, outcomes: list) -> list:
+        """Tell the route's breaker what its requests met. When it is (or just went) open, the
+        messages its failing answers failed go back to be sent through another route instead."""
+        state = breaker.record(self.route.account, [(o.requests, o.errors, o.latency_ms) for _, o in outcomes],
+                               probe=self.probe)
+        if self.probe is not None:
+            self.probe, self.sender.max_attempts, self.next_route_check = None, self.attempts, 0.0
+        if state == breaker.CLOSED:
+            return outcomes
+        self.next_route_check = 0.0
+        return [(key, Outcome(DEFERRED, error=o.error) if o.kind == FAILED and o.unhealthy else o)
+                for key, o in outcomes]
 
     def _pause_for_outage(self, now: float) -> None:
         minutes = max(1, round((now - self.outage_since) / 60))
@@ -592,16 +729,17 @@ def _claim(broadcast_id: int, size: int, lease: _Lease) -> list[tuple[int, str, 
     return [(pk, phone, str(uuid.UUID(str(ref)))) for pk, phone, ref in rows]
 
 
-def _start(pks: list[int], lease: _Lease) -> set[int]:
-    """Mark claimed messages SENDING (only while `lease` is ours); returns those marked: a
-    delivery report may have moved some of them since they were claimed."""
+def _start(pks: list[int], lease: _Lease, account_id: int) -> set[int]:
+    """Mark claimed messages SENDING through `account_id` (the route that carries them; only while
+    `lease` is ours); returns those marked: a delivery report may have moved some of them since
+    they were claimed."""
     table, broadcasts = Message._meta.db_table, Broadcast._meta.db_table
     placeholders = ", ".join(["%s"] * len(pks))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET status = %s WHERE id IN ({placeholders}) AND status = %s "  # noqa: S608
+            f"UPDATE {table} SET status = %s, account_id = %s WHERE id IN ({placeholders}) AND status = %s "  # noqa: S608
             f"AND EXISTS (SELECT 1 FROM {broadcasts} WHERE id = %s AND dispatch_owner = %s) RETURNING id",
-            [M.SENDING, *pks, M.QUEUED, lease.broadcast_id, lease.token],
+            [M.SENDING, account_id, *pks, M.QUEUED, lease.broadcast_id, lease.token],
         )
         return {pk for (pk,) in cursor.fetchall()}
 
@@ -642,9 +780,9 @@ def _recipient_fields(phones: list[str], list_ids: list[int]) -> dict[str, dict]
     return found
 
 
-def _record(broadcast_id: int, outcomes: list) -> list[int]:
-    """Write outcomes and move the broadcast's counters, in one transaction; returns the messages
-    that learned the provider's id.
+def _record(broadcast_id: int, outcomes: list, *, account_id: int | None = None) -> list[int]:
+    """Write outcomes and move the broadcast's counters (and `account_id`'s count of the messages
+    it carried, when given), in one transaction; returns the messages that learned the provider's id.
 
     Only rows still at rank 0 change: a DLR that beat us to a message already moved it (and
     counted it as sent), and counting it again would break the counters.
@@ -689,6 +827,8 @@ def _record(broadcast_id: int, outcomes: list) -> list[int]:
             # back to unclaimed, sent again later.
             todo.filter(pk__in=chunk, status__in=(M.SENDING, M.QUEUED)).update(status=M.QUEUED, submitted_at=None)
         _count(broadcast_id, counts)
+        if account_id is not None:
+            _route_count(broadcast_id, {account_id: counts["sent"]})
     return list(provider_ids)
 
 
@@ -717,6 +857,14 @@ def _count(broadcast_id: int, counts: dict) -> None:
         Broadcast.objects.filter(pk=broadcast_id).update(**changes)
 
 
+def _route_count(broadcast_id: int, carried: dict[int, int]) -> None:
+    """Add to the messages each route carried (BroadcastRoute, shown on the broadcast page)."""
+    for account_id, n in carried.items():
+        if n and not BroadcastRoute.objects.filter(broadcast_id=broadcast_id, account_id=account_id).update(
+                sent=F("sent") + n):
+            BroadcastRoute.objects.create(broadcast_id=broadcast_id, account_id=account_id, sent=n)
+
+
 def _chunks(items, size: int = 500):
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -731,9 +879,12 @@ def _reconcile_orphans(broadcast: Broadcast, *, dedupes: bool) -> int:
     with transaction.atomic():
         if dedupes:
             return started.update(status=M.QUEUED, submitted_at=None)
+        carried = dict(started.order_by().values_list("account_id").annotate(n=Count("pk")))
         n = started.update(status=M.UNKNOWN, status_rank=STATUS_RANK[M.UNKNOWN], status_at=timezone.now(),
                            error=RECONCILE_NOTE)
         _count(broadcast.pk, {"sent": n, "unknown": n})
+        if breaker.enabled():
+            _route_count(broadcast.pk, carried)
     if n:
         logger.warning("Broadcast %s: %d messages interrupted mid-send marked for reconciliation", broadcast.pk, n)
     return n

@@ -8,7 +8,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, Greatest
 
 from .estimates import reconciled_estimate
-from .models import Broadcast, Message
+from .models import Broadcast, BroadcastRoute, Message
 
 OUTCOMES = ("delivered", "undelivered", "expired", "rejected", "failed", "unknown")
 # What "failed" counts on every page: messages with a final answer other than delivered (refused by
@@ -24,6 +24,35 @@ def failed_total(counters) -> int:
     """The failure count of a broadcast's counters, or of their sums (a Broadcast or a dict)."""
     get = counters.get if isinstance(counters, dict) else lambda name: getattr(counters, name)
     return sum(get(name) or 0 for name in FAILED_COUNTERS)
+
+
+def broadcast_routes(broadcast: Broadcast) -> list[dict]:
+    """Which provider accounts carried how many of the broadcast's messages (its children's
+    included), when any was not its own account: a failover route while its breaker was open."""
+    rows = list(BroadcastRoute.objects.filter(Q(broadcast=broadcast) | Q(broadcast__parent=broadcast))
+                .values("account_id", "account__name").annotate(carried=Sum("sent")).order_by("-carried"))
+    if all(row["account_id"] == broadcast.account_id for row in rows):
+        return []
+    total = sum(row["carried"] for row in rows) or 1
+    return [{"name": row["account__name"], "sent": row["carried"], "share": round(100 * row["carried"] / total),
+             "failover": row["account_id"] != broadcast.account_id} for row in rows]
+
+
+# Statuses of messages handed to a provider (FAILED is left out: it is also what a provider's
+# refusal of the request leaves, with no report to expect), and those only a report sets.
+HANDED_OVER = ("submitted", "enroute", "accepted", "unknown", "delivered", "undelivered", "expired", "rejected",
+               "deleted")
+REPORTED = ("enroute", "accepted", "delivered", "undelivered", "expired", "rejected", "deleted")
+
+
+def dlr_coverage(*, since) -> dict[int, tuple[int, int]]:
+    """Per provider account that carried them: (messages handed over, how many of them have a
+    delivery report), for the broadcasts created since `since`. Reads those broadcasts' message
+    rows through the (broadcast, status) index: an operator's page, not a hot path."""
+    broadcasts = Broadcast.objects.filter(created_at__gte=since).values("pk")
+    rows = (Message.objects.filter(broadcast__in=broadcasts, status__in=HANDED_OVER).order_by()
+            .values("account_id").annotate(sent=Count("pk"), reported=Count("pk", filter=Q(status__in=REPORTED))))
+    return {row["account_id"]: (row["sent"], row["reported"]) for row in rows}
 
 
 def broadcast_figures(broadcast: Broadcast) -> dict:

@@ -10,7 +10,9 @@ A request that may have been applied (no answer, or a 5xx after it arrived) is n
 its messages are recorded as UNKNOWN, and a delivery report still settles them.
 """
 
+import math
 import re
+import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,8 +21,14 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
+from messaging import breaker
 from messaging.messagewhiz.client import MessageWhizClient
-from messaging.messagewhiz.errors import AmbiguousRequestError, MessageWhizError
+from messaging.messagewhiz.errors import (
+    AmbiguousRequestError,
+    MessageWhizError,
+    TransportError,
+)
+from messaging.models import FailoverRoute
 from messaging.validators import validate_sender_name
 from recipients.phones import PhoneRejected, normalize_phone
 
@@ -47,6 +55,41 @@ def outcome_unknown(exc: MessageWhizError) -> bool:
     return isinstance(exc, AmbiguousRequestError) or (exc.status or 0) >= 500
 
 
+def carrier_for(account):
+    """The account a send goes through, and the probe token when it is that account's single
+    half-open probe: `account` while its circuit breaker is closed, else the first of its failover
+    routes (MessageWhiz accounts, active) that admits a request. SingleProblem when none does:
+    nothing was written."""
+    if not breaker.enabled():
+        return account, None
+    candidates = [account, *(entry.route for entry in FailoverRoute.objects.filter(account=account).select_related(
+        "route") if entry.route.is_active and entry.route.kind == account.kind)]
+    for candidate in candidates:
+        state = breaker.route_state(candidate)
+        if state == breaker.SEND:
+            return candidate, None
+        if state == breaker.PROBE and (token := breaker.probe_take(candidate)):
+            return candidate, token
+    wait = min(breaker.wait_seconds(candidate) for candidate in candidates)
+    raise SingleProblem(f"Not sent: the circuit breaker of every route is open ({', '.join(map(str, candidates))}), "
+                        f"because they have been failing; try again in {max(1, math.ceil(wait))} s.")
+
+
+def _book(carrier, probe: str | None, started: float, exc: MessageWhizError | None = None) -> None:
+    """Tell the carrier's breaker what the request met (one request: the client never repeats a send)."""
+    if breaker.enabled():
+        failing = exc is not None and (isinstance(exc, AmbiguousRequestError) or (exc.status or 0) >= 500 or
+                                       exc.status in (408, 429) or (isinstance(exc, TransportError) and not
+                                                                    exc.permanent))
+        breaker.record(carrier, [(1, int(failing), (time.monotonic() - started) * 1000)], probe=probe)
+
+
+def _through(label: str, account, carrier) -> str:
+    if carrier == account:
+        return label
+    return f"{label} through {carrier}: the circuit breaker of {account} is open"
+
+
 def dlr_callback_url(account) -> str:
     return settings.PUBLIC_BASE_URL + reverse("callbacks:dlr", kwargs={"token": account.callback_token})
 
@@ -64,26 +107,32 @@ def single_send(*, account, sender: str, phone: str, text: str, endpoint: str = 
     if refusal := policy.single_refusal(account=account, phone=phone):
         raise SingleProblem(refusal)
 
+    carrier, probe = carrier_for(account)
     label = "Single" if endpoint == FAST else "Tiny single"
+    # The message (and its broadcast: reports are matched by the carrier's callbacks) is the carrier's.
     with transaction.atomic():
-        broadcast = Broadcast.objects.create(account=account, name=f"{label} to {phone}", recipient=phone,
+        broadcast = Broadcast.objects.create(account=carrier, name=f"{label} to {phone}", recipient=phone,
                                              type=Broadcast.Type.SINGLE, body=text, created_by=actor,
                                              recipients_count=1)
-        message = Message.objects.create(account=account, broadcast=broadcast, phone=phone)
-    broadcast_transition(broadcast, Broadcast.State.SUBMITTING, actor=actor, reason=f"Sending a {label.lower()}")
+        message = Message.objects.create(account=carrier, broadcast=broadcast, phone=phone)
+    broadcast_transition(broadcast, Broadcast.State.SUBMITTING, actor=actor,
+                         reason=_through(f"Sending a {label.lower()}", account, carrier))
+    started = time.monotonic()
     try:
-        with MessageWhizClient.from_account(account) as client:
+        with MessageWhizClient.from_account(carrier) as client:
             if endpoint == FAST:
                 result = client.fast_single_send(to=phone, sender=sender, text=text,
                                                  client_ref=str(message.client_ref),
-                                                 callback=dlr_callback_url(account))
+                                                 callback=dlr_callback_url(carrier))
             else:
                 result = client.tiny_single_send(recipient=phone, sender=sender, message_body=text)
     except MessageWhizError as exc:
+        _book(carrier, probe, started, exc)
         send_failed(broadcast, exc)
         if not outcome_unknown(exc):
             raise SingleProblem(f"MessageWhiz refused the message: {exc}") from exc
     else:
+        _book(carrier, probe, started)
         remote = {"remote_id": result.get("broadcastId"), "remote_segment_id": result.get("segmentId")}
         if endpoint == FAST:
             Message.objects.filter(pk=message.pk).update(provider_message_id=str(result.get("message_id") or ""))
@@ -127,22 +176,27 @@ def pasted_send(*, account, sender: str, numbers: str, text: str, name: str = ""
         raise SingleProblem(f"None of these numbers may be messaged: {skipped['opted_out']} opted out, "
                             f"{skipped['capped']} over the account's frequency cap.")
 
+    carrier, probe = carrier_for(account)
     with transaction.atomic():
         broadcast = Broadcast.objects.create(
-            account=account, name=name.strip() or f"Pasted numbers ({len(phones)})", type=Broadcast.Type.BASE,
+            account=carrier, name=name.strip() or f"Pasted numbers ({len(phones)})", type=Broadcast.Type.BASE,
             body=text, created_by=actor, recipients_count=len(phones), **skipped)
-        Message.objects.bulk_create(Message(account=account, broadcast=broadcast, phone=phone) for phone in phones)
-    broadcast_transition(broadcast, Broadcast.State.SUBMITTING, actor=actor, reason="Sending to pasted numbers")
+        Message.objects.bulk_create(Message(account=carrier, broadcast=broadcast, phone=phone) for phone in phones)
+    broadcast_transition(broadcast, Broadcast.State.SUBMITTING, actor=actor,
+                         reason=_through("Sending to pasted numbers", account, carrier))
+    started = time.monotonic()
     try:
-        with MessageWhizClient.from_account(account) as client:
+        with MessageWhizClient.from_account(carrier) as client:
             # The name carries our tag, so a broadcast whose answer was lost can be found in MessageWhiz.
             result = client.broadcast_combined_submit(recipients=[{"phone_number": phone} for phone in phones],
                                                       message_body=text, sender=sender, name=remote_name(broadcast))
     except MessageWhizError as exc:
+        _book(carrier, probe, started, exc)
         send_failed(broadcast, exc)
         if not outcome_unknown(exc):
             raise SingleProblem(f"MessageWhiz refused the broadcast: {exc}") from exc
     else:
+        _book(carrier, probe, started)
         ids = result[0] if isinstance(result, list) and result else {}
         send_accepted(broadcast, remote_id=ids.get("broadcastID"), remote_segment_id=ids.get("segmentID"))
         policy.sent_record(account=account, phones=phones)

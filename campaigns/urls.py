@@ -2,7 +2,7 @@ from django.urls import include, path
 
 from messaging.mirror_views import MirrorPages
 
-from . import broadcast_views, compliance_views, compose_views, otp_views, tasks, views
+from . import broadcast_views, compliance_views, compose_views, health_views, otp_views, tasks, views
 from .forms import WordSpinnerForm
 from .models import Campaign, Link, LinkList, Template, Trigger, WordSpinner
 
@@ -54,6 +54,7 @@ urlpatterns = [
     path("broadcasts/<int:pk>/sending/", broadcast_views.broadcast_dispatch, name="broadcast_dispatch"),
     path("broadcasts/<int:pk>/abtest/stop/", broadcast_views.abtest_stop_view, name="abtest_stop"),
     path("broadcasts/<int:pk>/continue/", broadcast_views.broadcast_continue, name="broadcast_continue"),
+    path("providers/health/", health_views.provider_health, name="provider_health"),
     path("accounts/<int:pk>/compliance/", compliance_views.compliance_page, name="compliance"),
     path("accounts/<int:pk>/compliance/consent.csv", compliance_views.consent_export, name="consent_export"),
     path("accounts/<int:pk>/compliance/consent/", compliance_views.consent_change, name="consent_change"),

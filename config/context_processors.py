@@ -13,6 +13,7 @@ NAVIGATION = (
                  ("Triggers", "campaigns:trigger_list"))),
     ("Setup", (("Senders", "messaging:sender_list"), ("Sender lists", "messaging:senderlist_list"),
                ("Provider accounts", "messaging:account_list"), ("HTTP providers", "providers:list"),
+               ("Provider health", "campaigns:provider_health"),
                ("Callback URLs", "callbacks:settings"), ("API tokens", "messaging:api_tokens"),
                ("Audit trail", "messaging:audit"), ("Webhooks", "webhooks:list"))),
 )
@@ -21,6 +22,7 @@ NAVIGATION = (
 PERMISSIONS = {
     "messaging:account_list": "messaging.view_provideraccount",
     "providers:list": "messaging.view_genericproviderconfig",
+    "campaigns:provider_health": "messaging.view_provideraccount",
     "callbacks:settings": CALLBACK_URLS,
     "messaging:audit": "messaging.view_auditevent",
     "messaging:api_tokens": "messaging.add_apitoken",

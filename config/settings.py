@@ -199,6 +199,14 @@ DISPATCH_CHUNK = env_number("int", "DISPATCH_CHUNK", 2000)
 DISPATCH_RUN_SECONDS = env_number("float", "DISPATCH_RUN_SECONDS", 240)
 DISPATCH_LEASE_SECONDS = env_number("int", "DISPATCH_LEASE_SECONDS", 120)
 DISPATCH_OUTAGE_SECONDS = env_number("float", "DISPATCH_OUTAGE_SECONDS", 120)
+# Provider health (messaging.breaker): a circuit breaker per provider account over the requests of
+# the last PROVIDER_BREAKER_WINDOW_SECONDS (its thresholds are on the account); a probe request
+# left unanswered frees the half-open breaker after PROVIDER_BREAKER_PROBE_SECONDS; the health
+# panel reads the last PROVIDER_HEALTH_SECONDS. PROVIDER_BREAKER=false turns breaker and book off.
+PROVIDER_BREAKER = env.bool("PROVIDER_BREAKER", default=True)
+PROVIDER_BREAKER_WINDOW_SECONDS = env_number("int", "PROVIDER_BREAKER_WINDOW_SECONDS", 60)
+PROVIDER_BREAKER_PROBE_SECONDS = env_number("int", "PROVIDER_BREAKER_PROBE_SECONDS", 60)
+PROVIDER_HEALTH_SECONDS = env_number("int", "PROVIDER_HEALTH_SECONDS", 900)
 # Delivery reports: after this long without a broadcast's last reports the overview lists it under
 # "Needs attention"; a generic-provider broadcast completes without them after the longer wait.
 DELIVERY_REPORTS_LATE_SECONDS = env_number("int", "DELIVERY_REPORTS_LATE_SECONDS", 1800)

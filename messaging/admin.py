@@ -2,12 +2,23 @@ from django.contrib import admin, messages
 
 from .forms import RETRY_POLICY_FIELDS, ProviderAccountForm
 from .mirror_admin import MemberInline, MirroredAdmin
-from .models import ApiToken, AuditEvent, ProviderAccount, Sender, SenderList
+from .models import ApiToken, AuditEvent, FailoverRoute, ProviderAccount, Sender, SenderList
+
+
+class FailoverRouteInline(admin.TabularInline):
+    """The accounts a broadcast goes through, in order, while this one's circuit breaker is open."""
+
+    model = FailoverRoute
+    fk_name = "account"
+    fields = ["position", "route"]
+    extra = 1
+    verbose_name = "failover route"
 
 
 @admin.register(ProviderAccount)
 class ProviderAccountAdmin(admin.ModelAdmin):
     form = ProviderAccountForm
+    inlines = [FailoverRouteInline]
     list_display = ["name", "kind", "base_url", "api_key_hint", "is_active", "updated_at"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name"]
@@ -16,6 +27,9 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "kind", "base_url", "api_key", "api_key_hint", "currency", "is_active",
                            "created_at", "updated_at"]}),
+        ("Circuit breaker", {"fields": ["breaker_error_rate", "breaker_min_requests", "breaker_cooldown"],
+                             "description": "Taken out of rotation (its failover routes carry the traffic) "
+                                            "while its recent error rate is this high; probed after the cool-down."}),
         ("Retry undelivered", {"classes": ["collapse"], "fields": ["retry_enabled", *RETRY_POLICY_FIELDS],
                                "description": "Resend messages that were not delivered, once, through another "
                                               "route. New broadcasts of this account start with this policy."}),

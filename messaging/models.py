@@ -2,6 +2,8 @@ import hashlib
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from .mirror import MirroredModel
@@ -70,6 +72,18 @@ class ProviderAccount(RetryPolicy):
     # Providers answer prices and estimates as bare numbers in the account's billing currency.
     currency = models.CharField(max_length=3, default="EUR",
                                 help_text="ISO code of the currency the provider bills this account in, e.g. EUR")
+    # The circuit breaker (messaging.breaker): the account is taken out of rotation when at least
+    # `breaker_error_rate` % of its recent requests (and `breaker_min_requests` of them) failed,
+    # for `breaker_cooldown` seconds; then one probe request decides whether it is back.
+    breaker_error_rate = models.PositiveSmallIntegerField(
+        "breaker error rate (%)", default=50, validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Share of failed requests (transport errors, timeouts, 5xx, 429) that opens the breaker")
+    breaker_min_requests = models.PositiveIntegerField(
+        "breaker minimum requests", default=20, validators=[MinValueValidator(1)],
+        help_text="Requests in the recent window before the error rate counts")
+    breaker_cooldown = models.PositiveIntegerField(
+        "breaker cool-down (seconds)", default=30, validators=[MinValueValidator(1), MaxValueValidator(86400)],
+        help_text="How long an open breaker keeps the account out before one probe request is tried")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -92,6 +106,31 @@ class ProviderAccount(RetryPolicy):
     def rotate_callback_token(self) -> None:
         self.callback_token = new_callback_token()
         self.save(update_fields=["callback_token", "updated_at"])
+
+
+class FailoverRoute(models.Model):
+    """One entry of an account's failover route list: while the account's breaker is open, its
+    broadcasts go through the first route (in `position` order) whose breaker is closed."""
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="failover_routes")
+    route = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="+",
+                              help_text="Another account of the same kind (generic accounts: the same channel)")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "route"], name="failover_route_once"),
+            models.CheckConstraint(condition=~models.Q(account=models.F("route")), name="failover_route_not_itself"),
+        ]
+
+    def __str__(self):
+        return f"{self.account} → {self.route}"
+
+    def clean(self):
+        if self.account_id and self.route_id and self.route.kind != self.account.kind:
+            raise ValidationError({"route": f"A failover route is another {self.account.get_kind_display()} "
+                                            "account: messages are sent the same way through it."})
 
 
 class Sender(MirroredModel):

@@ -341,6 +341,24 @@ class SendRecord(models.Model):
         return f"{self.phone} at {self.sent_at}"
 
 
+class BroadcastRoute(models.Model):
+    """How many of a broadcast's messages one provider account carried (campaigns.dispatch moves
+    it with the broadcast's counters): the account itself, or a failover route while its breaker
+    was open."""
+
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="routes")
+    account = models.ForeignKey("messaging.ProviderAccount", on_delete=models.CASCADE, related_name="+")
+    sent = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [models.UniqueConstraint(fields=["broadcast", "account"], name="broadcast_route_once")]
+
+    def __str__(self):
+        return f"{self.account}: {self.sent}"
+
+
 class RecurringBroadcast(models.Model):
     """Sends a copy of a saved broadcast on a schedule, e.g. every Monday 10:00 Europe/Kyiv.
 

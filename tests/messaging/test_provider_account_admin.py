@@ -6,6 +6,9 @@ from django.urls import reverse
 from messaging.models import ProviderAccount
 
 SECRET = "mw-live-9f8e7d6c5b4a3210"
+# The breaker's thresholds and the (empty) failover route inline that the change form posts too.
+BREAKER = {"breaker_error_rate": "50", "breaker_min_requests": "20", "breaker_cooldown": "30",
+           "failover_routes-TOTAL_FORMS": "0", "failover_routes-INITIAL_FORMS": "0"}
 
 
 @pytest.fixture
@@ -31,7 +34,7 @@ def test_blank_key_on_edit_keeps_the_current_key(admin_client, account):
     response = admin_client.post(
         reverse("admin:messaging_provideraccount_change", args=[account.pk]),
         {"name": "Renamed", "kind": "messagewhiz", "base_url": "https://sms.messagewhiz.com", "api_key": "",
-         "is_active": "on"},
+         "is_active": "on", **BREAKER},
     )
     assert response.status_code == 302
     account.refresh_from_db()
@@ -71,7 +74,7 @@ def test_repr_does_not_leak_the_key(account):
 def test_a_new_base_url_host_needs_the_key_again(admin_client, account):
     url = reverse("admin:messaging_provideraccount_change", args=[account.pk])
     moved = {"name": "Main", "kind": "messagewhiz", "base_url": "https://collector.example.net", "api_key": "",
-             "is_active": "on"}
+             "is_active": "on", **BREAKER}
     page = admin_client.post(url, moved)
     assert page.status_code == 200
     assert "enter the API key again" in page.content.decode()
@@ -81,6 +84,22 @@ def test_a_new_base_url_host_needs_the_key_again(admin_client, account):
     assert admin_client.post(url, {**moved, "api_key": "mw-new-key"}).status_code == 302
     account.refresh_from_db()
     assert account.base_url == "https://collector.example.net" and account.api_key == "mw-new-key"
+
+
+def test_failover_routes_are_set_in_order_and_must_be_of_the_same_kind(admin_client, account):
+    backup = ProviderAccount.objects.create(name="Backup", api_key="k2")
+    generic = ProviderAccount.objects.create(name="HTTP", kind="generic", api_key="")
+    url = reverse("admin:messaging_provideraccount_change", args=[account.pk])
+    form = {"name": "Main", "kind": "messagewhiz", "base_url": "https://sms.messagewhiz.com", "api_key": "",
+            "is_active": "on", **BREAKER, "failover_routes-TOTAL_FORMS": "1", "failover_routes-0-position": "1"}
+    page = admin_client.post(url, {**form, "failover_routes-0-route": generic.pk})
+    assert page.status_code == 200 and "A failover route is another MessageWhiz account" in page.content.decode()
+    assert not account.failover_routes.exists()
+
+    assert admin_client.post(url, {**form, "failover_routes-0-route": backup.pk}).status_code == 302
+    assert [entry.route for entry in account.failover_routes.all()] == [backup]
+    page = admin_client.post(url, {**form, "breaker_error_rate": "0"})
+    assert page.status_code == 200 and "greater than or equal to 1" in page.content.decode()
 
 
 @pytest.mark.parametrize(("base_url", "error"), [

@@ -62,10 +62,26 @@ class Outcome:
     error: str = ""
     attempts: int = 1
     retry_after: float | None = None  # DEFERRED: how long the provider asked us to wait
+    # For the provider's health (messaging.breaker): requests written, how many of them failed the
+    # way a failing provider does (messaging.breaker.unhealthy), the last one's time, and whether
+    # the last one failed that way.
+    requests: int = 0
+    errors: int = 0
+    latency_ms: float | None = None
+    unhealthy: bool = False
 
 
 def not_taken(error: ProviderError) -> bool:
     return error.status in NOT_TAKEN_STATUSES or (error.status is None and not error.ambiguous)
+
+
+def unhealthy(error: ProviderError) -> bool:
+    """Whether a request failed the way a failing provider fails (what its circuit breaker counts):
+    no answer or no connection, a timeout, 5xx, 429 — not an answer about this one message (4xx),
+    nor a 2xx we could not read."""
+    if error.status is None:
+        return not error.permanent  # a refused address (the outbound guard) is ours, not the provider's
+    return error.status >= 500 or error.status in (408, 429)
 
 
 class AsyncSender:
@@ -176,26 +192,40 @@ class AsyncSender:
 
     async def _send_one(self, key: Hashable, request: Prepared, size: int) -> Outcome:
         departed = False
+        health = Outcome("")  # what the requests written for this job told about the provider
+
+        def done(kind: str, **fields) -> Outcome:
+            return Outcome(kind, attempts=attempt, requests=health.requests, errors=health.errors,
+                           latency_ms=health.latency_ms, unhealthy=health.unhealthy, **fields)
+
         try:
             attempt = 0
             while True:
                 attempt += 1
                 await self.limiter.acquire(size)
                 if time.monotonic() > self.deadline:
-                    return Outcome(DEFERRED, error="Out of time in this run; sent in the next one.", attempts=attempt)
+                    return done(DEFERRED, error="Out of time in this run; sent in the next one.")
                 if not departed:
                     departed = True
                     self.departed += size
                     if self.gated and not await self._through_gate(key):
-                        return Outcome(WITHDRAWN, attempts=attempt)
+                        return done(WITHDRAWN)
+                started = time.monotonic()
+                health.requests += 1
                 try:
-                    return Outcome(SENT, result=await self._request(request), attempts=attempt)
+                    result = await self._request(request)
                 except ProviderError as exc:
                     error = exc
+                else:
+                    health.latency_ms, health.unhealthy = (time.monotonic() - started) * 1000, False
+                    return done(SENT, result=result)
+                health.latency_ms = (time.monotonic() - started) * 1000
+                health.unhealthy = unhealthy(error)
+                health.errors += health.unhealthy
                 if error.permanent:
-                    return Outcome(FAILED, error=str(error), attempts=attempt)
+                    return done(FAILED, error=str(error))
                 if error.ambiguous and not self.retry_ambiguous:
-                    return Outcome(AMBIGUOUS, error=str(error), attempts=attempt)
+                    return done(AMBIGUOUS, error=str(error))
                 delay = error.retry_after
                 if delay is None:
                     delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
@@ -204,8 +234,8 @@ class AsyncSender:
                     await asyncio.sleep(delay)
                     continue
                 if not_taken(error) or self.retry_ambiguous:
-                    return Outcome(DEFERRED, error=str(error), attempts=attempt, retry_after=error.retry_after)
-                return Outcome(FAILED, error=str(error), attempts=attempt)
+                    return done(DEFERRED, error=str(error), retry_after=error.retry_after)
+                return done(FAILED, error=str(error))
         finally:
             if not departed:
                 self.departed += size
