@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from campaigns.models import Broadcast
 from messaging.models import ProviderAccount, Sender
+from tests.messaging.test_provider_account_admin import BREAKER
 
 from .conftest import synced
 from .test_compose import compose_data
@@ -64,7 +65,7 @@ def test_the_accounts_default_is_set_on_its_form(admin_client, mw_account, backu
     page = admin_client.get(url).content.decode()
     assert "Retry undelivered" in page
     base = {"name": mw_account.name, "kind": "messagewhiz", "base_url": mw_account.base_url, "api_key": "",
-            "currency": "EUR", "is_active": "on", "retry_enabled": "on"}
+            "currency": "EUR", "is_active": "on", "retry_enabled": "on", **BREAKER}
     page = admin_client.post(url, base).content.decode()
     assert "The retry needs another route" in page
     response = admin_client.post(url, {**base, "retry_statuses": ["undelivered", "failed"],
