@@ -22,7 +22,7 @@ from django.utils import timezone
 from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import AmbiguousRequestError, MessageWhizError
 from messaging.validators import validate_sender_name
-from recipients.phones import PhoneRejected, normalize_phone
+from recipients.phones import PhoneRejected, normalize_phone, phone_country
 
 from . import policy
 from .estimates import body_problems, problems_summary, text_parts_problem
@@ -69,7 +69,8 @@ def single_send(*, account, sender: str, phone: str, text: str, endpoint: str = 
         broadcast = Broadcast.objects.create(account=account, name=f"{label} to {phone}", recipient=phone,
                                              type=Broadcast.Type.SINGLE, body=text, created_by=actor,
                                              recipients_count=1)
-        message = Message.objects.create(account=account, broadcast=broadcast, phone=phone)
+        message = Message.objects.create(account=account, broadcast=broadcast, phone=phone,
+                                         country=phone_country(phone))
     broadcast_transition(broadcast, Broadcast.State.SUBMITTING, actor=actor, reason=f"Sending a {label.lower()}")
     try:
         with MessageWhizClient.from_account(account) as client:
@@ -131,7 +132,8 @@ def pasted_send(*, account, sender: str, numbers: str, text: str, name: str = ""
         broadcast = Broadcast.objects.create(
             account=account, name=name.strip() or f"Pasted numbers ({len(phones)})", type=Broadcast.Type.BASE,
             body=text, created_by=actor, recipients_count=len(phones), **skipped)
-        Message.objects.bulk_create(Message(account=account, broadcast=broadcast, phone=phone) for phone in phones)
+        Message.objects.bulk_create(Message(account=account, broadcast=broadcast, phone=phone,
+                                            country=phone_country(phone)) for phone in phones)
     broadcast_transition(broadcast, Broadcast.State.SUBMITTING, actor=actor, reason="Sending to pasted numbers")
     try:
         with MessageWhizClient.from_account(account) as client:

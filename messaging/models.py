@@ -37,6 +37,9 @@ class ProviderAccount(models.Model):
     # Providers answer prices and estimates as bare numbers in the account's billing currency.
     currency = models.CharField(max_length=3, default="EUR",
                                 help_text="ISO code of the currency the provider bills this account in, e.g. EUR")
+    # Generic providers report no prices: each message sent costs its parts times the price per part
+    # of its country (CountryPrice), or this one for the countries not listed (none: unknown).
+    default_price_per_part = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -59,6 +62,21 @@ class ProviderAccount(models.Model):
     def rotate_callback_token(self) -> None:
         self.callback_token = new_callback_token()
         self.save(update_fields=["callback_token", "updated_at"])
+
+
+class CountryPrice(models.Model):
+    """What one SMS part to a country costs through a generic account, in the account's currency."""
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="country_prices")
+    country = models.CharField(max_length=2, help_text="ISO region code, e.g. GB")
+    price_per_part = models.DecimalField(max_digits=10, decimal_places=4)
+
+    class Meta:
+        ordering = ["country"]
+        constraints = [models.UniqueConstraint(fields=["account", "country"], name="country_price_unique")]
+
+    def __str__(self):
+        return f"{self.country} {self.price_per_part} {self.account.currency}"
 
 
 class Sender(MirroredModel):
