@@ -8,7 +8,6 @@ unknown price: counted, never taken as free. Amounts in different currencies are
 every figure carries its currency, and totals are per currency.
 """
 
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -16,7 +15,8 @@ from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
-from messaging.models import CountryPrice, ProviderAccount
+from messaging.models import ProviderAccount
+from messaging.prices import price_table
 from recipients.countries import COUNTRY_NAMES
 from recipients.phones import PhoneRegions
 
@@ -96,47 +96,7 @@ class CountryMap:
         return "COALESCE(" + ", ".join([*found, "''"]) + ")", " ".join(joins)
 
 
-# --- generic accounts' price tables ----------------------------------------------------------------
-@dataclass
-class PriceTable:
-    """An account's price per SMS part by country, in its currency; `default` for the rest."""
-
-    currency: str
-    prices: dict[str, Decimal] = field(default_factory=dict)
-    default: Decimal | None = None
-
-    def per_part(self, country: str) -> Decimal | None:
-        return self.prices.get(country, self.default)
-
-    def price(self, country: str, parts: int) -> Decimal | None:
-        unit = self.per_part(country)
-        return None if unit is None else unit * parts
-
-
-def price_table(account: ProviderAccount) -> PriceTable | None:
-    """The account's table, or None when it has none (MessageWhiz accounts: prices come in DLRs)."""
-    if account.kind != ProviderAccount.Kind.GENERIC:
-        return None
-    prices = dict(CountryPrice.objects.filter(account=account).values_list("country", "price_per_part"))
-    if not prices and account.default_price_per_part is None:
-        return None
-    return PriceTable(account.currency, prices, account.default_price_per_part)
-
-
-def price_table_save(*, account: ProviderAccount, currency: str, default: Decimal | None,
-                     prices: dict[str, Decimal]) -> None:
-    """Replace the account's table (country → price per part) and set its default and currency."""
-    from django.db import transaction
-
-    with transaction.atomic():
-        ProviderAccount.objects.filter(pk=account.pk).update(currency=currency, default_price_per_part=default)
-        CountryPrice.objects.filter(account=account).exclude(country__in=prices).delete()
-        for country, price in prices.items():
-            CountryPrice.objects.update_or_create(account=account, country=country,
-                                                  defaults={"price_per_part": price})
-    account.currency, account.default_price_per_part = currency, default
-
-
+# --- generic messages priced when sent --------------------------------------------------------------
 def sent_prices_record(*, broadcast_id: int, priced: dict[int, tuple[int, Decimal | None]], pks) -> Decimal:
     """Write the parts and price of generic messages the provider took (`priced`: message id →
     (parts, price from the table)), and add them to the broadcast's cost; returns the sum.
