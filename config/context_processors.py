@@ -6,7 +6,7 @@ from messaging.permissions import CALLBACK_URLS
 NAVIGATION = (
     ("", (("Overview", "home"),)),
     ("Send", (("Campaigns", "campaigns:campaign_list"), ("Broadcasts", "campaigns:broadcast_list"),
-              ("Transactional", "campaigns:otp"))),
+              ("Transactional", "campaigns:otp"), ("Costs", "campaigns:costs"))),
     ("Audience", (("Recipient lists", "recipients:list_index"), ("Unsubscribe lists", "recipients:unsubscribe_index"))),
     ("Content", (("Templates", "campaigns:template_list"), ("Links", "campaigns:link_list"),
                  ("Link lists", "campaigns:linklist_list"), ("Word spinners", "campaigns:wordspinner_list"),
@@ -21,6 +21,7 @@ PERMISSIONS = {
     "messaging:account_list": "messaging.view_provideraccount",
     "providers:list": "messaging.view_genericproviderconfig",
     "callbacks:settings": CALLBACK_URLS,
+    "campaigns:costs": "campaigns.view_broadcast",
 }
 
 
