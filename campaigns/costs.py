@@ -125,8 +125,9 @@ COLUMNS = ("currency", "country", "country_name", "messages", "parts", "delivere
 
 
 def cost_rows(messages: QuerySet[Message]) -> list[dict]:
-    """Per currency and country: messages, parts, delivered, cost (Decimal; sums of the known
-    prices) and unpriced (messages sent with no price known), ordered by currency, then cost."""
+    """Per currency and country: messages, parts (None when no report or send said), delivered,
+    cost (Decimal; sums of the known prices) and unpriced (messages sent with no price known),
+    ordered by currency, then cost."""
     sent = Q(status_rank__gt=0)
     rows = (messages.order_by().values("country", currency=F("account__currency"))
             .annotate(messages=Count("pk"), parts=Sum("parts"), delivered=Count("pk", filter=Q(
@@ -136,7 +137,7 @@ def cost_rows(messages: QuerySet[Message]) -> list[dict]:
     for row in rows:
         result.append({"currency": row["currency"], "country": row["country"],
                        "country_name": country_name(row["country"]), "messages": row["messages"],
-                       "parts": row["parts"] or 0, "delivered": row["delivered"],
+                       "parts": row["parts"], "delivered": row["delivered"],
                        "cost": Decimal(row["cost"] or 0).quantize(Decimal("0.0001")), "unpriced": row["unpriced"]})
     result.sort(key=lambda r: (r["currency"], -r["cost"], r["country_name"]))
     return result
@@ -146,10 +147,12 @@ def cost_totals(rows: list[dict]) -> list[dict]:
     """One total per currency (never one over several)."""
     totals: dict[str, dict] = {}
     for row in rows:
-        total = totals.setdefault(row["currency"], {"currency": row["currency"], "messages": 0, "parts": 0,
+        total = totals.setdefault(row["currency"], {"currency": row["currency"], "messages": 0, "parts": None,
                                                     "delivered": 0, "cost": Decimal(0), "unpriced": 0})
-        for name in ("messages", "parts", "delivered", "cost", "unpriced"):
+        for name in ("messages", "delivered", "cost", "unpriced"):
             total[name] += row[name]
+        if row["parts"] is not None:
+            total["parts"] = (total["parts"] or 0) + row["parts"]
     return [totals[currency] for currency in sorted(totals)]
 
 
