@@ -16,7 +16,6 @@ from messaging.models import ProviderAccount
 from . import dispatch
 from .compose import ContinueSegmentForm
 from .compose_views import describe_recurrence
-from .costs import broadcast_costs, cost_totals
 from .exports import broadcast_export_rows, export_csv, export_xlsx
 from .models import Broadcast, Message, RecurringBroadcast
 from .scheduling import broadcast_cancel
@@ -80,14 +79,8 @@ def broadcast_detail(request, pk):
         **context, "segments": broadcast.segments.all(), "statuses": Message.Status.choices,
         "filters": _filters(context["status"], context["phone"]),
         "test_sends": broadcast.test_sends.order_by("-created_at")[:10],
-        **costs_context(broadcast_costs(broadcast), "campaigns:broadcast_costs_export", broadcast.pk),
     })
 
-
-def costs_context(rows: list[dict], export: str, pk: int) -> dict:
-    """The cost-by-country table's context (templates/campaigns/_costs_table.html)."""
-    return {"costs": rows, "cost_totals": cost_totals(rows), "costs_csv": reverse(export, args=[pk, "csv"]),
-            "costs_xlsx": reverse(export, args=[pk, "xlsx"])}
 
 
 def broadcast_figures_partial(request, pk):

@@ -9,6 +9,7 @@ from django import forms
 from django.contrib.auth.decorators import permission_required
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 
@@ -55,6 +56,27 @@ def _download(rows: list[dict], fmt: str, name: str):
     response = StreamingHttpResponse(export_csv(lines, COLUMNS), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
+
+
+def _table(request, rows: list[dict], export: str, pk: int, note: str = ""):
+    """The cost-by-country table (templates/campaigns/_costs_table.html), loaded into its page."""
+    return render(request, "campaigns/_costs_table.html", {
+        "costs": rows, "cost_totals": cost_totals(rows), "costs_note": note,
+        "costs_csv": reverse(export, args=[pk, "csv"]), "costs_xlsx": reverse(export, args=[pk, "xlsx"])})
+
+
+@permission_required(VIEW, raise_exception=True)
+def broadcast_costs_partial(request, pk):
+    broadcast = get_object_or_404(Broadcast, pk=pk)
+    note = ("With the broadcasts derived from this one (later windows, retries, variants)."
+            if broadcast.children.exists() else "")
+    return _table(request, broadcast_costs(broadcast), "campaigns:broadcast_costs_export", broadcast.pk, note)
+
+
+@permission_required(VIEW, raise_exception=True)
+def campaign_costs_partial(request, pk):
+    campaign = get_object_or_404(Campaign, pk=pk)
+    return _table(request, campaign_costs(campaign), "campaigns:campaign_costs_export", campaign.pk)
 
 
 @permission_required(VIEW, raise_exception=True)

@@ -8,9 +8,11 @@ unknown price: counted, never taken as free. Amounts in different currencies are
 every figure carries its currency, and totals are per currency.
 """
 
+import hashlib
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
@@ -167,13 +169,33 @@ def family_ids(broadcast_ids) -> list[int]:
     return sorted(found)
 
 
+# What moves when a broadcast's messages are sent, reported on or priced (callbacks keep them).
+FINGERPRINT = ("pk", "created_at", "cost", "sent", "delivered", "undelivered", "expired", "rejected", "failed",
+               "unknown", "recipients_count")
+
+
+def _family_costs(ids: list[int]) -> list[dict]:
+    """cost_rows of the broadcasts' messages, cached until one of their counters moves: a million
+    messages take a GROUP BY of a second or so, the counters one indexed read."""
+    ids = family_ids(ids)
+    if not ids:
+        return []
+    state = list(Broadcast.objects.filter(pk__in=ids).order_by("pk").values_list(*FINGERPRINT))
+    key = "costs:" + hashlib.sha256(repr(state).encode()).hexdigest()
+    rows = cache.get(key)
+    if rows is None:
+        rows = cost_rows(Message.objects.filter(broadcast_id__in=ids))
+        cache.set(key, rows, timeout=24 * 3600)
+    return rows
+
+
 def broadcast_costs(broadcast: Broadcast) -> list[dict]:
-    return cost_rows(Message.objects.filter(broadcast_id__in=family_ids([broadcast.pk])))
+    return _family_costs([broadcast.pk])
 
 
 def campaign_costs(campaign) -> list[dict]:
-    ids = Broadcast.objects.filter(campaign=campaign, recurrence__isnull=True).values_list("pk", flat=True)
-    return cost_rows(Message.objects.filter(broadcast_id__in=family_ids(list(ids))))
+    return _family_costs(list(Broadcast.objects.filter(campaign=campaign, recurrence__isnull=True)
+                              .values_list("pk", flat=True)))
 
 
 def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:

@@ -9,8 +9,6 @@ from messaging.models import ProviderAccount
 from messaging.selectors import worker_heartbeat
 from recipients.errors import ImportProblem
 
-from .broadcast_views import costs_context
-from .costs import campaign_costs
 from .forms import LinkFileForm, NewLinksForm
 from .link_lists import link_list_add_new_links, link_list_import
 from .models import Campaign, LinkList
@@ -28,8 +26,7 @@ def campaign_detail(request, pk):
     campaign = get_object_or_404(Campaign.objects.select_related("account"), pk=pk)
     page = Paginator(broadcasts_search(campaign=campaign), 25).get_page(request.GET.get("page"))
     return render(request, "campaigns/campaign_detail.html",
-                  {"campaign": campaign, "figures": campaign_figures(campaign), "page": page,
-                   **costs_context(campaign_costs(campaign), "campaigns:campaign_costs_export", campaign.pk)})
+                  {"campaign": campaign, "figures": campaign_figures(campaign), "page": page})
 
 
 def link_list_add_links(request, pk):

@@ -80,10 +80,12 @@ def test_dlr_prices_roll_up_per_country_broadcast_and_campaign(hook, admin_clien
     assert sum(r["cost"] for r in rows.values()) == broadcast.cost + later.cost == Decimal("0.5692")
     assert campaign_costs(campaign) == broadcast_costs(broadcast)  # "Autumn" is another campaign's
 
-    page = admin_client.get(reverse("campaigns:broadcast_detail", args=[broadcast.pk])).content.decode()
+    detail = admin_client.get(reverse("campaigns:broadcast_detail", args=[broadcast.pk])).content.decode()
+    assert f'hx-get="{reverse("campaigns:broadcast_costs", args=[broadcast.pk])}"' in detail  # loaded after the page
+    page = admin_client.get(reverse("campaigns:broadcast_costs", args=[broadcast.pk])).content.decode()
     assert "<td>0.12 EUR</td><td>EUR</td>" in page  # Great Britain, with its currency
     assert "Total in EUR" in page and "0.57 EUR" in page
-    campaign_page = admin_client.get(reverse("campaigns:campaign_detail", args=[campaign.pk])).content.decode()
+    campaign_page = admin_client.get(reverse("campaigns:campaign_costs", args=[campaign.pk])).content.decode()
     assert "Guernsey" in campaign_page and "Total in EUR" in campaign_page
 
     url = reverse("campaigns:broadcast_costs_export", args=[broadcast.pk, "csv"])[:-len(".csv")]
@@ -108,7 +110,7 @@ def test_a_message_without_a_price_is_unknown_not_free(hook, admin_client, accou
     hook.settle()
     [row] = broadcast_costs(broadcast)
     assert (row["messages"], row["delivered"], row["cost"], row["unpriced"]) == (2, 2, Decimal("0.0400"), 1)
-    page = admin_client.get(reverse("campaigns:broadcast_detail", args=[broadcast.pk])).content.decode()
+    page = admin_client.get(reverse("campaigns:broadcast_costs", args=[broadcast.pk])).content.decode()
     assert "+ 1 without a known price" in page
 
 
@@ -150,13 +152,15 @@ def test_costs_page_keeps_currencies_apart_and_filters_by_date(hook, client, adm
     assert admin_client.get(reverse("campaigns:costs_export", args=["pdf"])).status_code == 404
 
 
-@pytest.mark.parametrize("name", ["campaigns:costs", "broadcast", "campaign"])
+@pytest.mark.parametrize("name", ["campaigns:costs", "broadcast", "campaign", "broadcast table", "campaign table"])
 def test_cost_pages_need_view_broadcast(client, account, db, name):
     broadcast = sent_broadcast(account, ["447400123401"], remote_id=8_000_009,
                                campaign=Campaign.objects.create(account=account, name="C"))
     url = {"campaigns:costs": reverse("campaigns:costs"),
            "broadcast": reverse("campaigns:broadcast_costs_export", args=[broadcast.pk, "csv"]),
-           "campaign": reverse("campaigns:campaign_costs_export", args=[broadcast.campaign_id, "xlsx"])}[name]
+           "campaign": reverse("campaigns:campaign_costs_export", args=[broadcast.campaign_id, "xlsx"]),
+           "broadcast table": reverse("campaigns:broadcast_costs", args=[broadcast.pk]),
+           "campaign table": reverse("campaigns:campaign_costs", args=[broadcast.campaign_id])}[name]
     user = User.objects.create_user("colleague", password="pw-not-secret-1")
     client.force_login(user)
     assert client.get(url).status_code == 403

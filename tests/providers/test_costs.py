@@ -104,7 +104,7 @@ def test_without_a_default_other_countries_are_unpriced(admin_client, make_accou
     submit_broadcast(broadcast.pk)
     rows = {r["country"]: (r["cost"], r["unpriced"]) for r in broadcast_costs(broadcast)}
     assert rows == {"GB": (Decimal("0.0800"), 0), "UA": (Decimal("0.0000"), 1)}
-    page = admin_client.get(reverse("campaigns:broadcast_detail", args=[broadcast.pk])).content.decode()
+    page = admin_client.get(reverse("campaigns:broadcast_costs", args=[broadcast.pk])).content.decode()
     assert "0.08 EUR" in page and "+ 1 without a known price" in page
 
 
