@@ -2,12 +2,20 @@ from django.contrib import admin, messages
 
 from .forms import ProviderAccountForm
 from .mirror_admin import MemberInline, MirroredAdmin
-from .models import ApiToken, ProviderAccount, Sender, SenderList
+from .models import ApiToken, CountryPrice, ProviderAccount, Sender, SenderList
+
+
+class CountryPriceInline(admin.TabularInline):
+    """A generic account's price per SMS part by country (also on its page: providers:prices)."""
+
+    model = CountryPrice
+    extra = 1
 
 
 @admin.register(ProviderAccount)
 class ProviderAccountAdmin(admin.ModelAdmin):
     form = ProviderAccountForm
+    inlines = [CountryPriceInline]
     list_display = ["name", "kind", "base_url", "api_key_hint", "is_active", "updated_at"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name"]

@@ -27,7 +27,7 @@ class ProviderAccountForm(forms.ModelForm):
 
     class Meta:
         model = ProviderAccount
-        fields = ["name", "kind", "base_url", "api_key", "currency", "is_active"]
+        fields = ["name", "kind", "base_url", "api_key", "currency", "default_price_per_part", "is_active"]
 
     def clean_currency(self):
         return self.cleaned_data["currency"].upper() or "EUR"

@@ -2,11 +2,12 @@ import hashlib
 import secrets
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from .mirror import MirroredModel
 from .providers.generic.secrets import mask_url
-from .validators import validate_sender_name
+from .validators import validate_country, validate_sender_name
 
 
 def new_callback_token() -> str:
@@ -39,7 +40,9 @@ class ProviderAccount(models.Model):
                                 help_text="ISO code of the currency the provider bills this account in, e.g. EUR")
     # Generic providers report no prices: each message sent costs its parts times the price per part
     # of its country (CountryPrice), or this one for the countries not listed (none: unknown).
-    default_price_per_part = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    default_price_per_part = models.DecimalField(
+        "price per SMS part (countries without their own)", max_digits=10, decimal_places=4, null=True, blank=True,
+        validators=[MinValueValidator(0)], help_text="Generic accounts: in the account's currency; empty: unknown")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -68,8 +71,8 @@ class CountryPrice(models.Model):
     """What one SMS part to a country costs through a generic account, in the account's currency."""
 
     account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="country_prices")
-    country = models.CharField(max_length=2, help_text="ISO region code, e.g. GB")
-    price_per_part = models.DecimalField(max_digits=10, decimal_places=4)
+    country = models.CharField(max_length=2, validators=[validate_country], help_text="ISO region code, e.g. GB")
+    price_per_part = models.DecimalField(max_digits=10, decimal_places=4, validators=[MinValueValidator(0)])
 
     class Meta:
         ordering = ["country"]

@@ -587,6 +587,13 @@ def _region_decided(meta: _Metadata, padded: str):
     if len(regions) == 1:
         return regions[0].metadata.id
     nsn = padded[len(code):]
+    # parse() takes a national prefix off even after the calling code ("+358 0…"), as in
+    # _decide_international; normalised numbers have none, but the answer must be phonenumbers'.
+    cut = meta.main(code).strip_national_prefix(nsn)
+    if cut is None:
+        return None
+    if cut and meta.main(code).length_ok_after_strip(len(nsn) - cut):
+        nsn = nsn[cut:]
     for region in regions:
         found = region.leading.prefix(nsn) if region.leading is not None else region.valid_number(nsn)
         if found is None:
