@@ -20,7 +20,7 @@ from django.utils import timezone
 from messaging.models import ProviderAccount
 from messaging.prices import price_table
 from recipients.countries import COUNTRY_NAMES
-from recipients.phones import PhoneRegions
+from recipients.phones import PhoneRegions, phone_country
 
 from .models import Broadcast, Message
 
@@ -229,3 +229,20 @@ def estimate_rows(*, countries: dict, account: ProviderAccount, part_rate: Decim
                      "currency": account.currency})
     rows.sort(key=lambda r: (-r["parts"], r["country_name"]))
     return rows
+
+
+def messages_countries_fill(*, chunk: int = 10_000) -> int:
+    """Give messages created before they knew their country one (in chunks by id, each its own
+    statement, so a large table is never locked for long); returns how many were filled."""
+    filled, last = 0, 0
+    while True:
+        rows = list(Message.objects.filter(pk__gt=last, country="").order_by("pk").values_list("pk", "phone")[:chunk])
+        if not rows:
+            return filled
+        by_country: dict[str, list[int]] = {}
+        for pk, phone in rows:
+            by_country.setdefault(phone_country(phone), []).append(pk)
+        for country, pks in by_country.items():
+            if country:
+                filled += Message.objects.filter(pk__in=pks, country="").update(country=country)
+        last = rows[-1][0]

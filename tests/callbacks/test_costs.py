@@ -167,3 +167,15 @@ def test_cost_pages_need_view_broadcast(client, account, db, name):
     user.user_permissions.add(Permission.objects.get(codename="view_broadcast"))
     client.force_login(User.objects.get(pk=user.pk))
     assert client.get(url).status_code == 200
+
+
+def test_older_messages_are_given_their_country(make_messages, db):
+    from django.core.management import call_command
+
+    _broadcast, messages = make_messages(3)
+    Message.objects.filter(pk=messages[0].pk).update(phone="14165550101")
+    Message.objects.filter(pk=messages[1].pk).update(phone="999123456789")  # no country
+    out = io.StringIO()
+    call_command("messages_countries", stdout=out)
+    assert "2 messages given their country" in out.getvalue()
+    assert [Message.objects.get(pk=m.pk).country for m in messages] == ["CA", "", "UA"]
