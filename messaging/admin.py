@@ -2,20 +2,12 @@ from django.contrib import admin, messages
 
 from .forms import ProviderAccountForm
 from .mirror_admin import MemberInline, MirroredAdmin
-from .models import ApiToken, CountryPrice, ProviderAccount, Sender, SenderList
-
-
-class CountryPriceInline(admin.TabularInline):
-    """A generic account's price per SMS part by country (also on its page: providers:prices)."""
-
-    model = CountryPrice
-    extra = 1
+from .models import ApiToken, ProviderAccount, Sender, SenderList
 
 
 @admin.register(ProviderAccount)
 class ProviderAccountAdmin(admin.ModelAdmin):
     form = ProviderAccountForm
-    inlines = [CountryPriceInline]
     list_display = ["name", "kind", "base_url", "api_key_hint", "is_active", "updated_at"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name"]
