@@ -13,7 +13,8 @@ NAVIGATION = (
                  ("Triggers", "campaigns:trigger_list"))),
     ("Setup", (("Senders", "messaging:sender_list"), ("Sender lists", "messaging:senderlist_list"),
                ("Provider accounts", "messaging:account_list"), ("HTTP providers", "providers:list"),
-               ("Callback URLs", "callbacks:settings"))),
+               ("Callback URLs", "callbacks:settings"), ("API tokens", "messaging:api_tokens"),
+               ("Audit trail", "messaging:audit"))),
 )
 
 # Entries shown only to users with a permission (the pages answer 403 to the others).
@@ -22,6 +23,8 @@ PERMISSIONS = {
     "providers:list": "messaging.view_genericproviderconfig",
     "callbacks:settings": CALLBACK_URLS,
     "campaigns:costs": "campaigns.view_broadcast",
+    "messaging:audit": "messaging.view_auditevent",
+    "messaging:api_tokens": "messaging.add_apitoken",
 }
 
 
