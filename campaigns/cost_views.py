@@ -13,6 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 
+from messaging import audit
+
 from .costs import COLUMNS, broadcast_costs, campaign_costs, cost_totals, period_costs
 from .exports import export_csv, export_xlsx
 from .models import Broadcast, Campaign
@@ -45,9 +47,11 @@ def _period(request) -> PeriodForm:
     return form
 
 
-def _download(rows: list[dict], fmt: str, name: str):
+def _download(rows: list[dict], fmt: str, name: str, obj=None, detail: str = ""):
     if fmt not in ("csv", "xlsx"):
         raise Http404("Exports are CSV or XLSX.")
+    audit.record("export", obj, detail=f"Cost by country{detail} as {fmt.upper()}",
+                 object_type="" if obj is not None else "campaigns.costs", object_repr="" if obj else "Costs")
     lines = [[row[column] for column in COLUMNS] for row in rows]
     filename = f"{name}.{fmt}"
     if fmt == "xlsx":
@@ -82,13 +86,13 @@ def campaign_costs_partial(request, pk):
 @permission_required(VIEW, raise_exception=True)
 def broadcast_costs_export(request, pk, fmt):
     broadcast = get_object_or_404(Broadcast, pk=pk)
-    return _download(broadcast_costs(broadcast), fmt, f"broadcast-{broadcast.pk}-costs")
+    return _download(broadcast_costs(broadcast), fmt, f"broadcast-{broadcast.pk}-costs", broadcast)
 
 
 @permission_required(VIEW, raise_exception=True)
 def campaign_costs_export(request, pk, fmt):
     campaign = get_object_or_404(Campaign, pk=pk)
-    return _download(campaign_costs(campaign), fmt, f"campaign-{campaign.pk}-costs")
+    return _download(campaign_costs(campaign), fmt, f"campaign-{campaign.pk}-costs", campaign)
 
 
 @permission_required(VIEW, raise_exception=True)
@@ -106,4 +110,4 @@ def costs_export(request, fmt):
     if not form.is_valid():
         raise Http404("Choose a valid period.")
     start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-    return _download(period_costs(start=start, end=end), fmt, f"costs-{start}-{end}")
+    return _download(period_costs(start=start, end=end), fmt, f"costs-{start}-{end}", detail=f" from {start} to {end}")
