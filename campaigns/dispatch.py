@@ -207,7 +207,7 @@ def _messages_create_queued(broadcast: Broadcast) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (account_id, broadcast_id, phone, client_ref, provider_message_id, status, "  # noqa: S608
-            f"status_rank, error, clicks, country) "
+            "status_rank, error, clicks, country) "
             f"SELECT %s, %s, phones.phone, {client_ref}, '', %s, 0, '', 0, {country} FROM ({select_sql}) AS phones "
             f"{joins}",
             [broadcast.account_id, broadcast.pk, broadcast.pk, M.QUEUED, *params],
