@@ -14,7 +14,7 @@ NAVIGATION = (
     ("Setup", (("Senders", "messaging:sender_list"), ("Sender lists", "messaging:senderlist_list"),
                ("Provider accounts", "messaging:account_list"), ("HTTP providers", "providers:list"),
                ("Callback URLs", "callbacks:settings"), ("API tokens", "messaging:api_tokens"),
-               ("Audit trail", "messaging:audit"))),
+               ("Audit trail", "messaging:audit"), ("Webhooks", "webhooks:list"))),
 )
 
 # Entries shown only to users with a permission (the pages answer 403 to the others).
@@ -25,6 +25,7 @@ PERMISSIONS = {
     "campaigns:costs": "campaigns.view_broadcast",
     "messaging:audit": "messaging.view_auditevent",
     "messaging:api_tokens": "messaging.add_apitoken",
+    "webhooks:list": "messaging.view_webhookendpoint",
 }
 
 
