@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0011_merge_h16b_h16c'),
+        ('messaging', '0012_h16d_webhooks'),
     ]
 
     operations = [
