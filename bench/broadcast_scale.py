@@ -102,6 +102,12 @@ def main():
     create, created = timed("create one message per recipient (INSERT … SELECT)",
                             lambda: messages_create(broadcast, status=Message.Status.SUBMITTED))
     print(f"    → {created:,} messages, {created / create:,.0f} rows/s; {create / count:.0f}x the bare count")
+    from campaigns.costs import CountryMap, cost_rows
+    from recipients.selectors import phones_for_send
+
+    select = phones_for_send(recipient_list_ids=ids).query.sql_with_params()
+    _, numbers = timed("  of which: each number's country (CountryMap)", lambda: CountryMap(*select))
+    print(f"    → {len(numbers.heads):,} groups by first digits, {len(numbers.exact):,} numbers decided one by one")
     Broadcast.objects.filter(pk=broadcast.pk).update(state="submitted", recipients_count=created, sent=created,
                                                      delivered=created // 2)
 
@@ -122,6 +128,7 @@ def main():
                         ("broadcast page, filtered: phone prefix", f"/broadcasts/{broadcast.pk}/?phone=38067"),
                         ("broadcast list", "/broadcasts/"), ("overview", "/"),
                         ("figures partial (polled)", f"/broadcasts/{broadcast.pk}/figures/"),
+                        ("cost by country (cached after the first)", f"/broadcasts/{broadcast.pk}/costs/"),
                         ("DLR timeline (polled)", f"/callbacks/broadcasts/{broadcast.pk}/timeline.json")):
         def get(path=path):
             response = client.get(path, secure=True)
@@ -137,6 +144,8 @@ def main():
                     .annotate(minute=TruncMinute("status_at")).values("minute", "status").annotate(n=Count("pk")))
 
     timed("baseline: messages counted per minute (before)", count_per_minute, repeat=2)
+    timed("cost by country, uncached (GROUP BY the messages)",
+          lambda: cost_rows(Message.objects.filter(broadcast=broadcast)), repeat=2)
 
 
 def spread_statuses(broadcast):

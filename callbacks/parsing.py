@@ -247,16 +247,20 @@ def _int(obj: dict, key: str, low: int, high: int, *, where: str = "", required:
 
 
 def _price(obj: dict, key: str, *, where: str = "") -> Decimal | None:
+    """The report's price, or None (unknown) when it has none or one we cannot read: a bad price
+    must not cost the status it came with, and a 400 would make the provider drop the whole report.
+    The reference sends numbers; numbers written as strings ("11.8") are read like its other fields."""
     value = obj.get(key)
-    if value is None:
-        return None
+    if isinstance(value, str) and len(value) <= 32:
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
     if (not isinstance(value, int | float) or isinstance(value, bool)
             or not math.isfinite(value) or not 0 <= value < MAX_PRICE):
-        raise Rejected(f"{where}{key} must be a number from 0 to {MAX_PRICE}")
+        return None
     price = _decimal(value)
-    if price >= MAX_PRICE:  # 999999.99995 rounds up to a value the column cannot hold
-        raise Rejected(f"{where}{key} must be a number from 0 to {MAX_PRICE}")
-    return price
+    return price if price < MAX_PRICE else None  # 999999.99995 rounds up to a value the column cannot hold
 
 
 @functools.lru_cache(maxsize=4096)

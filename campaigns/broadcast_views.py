@@ -94,6 +94,7 @@ def broadcast_detail(request, pk):
     })
 
 
+
 def broadcast_figures_partial(request, pk):
     """Polled every few seconds until the broadcast is final (htmx): the figures, and out of band
     the state badge, the buttons that go with it, the timeline and the message table."""

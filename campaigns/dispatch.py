@@ -66,9 +66,10 @@ from messaging.providers.whatsapp.templates import (
     values_needed,
 )
 from recipients.models import Recipient, UnsubscribeNumber
+from recipients.phones import phone_country
 from recipients.selectors import phones_for_send
 
-from . import policy, rendering, tracking
+from . import costs, policy, rendering, sms, tracking
 from .models import Broadcast, BroadcastRoute, Message
 from .models.broadcasts import STATUS_RANK
 from .selectors import FAILED_COUNTERS, OUTCOMES, failed_total
@@ -187,7 +188,8 @@ def _messages_create_queued(broadcast: Broadcast) -> int:
     if Message.objects.filter(broadcast=broadcast).exists():
         return Message.objects.filter(broadcast=broadcast).count()
     if broadcast.type == Broadcast.Type.SINGLE:
-        Message.objects.create(account=broadcast.account, broadcast=broadcast, phone=broadcast.recipient)
+        Message.objects.create(account=broadcast.account, broadcast=broadcast, phone=broadcast.recipient,
+                               country=phone_country(broadcast.recipient))
         return 1
     unsubscribed = list(broadcast.unsubscribe_lists.values_list("pk", flat=True))
     if broadcast.account.generic.optout_list_id:
@@ -204,11 +206,13 @@ def _messages_create_queued(broadcast: Broadcast) -> int:
         client_ref = "(lpad(to_hex(%s), 12, '0') || lpad(to_hex(row_number() OVER ()), 20, '0'))::uuid"
     else:
         client_ref = "printf('%%012x%%020x', %s, row_number() OVER ())"
+    country, joins = costs.CountryMap(select_sql, params).sql("phones")
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (account_id, broadcast_id, phone, client_ref, provider_message_id, status, "  # noqa: S608
-            "status_rank, error, clicks) "
-            f"SELECT %s, %s, phones.phone, {client_ref}, '', %s, 0, '', 0 FROM ({select_sql}) AS phones",
+            "status_rank, error, clicks, country) "
+            f"SELECT %s, %s, phones.phone, {client_ref}, '', %s, 0, '', 0, {country} FROM ({select_sql}) AS phones "
+            f"{joins}",
             [broadcast.account_id, broadcast.pk, broadcast.pk, M.QUEUED, *params],
         )
         return cursor.rowcount
@@ -389,6 +393,9 @@ class _Pump:
         self.offer_expires = broadcast.exp_date
         self.list_ids = list(broadcast.recipient_lists.values_list("pk", flat=True))
         self.gate = policy.Gate(broadcast, self.list_ids)  # opt-out, quiet hours, caps
+        # A generic account's price table: each message taken is priced by its country and parts.
+        self.prices = costs.price_table(broadcast.account)
+        self.priced: dict[int, tuple] = {}  # claimed message → (parts, price), written once it is sent
         self.deadline = deadline
         # Provider health (messaging.breaker): the routes in order, the one sent through, whether it
         # admits requests now, and the token of the one probe request while this run holds it.
@@ -573,7 +580,13 @@ class _Pump:
             self.claiming = False
             return
         rows = self.gate.admit(rows)
-        jobs, refused = _jobs(rows, self.template, self.renderer, self.list_ids, self.whatsapp, self.offer_expires)
+        parts = {} if self.prices is not None else None
+        jobs, refused = _jobs(rows, self.template, self.renderer, self.list_ids, self.whatsapp, self.offer_expires,
+                              parts=parts)
+        if parts:
+            for pk, phone, _ in rows:
+                if pk in parts:
+                    self.priced[pk] = (parts[pk], self.prices.price(phone_country(phone), parts[pk]))
         if refused:
             _record(self.broadcast_id, refused)
         self.backlog.extend(jobs)
@@ -664,6 +677,12 @@ class _Pump:
             outcomes = self._book(outcomes)
         self.identified += _record(self.broadcast_id, outcomes, account_id=self.route.account.pk if self.breaker
                                    else None)
+        if self.priced:
+            sent = [pk for key, outcome in outcomes for pk in _pks(key) if outcome.kind == SENT]
+            costs.sent_prices_record(broadcast_id=self.broadcast_id, priced=self.priced, pks=sent)
+            for key, _ in outcomes:
+                for pk in _pks(key):
+                    self.priced.pop(pk, None)
         self._apply_pending(unless_within=1.0)
         now = time.monotonic()
         if self.stop is not None or now >= self.deadline:
@@ -744,8 +763,10 @@ def _start(pks: list[int], lease: _Lease, account_id: int) -> set[int]:
         return {pk for (pk,) in cursor.fetchall()}
 
 
-def _jobs(rows, template: RequestTemplate, renderer, list_ids: list[int], whatsapp=None, offer_expires=None):
-    """The requests for claimed rows, and FAILED outcomes for messages that cannot be sent as they stand."""
+def _jobs(rows, template: RequestTemplate, renderer, list_ids: list[int], whatsapp=None, offer_expires=None, *,
+          parts: dict | None = None):
+    """The requests for claimed rows, and FAILED outcomes for messages that cannot be sent as they stand;
+    `parts`, when given, gets each message's SMS parts (a WhatsApp message is one)."""
     if renderer.static_text is not None:
         text = renderer.static_text
         records = [(pk, Record(phone, text, ref)) for pk, phone, ref in rows]
@@ -753,6 +774,14 @@ def _jobs(rows, template: RequestTemplate, renderer, list_ids: list[int], whatsa
         fields = _recipient_fields([phone for _, phone, _ in rows], list_ids)
         records = [(pk, Record(phone, renderer({**(fields.get(phone) or {"phone": phone}), tracking.MESSAGE_KEY: pk}),
                                 ref)) for pk, phone, ref in rows]
+    if parts is not None:
+        if whatsapp is not None:
+            parts.update((pk, 1) for pk, _ in records)
+        elif renderer.static_text is not None:
+            n = sms.count_parts(renderer.static_text)
+            parts.update((pk, n) for pk, _ in records)
+        else:
+            parts.update((pk, sms.count_parts(record.body)) for pk, record in records)
     if whatsapp is not None:
         jobs, refused = [], []
         for pk, record in records:

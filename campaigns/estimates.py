@@ -14,9 +14,11 @@ from django.utils import timezone
 
 from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import MessageWhizError
+from recipients.phones import phone_country
 from recipients.selectors import recipients_for_send
 
 from . import rendering, sms, tracking
+from .costs import CountryMap, estimate_rows
 from .models import Broadcast, Link, LinkList, WordSpinner
 from .states import broadcast_transition
 
@@ -130,13 +132,15 @@ def local_estimate(broadcast: Broadcast) -> dict:
     body = broadcast_body(broadcast)
     objects = token_objects(broadcast.account)
     problems = broadcast_problems(broadcast, objects=objects)
-    distribution, renderer = parts_distribution(broadcast, body, spinners=objects["spinners"])
+    countries: dict[str, dict] = {}
+    distribution, renderer = parts_distribution(broadcast, body, spinners=objects["spinners"], countries=countries)
     count = sum(distribution.values())
     sample = sms.count(renderer(TYPICAL_RECIPIENT))
     return {
         "recipients": count,
         "parts": {str(parts): n for parts, n in sorted(distribution.items())},
         "total_parts": sum(parts * n for parts, n in distribution.items()),
+        "countries": countries,
         "encoding": sample.encoding,
         "ucs2_chars": [c.char for c in sample.ucs2_chars],
         "problems": [{"start": p.start, "end": p.end, "text": p.text, "message": p.message, "severity": p.severity}
@@ -144,14 +148,20 @@ def local_estimate(broadcast: Broadcast) -> dict:
     }
 
 
-def parts_distribution(broadcast: Broadcast, body: str, *, spinners) -> tuple[Counter, rendering.Renderer]:
+def parts_distribution(broadcast: Broadcast, body: str, *, spinners, countries: dict | None = None
+                       ) -> tuple[Counter, rendering.Renderer]:
     """How many of the broadcast's recipients get `body` in how many SMS parts (worst case for
-    spinners), and the compiled renderer."""
+    spinners), and the compiled renderer. `countries`, when given, gets the recipients and parts
+    per country ({"GB": {"recipients": 2, "parts": 3}}; "" for numbers of no country)."""
     renderer = rendering.compile(body, context=render_context(broadcast.account, spinners=spinners,
                                                               worst_case=True))
+    country_of = None
     if broadcast.type == Broadcast.Type.SINGLE:
         recipients = [{"phone": broadcast.recipient}]
         count = 1
+        if countries is not None:
+            by_country = {phone_country(broadcast.recipient): 1}
+            country_of = phone_country
     else:
         selected = recipients_for_send(
             recipient_list_ids=list(broadcast.recipient_lists.values_list("pk", flat=True)),
@@ -159,11 +169,25 @@ def parts_distribution(broadcast: Broadcast, body: str, *, spinners) -> tuple[Co
         )
         count = None  # counted while rendering, rather than by a second pass over the lists
         recipients = selected.values(*RECIPIENT_FIELDS).iterator(chunk_size=10_000)
+        if countries is not None:
+            numbers = CountryMap(*selected.values("phone").query.sql_with_params())
+            by_country, country_of = numbers.by_country(), numbers.of
     if renderer.static_text is not None:
         count = selected.count() if count is None else count
-        distribution = Counter({sms.count_parts(renderer.static_text): count}) if count else Counter()
-    else:
+        parts = sms.count_parts(renderer.static_text)
+        distribution = Counter({parts: count}) if count else Counter()
+        if countries is not None:
+            countries.update({c: {"recipients": n, "parts": n * parts} for c, n in by_country.items()})
+    elif countries is None:
         distribution = sms.parts_distribution(renderer(recipient) for recipient in recipients)
+    else:
+        pairs = Counter((country_of(r["phone"]), sms.count_parts(renderer(r))) for r in recipients)
+        distribution = Counter()
+        for (country, parts), n in pairs.items():
+            distribution[parts] += n
+            figures = countries.setdefault(country, {"recipients": 0, "parts": 0})
+            figures["recipients"] += n
+            figures["parts"] += n * parts
     return distribution, renderer
 
 
@@ -282,6 +306,10 @@ def reconciled_estimate(broadcast: Broadcast) -> dict:
     rate = part_rate(remote)
     cost = (rate * parts).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if rate is not None else None
     currency = broadcast.account.currency
+    by_country = estimate_rows(countries=local.get("countries") or {}, account=broadcast.account, part_rate=rate)
+    priced = [row["cost"] for row in by_country if row["cost"] is not None]
+    if rate is None and priced and messages == recipients:  # a generic account's price table
+        cost = sum(priced, Decimal(0))
     explanation = ""
     batch = remote.get("batchEstimation") or {}
     if rate is not None:
@@ -294,6 +322,12 @@ def reconciled_estimate(broadcast: Broadcast) -> dict:
                 f"tokens left empty. Filled in for each recipient, the messages come to "
                 f"{_plural(parts, 'part')}, so expect about {money(cost, currency)}: you are charged per part.")
     elif broadcast.account.kind != broadcast.account.Kind.MESSAGEWHIZ:
-        explanation = "This provider gives no prices before sending: the cost shows as its reports arrive."
+        unpriced = sum(row["recipients"] for row in by_country if row["cost"] is None)
+        if not priced:
+            explanation = ("This provider gives no prices before sending and its account has no price table: the "
+                           "cost shows as its reports arrive.")
+        elif unpriced:
+            explanation = (f"The account's price table has no price for {_plural(unpriced, 'recipient')} (and no "
+                           "default): the estimate leaves them out.")
     return {"messages": messages, "recipients": recipients, "parts": parts, "cost": cost, "currency": currency,
-            "explanation": explanation}
+            "explanation": explanation, "by_country": by_country}

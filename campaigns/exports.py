@@ -26,8 +26,9 @@ from .estimates import RECIPIENT_FIELDS, broadcast_body, token_objects
 from .models import Broadcast
 
 MESSAGE_FIELDS = ("phone", "status", "client_ref", "provider_message_id", "parts", "price", "clicks", "error",
-                  "submitted_at", "status_at")
-EXPORT_COLUMNS = ("phone", "name", "sender", "text", *MESSAGE_FIELDS[1:])
+                  "submitted_at", "status_at", "country")
+# Every price beside its currency (the account's): a bare number is no amount.
+EXPORT_COLUMNS = ("phone", "name", "sender", "text", *MESSAGE_FIELDS[1:6], "currency", *MESSAGE_FIELDS[6:])
 _CHUNK = 5000
 
 
@@ -41,6 +42,7 @@ def broadcast_export_rows(broadcast: Broadcast, messages) -> Iterator[list]:
                *broadcast.sender_lists.values_list("senders__name", flat=True)]
     sender = ", ".join(dict.fromkeys(name for name in senders if name))
     list_ids = list(broadcast.recipient_lists.values_list("pk", flat=True))
+    currency = broadcast.account.currency
     rows = messages.values_list(*MESSAGE_FIELDS).iterator(chunk_size=_CHUNK)
     while chunk := list(islice(rows, _CHUNK)):
         people = recipients_by_phone(recipient_list_ids=list_ids, phones=[row[0] for row in chunk],
@@ -48,7 +50,7 @@ def broadcast_export_rows(broadcast: Broadcast, messages) -> Iterator[list]:
         for phone, *rest in chunk:
             person = people.get(phone) or {"phone": phone}
             name = " ".join(part for part in (person.get("first_name"), person.get("last_name")) if part)
-            yield [phone, name, sender, render(person), *rest]
+            yield [phone, name, sender, render(person), *rest[:5], currency, *rest[5:]]
 
 
 class _Echo:
@@ -56,14 +58,14 @@ class _Echo:
         return value
 
 
-def export_csv(rows) -> Iterator[str]:
+def export_csv(rows, columns=EXPORT_COLUMNS) -> Iterator[str]:
     writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(EXPORT_COLUMNS)  # BOM: Excel then reads UTF-8 correctly
+    yield "\ufeff" + writer.writerow(columns)  # BOM: Excel then reads UTF-8 correctly
     for row in rows:
         yield writer.writerow([_csv_cell(value) for value in row])
 
 
-def export_xlsx(rows):
+def export_xlsx(rows, columns=EXPORT_COLUMNS, sheet_name="Messages"):
     """The workbook in a temporary file (streamed from there), not in memory: a million rows make
     tens of megabytes."""
     from openpyxl import Workbook
@@ -71,8 +73,8 @@ def export_xlsx(rows):
 
     zone = timezone.get_current_timezone_name()
     book = Workbook(write_only=True)
-    sheet = book.create_sheet("Messages")
-    sheet.append([f"{name} ({zone})" if name.endswith("_at") else name for name in EXPORT_COLUMNS])
+    sheet = book.create_sheet(sheet_name)
+    sheet.append([f"{name} ({zone})" if name.endswith("_at") else name for name in columns])
 
     def cell(value):
         if isinstance(value, str):

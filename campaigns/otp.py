@@ -14,6 +14,7 @@ from django.db import transaction
 from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import MessageWhizError
 from messaging.models import ProviderAccount, Sender
+from recipients.phones import phone_country
 
 from . import policy
 from .estimates import text_parts_problem
@@ -114,7 +115,8 @@ def otp_send(*, account, campaign, sender, phone: str, body: str = "", template=
             recipients_count=1,
         )
         broadcast.senders.set([sender])
-        message = Message.objects.create(account=account, broadcast=broadcast, phone=phone)
+        message = Message.objects.create(account=account, broadcast=broadcast, phone=phone,
+                                         country=phone_country(phone))
     broadcast_transition(broadcast, Broadcast.State.SUBMITTING, actor=actor, reason="Sending a one-time password")
     try:
         with MessageWhizClient.from_account(account) as client:

@@ -193,20 +193,23 @@ def overview(*, days: int) -> dict:
     from messaging.selectors import mirror_sync_problems
 
     since = timezone.now() - timedelta(days=days)
-    totals = Broadcast.objects.filter(submitted_at__gte=since).aggregate(
-        sent=Sum("sent"), delivered=Sum("delivered"), clicked=Sum(CLICKED), cost=Sum("cost"),
+    period = Broadcast.objects.filter(submitted_at__gte=since)
+    totals = period.aggregate(
+        sent=Sum("sent"), delivered=Sum("delivered"), clicked=Sum(CLICKED),
         **{name: Sum(name) for name in FAILED_COUNTERS},
     )
     totals = {name: value or 0 for name, value in totals.items()}
     totals["failed"] = failed_total(totals)
-    # One currency per account: a sum over accounts billed in different ones has none.
-    currencies = set(Broadcast.objects.filter(submitted_at__gte=since).values_list("account__currency", flat=True)
-                     .distinct()[:2]) or set(ProviderAccount.objects.filter(is_active=True)
-                                             .values_list("currency", flat=True).distinct()[:2])
+    # One currency per account: amounts in different ones are never added up, one total each.
+    costs = [(row["account__currency"], row["cost"] or Decimal(0)) for row in period.order_by(
+        "account__currency").values("account__currency").annotate(cost=Sum("cost"))]
+    if not costs:
+        currency = ProviderAccount.objects.filter(is_active=True).values_list("currency", flat=True).first()
+        costs = [(currency or "EUR", Decimal(0))]
     return {
         "days": days,
         "totals": totals,
-        "currency": currencies.pop() if len(currencies) == 1 else "",
+        "costs": costs,
         "recent": Broadcast.objects.filter(recurrence__isnull=True).exclude(state=Broadcast.State.DRAFT)
         .select_related("campaign").order_by("-created_at")[:8],
         "scheduled": Broadcast.objects.filter(state=Broadcast.State.SCHEDULED).order_by("send_at")[:8],

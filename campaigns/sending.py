@@ -34,9 +34,11 @@ from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import AmbiguousRequestError, MessageWhizError
 from messaging.sync.push import cannot_reenable
 from recipients.consent import optout_list_for, suppressed_phones
+from recipients.phones import phone_country
 from recipients.selectors import phones_for_send
 
 from . import policy, rendering
+from .costs import CountryMap
 from .estimates import broadcast_problems, problems_summary
 from .models import Broadcast, Message, Segment
 from .models.broadcasts import STATUS_RANK
@@ -351,7 +353,7 @@ def messages_create(broadcast: Broadcast, *, status: str) -> int:
         Message.objects.get_or_create(
             broadcast=broadcast, phone=broadcast.recipient,
             defaults={"account": broadcast.account, "status": status, "status_rank": STATUS_RANK[status],
-                      "submitted_at": submitted_at},
+                      "submitted_at": submitted_at, "country": phone_country(broadcast.recipient)},
         )
         return 1
     phones = phones_for_send(
@@ -367,11 +369,13 @@ def messages_create(broadcast: Broadcast, *, status: str) -> int:
         client_ref = "(lpad(to_hex(%s), 12, '0') || lpad(to_hex(row_number() OVER ()), 20, '0'))::uuid"
     else:
         client_ref = "printf('%%012x%%020x', %s, row_number() OVER ())"
+    country, joins = CountryMap(select_sql, params).sql("phones")
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (account_id, broadcast_id, phone, client_ref, provider_message_id, status, "  # noqa: S608
-            "status_rank, error, clicks, submitted_at) "
-            f"SELECT %s, %s, phones.phone, {client_ref}, '', %s, %s, '', 0, %s FROM ({select_sql}) AS phones",
+            "status_rank, error, clicks, submitted_at, country) "
+            f"SELECT %s, %s, phones.phone, {client_ref}, '', %s, %s, '', 0, %s, {country} "
+            f"FROM ({select_sql}) AS phones {joins}",
             [broadcast.account_id, broadcast.pk, broadcast.pk, status, STATUS_RANK[status], submitted_at, *params],
         )
         return cursor.rowcount

@@ -30,7 +30,7 @@ from messaging.messagewhiz.errors import (
 )
 from messaging.models import FailoverRoute
 from messaging.validators import validate_sender_name
-from recipients.phones import PhoneRejected, normalize_phone
+from recipients.phones import PhoneRejected, normalize_phone, phone_country
 
 from . import policy
 from .estimates import body_problems, problems_summary, text_parts_problem
@@ -114,7 +114,8 @@ def single_send(*, account, sender: str, phone: str, text: str, endpoint: str = 
         broadcast = Broadcast.objects.create(account=carrier, name=f"{label} to {phone}", recipient=phone,
                                              type=Broadcast.Type.SINGLE, body=text, created_by=actor,
                                              recipients_count=1)
-        message = Message.objects.create(account=carrier, broadcast=broadcast, phone=phone)
+        message = Message.objects.create(account=carrier, broadcast=broadcast, phone=phone,
+                                         country=phone_country(phone))
     broadcast_transition(broadcast, Broadcast.State.SUBMITTING, actor=actor,
                          reason=_through(f"Sending a {label.lower()}", account, carrier))
     started = time.monotonic()
@@ -181,7 +182,8 @@ def pasted_send(*, account, sender: str, numbers: str, text: str, name: str = ""
         broadcast = Broadcast.objects.create(
             account=carrier, name=name.strip() or f"Pasted numbers ({len(phones)})", type=Broadcast.Type.BASE,
             body=text, created_by=actor, recipients_count=len(phones), **skipped)
-        Message.objects.bulk_create(Message(account=carrier, broadcast=broadcast, phone=phone) for phone in phones)
+        Message.objects.bulk_create(Message(account=carrier, broadcast=broadcast, phone=phone,
+                                            country=phone_country(phone)) for phone in phones)
     broadcast_transition(broadcast, Broadcast.State.SUBMITTING, actor=actor,
                          reason=_through("Sending to pasted numbers", account, carrier))
     started = time.monotonic()

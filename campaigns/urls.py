@@ -2,7 +2,7 @@ from django.urls import include, path
 
 from messaging.mirror_views import MirrorPages
 
-from . import broadcast_views, compliance_views, compose_views, health_views, otp_views, tasks, views
+from . import broadcast_views, compliance_views, compose_views, cost_views, health_views, otp_views, tasks, views
 from .forms import WordSpinnerForm
 from .models import Campaign, Link, LinkList, Template, Trigger, WordSpinner
 
@@ -50,6 +50,12 @@ urlpatterns = [
     path("broadcasts/<int:pk>/", broadcast_views.broadcast_detail, name="broadcast_detail"),
     path("broadcasts/<int:pk>/figures/", broadcast_views.broadcast_figures_partial, name="broadcast_figures"),
     path("broadcasts/<int:pk>/messages.<str:fmt>", broadcast_views.broadcast_export, name="broadcast_export"),
+    path("broadcasts/<int:pk>/costs/", cost_views.broadcast_costs_partial, name="broadcast_costs"),
+    path("campaigns/<int:pk>/costs/", cost_views.campaign_costs_partial, name="campaign_costs"),
+    path("broadcasts/<int:pk>/costs.<str:fmt>", cost_views.broadcast_costs_export, name="broadcast_costs_export"),
+    path("campaigns/<int:pk>/costs.<str:fmt>", cost_views.campaign_costs_export, name="campaign_costs_export"),
+    path("costs/", cost_views.costs_page, name="costs"),
+    path("costs/costs.<str:fmt>", cost_views.costs_export, name="costs_export"),
     path("broadcasts/<int:pk>/cancel/", broadcast_views.broadcast_cancel_view, name="broadcast_cancel"),
     path("broadcasts/<int:pk>/sending/", broadcast_views.broadcast_dispatch, name="broadcast_dispatch"),
     path("broadcasts/<int:pk>/abtest/stop/", broadcast_views.abtest_stop_view, name="abtest_stop"),

@@ -6,7 +6,7 @@ from messaging.permissions import CALLBACK_URLS
 NAVIGATION = (
     ("", (("Overview", "home"),)),
     ("Send", (("Campaigns", "campaigns:campaign_list"), ("Broadcasts", "campaigns:broadcast_list"),
-              ("Transactional", "campaigns:otp"))),
+              ("Transactional", "campaigns:otp"), ("Costs", "campaigns:costs"))),
     ("Audience", (("Recipient lists", "recipients:list_index"), ("Unsubscribe lists", "recipients:unsubscribe_index"))),
     ("Content", (("Templates", "campaigns:template_list"), ("Links", "campaigns:link_list"),
                  ("Link lists", "campaigns:linklist_list"), ("Word spinners", "campaigns:wordspinner_list"),
@@ -24,6 +24,7 @@ PERMISSIONS = {
     "providers:list": "messaging.view_genericproviderconfig",
     "campaigns:provider_health": "messaging.view_provideraccount",
     "callbacks:settings": CALLBACK_URLS,
+    "campaigns:costs": "campaigns.view_broadcast",
     "messaging:audit": "messaging.view_auditevent",
     "messaging:api_tokens": "messaging.add_apitoken",
     "webhooks:list": "messaging.view_webhookendpoint",

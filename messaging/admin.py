@@ -25,8 +25,8 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     readonly_fields = ["api_key_hint", "created_at", "updated_at"]
     actions = ["rotate_callback_tokens"]
     fieldsets = [
-        (None, {"fields": ["name", "kind", "base_url", "api_key", "api_key_hint", "currency", "is_active",
-                           "created_at", "updated_at"]}),
+        (None, {"fields": ["name", "kind", "base_url", "api_key", "api_key_hint", "currency", "default_price_per_part",
+                           "is_active", "created_at", "updated_at"]}),
         ("Circuit breaker", {"fields": ["breaker_error_rate", "breaker_min_requests", "breaker_cooldown"],
                              "description": "Taken out of rotation (its failover routes carry the traffic) "
                                             "while its recent error rate is this high; probed after the cool-down."}),

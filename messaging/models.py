@@ -8,7 +8,7 @@ from django.db import models
 
 from .mirror import MirroredModel
 from .providers.generic.secrets import mask_url
-from .validators import validate_sender_name
+from .validators import validate_country, validate_sender_name
 
 
 def new_callback_token() -> str:
@@ -84,6 +84,13 @@ class ProviderAccount(RetryPolicy):
     breaker_cooldown = models.PositiveIntegerField(
         "breaker cool-down (seconds)", default=30, validators=[MinValueValidator(1), MaxValueValidator(86400)],
         help_text="How long an open breaker keeps the account out before one probe request is tried")
+
+
+    # Generic providers report no prices: each message sent costs its parts times the price per part
+    # of its country (CountryPrice), or this one for the countries not listed (none: unknown).
+    default_price_per_part = models.DecimalField(
+        "price per SMS part (countries without their own)", max_digits=10, decimal_places=4, null=True, blank=True,
+        validators=[MinValueValidator(0)], help_text="Generic accounts: in the account's currency; empty: unknown")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -131,6 +138,21 @@ class FailoverRoute(models.Model):
         if self.account_id and self.route_id and self.route.kind != self.account.kind:
             raise ValidationError({"route": f"A failover route is another {self.account.get_kind_display()} "
                                             "account: messages are sent the same way through it."})
+
+
+class CountryPrice(models.Model):
+    """What one SMS part to a country costs through a generic account, in the account's currency."""
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="country_prices")
+    country = models.CharField(max_length=2, validators=[validate_country], help_text="ISO region code, e.g. GB")
+    price_per_part = models.DecimalField(max_digits=10, decimal_places=4, validators=[MinValueValidator(0)])
+
+    class Meta:
+        ordering = ["country"]
+        constraints = [models.UniqueConstraint(fields=["account", "country"], name="country_price_unique")]
+
+    def __str__(self):
+        return f"{self.country} {self.price_per_part} {self.account.currency}"
 
 
 class Sender(MirroredModel):

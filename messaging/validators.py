@@ -2,6 +2,7 @@
 
 import re
 
+import phonenumbers
 from django.core.exceptions import ValidationError
 
 # "Sender must not exceed 11 letters (latin alphabet or special symbols “'._-+&{space}” are allowed)
@@ -20,3 +21,9 @@ def validate_sender_name(value: str) -> None:
         return
     if not ALPHANUMERIC_SENDER.fullmatch(value):
         raise ValidationError(SENDER_RULE, code="sender_name")
+
+
+def validate_country(value: str) -> None:
+    """An ISO region code phonenumbers knows ("GB"), as numbers' countries are recorded."""
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(f"“{value}” is not an ISO country code (e.g. GB, US).")

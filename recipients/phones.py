@@ -572,3 +572,85 @@ def country_code(text: str) -> str:
         if typed in (label.casefold(), label.rsplit(" +", 1)[0].casefold()):
             return code
     return typed.upper()
+
+
+# --- Countries of stored numbers --------------------------------------------------------------------
+def _region_decided(meta: _Metadata, padded: str):
+    """phonenumbers.region_code_for_number(parse("+" + digits)) for every number `padded` stands
+    for: the region code, "" for none, or None when the known digits don't decide it.
+    Shared calling codes (+1, +7, +44 …) are told apart as phonenumbers does: a region's leading
+    digits, else whether the number is a valid number of that region."""
+    code = meta.calling_code.get(padded[:3])
+    if code is None or _PAD in padded[: len(code)]:
+        return None if _PAD in padded[:3] else ""
+    regions = meta.regions(code)
+    if len(regions) == 1:
+        return regions[0].metadata.id
+    nsn = padded[len(code):]
+    # parse() takes a national prefix off even after the calling code ("+358 0…"), as in
+    # _decide_international; normalised numbers have none, but the answer must be phonenumbers'.
+    cut = meta.main(code).strip_national_prefix(nsn)
+    if cut is None:
+        return None
+    if cut and meta.main(code).length_ok_after_strip(len(nsn) - cut):
+        nsn = nsn[cut:]
+    for region in regions:
+        found = region.leading.prefix(nsn) if region.leading is not None else region.valid_number(nsn)
+        if found is None:
+            return None
+        if found:
+            return region.metadata.id
+    return ""
+
+
+class PhoneRegions:
+    """ISO region of international digits as stored ("447700900123" → "GB"), "" if none.
+
+    Decided once per (length, first 6 digits) whenever those settle it for every number sharing
+    them (`_Pattern`), else per first 9, else by phonenumbers itself. `head(first6, length)` is
+    the group's answer alone (None: not settled), for deciding in SQL by prefix."""
+
+    LEVELS = (6, 9)
+    MAX_MEMO = 500_000
+
+    def __init__(self):
+        self._meta = _metadata()
+        self._memos: dict[tuple[int, int], dict[str, object]] = {}
+
+    def head(self, prefix: str, length: int) -> str | None:
+        size = len(prefix)
+        memo = self._memos.setdefault((size, length), {})
+        found = memo.get(prefix, _MISSING)
+        if found is _MISSING:
+            found = _region_decided(self._meta, prefix + _PAD * (length - size)) if length > size else None
+            found = None if found is None else _iso(found)
+            if len(memo) < self.MAX_MEMO:
+                memo[prefix] = found
+        return found
+
+    def __call__(self, digits: str) -> str:
+        if not digits.isdigit():
+            return ""
+        for size in self.LEVELS:
+            if size >= len(digits):
+                break
+            found = self.head(digits[:size], len(digits))
+            if found is not None:
+                return found
+        return _iso(_region_exact(digits))
+
+
+def _region_exact(digits: str) -> str:
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse("+" + digits)) or ""
+    except phonenumbers.NumberParseException:
+        return ""
+
+
+def _iso(region: str) -> str:
+    """Two-letter countries only: "001" (international numbers such as +800) is no country."""
+    return region if len(region) == 2 else ""
+
+
+# One memo for the whole process: its groups are the same for every caller.
+phone_country = PhoneRegions()

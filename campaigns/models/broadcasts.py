@@ -259,6 +259,8 @@ class Message(models.Model):
     broadcast = models.ForeignKey(Broadcast, null=True, blank=True, on_delete=models.CASCADE,
                                   related_name="messages", db_index=False)
     phone = models.CharField(max_length=15)
+    # ISO region of the number (recipients.phones.PhoneRegions), "" if none: cost per country.
+    country = models.CharField(max_length=2, blank=True, default="", db_default="")
     # Our stable id, sent as client_ref / $$MessageID: a retried send is recognised by it.
     client_ref = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     provider_message_id = models.CharField(max_length=64, blank=True)

@@ -11,10 +11,11 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
 from django.shortcuts import get_object_or_404, redirect, render
 
-from messaging.models import GenericProviderConfig, InboundMessage, ProviderAccount, WhatsAppTemplate
+from messaging.models import CountryPrice, GenericProviderConfig, InboundMessage, ProviderAccount, WhatsAppTemplate
 from messaging.permissions import CALLBACK_URLS
+from messaging.prices import price_table_save
 
-from .generic.forms import GenericProviderForm, TestSendForm
+from .generic.forms import GenericProviderForm, PriceTableForm, TestSendForm
 from .generic.presets import preset_choices, preset_values
 from .generic.request import TEMPLATE
 from .generic.services import callback_urls, generic_test_send
@@ -81,8 +82,30 @@ def generic_detail(request, pk):
     urls = callback_urls(account) if request.user.has_perm(CALLBACK_URLS) else None
     return render(request, "providers/detail.html", {
         "account": account, "config": account.generic, "urls": urls,
+        "prices": CountryPrice.objects.filter(account=account),
         "status_map": sorted((account.generic.dlr_status_map or {}).items()),
     })
+
+
+PRICES_CHANGE = "messaging.change_provideraccount"
+
+
+def prices_edit(request, pk):
+    """The account's price per SMS part by country (what its messages are priced at when sent)."""
+    _allowed(request, VIEW, PRICES_CHANGE)
+    account = _account(pk)
+    if request.method == "POST":
+        form = PriceTableForm(request.POST)
+        if form.is_valid():
+            price_table_save(account=account, currency=form.cleaned_data["currency"],
+                             default=form.cleaned_data["default_price"], prices=form.cleaned_data["prices_text"])
+            messages.success(request, "Prices saved: messages sent from now on are priced with them.")
+            return redirect("providers:detail", account.pk)
+    else:
+        lines = "\n".join(f"{p.country} {p.price_per_part}" for p in CountryPrice.objects.filter(account=account))
+        form = PriceTableForm(initial={"currency": account.currency, "prices_text": lines,
+                                       "default_price": account.default_price_per_part})
+    return render(request, "providers/prices.html", {"account": account, "form": form})
 
 
 def test_send(request, pk):

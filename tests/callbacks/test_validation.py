@@ -54,13 +54,11 @@ DLRS = [
     ({"message_id": "a", "state": True}, "state must be an integer from 1 to 9"),
     ({"message_id": "a", "state": 2.0}, "state must be an integer from 1 to 9"),
     ({"message_id": "a", "state": 2, "status": "UNDELIV"}, "state and status disagree"),
-    ({"message_id": "a", "status": "DELIVRD", "price": "2"}, "price must be a number"),
-    ({"message_id": "a", "status": "DELIVRD", "price": -1}, "price must be a number"),
-    ({"message_id": "a", "status": "DELIVRD", "price": 1e300}, "price must be a number"),
-    ({"message_id": "a", "status": "DELIVRD", "price": 10**30}, "price must be a number"),
-    ({"message_id": "a", "status": "DELIVRD", "price": True}, "price must be a number"),
-    # Rounds to 1000000.0000, which the column cannot hold: refused, not retried forever.
-    ({"message_id": "a", "status": "DELIVRD", "price": 999999.99995}, "price must be a number"),
+    # A price we cannot read is unknown, not a reason to refuse the status it came with.
+    ({"message_id": "a", "status": "DELIVRD", "price": "2"}, None),
+    ({"message_id": "a", "status": "DELIVRD", "price": -1}, None),
+    ({"message_id": "a", "status": "DELIVRD", "price": 1e300}, None),
+    ({"message_id": "a", "status": "DELIVRD", "price": True}, None),
     ({"message_id": "a", "status": "DELIVRD", "price": 999999.9999}, None),
     # Optional echoes: empty or not ours is the same as absent.
     ({"message_id": "a", "status": "DELIVRD", "client_ref": ""}, None),
@@ -89,7 +87,6 @@ BATCHES = [
     ({"dlrs": [{**GOOD_ENTRY, "recipient": "٣٨٠١١٠٠٠٠١"}]}, "dlrs[0].recipient must be a phone number"),
     ({"dlrs": [{**GOOD_ENTRY, "updated": 10**20}]}, "dlrs[0].updated must be an integer"),
     ({"dlrs": [{**GOOD_ENTRY, "updated": -5}]}, "dlrs[0].updated must be an integer"),
-    ({"dlrs": [{**GOOD_ENTRY, "price": "11.8"}]}, "dlrs[0].price must be a number"),
     ({"dlrs": [GOOD_ENTRY], "custom_parameter": 1234}, "custom_parameter must be a string"),
     ({"dlrs": [GOOD_ENTRY], "custom_parameter": ["a"]}, "custom_parameter must be a string"),
     ({"dlrs": [GOOD_ENTRY], "pduDLR": [1, 2]}, "pduDLR must map names to counts"),
@@ -144,14 +141,16 @@ def test_any_custom_parameter_text_is_accepted(direct_hook, custom):
     assert CallbackEvent.objects.count() == 1
 
 
-def test_price_rounding_up_to_the_limit_changes_nothing(direct_hook, make_messages):
+@pytest.mark.parametrize("price", [999999.99995, "eleven", -3, [1], {"amount": 1}, True, "1e400"])
+def test_malformed_price_is_recorded_as_unknown_and_the_status_applies(direct_hook, make_messages, price):
     broadcast, [message] = make_messages(1)
-    entry = {**GOOD_ENTRY, "broadcast_id": broadcast.remote_id, "recipient": message.phone, "price": 999999.99995}
+    entry = {**GOOD_ENTRY, "broadcast_id": broadcast.remote_id, "recipient": message.phone, "price": price}
     response = direct_hook.post("dlr_batch", {"dlrs": [entry]})
-    assert response.status_code == 400
-    assert response.json()["error"].startswith("dlrs[0].price must be a number")
-    assert CallbackEvent.objects.count() == 0
-    assert Message.objects.get(pk=message.pk).status == S.SUBMITTED
+    assert response.status_code == 200
+    message.refresh_from_db()
+    assert (message.status, message.price) == (S.DELIVERED, None)
+    broadcast.refresh_from_db()
+    assert (broadcast.delivered, broadcast.cost) == (1, 0)
 
 
 def test_dlr_timestamp_is_the_status_time_and_every_field_is_kept(direct_hook, make_messages):

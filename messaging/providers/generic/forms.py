@@ -6,7 +6,10 @@ password is never rendered, other credentials are shown masked and the mask subm
 the stored value.
 """
 
+import re
+from decimal import Decimal, InvalidOperation
 
+import phonenumbers
 from django import forms
 
 from messaging import safejson
@@ -334,3 +337,50 @@ class TestSendForm(forms.Form):
     def phone(self) -> str:
         digits = "".join(c for c in self.cleaned_data["number"] if c.isdigit())
         return self.cleaned_data["country_code"].lstrip("+") + digits
+
+
+class PriceTableForm(forms.Form):
+    """A generic account's prices: one "GB 0.0450" line per country, a default, the currency."""
+
+    currency = forms.RegexField(
+        regex=r"^[A-Za-z]{3}$", max_length=3, error_messages={"invalid": "Three letters, such as EUR or USD."},
+        help_text="ISO code of the currency this provider bills in; every price here is in it.")
+    prices_text = forms.CharField(
+        label="Price per SMS part by country", required=False, widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="One country per line: its ISO code and the price of one SMS part, e.g. “GB 0.0450”.")
+    default_price = forms.DecimalField(
+        label="Price per part elsewhere", required=False, min_value=0, max_digits=10, decimal_places=4,
+        help_text="For countries not listed. Empty: their messages' cost is unknown.")
+
+    MAX_PRICE = Decimal(10) ** 6
+
+    def clean_currency(self):
+        return self.cleaned_data["currency"].upper()
+
+    def clean_prices_text(self):
+        prices, errors = {}, []
+        for number, line in enumerate(self.cleaned_data["prices_text"].splitlines(), 1):
+            if not line.strip():
+                continue
+            fields = re.split(r"[\s;,]+", line.strip(), maxsplit=1)
+            if len(fields) != 2 or not fields[1].strip():
+                errors.append(f"Line {number}: write a country code and a price, e.g. “GB 0.0450”.")
+                continue
+            country, text = fields[0].upper(), fields[1].strip().replace(",", ".")
+            if country not in phonenumbers.SUPPORTED_REGIONS:
+                errors.append(f"Line {number}: “{fields[0][:10]}” is not an ISO country code.")
+                continue
+            try:
+                price = Decimal(text)
+            except InvalidOperation:
+                errors.append(f"Line {number}: the price must be a number, e.g. 0.0450.")
+                continue
+            if not price.is_finite() or not 0 <= price < self.MAX_PRICE or price.as_tuple().exponent < -4:
+                errors.append(f"Line {number}: the price must be from 0 to 999999.9999, with at most 4 decimals.")
+            elif country in prices:
+                errors.append(f"Line {number}: {country} is listed twice.")
+            else:
+                prices[country] = price
+        if errors:
+            raise forms.ValidationError(errors)
+        return prices
