@@ -12,6 +12,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from messaging.models import ProviderAccount
+from messaging.permissions import permission_required_for
 
 from . import dispatch
 from .compose import ContinueSegmentForm
@@ -25,6 +26,7 @@ from .sending import SubmissionProblem
 from .states import TransitionRefused
 
 
+@permission_required_for("campaigns.view_broadcast")
 def broadcast_list(request):
     query, state = request.GET.get("q", "").strip(), request.GET.get("state", "")
     page = Paginator(broadcasts_search(query=query, state=state), 25).get_page(request.GET.get("page"))
@@ -72,6 +74,7 @@ def _live_context(request, broadcast: Broadcast) -> dict:
             "live_query": f"?{urlencode(query)}" if query else ""}
 
 
+@permission_required_for("campaigns.view_broadcast")
 def broadcast_detail(request, pk):
     broadcast = get_object_or_404(Broadcast.objects.select_related("campaign", "account", "template"), pk=pk)
     context = _live_context(request, broadcast)
@@ -82,6 +85,7 @@ def broadcast_detail(request, pk):
     })
 
 
+@permission_required_for("campaigns.view_broadcast")
 def broadcast_figures_partial(request, pk):
     """Polled every few seconds until the broadcast is final (htmx): the figures, and out of band
     the state badge, the buttons that go with it, the timeline and the message table."""
@@ -93,6 +97,7 @@ def broadcast_figures_partial(request, pk):
 XLSX_MAX_ROWS = 1_048_575
 
 
+@permission_required_for("campaigns.view_message")
 def broadcast_export(request, pk, fmt):
     if fmt not in ("csv", "xlsx"):
         raise Http404("Exports are CSV or XLSX.")
@@ -120,6 +125,7 @@ def _filters(status: str, phone: str) -> str:
     return f"?{query}" if query else ""
 
 
+@permission_required_for("campaigns.send_broadcast")
 def broadcast_continue(request, pk):
     """Continue a smart broadcast with a new segment: its message or templates, senders, when."""
     broadcast = get_object_or_404(Broadcast.objects.select_related("account"), pk=pk)
@@ -150,6 +156,7 @@ def broadcast_continue(request, pk):
                                                        "estimate_key": key})
 
 
+@permission_required_for("campaigns.send_broadcast")
 @require_POST
 def broadcast_cancel_view(request, pk):
     broadcast = get_object_or_404(Broadcast, pk=pk)
@@ -172,6 +179,7 @@ def _resend_unknown(request, broadcast):
     return redirect("campaigns:broadcast_dispatch", broadcast.pk)
 
 
+@permission_required_for("campaigns.view_broadcast", "campaigns.send_broadcast")
 def broadcast_dispatch(request, pk):
     broadcast = get_object_or_404(Broadcast.objects.select_related("account"), pk=pk,
                                   account__kind=ProviderAccount.Kind.GENERIC)

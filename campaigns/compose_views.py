@@ -10,10 +10,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from messaging.permissions import permission_required_for, require_permission
 from recipients.models import RecipientList
 from recipients.selectors import column_tokens, recipients_for_send
 
 from . import policy, rendering, sms, tracking
+from .approvals import approval_needed, broadcast_request_approval
 from .compose import WEEKDAYS, ComposeForm, SendTestForm
 from .drafts import (
     DraftProblem,
@@ -42,6 +44,7 @@ PREVIEW_RECIPIENTS = 3
 
 def compose(request, pk=None):
     """A new broadcast, or (with `pk`) changes to a draft; both go on to the review and its estimate."""
+    require_permission(request.user, "campaigns.change_broadcast" if pk else "campaigns.add_broadcast")
     editing = None
     if pk is not None:
         editing = get_object_or_404(Broadcast, pk=pk)
@@ -101,6 +104,7 @@ def _when_initial(broadcast: Broadcast | None) -> dict:
     return {"when": "now"}
 
 
+@permission_required_for("campaigns.add_broadcast")
 @require_POST
 def duplicate(request, pk):
     broadcast = get_object_or_404(Broadcast, pk=pk)
@@ -109,6 +113,7 @@ def duplicate(request, pk):
     return redirect("campaigns:broadcast_edit", pk=copy.pk)
 
 
+@permission_required_for("campaigns.delete_broadcast")
 def delete(request, pk):
     """Asks first (GET), deletes on POST."""
     broadcast = get_object_or_404(Broadcast, pk=pk)
@@ -126,6 +131,7 @@ def delete(request, pk):
     return render(request, "campaigns/delete.html", {"broadcast": broadcast})
 
 
+@permission_required_for("campaigns.send_broadcast")
 def test_send(request, pk):
     """Send the broadcast's message to the user's own number or a seed list, as a broadcast of its own."""
     broadcast = get_object_or_404(Broadcast.objects.select_related("account"), pk=pk)
@@ -163,6 +169,7 @@ def _token_picker() -> dict:
     }
 
 
+@permission_required_for("campaigns.view_broadcast")
 def review(request, pk):
     broadcast = get_object_or_404(Broadcast.objects.select_related("campaign", "template", "account"), pk=pk)
     if broadcast.state not in (Broadcast.State.DRAFT, Broadcast.State.ESTIMATED):
@@ -192,6 +199,7 @@ def review(request, pk):
     })
 
 
+@permission_required_for("campaigns.change_broadcast")
 @require_POST
 def re_estimate(request, pk):
     broadcast = get_object_or_404(Broadcast, pk=pk)
@@ -201,6 +209,7 @@ def re_estimate(request, pk):
     return redirect("campaigns:broadcast_review", pk=pk)
 
 
+@permission_required_for("campaigns.send_broadcast")
 @require_POST
 def confirm(request, pk):
     broadcast = get_object_or_404(Broadcast.objects.select_related("account"), pk=pk)
@@ -209,12 +218,16 @@ def confirm(request, pk):
         return redirect("campaigns:broadcast_review", pk=pk)
     recurrence = RecurringBroadcast.objects.filter(definition=broadcast).first()
     try:
-        if recurrence is not None:
+        if approval_needed(broadcast):
+            broadcast_request_approval(broadcast, actor=request.user)
+            messages.success(request, f"“{broadcast}” goes to more recipients than this account sends without a "
+                                      "second look: it waits on the Approvals page until someone else approves it.")
+        elif recurrence is not None:
             recurrence.enabled = True
             recurring_broadcast_save(recurrence)
             messages.success(request, f"“{broadcast}” will go out {describe_recurrence(recurrence)}.")
             return redirect("campaigns:broadcast_list")
-        if broadcast.send_at:
+        elif broadcast.send_at:
             broadcast_schedule(broadcast, send_at=broadcast.send_at, time_zone=broadcast.time_zone, actor=request.user)
             messages.success(request, f"Scheduled “{broadcast}”. You can cancel it until shortly before it goes out.")
         else:
@@ -229,6 +242,7 @@ def confirm(request, pk):
     return redirect(reverse("campaigns:broadcast_detail", args=[pk]))
 
 
+@permission_required_for("campaigns.send_broadcast")
 @require_POST
 def stop_recurrence(request, pk):
     recurrence = get_object_or_404(RecurringBroadcast, pk=pk)

@@ -2,7 +2,7 @@ from django.urls import include, path
 
 from messaging.mirror_views import MirrorPages
 
-from . import broadcast_views, compliance_views, compose_views, otp_views, tasks, views
+from . import approval_views, broadcast_views, compliance_views, compose_views, otp_views, tasks, views
 from .forms import WordSpinnerForm
 from .models import Campaign, Link, LinkList, Template, Trigger, WordSpinner
 
@@ -50,6 +50,9 @@ urlpatterns = [
     path("broadcasts/<int:pk>/", broadcast_views.broadcast_detail, name="broadcast_detail"),
     path("broadcasts/<int:pk>/figures/", broadcast_views.broadcast_figures_partial, name="broadcast_figures"),
     path("broadcasts/<int:pk>/messages.<str:fmt>", broadcast_views.broadcast_export, name="broadcast_export"),
+    path("approvals/", approval_views.approvals, name="approvals"),
+    path("broadcasts/<int:pk>/approve/", approval_views.approve, name="broadcast_approve"),
+    path("broadcasts/<int:pk>/reject/", approval_views.reject, name="broadcast_reject"),
     path("broadcasts/<int:pk>/cancel/", broadcast_views.broadcast_cancel_view, name="broadcast_cancel"),
     path("broadcasts/<int:pk>/sending/", broadcast_views.broadcast_dispatch, name="broadcast_dispatch"),
     path("broadcasts/<int:pk>/continue/", broadcast_views.broadcast_continue, name="broadcast_continue"),

@@ -27,7 +27,8 @@ class ProviderAccountForm(forms.ModelForm):
 
     class Meta:
         model = ProviderAccount
-        fields = ["name", "kind", "base_url", "api_key", "currency", "is_active"]
+        fields = ["name", "kind", "base_url", "api_key", "currency", "is_active", "approval_threshold",
+                  "superusers_approve_own"]
 
     def clean_currency(self):
         return self.cleaned_data["currency"].upper() or "EUR"

@@ -37,6 +37,13 @@ class ProviderAccount(models.Model):
     # Providers answer prices and estimates as bare numbers in the account's billing currency.
     currency = models.CharField(max_length=3, default="EUR",
                                 help_text="ISO code of the currency the provider bills this account in, e.g. EUR")
+    # Four-eyes (campaigns.approvals): set by whoever may change the account, i.e. the Admin role.
+    approval_threshold = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Broadcasts to more recipients than this wait for a second person's approval; empty: never")
+    superusers_approve_own = models.BooleanField(
+        "superusers may approve their own", default=False,
+        help_text="Otherwise nobody, not even a superuser, approves a broadcast they composed")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -26,6 +26,8 @@ class Broadcast(models.Model):
     class State(models.TextChoices):
         DRAFT = "draft", "Draft"
         ESTIMATED = "estimated", "Estimated"
+        # Confirmed, but over its account's approval threshold: waits for a second person (campaigns.approvals).
+        AWAITING_APPROVAL = "awaiting", "Awaiting approval"
         SCHEDULED = "scheduled", "Scheduled"
         SUBMITTING = "submitting", "Submitting"
         SUBMITTED = "submitted", "Submitted"
@@ -148,7 +150,9 @@ class Broadcast(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["account", "state"])]
-        permissions = [("widen_sending_window", "Can send outside the account's sending window")]
+        permissions = [("widen_sending_window", "Can send outside the account's sending window"),
+                       ("send_broadcast", "Can send, schedule and cancel broadcasts and single messages"),
+                       ("approve_broadcast", "Can approve or reject another user's broadcast above the threshold")]
 
     def __str__(self):
         return self.name
