@@ -29,10 +29,14 @@ class ApprovalRefused(Exception):
 
 
 def approval_needed(broadcast: Broadcast) -> bool:
-    """Whether confirming `broadcast` needs a second person: its estimated recipients exceed its
-    account's threshold (none set: never)."""
-    threshold = broadcast.account.approval_threshold
-    return threshold is not None and approval_recipients(broadcast) > threshold
+    """Whether confirming `broadcast` needs a second person: its estimated recipients (its whole
+    audience, so a smart broadcast's later segments are covered too) exceed the threshold."""
+    return over_threshold(broadcast.account, approval_recipients(broadcast))
+
+
+def over_threshold(account, recipients: int) -> bool:
+    """More recipients than `account` sends to without approval (no threshold set: never)."""
+    return account.approval_threshold is not None and recipients > account.approval_threshold
 
 
 def approval_recipients(broadcast: Broadcast) -> int:

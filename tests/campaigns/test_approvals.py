@@ -144,3 +144,14 @@ def test_at_or_under_the_threshold_a_confirmation_sends(over_threshold, mw_accou
         client_for(people["composer"]).post(reverse("campaigns:broadcast_confirm", args=[broadcast.pk]))
     broadcast.refresh_from_db()
     assert broadcast.state == S.SUBMITTED and broadcasts_sent(sandbox) == 1
+
+
+def test_pasted_numbers_over_the_threshold_are_refused_before_anything_is_sent(mw_account, sandbox):
+    from campaigns.singles import SingleProblem, pasted_send
+
+    mw_account.approval_threshold = 1
+    mw_account.save()
+    with pytest.raises(SingleProblem, match="2 numbers are more than this account sends to without a second"):
+        pasted_send(account=mw_account, sender="ShopCo", numbers="380501234567\n380501234568", text="Hi")
+    assert sandbox.requests(method="POST") == [] and not Broadcast.objects.exists()
+    assert pasted_send(account=mw_account, sender="ShopCo", numbers="380501234567", text="Hi").state == S.SUBMITTED
