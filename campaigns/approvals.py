@@ -17,7 +17,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import Broadcast, RecurringBroadcast
-from .scheduling import recurring_broadcast_save
 from .states import broadcast_transition, broadcast_transition_or_raise
 
 APPROVE = "campaigns.approve_broadcast"
@@ -80,6 +79,8 @@ def broadcast_approve(broadcast: Broadcast, *, actor) -> bool:
     with transaction.atomic():
         recurrence = RecurringBroadcast.objects.filter(definition=broadcast).first()
         if recurrence is not None:
+            from .scheduling import recurring_broadcast_save  # scheduling asks this module at confirmation
+
             _move(broadcast, Broadcast.State.ESTIMATED, actor=actor, reason=f"{by}: the recurring schedule starts")
             recurrence.enabled = True
             recurring_broadcast_save(recurrence)

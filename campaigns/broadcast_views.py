@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
+from messaging import audit
 from messaging.models import ProviderAccount
 from messaging.permissions import permission_required_for
 
@@ -105,6 +106,7 @@ def broadcast_export(request, pk, fmt):
     status, phone = request.GET.get("status", ""), request.GET.get("phone", "")
     messages_ = broadcast_messages(broadcast, status=status, phone=phone)
     filename = f"broadcast-{broadcast.pk}-messages.{fmt}"
+    audit.record("export", broadcast, detail=f"Messages as {fmt.upper()}{_filters(status, phone)}")
     if fmt == "xlsx":
         if messages_.order_by()[:XLSX_MAX_ROWS + 1].count() > XLSX_MAX_ROWS:
             messages.error(request, f"An XLSX file holds at most {XLSX_MAX_ROWS:,} messages and this export has "

@@ -51,10 +51,15 @@ def default_account(accounts):
     return config.account if config else None
 
 
-def counted_tokens(textarea: forms.Widget, spinners) -> None:
+def counted_tokens(textarea: forms.Widget, spinners, *, any_account: bool = False) -> None:
     """Have the live counter count tokens at the lengths the estimate assumes (static/js/sms-counter.js),
-    and flag a text over MAX_MESSAGE_PARTS as it is typed."""
+    and flag a text over MAX_MESSAGE_PARTS as it is typed. With `any_account`, static/js/compose.js
+    also gets the lengths for HTTP providers, whose links are Textcast's own, to switch to when
+    such an account is chosen."""
     textarea.attrs["data-token-values"] = json.dumps(typical_token_values(spinners))
+    if any_account:
+        textarea.attrs["data-provider-token-values"] = textarea.attrs["data-token-values"]
+        textarea.attrs["data-own-token-values"] = json.dumps(typical_token_values(spinners, own_links=True))
     textarea.attrs["data-max-parts"] = settings.MAX_MESSAGE_PARTS
 
 
@@ -166,7 +171,7 @@ class ComposeForm(forms.ModelForm):
         f["whatsapp_template"].help_text = "WhatsApp providers: the approved template to send"
         f["type"].choices = [(v, label) for v, label in Broadcast.Type.choices]
         spinners = WordSpinner.objects.filter(enabled=True, remote_id__isnull=False)
-        counted_tokens(f["body"].widget, {spinner.remote_id: spinner for spinner in spinners})
+        counted_tokens(f["body"].widget, {spinner.remote_id: spinner for spinner in spinners}, any_account=True)
 
     def clean(self):
         data = super().clean()
@@ -270,6 +275,7 @@ class ContinueSegmentForm(forms.Form):
                                       "sender_lists": list(broadcast.sender_lists.all())})
         super().__init__(*args, **kwargs)
         self.account = broadcast.account
+        self.broadcast = broadcast
         self.remaining = remaining
         self.fields["size"].help_text = f"At most {remaining:,}: the recipients who have not had a message yet"
 
@@ -297,8 +303,11 @@ class ContinueSegmentForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("body") and (problem := text_parts_problem(data["body"], account=self.account)):
-            self.add_error("body", problem)
+        if data.get("body"):
+            # A segment goes to the broadcast's lists: their named columns ({{city}}) as on compose.
+            data["body"], problem = columns_as_tokens(data["body"], self.broadcast.recipient_lists.all())
+            if problem := problem or text_parts_problem(data["body"], account=self.account):
+                self.add_error("body", problem)
         clean_later_or_trigger(self, data, what="segment")
         return data
 

@@ -12,6 +12,8 @@ source state, so two workers can't both claim it) and leaves a BroadcastEvent.
 from django.db import transaction
 from django.utils import timezone
 
+from messaging import audit
+
 from .models import Broadcast, BroadcastEvent
 
 S = Broadcast.State
@@ -28,6 +30,15 @@ ALLOWED_FROM = {
     S.FAILED: {S.SUBMITTING, S.SUBMITTED},
     S.CANCELLED: {S.DRAFT, S.ESTIMATED, S.SCHEDULED, S.AWAITING_APPROVAL},
 }
+
+
+# Moves someone makes happen, for the audit trail: sending (once, when it leaves the drafts) and cancelling.
+_AUDITED = {S.SCHEDULED: "send", S.SUBMITTING: "send", S.CANCELLED: "cancel"}
+
+
+def _audited(previous: str | None, to_state: str) -> str:
+    action = _AUDITED.get(to_state, "")
+    return "" if action == "send" and previous not in (S.DRAFT, S.ESTIMATED) else action
 
 
 class TransitionRefused(Exception):
@@ -56,6 +67,9 @@ def broadcast_transition(broadcast: Broadcast, to_state: str, *, actor=None, rea
         if moved:
             BroadcastEvent.objects.create(broadcast_id=broadcast.pk, from_state=previous or "", to_state=to_state,
                                           actor=actor, reason=reason[:2000])
+            if action := _audited(previous, to_state):
+                audit.record(action, broadcast, user=actor, detail=reason,
+                             changes={"state": [previous, to_state]})
     if moved:
         broadcast.state = to_state
         for name, value in fields.items():

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "ninja",  # /api/v1: its bundled Swagger UI files (no CDN)
     "messaging",
     "recipients",
     "campaigns",
@@ -67,6 +68,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # The signed-in user and address become the actor of what the request records (messaging.audit).
+    "messaging.audit.AuditContextMiddleware",
     # Every page needs a login unless its view is marked @login_not_required (callbacks).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "config.middleware.RejectNulMiddleware",
@@ -198,6 +201,10 @@ if MAX_MESSAGE_PARTS < 1:
 # One-time passwords: at most this many sends / verification attempts per phone number per window.
 OTP_WINDOW_SECONDS = env_number("int", "OTP_WINDOW_SECONDS", 600)
 OTP_SENDS_PER_WINDOW = env_number("int", "OTP_SENDS_PER_WINDOW", 3)
+# The JSON APIs: requests per token per window, and how long an Idempotency-Key's first answer is kept.
+API_RATE_LIMIT = env_number("int", "API_RATE_LIMIT", 120)
+API_RATE_WINDOW_SECONDS = env_number("int", "API_RATE_WINDOW_SECONDS", 60)
+API_IDEMPOTENCY_HOURS = env_number("int", "API_IDEMPOTENCY_HOURS", 24)
 OTP_VERIFIES_PER_WINDOW = env_number("int", "OTP_VERIFIES_PER_WINDOW", 5)
 
 # --- Auth -----------------------------------------------------------------------------

@@ -6,8 +6,10 @@ class MessagingConfig(AppConfig):
     name = "messaging"
 
     def ready(self):
-        from . import mirrors  # noqa: F401 - registers the mirrored resources
+        from . import audit, mirrors  # noqa: F401 - registers the mirrored resources
 
+        audit.connect()
+        audit.connect_auth()
         post_migrate.connect(_sync_roles, sender=self, dispatch_uid="messaging.sync_roles")
 
 

@@ -35,10 +35,11 @@ MADE = (
 
 APPROVE = {"campaigns.approve_broadcast"}
 
-# Provider accounts (the approval threshold is set there), API tokens, users, compliance settings.
+# Provider accounts (the approval threshold is set there), API tokens, users, compliance settings,
+# and the audit trail of who did what.
 ADMINISTER = (
     perms("messaging", "provideraccount genericproviderconfig apitoken sendingpolicy", CHANGE)
-    | perms("messaging", "apitoken")
+    | perms("messaging", "apitoken auditevent")
     | perms("auth", "user group", (VIEW, *CHANGE))
     | perms("recipients", "consentevent suppression", ("add",))
     | perms("callbacks", "callbackevent")

@@ -44,6 +44,10 @@ ACCESS = {
     "messaging:account_list": (ALL, ALL), "messaging:account_detail": (ALL, ALL),
     **mirrored("messaging", "sender"), **mirrored("messaging", "senderlist"),
     "callbacks:settings": (ADMIN, ADMIN),
+    "messaging:api_tokens": (ADMIN, ADMIN), "messaging:api_token_revoke": (ADMIN, ADMIN),
+    "messaging:audit": (ADMIN, ADMIN), "messaging:audit_export": (ADMIN, ADMIN),
+    # The REST API's documentation (no data; its operations take tokens: test_login_required.API_V1).
+    "api-v1:api-root": (SELF, SELF), "api-v1:openapi-json": (SELF, SELF), "api-v1:openapi-view": (SELF, SELF),
     "providers:list": (ALL, ALL), "providers:create": (ADMIN, ADMIN), "providers:detail": (ALL, ALL),
     "providers:edit": (ADMIN, ADMIN), "providers:test_send": (ADMIN, ADMIN),
     "providers:templates": (ALL, ALL), "providers:template_create": (MAKERS, MAKERS),
