@@ -37,6 +37,10 @@ _AUDITED = {S.SCHEDULED: "send", S.SUBMITTING: "send", S.CANCELLED: "cancel"}
 
 
 def _audited(previous: str | None, to_state: str) -> str:
+    if previous == S.AWAITING_APPROVAL and to_state != S.CANCELLED:  # four-eyes (campaigns.approvals)
+        return "reject" if to_state == S.DRAFT else "approve"
+    if to_state == S.AWAITING_APPROVAL:
+        return "send"  # the composer's confirmation; it goes out once approved
     action = _AUDITED.get(to_state, "")
     return "" if action == "send" and previous not in (S.DRAFT, S.ESTIMATED) else action
 

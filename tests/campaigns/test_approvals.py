@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from campaigns.estimates import broadcast_estimate
 from campaigns.models import Broadcast
+from messaging.models import AuditEvent
 
 S = Broadcast.State
 
@@ -71,6 +72,9 @@ def test_a_broadcast_over_the_threshold_waits_for_someone_else(over_threshold, p
     trail = [(e.to_state, e.actor.username if e.actor else None) for e in broadcast.events.all()]
     assert (S.AWAITING_APPROVAL, "maria") in trail and (S.SCHEDULED, "olga") in trail
     assert any(e.reason == "Approved by olga: sending now" for e in broadcast.events.all())
+    audit = AuditEvent.objects.filter(object_id=str(broadcast.pk), object_type="campaigns.broadcast")
+    assert [(e.action, e.actor_name) for e in audit.filter(action__in=("send", "approve")).order_by("pk")] == [
+        ("send", "maria"), ("approve", "olga")]
 
 
 def test_approving_twice_sends_once(over_threshold, people, sandbox, django_capture_on_commit_callbacks):
