@@ -4,6 +4,7 @@ import hashlib
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,10 +17,11 @@ from messaging.models import ProviderAccount
 from messaging.permissions import permission_required_for
 
 from . import dispatch
+from .abtests import abtest_of, abtest_results, abtest_stop, with_children_figures
 from .compose import ContinueSegmentForm
 from .compose_views import describe_recurrence
 from .exports import broadcast_export_rows, export_csv, export_xlsx
-from .models import Broadcast, Message, RecurringBroadcast
+from .models import AbTest, Broadcast, Message, RecurringBroadcast
 from .scheduling import broadcast_cancel
 from .segments import continue_problem, segment_check, segment_continue, segment_estimate, segment_remaining
 from .selectors import broadcast_figures, broadcast_messages, broadcasts_search, messages_in_index_order
@@ -70,6 +72,7 @@ def _live_context(request, broadcast: Broadcast) -> dict:
                                 count=known).get_page(request.GET.get("page"))
         page.object_list = list(page.object_list)
     query = {name: request.GET[name] for name in ("status", "phone", "page") if request.GET.get(name)}
+    broadcast = with_children_figures(broadcast)
     return {"broadcast": broadcast, "figures": broadcast_figures(broadcast), "page": page,
             "events": broadcast.events.select_related("actor"), "status": status, "phone": phone,
             "live_query": f"?{urlencode(query)}" if query else ""}
@@ -77,12 +80,13 @@ def _live_context(request, broadcast: Broadcast) -> dict:
 
 @permission_required_for("campaigns.view_broadcast")
 def broadcast_detail(request, pk):
-    broadcast = get_object_or_404(Broadcast.objects.select_related("campaign", "account", "template"), pk=pk)
+    broadcast = get_object_or_404(Broadcast.objects.select_related("campaign", "account", "template", "parent"), pk=pk)
     context = _live_context(request, broadcast)
     return render(request, "campaigns/broadcast_detail.html", {
         **context, "segments": broadcast.segments.all(), "statuses": Message.Status.choices,
         "filters": _filters(context["status"], context["phone"]),
         "test_sends": broadcast.test_sends.order_by("-created_at")[:10],
+        "ab": abtest_results(test) if (test := abtest_of(broadcast)) is not None else None,
     })
 
 
@@ -168,6 +172,17 @@ def broadcast_cancel_view(request, pk):
         messages.error(request, str(problem))
     else:
         messages.success(request, f"Cancelled “{broadcast}”. Nothing will be sent.")
+    return redirect("campaigns:broadcast_detail", pk=pk)
+
+
+@permission_required("campaigns.change_abtest", raise_exception=True)
+@require_POST
+def abtest_stop_view(request, pk):
+    test = get_object_or_404(AbTest.objects.select_related("broadcast"), broadcast_id=pk)
+    if abtest_stop(test, actor=request.user):
+        messages.success(request, "Stopped the A/B test: no winner will be sent.")
+    else:
+        messages.error(request, "The test is not waiting for its decision any more: it was decided or stopped.")
     return redirect("campaigns:broadcast_detail", pk=pk)
 
 

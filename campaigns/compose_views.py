@@ -15,6 +15,7 @@ from recipients.models import RecipientList
 from recipients.selectors import column_tokens, recipients_for_send
 
 from . import policy, rendering, sms, tracking
+from .abtests import abtest_of, abtest_remove, abtest_save
 from .compose import WEEKDAYS, ComposeForm, SendTestForm
 from .drafts import (
     DraftProblem,
@@ -56,7 +57,9 @@ def compose(request, pk=None):
         if problem := draft_problem(editing):
             messages.error(request, problem)
             return redirect("campaigns:broadcast_detail", pk=pk)
-    form = ComposeForm(request.POST or None, instance=editing, initial=_when_initial(editing), user=request.user)
+    test = abtest_of(editing) if editing else None
+    form = ComposeForm(request.POST or None, instance=editing, initial={**_when_initial(editing), **_ab_initial(test)},
+                       user=request.user, variants_initial=_variants_initial(test))
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             try:
@@ -64,9 +67,30 @@ def compose(request, pk=None):
             except DraftProblem as problem:
                 messages.error(request, str(problem))
                 return redirect("campaigns:broadcast_detail", pk=pk)
+            data = form.cleaned_data
+            if data["ab_test"]:
+                abtest_save(broadcast, share=data["ab_share"], metric=data["ab_metric"],
+                            decide_after=data["ab_decide_after"], variants=data["ab_variants"])
+            else:
+                abtest_remove(broadcast)
             transaction.on_commit(lambda: estimate_broadcast.delay(broadcast.pk, request.user.pk))
         return redirect("campaigns:broadcast_review", pk=broadcast.pk)
     return render(request, "campaigns/compose.html", {"form": form, "tokens": _token_picker(), "editing": editing})
+
+
+def _ab_initial(test) -> dict:
+    if test is None:
+        return {}
+    return {"ab_test": True, "ab_share": test.share, "ab_metric": test.metric,
+            "ab_hours": round(test.decide_after.total_seconds() / 3600, 2)}
+
+
+def _variants_initial(test) -> list[dict] | None:
+    """Variants B to D of a draft's test as the compose form shows them (A is the broadcast itself)."""
+    if test is None:
+        return None
+    return [{"body": v.body, "template": v.template, "senders": list(v.senders.all()),
+             "sender_lists": list(v.sender_lists.all())} for v in test.variants.exclude(label="A")]
 
 
 def _when_initial(broadcast: Broadcast | None) -> dict:
@@ -177,6 +201,7 @@ def review(request, pk):
         "own_links": tracking.uses_own_links(broadcast.account) and any(
             token.name in tracking.REDIRECTED | {tracking.OPT_OUT} for token in rendering.parse(body)),
         "outlook": policy.broadcast_outlook(broadcast),
+        "ab": abtest_of(broadcast),
     })
 
 

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from messaging import audit
+from messaging.webhooks.events import emit, subscribed
 
 from .models import Broadcast, BroadcastEvent
 
@@ -30,6 +31,21 @@ ALLOWED_FROM = {
     S.FAILED: {S.SUBMITTING, S.SUBMITTED},
     S.CANCELLED: {S.DRAFT, S.ESTIMATED, S.SCHEDULED, S.AWAITING_APPROVAL},
 }
+
+
+# Outbound webhook events for the ends a receiver cares about (messaging.webhooks), emitted in the
+# transaction of the move.
+WEBHOOK_EVENTS = {S.COMPLETED: "broadcast.completed", S.FAILED: "broadcast.failed"}
+
+
+def _webhook_emit(broadcast_id: int, event_type: str, reason: str) -> None:
+    if not subscribed(event_type):
+        return
+    row = Broadcast.objects.filter(pk=broadcast_id).values(
+        "id", "name", "state", "parent_id", "role", "remote_id", "submitted_at", "completed_at", "recipients_count",
+        "sent", "delivered", "failed", "clicks_unique", "cost").first()
+    if row:
+        emit(event_type, {**row, "reason": reason[:500]})
 
 
 # Moves someone makes happen, for the audit trail: sending (once, when it leaves the drafts) and cancelling.
@@ -74,6 +90,8 @@ def broadcast_transition(broadcast: Broadcast, to_state: str, *, actor=None, rea
             if action := _audited(previous, to_state):
                 audit.record(action, broadcast, user=actor, detail=reason,
                              changes={"state": [previous, to_state]})
+            if to_state in WEBHOOK_EVENTS:
+                _webhook_emit(broadcast.pk, WEBHOOK_EVENTS[to_state], reason)
     if moved:
         broadcast.state = to_state
         for name, value in fields.items():

@@ -14,7 +14,7 @@ NAVIGATION = (
     ("Setup", (("Senders", "messaging:sender_list"), ("Sender lists", "messaging:senderlist_list"),
                ("Provider accounts", "messaging:account_list"), ("HTTP providers", "providers:list"),
                ("Callback URLs", "callbacks:settings"), ("API tokens", "messaging:api_tokens"),
-               ("Audit trail", "messaging:audit"))),
+               ("Audit trail", "messaging:audit"), ("Webhooks", "webhooks:list"))),
 )
 
 # The permission each entry's page needs (it answers 403 to the others): the menu shows only those.
@@ -38,6 +38,7 @@ PERMISSIONS = {
     "callbacks:settings": CALLBACK_URLS,
     "messaging:audit": "messaging.view_auditevent",
     "messaging:api_tokens": "messaging.add_apitoken",
+    "webhooks:list": "messaging.view_webhookendpoint",
 }
 
 

@@ -28,4 +28,5 @@ urlpatterns = [
     path("u/<str:token>", callback_views.optout, name="optout"),
     path("providers/cb/", include("callbacks.provider_urls")),
     path("providers/", include("messaging.providers.urls")),
+    path("webhooks/", include("messaging.webhooks.urls")),
 ]

@@ -22,6 +22,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save, pre_sa
 HIDDEN = "changed"  # what a secret field's change shows: that it changed, never the value
 # Field names whose values never enter the trail, in any model.
 SECRET_FIELDS = frozenset({"api_key", "password", "callback_token", "key_hash", "secret", "signing_secret",
+                           "previous_secret",
                            "headers", "params", "body_template", "key"})
 # URLs recorded with credential-looking query values masked.
 URL_FIELDS = frozenset({"endpoint", "base_url", "url"})
@@ -56,7 +57,7 @@ AUDITED = {
     "campaigns.trigger": _MIRROR_NOISE,
     "campaigns.broadcast": _BROADCAST_NOISE,
     "campaigns.recurringbroadcast": ("last_run_at", "periodic_task"),
-    "messaging.webhookendpoint": ("failures", "paused_until", "last_success_at", "last_failure_at"),
+    "messaging.webhookendpoint": ("consecutive_failures", "paused_until", "pauses"),
 }
 
 

@@ -437,3 +437,6 @@ class AuditEvent(models.Model):
         from .audit import describe
 
         return describe(self.changes)
+
+
+from .webhooks.models import WebhookAttempt, WebhookEndpoint, WebhookMessage  # noqa: E402, F401 - the app's models

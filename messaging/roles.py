@@ -22,24 +22,26 @@ SEEN = (
     | perms("recipients", "recipientlist recipient unsubscribelist unsubscribenumber importjob consentevent "
                           "suppression")
     | perms("campaigns", "broadcast broadcastevent segment message recurringbroadcast campaign template link "
-                         "linklist wordspinner trigger")
+                         "linklist wordspinner trigger abtest abvariant")
 )
 
 # Lists, content and broadcasts, and sending them within the account's limits (window, caps).
 MADE = (
     perms("messaging", "sender senderlist whatsapptemplate", CHANGE)
     | perms("recipients", "recipientlist recipient unsubscribelist unsubscribenumber importjob", CHANGE)
-    | perms("campaigns", "broadcast recurringbroadcast campaign template link linklist wordspinner trigger", CHANGE)
+    | perms("campaigns", "broadcast recurringbroadcast campaign template link linklist wordspinner trigger abtest "
+                         "abvariant", CHANGE)
     | {"campaigns.send_broadcast"}
 )
 
 APPROVE = {"campaigns.approve_broadcast"}
 
-# Provider accounts (the approval threshold is set there), API tokens, users, compliance settings,
-# and the audit trail of who did what.
+# Provider accounts (the approval threshold is set there), API tokens, webhooks, users, compliance
+# settings, and the audit trail of who did what.
 ADMINISTER = (
     perms("messaging", "provideraccount genericproviderconfig apitoken sendingpolicy", CHANGE)
-    | perms("messaging", "apitoken auditevent")
+    | perms("messaging", "apitoken auditevent webhookendpoint webhookmessage webhookattempt")
+    | perms("messaging", "webhookendpoint", CHANGE)
     | perms("auth", "user group", (VIEW, *CHANGE))
     | perms("recipients", "consentevent suppression", ("add",))
     | perms("callbacks", "callbackevent")

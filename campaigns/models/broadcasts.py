@@ -155,6 +155,10 @@ class Broadcast(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["account", "state"])]
+        constraints = [
+            # An A/B test's winner is sent once: a second decision cannot make another winner send.
+            models.UniqueConstraint(fields=["parent"], condition=models.Q(role="winner"), name="broadcast_one_winner"),
+        ]
         permissions = [("widen_sending_window", "Can send outside the account's sending window"),
                        ("send_broadcast", "Can send, schedule and cancel broadcasts and single messages"),
                        ("approve_broadcast", "Can approve or reject another user's broadcast above the threshold")]

@@ -46,6 +46,8 @@ ACCESS = {
     "callbacks:settings": (ADMIN, ADMIN),
     "messaging:api_tokens": (ADMIN, ADMIN), "messaging:api_token_revoke": (ADMIN, ADMIN),
     "messaging:audit": (ADMIN, ADMIN), "messaging:audit_export": (ADMIN, ADMIN),
+    **{f"webhooks:{name}": (ADMIN, ADMIN) for name in ("list", "create", "detail", "edit", "attempt", "redeliver",
+                                                        "resume", "rotate", "test")},
     # The REST API's documentation (no data; its operations take tokens: test_login_required.API_V1).
     "api-v1:api-root": (SELF, SELF), "api-v1:openapi-json": (SELF, SELF), "api-v1:openapi-view": (SELF, SELF),
     "providers:list": (ALL, ALL), "providers:create": (ADMIN, ADMIN), "providers:detail": (ALL, ALL),
@@ -69,7 +71,7 @@ ACCESS = {
     "campaigns:broadcast_detail": (ALL, ALL), "campaigns:broadcast_figures": (ALL, ALL),
     "campaigns:broadcast_export": (ALL, ALL), "callbacks:broadcast_timeline": (ALL, ALL),
     "campaigns:broadcast_cancel": (MAKERS, MAKERS), "campaigns:broadcast_dispatch": (ALL, MAKERS),
-    "campaigns:broadcast_continue": (MAKERS, MAKERS),
+    "campaigns:broadcast_continue": (MAKERS, MAKERS), "campaigns:abtest_stop": (MAKERS, MAKERS),
     "campaigns:approvals": (ALL, ALL),
     "campaigns:broadcast_approve": (APPROVERS, APPROVERS), "campaigns:broadcast_reject": (APPROVERS, APPROVERS),
     # compliance: everyone reads it, the Admin changes it

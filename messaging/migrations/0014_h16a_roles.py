@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
-        ("messaging", "0012_h16a_approval_threshold"),
+        ("messaging", "0013_h16a_approval_threshold"),
     ]
 
     operations = [migrations.RunPython(create_roles, remove_roles)]
