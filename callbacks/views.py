@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods
 from campaigns.models import Broadcast
 from messaging import audit
 from messaging.models import ProviderAccount
-from messaging.permissions import CALLBACK_URLS
+from messaging.permissions import CALLBACK_URLS, permission_required_for
 
 from . import buffer, parsing, selectors, services, tracking
 
@@ -138,6 +138,7 @@ def _unavailable() -> JsonResponse:
     return response
 
 
+@permission_required_for("campaigns.view_broadcast")
 def broadcast_timeline_json(request, pk):
     """The DLR timeline and per-link clicks, fetched by the broadcast page's charts after it rendered."""
     return JsonResponse(selectors.broadcast_timeline(get_object_or_404(Broadcast, pk=pk)))

@@ -31,7 +31,7 @@ class LinkAdmin(MirroredAdmin):
                        *READ_ONLY]
     actions = [*MirroredAdmin.actions, "refresh_conversion"]
 
-    @admin.action(description="Refresh link conversion")
+    @admin.action(description="Refresh link conversion", permissions=["change"])
     def refresh_conversion(self, request, queryset):
         refresh_link_conversions.delay(list(queryset.values_list("pk", flat=True)))
         self.message_user(request, "Conversion refresh queued.", messages.SUCCESS)

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from messaging import audit
 from messaging.models import ProviderAccount
+from messaging.permissions import permission_required_for
 
 from . import dispatch
 from .abtests import abtest_of, abtest_results, abtest_stop, with_children_figures
@@ -34,6 +35,7 @@ from .sending import SubmissionProblem
 from .states import TransitionRefused
 
 
+@permission_required_for("campaigns.view_broadcast")
 def broadcast_list(request):
     query, state = request.GET.get("q", "").strip(), request.GET.get("state", "")
     page = Paginator(broadcasts_search(query=query, state=state), 25).get_page(request.GET.get("page"))
@@ -83,6 +85,7 @@ def _live_context(request, broadcast: Broadcast) -> dict:
             "live_query": f"?{urlencode(query)}" if query else ""}
 
 
+@permission_required_for("campaigns.view_broadcast")
 def broadcast_detail(request, pk):
     broadcast = get_object_or_404(Broadcast.objects.select_related("campaign", "account", "template", "parent"), pk=pk)
     context = _live_context(request, broadcast)
@@ -94,7 +97,7 @@ def broadcast_detail(request, pk):
     })
 
 
-
+@permission_required_for("campaigns.view_broadcast")
 def broadcast_figures_partial(request, pk):
     """Polled every few seconds until the broadcast is final (htmx): the figures, and out of band
     the state badge, the buttons that go with it, the timeline and the message table."""
@@ -106,6 +109,7 @@ def broadcast_figures_partial(request, pk):
 XLSX_MAX_ROWS = 1_048_575
 
 
+@permission_required_for("campaigns.view_message")
 def broadcast_export(request, pk, fmt):
     if fmt not in ("csv", "xlsx"):
         raise Http404("Exports are CSV or XLSX.")
@@ -134,6 +138,7 @@ def _filters(status: str, phone: str) -> str:
     return f"?{query}" if query else ""
 
 
+@permission_required_for("campaigns.send_broadcast")
 def broadcast_continue(request, pk):
     """Continue a smart broadcast with a new segment: its message or templates, senders, when."""
     broadcast = get_object_or_404(Broadcast.objects.select_related("account"), pk=pk)
@@ -164,6 +169,7 @@ def broadcast_continue(request, pk):
                                                        "estimate_key": key})
 
 
+@permission_required_for("campaigns.send_broadcast")
 @require_POST
 def broadcast_cancel_view(request, pk):
     broadcast = get_object_or_404(Broadcast, pk=pk)
@@ -176,8 +182,8 @@ def broadcast_cancel_view(request, pk):
     return redirect("campaigns:broadcast_detail", pk=pk)
 
 
-@require_POST
 @permission_required("campaigns.change_abtest", raise_exception=True)
+@require_POST
 def abtest_stop_view(request, pk):
     test = get_object_or_404(AbTest.objects.select_related("broadcast"), broadcast_id=pk)
     if abtest_stop(test, actor=request.user):
@@ -197,6 +203,7 @@ def _resend_unknown(request, broadcast):
     return redirect("campaigns:broadcast_dispatch", broadcast.pk)
 
 
+@permission_required_for("campaigns.view_broadcast", "campaigns.send_broadcast")
 def broadcast_dispatch(request, pk):
     broadcast = get_object_or_404(Broadcast.objects.select_related("account"), pk=pk,
                                   account__kind=ProviderAccount.Kind.GENERIC)

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from messaging.permissions import permission_required_for, require_permission
 from recipients.models import RecipientList
 from recipients.selectors import column_tokens, recipients_for_send
 
@@ -34,7 +35,13 @@ from .estimates import (
     token_objects,
 )
 from .models import Broadcast, RecurringBroadcast
-from .scheduling import CONFIRMED_RECURRING, CONFIRMED_SCHEDULED, broadcast_confirm, recurring_broadcast_stop
+from .scheduling import (
+    CONFIRMED_AWAITING,
+    CONFIRMED_RECURRING,
+    CONFIRMED_SCHEDULED,
+    broadcast_confirm,
+    recurring_broadcast_stop,
+)
 from .states import TransitionRefused
 from .tasks import estimate_broadcast, submit_broadcast
 
@@ -43,6 +50,7 @@ PREVIEW_RECIPIENTS = 3
 
 def compose(request, pk=None):
     """A new broadcast, or (with `pk`) changes to a draft; both go on to the review and its estimate."""
+    require_permission(request.user, "campaigns.change_broadcast" if pk else "campaigns.add_broadcast")
     editing = None
     if pk is not None:
         editing = get_object_or_404(Broadcast, pk=pk)
@@ -101,6 +109,7 @@ def _when_initial(broadcast: Broadcast | None) -> dict:
     return {"when": "now"}
 
 
+@permission_required_for("campaigns.add_broadcast")
 @require_POST
 def duplicate(request, pk):
     broadcast = get_object_or_404(Broadcast, pk=pk)
@@ -109,6 +118,7 @@ def duplicate(request, pk):
     return redirect("campaigns:broadcast_edit", pk=copy.pk)
 
 
+@permission_required_for("campaigns.delete_broadcast")
 def delete(request, pk):
     """Asks first (GET), deletes on POST."""
     broadcast = get_object_or_404(Broadcast, pk=pk)
@@ -126,6 +136,7 @@ def delete(request, pk):
     return render(request, "campaigns/delete.html", {"broadcast": broadcast})
 
 
+@permission_required_for("campaigns.send_broadcast")
 def test_send(request, pk):
     """Send the broadcast's message to the user's own number or a seed list, as a broadcast of its own."""
     broadcast = get_object_or_404(Broadcast.objects.select_related("account"), pk=pk)
@@ -163,6 +174,7 @@ def _token_picker() -> dict:
     }
 
 
+@permission_required_for("campaigns.view_broadcast")
 def review(request, pk):
     broadcast = get_object_or_404(Broadcast.objects.select_related("campaign", "template", "account"), pk=pk)
     if broadcast.state not in (Broadcast.State.DRAFT, Broadcast.State.ESTIMATED):
@@ -193,6 +205,7 @@ def review(request, pk):
     })
 
 
+@permission_required_for("campaigns.change_broadcast")
 @require_POST
 def re_estimate(request, pk):
     broadcast = get_object_or_404(Broadcast, pk=pk)
@@ -202,6 +215,7 @@ def re_estimate(request, pk):
     return redirect("campaigns:broadcast_review", pk=pk)
 
 
+@permission_required_for("campaigns.send_broadcast")
 @require_POST
 def confirm(request, pk):
     broadcast = get_object_or_404(Broadcast.objects.select_related("account"), pk=pk)
@@ -212,6 +226,10 @@ def confirm(request, pk):
         outcome = broadcast_confirm(broadcast, actor=request.user)
     except TransitionRefused as problem:
         messages.error(request, str(problem))
+        return redirect(reverse("campaigns:broadcast_detail", args=[pk]))
+    if outcome == CONFIRMED_AWAITING:
+        messages.success(request, f"“{broadcast}” goes to more recipients than this account sends without a "
+                                  "second look: it waits on the Approvals page until someone else approves it.")
         return redirect(reverse("campaigns:broadcast_detail", args=[pk]))
     if outcome == CONFIRMED_RECURRING:
         recurrence = RecurringBroadcast.objects.get(definition=broadcast)
@@ -225,6 +243,7 @@ def confirm(request, pk):
     return redirect(reverse("campaigns:broadcast_detail", args=[pk]))
 
 
+@permission_required_for("campaigns.send_broadcast")
 @require_POST
 def stop_recurrence(request, pk):
     recurrence = get_object_or_404(RecurringBroadcast, pk=pk)

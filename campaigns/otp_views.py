@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from messaging import safejson
 from messaging.api_auth import api_token_required
 from messaging.models import ProviderAccount, Sender
+from messaging.permissions import permission_required_for
 
 from .models import Campaign
 from .otp import OtpProblem, messagewhiz_account, otp_objects, otp_send, otp_verify
@@ -62,6 +63,7 @@ class OtpVerifyForm(forms.Form):
     code = forms.CharField(max_length=10)
 
 
+@permission_required_for("campaigns.send_broadcast")
 def otp_page(request):
     """Four forms on one page; a POST names its form by a field of its prefix (verify otherwise)."""
     forms_ = {prefix: form_class(prefix=prefix) for prefix, (form_class, _, _) in PAGE_ACTIONS.items()}
@@ -141,6 +143,8 @@ def _api(handler):
     @api_token_required(scope="otp:send")
     @require_POST
     def view(request):
+        if not request.user.has_perm("campaigns.send_broadcast"):
+            return JsonResponse({"error": "This token's user may not send (campaigns.send_broadcast)."}, status=403)
         try:
             return JsonResponse(handler(request, _json_body(request)))
         except OtpProblem as problem:

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
+from .approvals import approval_needed, broadcast_request_approval
 from .estimates import confirm_problem
 from .models import Broadcast, RecurringBroadcast
 from .states import TransitionRefused, broadcast_transition_or_raise
@@ -34,16 +35,21 @@ def broadcast_schedule(broadcast: Broadcast, *, send_at, time_zone: str, actor=N
 
 
 CONFIRMED_NOW, CONFIRMED_SCHEDULED, CONFIRMED_RECURRING = "sending", "scheduled", "recurring"
+CONFIRMED_AWAITING = "awaiting_approval"  # over the account's threshold: campaigns.approvals
 
 
 def broadcast_confirm(broadcast: Broadcast, *, actor=None) -> str:
     """Confirm an estimated broadcast: start its recurring schedule, keep it for its send time, or
     claim it to send now (CONFIRMED_NOW: the caller queues campaigns.tasks.submit_broadcast on
-    commit). The claim is a conditional update, so a second confirmation (a double click, a
-    replayed request) raises TransitionRefused instead of sending twice; so does a broadcast that
-    can't be confirmed as it stands (estimates.confirm_problem)."""
+    commit); over the account's approval threshold it waits for approval instead (CONFIRMED_AWAITING).
+    The claim is a conditional update, so a second confirmation (a double click, a replayed request)
+    raises TransitionRefused instead of sending twice; so does a broadcast that can't be confirmed
+    as it stands (estimates.confirm_problem)."""
     if problem := confirm_problem(broadcast):
         raise TransitionRefused(problem)
+    if approval_needed(broadcast):
+        broadcast_request_approval(broadcast, actor=actor)
+        return CONFIRMED_AWAITING
     recurrence = RecurringBroadcast.objects.filter(definition=broadcast).first()
     if recurrence is not None:
         recurrence.enabled = True

@@ -33,6 +33,7 @@ from messaging.validators import validate_sender_name
 from recipients.phones import PhoneRejected, normalize_phone, phone_country
 
 from . import policy
+from .approvals import over_threshold
 from .estimates import body_problems, problems_summary, text_parts_problem
 from .models import Broadcast, Message
 from .models.broadcasts import STATUS_RANK
@@ -171,6 +172,10 @@ def pasted_send(*, account, sender: str, numbers: str, text: str, name: str = ""
     if errors := problems_summary(body_problems(text, account=account, provider_renders=True)):
         raise SingleProblem(errors)
     phones, skipped = policy.pasted_split(account=account, phones=phones)
+    if over_threshold(account, len(phones)):
+        raise SingleProblem(f"{len(phones):,} numbers are more than this account sends to without a second person's "
+                            f"approval ({account.approval_threshold:,}): import them as a list and compose a "
+                            "broadcast, which an approver can confirm.")
     if refusal := policy.broadcast_refusal(Broadcast(account=account), phones):
         raise SingleProblem(refusal)
     if not phones:

@@ -1,8 +1,12 @@
 """The broadcast state machine: the only way a broadcast's state changes.
 
 draft → estimated → scheduled → submitting → submitted → completed, with failed and cancelled
-as the other ends. Each move is a conditional UPDATE (it happens only if the broadcast is still
-in an allowed source state, so two workers can't both claim it) and leaves a BroadcastEvent.
+as the other ends. A confirmed broadcast over its account's approval threshold waits in
+awaiting approval (campaigns.approvals) until a second person approves it (scheduled, or
+estimated again for a recurring definition) or rejects it (draft).
+
+Each move is a conditional UPDATE (it happens only if the broadcast is still in an allowed
+source state, so two workers can't both claim it) and leaves a BroadcastEvent.
 """
 
 from django.db import transaction
@@ -18,12 +22,14 @@ S = Broadcast.State
 ALLOWED_FROM = {
     S.DRAFT: {S.DRAFT, S.ESTIMATED, S.SCHEDULED},
     S.ESTIMATED: {S.DRAFT, S.ESTIMATED},
+    # Leaving it (approved, rejected) is campaigns.approvals' alone: it names the source state.
+    S.AWAITING_APPROVAL: {S.ESTIMATED},
     S.SCHEDULED: {S.DRAFT, S.ESTIMATED},
     S.SUBMITTING: {S.DRAFT, S.ESTIMATED, S.SCHEDULED},
     S.SUBMITTED: {S.SUBMITTING},
     S.COMPLETED: {S.SUBMITTED},
     S.FAILED: {S.SUBMITTING, S.SUBMITTED},
-    S.CANCELLED: {S.DRAFT, S.ESTIMATED, S.SCHEDULED},
+    S.CANCELLED: {S.DRAFT, S.ESTIMATED, S.SCHEDULED, S.AWAITING_APPROVAL},
 }
 
 
@@ -47,6 +53,10 @@ _AUDITED = {S.SCHEDULED: "send", S.SUBMITTING: "send", S.CANCELLED: "cancel"}
 
 
 def _audited(previous: str | None, to_state: str) -> str:
+    if previous == S.AWAITING_APPROVAL and to_state != S.CANCELLED:  # four-eyes (campaigns.approvals)
+        return "reject" if to_state == S.DRAFT else "approve"
+    if to_state == S.AWAITING_APPROVAL:
+        return "send"  # the composer's confirmation; it goes out once approved
     action = _AUDITED.get(to_state, "")
     return "" if action == "send" and previous not in (S.DRAFT, S.ESTIMATED) else action
 
@@ -56,12 +66,14 @@ class TransitionRefused(Exception):
 
 
 def broadcast_transition(broadcast: Broadcast, to_state: str, *, actor=None, reason: str = "",
-                         **fields) -> bool:
+                         from_state: str | None = None, **fields) -> bool:
     """Move `broadcast` to `to_state` if its current state allows it; returns whether it moved.
 
-    Extra `fields` are saved in the same UPDATE (e.g. remote_id with SUBMITTED).
+    `from_state` names the one state it may move from instead of ALLOWED_FROM (an approval leaving
+    awaiting approval, which no other path may). Extra `fields` are saved in the same UPDATE (e.g.
+    remote_id with SUBMITTED).
     """
-    sources = ALLOWED_FROM[to_state]
+    sources = {from_state} if from_state else ALLOWED_FROM[to_state]
     now = timezone.now()
     if to_state == S.SUBMITTED:
         fields.setdefault("submitted_at", now)

@@ -2,7 +2,17 @@ from django.urls import include, path
 
 from messaging.mirror_views import MirrorPages
 
-from . import broadcast_views, compliance_views, compose_views, cost_views, health_views, otp_views, tasks, views
+from . import (
+    approval_views,
+    broadcast_views,
+    compliance_views,
+    compose_views,
+    cost_views,
+    health_views,
+    otp_views,
+    tasks,
+    views,
+)
 from .forms import WordSpinnerForm
 from .models import Campaign, Link, LinkList, Template, Trigger, WordSpinner
 
@@ -56,6 +66,9 @@ urlpatterns = [
     path("campaigns/<int:pk>/costs.<str:fmt>", cost_views.campaign_costs_export, name="campaign_costs_export"),
     path("costs/", cost_views.costs_page, name="costs"),
     path("costs/costs.<str:fmt>", cost_views.costs_export, name="costs_export"),
+    path("approvals/", approval_views.approvals, name="approvals"),
+    path("broadcasts/<int:pk>/approve/", approval_views.approve, name="broadcast_approve"),
+    path("broadcasts/<int:pk>/reject/", approval_views.reject, name="broadcast_reject"),
     path("broadcasts/<int:pk>/cancel/", broadcast_views.broadcast_cancel_view, name="broadcast_cancel"),
     path("broadcasts/<int:pk>/sending/", broadcast_views.broadcast_dispatch, name="broadcast_dispatch"),
     path("broadcasts/<int:pk>/abtest/stop/", broadcast_views.abtest_stop_view, name="abtest_stop"),

@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 
 from messaging.models import ProviderAccount
+from messaging.permissions import permission_required_for
 from messaging.selectors import worker_heartbeat
 from recipients.errors import ImportProblem
 
@@ -16,11 +17,15 @@ from .selectors import broadcasts_search, campaign_figures, overview
 
 
 def home(request):
+    """The overview for whoever may read broadcasts; a user without a role yet is told so."""
+    if not request.user.has_perm("campaigns.view_broadcast"):
+        return render(request, "no_role.html", status=403)
     days = 30 if request.GET.get("days") == "30" else 7
     return render(request, "home.html", {"account_count": ProviderAccount.objects.count(),
                                          "heartbeat": worker_heartbeat(), **overview(days=days)})
 
 
+@permission_required_for("campaigns.view_campaign")
 def campaign_detail(request, pk):
     """A campaign's figures (summed over its broadcasts) and its broadcasts."""
     campaign = get_object_or_404(Campaign.objects.select_related("account"), pk=pk)
@@ -29,6 +34,7 @@ def campaign_detail(request, pk):
                   {"campaign": campaign, "figures": campaign_figures(campaign), "page": page})
 
 
+@permission_required_for("campaigns.change_linklist")
 def link_list_add_links(request, pk):
     link_list = get_object_or_404(LinkList, pk=pk)
     form = NewLinksForm(request.POST or None)
@@ -40,6 +46,7 @@ def link_list_add_links(request, pk):
     return render(request, "campaigns/link_list_add_links.html", {"form": form, "link_list": link_list})
 
 
+@permission_required_for("campaigns.change_linklist")
 def link_list_import_file(request, pk):
     link_list = get_object_or_404(LinkList, pk=pk)
     form = LinkFileForm(request.POST or None, request.FILES or None)

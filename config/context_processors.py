@@ -6,7 +6,7 @@ from messaging.permissions import CALLBACK_URLS
 NAVIGATION = (
     ("", (("Overview", "home"),)),
     ("Send", (("Campaigns", "campaigns:campaign_list"), ("Broadcasts", "campaigns:broadcast_list"),
-              ("Transactional", "campaigns:otp"), ("Costs", "campaigns:costs"))),
+              ("Approvals", "campaigns:approvals"), ("Transactional", "campaigns:otp"), ("Costs", "campaigns:costs"))),
     ("Audience", (("Recipient lists", "recipients:list_index"), ("Unsubscribe lists", "recipients:unsubscribe_index"))),
     ("Content", (("Templates", "campaigns:template_list"), ("Links", "campaigns:link_list"),
                  ("Link lists", "campaigns:linklist_list"), ("Word spinners", "campaigns:wordspinner_list"),
@@ -18,8 +18,22 @@ NAVIGATION = (
                ("Audit trail", "messaging:audit"), ("Webhooks", "webhooks:list"))),
 )
 
-# Entries shown only to users with a permission (the pages answer 403 to the others).
+# The permission each entry's page needs (it answers 403 to the others): the menu shows only those.
 PERMISSIONS = {
+    "home": "campaigns.view_broadcast",
+    "campaigns:campaign_list": "campaigns.view_campaign",
+    "campaigns:broadcast_list": "campaigns.view_broadcast",
+    "campaigns:approvals": "campaigns.view_broadcast",
+    "campaigns:otp": "campaigns.send_broadcast",
+    "recipients:list_index": "recipients.view_recipientlist",
+    "recipients:unsubscribe_index": "recipients.view_unsubscribelist",
+    "campaigns:template_list": "campaigns.view_template",
+    "campaigns:link_list": "campaigns.view_link",
+    "campaigns:linklist_list": "campaigns.view_linklist",
+    "campaigns:wordspinner_list": "campaigns.view_wordspinner",
+    "campaigns:trigger_list": "campaigns.view_trigger",
+    "messaging:sender_list": "messaging.view_sender",
+    "messaging:senderlist_list": "messaging.view_senderlist",
     "messaging:account_list": "messaging.view_provideraccount",
     "providers:list": "messaging.view_genericproviderconfig",
     "campaigns:provider_health": "messaging.view_provideraccount",
@@ -37,9 +51,9 @@ def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    groups = [(group, [(label, reverse(name)) for label, name in links
-                       if name not in PERMISSIONS or user.has_perm(PERMISSIONS[name])])
+    groups = [(group, [(label, reverse(name)) for label, name in links if user.has_perm(PERMISSIONS[name])])
               for group, links in NAVIGATION]
+    groups = [(group, links) for group, links in groups if links]
     urls = [url for _, links in groups for _, url in links]
     under = [url for url in urls if request.path.startswith(url) and (url != "/" or request.path == "/")]
     return {"navigation": groups, "navigation_current": max(under, key=len, default=None)}

@@ -27,6 +27,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "kind", "base_url", "api_key", "api_key_hint", "currency", "default_price_per_part",
                            "is_active", "created_at", "updated_at"]}),
+        ("Four-eyes approval", {"fields": ["approval_threshold", "superusers_approve_own"]}),
         ("Circuit breaker", {"fields": ["breaker_error_rate", "breaker_min_requests", "breaker_cooldown"],
                              "description": "Taken out of rotation (its failover routes carry the traffic) "
                                             "while its recent error rate is this high; probed after the cool-down."}),

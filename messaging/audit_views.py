@@ -16,8 +16,8 @@ from . import audit
 from .models import AuditEvent
 from .spreadsheets import neutralise
 
-ACTIONS = ["create", "change", "delete", "send", "cancel", "login", "login_failed", "logout", "export",
-           "secret_view"]
+ACTIONS = ["create", "change", "delete", "send", "approve", "reject", "cancel", "login", "login_failed", "logout",
+           "export", "secret_view"]
 
 
 class AuditFilterForm(forms.Form):

@@ -85,8 +85,8 @@ class ProviderAccountForm(forms.ModelForm):
     class Meta:
         model = ProviderAccount
         fields = ["name", "kind", "base_url", "api_key", "currency", "default_price_per_part", "is_active",
-                  "breaker_error_rate", "breaker_min_requests", "breaker_cooldown", "retry_enabled",
-                  *RETRY_POLICY_FIELDS]
+                  "breaker_error_rate", "breaker_min_requests", "breaker_cooldown", "approval_threshold",
+                  "superusers_approve_own", "retry_enabled", *RETRY_POLICY_FIELDS]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

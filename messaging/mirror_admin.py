@@ -87,21 +87,22 @@ class MirroredAdmin(admin.ModelAdmin):
         for obj in queryset:
             self.delete_model(request, obj)
 
-    @admin.action(description="Push selected to MessageWhiz now")
+    @admin.action(description="Push selected to MessageWhiz now", permissions=["change"])
     def push_now(self, request, queryset):
         for obj in queryset:
             push_mirror.delay(obj._meta.label, obj.pk)
         self.message_user(request, f"Queued {queryset.count()} push(es).", messages.SUCCESS)
 
-    @admin.action(description="Pull this kind from MessageWhiz now (for the selected rows' accounts)")
+    @admin.action(description="Pull this kind from MessageWhiz now (for the selected rows' accounts)",
+                  permissions=["change"])
     def pull_now(self, request, queryset):
         self._pull(request, queryset.values_list("account_id", flat=True).distinct())
 
-    @admin.action(description="Enable selected")
+    @admin.action(description="Enable selected", permissions=["change"])
     def enable(self, request, queryset):
         self._set_enabled(request, queryset, True)
 
-    @admin.action(description="Disable selected")
+    @admin.action(description="Disable selected", permissions=["change"])
     def disable(self, request, queryset):
         self._set_enabled(request, queryset, False)
 
@@ -113,7 +114,7 @@ class MirroredAdmin(admin.ModelAdmin):
             changed += 1
         self.message_user(request, f"{'Enabled' if enabled else 'Disabled'} {changed} object(s).")
 
-    @admin.action(description="Export selected as CSV")
+    @admin.action(description="Export selected as CSV", permissions=["view"])
     def export_csv(self, request, queryset):
         columns = ["id", *self.mirror_fields, "account", "enabled", "sync_state", "remote_id", "synced_at",
                    "sync_error"]

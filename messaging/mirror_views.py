@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from .mirror import SyncState
+from .permissions import permission_required_for
 from .selectors import mirror_accounts
 from .sync import resources
 from .sync.pull import mirror_pull_later, pull_in_progress, pull_status
@@ -103,15 +104,22 @@ class MirrorPages:
         # {"refresh": ("Refresh conversion", refresh_link_conversions), …}
         self.object_actions = object_actions or {}
 
+    def perm(self, action: str) -> str:
+        return f"{self.model._meta.app_label}.{action}_{self.name}"
+
     def urls(self):
+        """Reading needs the model's view permission, creating its add, changing (also a sync,
+        which overwrites local copies, and enabling or disabling) its change permission."""
+        view, add, change = self.perm("view"), self.perm("add"), self.perm("change")
         return [
-            path("", self.list_view, name=f"{self.name}_list"),
-            path("sync/", require_POST(self.sync_view), name=f"{self.name}_sync"),
-            path("new/", self.edit_view, name=f"{self.name}_create"),
-            path("<int:pk>/", self.edit_view, name=f"{self.name}_edit"),
-            path("<int:pk>/toggle/", require_POST(self.toggle_view), name=f"{self.name}_toggle"),
-            *(path(f"<int:pk>/{action}/", require_POST(self.object_action_view), {"action": action},
-                   name=f"{self.name}_{action}") for action in self.object_actions),
+            path("", permission_required_for(view)(self.list_view), name=f"{self.name}_list"),
+            path("sync/", permission_required_for(change)(require_POST(self.sync_view)), name=f"{self.name}_sync"),
+            path("new/", permission_required_for(add)(self.edit_view), name=f"{self.name}_create"),
+            path("<int:pk>/", permission_required_for(view, change)(self.edit_view), name=f"{self.name}_edit"),
+            path("<int:pk>/toggle/", permission_required_for(change)(require_POST(self.toggle_view)),
+                 name=f"{self.name}_toggle"),
+            *(path(f"<int:pk>/{action}/", permission_required_for(change)(require_POST(self.object_action_view)),
+                   {"action": action}, name=f"{self.name}_{action}") for action in self.object_actions),
         ]
 
     def _url(self, request, action, *args):
@@ -140,6 +148,8 @@ class MirrorPages:
             "states": SyncState.choices, "columns": [self.model._meta.get_field(c).verbose_name for c in self.columns],
             "create_url": self._url(request, "create"), "sync_url": self._url(request, "sync"),
             "syncs": syncs, "syncing": any(status["running"] for _, status in syncs),
+            "can_add": request.user.has_perm(self.perm("add")),
+            "can_change": request.user.has_perm(self.perm("change")),
         })
 
     def _sync_statuses(self):
@@ -182,6 +192,8 @@ class MirrorPages:
         return render(request, "mirror/form.html", {
             "pages": self, "form": form, "object": obj, "list_url": self._url(request, "list"), "actions": actions,
             "object_actions": object_actions, "members": self._members(request, form, obj),
+            "can_change": request.user.has_perm(self.perm("change")),
+            "can_save": request.user.has_perm(self.perm("change" if obj else "add")),
         })
 
     def _members(self, request, form, obj) -> dict | None:

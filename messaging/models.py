@@ -91,6 +91,13 @@ class ProviderAccount(RetryPolicy):
     default_price_per_part = models.DecimalField(
         "price per SMS part (countries without their own)", max_digits=10, decimal_places=4, null=True, blank=True,
         validators=[MinValueValidator(0)], help_text="Generic accounts: in the account's currency; empty: unknown")
+    # Four-eyes (campaigns.approvals): set by whoever may change the account, i.e. the Admin role.
+    approval_threshold = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Broadcasts to more recipients than this wait for a second person's approval; empty: never")
+    superusers_approve_own = models.BooleanField(
+        "superusers may approve their own", default=False,
+        help_text="Otherwise nobody, not even a superuser, approves a broadcast they composed")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -51,8 +51,8 @@ def api_tokens(request):
                                             for token in tokens]})
 
 
-@require_POST
 @permission_required("messaging.add_apitoken", raise_exception=True)
+@require_POST
 def api_token_revoke(request, pk):
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)
     ApiToken.objects.filter(pk=token.pk).update(is_active=False)

@@ -63,13 +63,10 @@ class ConsentEventAdmin(_Unchangeable, admin.ModelAdmin):
     show_full_result_count = False
     actions = ["erase_numbers"]
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not request.user.has_perm("recipients.erase_consentevent"):
-            actions.pop("erase_numbers", None)
-        return actions
+    def has_erase_permission(self, request):
+        return request.user.has_perm("recipients.erase_consentevent")
 
-    @admin.action(description="GDPR erasure: replace these numbers with a hash")
+    @admin.action(description="GDPR erasure: replace these numbers with a hash", permissions=["erase"])
     def erase_numbers(self, request, queryset):
         phones = set(queryset.exclude(phone__startswith=ERASED_PREFIX).values_list("phone", flat=True))
         rows = sum(consent_erase(phone=phone, actor=request.user) for phone in phones)

@@ -6,6 +6,7 @@ the user picks the mapping on the real data and the import reads the same bytes.
 """
 
 import os
+from functools import wraps
 from pathlib import Path
 
 from django.contrib import messages
@@ -18,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from messaging import audit
+from messaging.permissions import permission_required_for, require_permission
 from messaging.selectors import mirror_accounts
 
 from . import exports, services
@@ -46,6 +48,26 @@ def _model(kind: str):
         raise Http404("No such kind of list.") from None
 
 
+def list_permission(action: str):
+    """The view needs `recipients.<action>_<model>` for the kind of list it is about."""
+
+    def decorator(view):
+        @wraps(view)
+        def checked(request, *args, kind="recipients", **kwargs):
+            require_permission(request.user, f"recipients.{action}_{_model(kind)._meta.model_name}")
+            return view(request, *args, kind=kind, **kwargs)
+
+        return checked
+
+    return decorator
+
+
+def _can(request, model) -> dict:
+    """What the page's buttons may offer: creating lists of this kind, changing them."""
+    return {f"can_{action}": request.user.has_perm(f"recipients.{action}_{model._meta.model_name}")
+            for action in ("add", "change")}
+
+
 def _numbers_result(result) -> str:
     """The outcome of pasted numbers, naming each value that was not added and why."""
     summary = f"Added {result.inserted} of {result.total} numbers ({result.wrong} wrong, {result.duplicate} duplicate)."
@@ -56,6 +78,7 @@ def _numbers_result(result) -> str:
     return f"{summary} Not added: {named}{f'; and {more} more' if more > 0 else ''}."
 
 
+@list_permission("view")
 def list_index(request, kind="recipients"):
     model = _model(kind)
     query = request.GET.get("q", "").strip()
@@ -65,9 +88,11 @@ def list_index(request, kind="recipients"):
     page = Paginator(lists, 50).get_page(request.GET.get("page"))
     jobs = ImportJob.objects.filter(kind=kind).order_by("-created_at")[:5]
     return render(request, "recipients/list_index.html", {"page": page, "query": query, "kind": kind, "jobs": jobs,
-                                                          "title": model._meta.verbose_name_plural.capitalize()})
+                                                          "title": model._meta.verbose_name_plural.capitalize(),
+                                                          **_can(request, model)})
 
 
+@list_permission("view")
 def list_detail(request, kind, pk):
     model = _model(kind)
     obj = get_object_or_404(model, pk=pk)
@@ -81,10 +106,11 @@ def list_detail(request, kind, pk):
         paginator.count = obj.recipient_count if kind == "recipients" else obj.member_count
     return render(request, "recipients/list_detail.html", {
         "obj": obj, "kind": kind, "page": paginator.get_page(request.GET.get("page")), "phone": phone,
-        "jobs": obj.import_jobs.order_by("-created_at")[:10],
+        "jobs": obj.import_jobs.order_by("-created_at")[:10], **_can(request, model),
     })
 
 
+@list_permission("add")
 def list_new(request, kind):
     """A new list from pasted numbers (MessageWhiz's /recipientList/numbers, or an unsubscribe list)."""
     model = _model(kind)
@@ -106,6 +132,7 @@ def list_new(request, kind):
     })
 
 
+@list_permission("change")
 @require_POST
 def list_action(request, kind, pk):
     obj = get_object_or_404(_model(kind), pk=pk)
@@ -131,6 +158,7 @@ def list_action(request, kind, pk):
     return redirect("recipients:list_detail", kind=kind, pk=pk)
 
 
+@list_permission("view")
 def list_download(request, kind, pk, fmt):
     obj = get_object_or_404(_model(kind), pk=pk)
     if fmt == "csv":
@@ -150,6 +178,7 @@ def list_download(request, kind, pk, fmt):
     return response
 
 
+@list_permission("change")
 @csrf_exempt
 def import_upload(request, kind="recipients"):
     # The size limit applies while the upload arrives, so the handler goes in before anything
@@ -178,6 +207,7 @@ def _import_upload(request, kind):
     return render(request, "recipients/import_upload.html", {"form": form, "kind": kind, "size_limit": size_limit()})
 
 
+@list_permission("change")
 def import_map(request, kind, token):
     model = _model(kind)
     path = staged_upload_path(token)
@@ -234,6 +264,7 @@ def import_map(request, kind, token):
     })
 
 
+@permission_required_for("recipients.view_importjob")
 def import_job(request, pk):
     job = get_object_or_404(ImportJob.objects.select_related("recipient_list", "unsubscribe_list"), pk=pk)
     return render(request, "recipients/import_job.html", {
@@ -241,12 +272,14 @@ def import_job(request, pk):
     })
 
 
+@permission_required_for("recipients.view_importjob")
 def import_job_status(request, pk):
     """Polled by the progress bar."""
     get_object_or_404(ImportJob, pk=pk)
     return JsonResponse(import_job_progress(job_id=pk))
 
 
+@permission_required_for("recipients.view_importjob")
 def import_job_rejects(request, pk):
     job = get_object_or_404(ImportJob, pk=pk)
     if not job.rejects:

@@ -142,6 +142,20 @@ def mw_account(db, sandbox):
     return ProviderAccount.objects.create(name="Sandbox", base_url=sandbox.url, api_key=sandbox.api_key)
 
 
+@pytest.fixture
+def role_user(db, django_user_model):
+    """make(role, username=role) -> a user in that role's group (messaging.roles), to sign in with
+    `client.force_login` (no password: hashing one costs more than the request)."""
+    from django.contrib.auth.models import Group
+
+    def make(role: str, username: str | None = None, **fields):
+        user = django_user_model.objects.create_user(username or role.lower(), **fields)
+        user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
 def run_like_a_worker(call, attempts: int = 10) -> None:
     """Run `call` (a queued task or on-commit callback) until it stops asking to be retried.
 

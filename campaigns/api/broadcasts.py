@@ -189,8 +189,10 @@ def broadcast_estimate_again(request, broadcast_id: int):
              summary="Confirm: send now, or at its time")
 @decorate_idempotent
 def broadcast_confirm_view(request, broadcast_id: int, idempotency_key: str = IdempotencyKeyHeader):
-    """Needs a finished estimate without errors. `outcome`: sending, scheduled or recurring. A
-    second confirmation is refused (409); a retry with the same Idempotency-Key gets the first answer."""
+    """Needs a finished estimate without errors. `outcome`: sending, scheduled, recurring, or
+    awaiting_approval (more recipients than the account's approval threshold: someone other than the
+    token's user approves it in the dashboard). A second confirmation is refused (409); a retry
+    with the same Idempotency-Key gets the first answer."""
     broadcast = _broadcast(broadcast_id)
     try:
         outcome = broadcast_confirm(broadcast, actor=request.user)

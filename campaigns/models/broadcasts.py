@@ -28,6 +28,8 @@ class Broadcast(RetryPolicy):
     class State(models.TextChoices):
         DRAFT = "draft", "Draft"
         ESTIMATED = "estimated", "Estimated"
+        # Confirmed, but over its account's approval threshold: waits for a second person (campaigns.approvals).
+        AWAITING_APPROVAL = "awaiting", "Awaiting approval"
         SCHEDULED = "scheduled", "Scheduled"
         SUBMITTING = "submitting", "Submitting"
         SUBMITTED = "submitted", "Submitted"
@@ -161,7 +163,9 @@ class Broadcast(RetryPolicy):
             # An A/B test's winner is sent once: a second decision cannot make another winner send.
             models.UniqueConstraint(fields=["parent"], condition=models.Q(role="winner"), name="broadcast_one_winner"),
         ]
-        permissions = [("widen_sending_window", "Can send outside the account's sending window")]
+        permissions = [("widen_sending_window", "Can send outside the account's sending window"),
+                       ("send_broadcast", "Can send, schedule and cancel broadcasts and single messages"),
+                       ("approve_broadcast", "Can approve or reject another user's broadcast above the threshold")]
 
     def __str__(self):
         return self.name

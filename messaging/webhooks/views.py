@@ -79,8 +79,8 @@ def attempt_detail(request, pk, attempt_pk):
     return render(request, "messaging/webhooks/attempt.html", {"endpoint": attempt.endpoint, "attempt": attempt})
 
 
-@require_POST
 @permission_required(CHANGE, raise_exception=True)
+@require_POST
 def secret_rotate(request, pk):
     endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
     _show_secret_once(request, endpoint, delivery.secret_rotate(endpoint=endpoint))
@@ -88,8 +88,8 @@ def secret_rotate(request, pk):
     return redirect("webhooks:detail", endpoint.pk)
 
 
-@require_POST
 @permission_required(CHANGE, raise_exception=True)
+@require_POST
 def message_redeliver(request, pk, message_pk):
     message = get_object_or_404(WebhookMessage, pk=message_pk, endpoint_id=pk)
     delivery.message_redeliver(message=message)
@@ -97,8 +97,8 @@ def message_redeliver(request, pk, message_pk):
     return redirect("webhooks:detail", pk)
 
 
-@require_POST
 @permission_required(CHANGE, raise_exception=True)
+@require_POST
 def test_send(request, pk):
     endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
     delivery.test_send(endpoint=endpoint, user=request.user)
@@ -106,8 +106,8 @@ def test_send(request, pk):
     return redirect("webhooks:detail", endpoint.pk)
 
 
-@require_POST
 @permission_required(CHANGE, raise_exception=True)
+@require_POST
 def endpoint_resume(request, pk):
     endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
     delivery.endpoint_resume(endpoint=endpoint)

@@ -44,7 +44,11 @@ def clock(monkeypatch):
 
 @pytest.fixture
 def marketer(django_user_model):
-    return django_user_model.objects.create_user("marketer", password=PASSWORD)
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user("marketer", password=PASSWORD)
+    user.groups.add(Group.objects.get(name="Marketer"))
+    return user
 
 
 def sign_in(client, username, password, ip="203.0.113.5", otp_token="", **headers):

@@ -25,6 +25,8 @@ PUBLIC = {
 API_V1 = {f"api-v1:{name}" for name in operation_names()}
 PUBLIC |= API_V1
 SAMPLE = {"int": "1", "str": "x", "path": "x", "slug": "x", "uuid": "00000000-0000-0000-0000-000000000000"}
+# Arguments that only take certain values, by name (tests/config/test_roles.py opens real pages).
+SAMPLE_NAMED = {"kind": "recipients", "fmt": "csv"}
 
 
 def url_patterns(patterns=None, prefix="", namespace=""):
@@ -43,7 +45,8 @@ def url_patterns(patterns=None, prefix="", namespace=""):
 def example(route: str) -> str:
     """A path matching the route: converters get a sample value; a regex group its first
     alternative (admin's app list) or "x"."""
-    route = re.sub(r"<(?:(\w+):)?\w+>", lambda m: SAMPLE[m.group(1) or "str"], route)
+    route = re.sub(r"<(?:(\w+):)?(\w+)>", lambda m: SAMPLE_NAMED.get(m.group(2)) or SAMPLE[m.group(1) or "str"],
+                   route)
     route = re.sub(r"\(\?P<\w+>(\w*)[^)]*\)", lambda m: m.group(1) or "x", route)
     return route.replace("^", "").replace("$", "")
 
@@ -86,9 +89,14 @@ def test_the_admin_signs_in_through_the_sites_own_page(client):
 
 @pytest.mark.django_db
 def test_signed_in_user_sees_the_dashboard(client, django_user_model):
-    django_user_model.objects.create_user("marketer", password="a-long-passphrase-42")
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user("marketer", password="a-long-passphrase-42")
     response = client.post(reverse("login"), {"username": "marketer", "password": "a-long-passphrase-42"})
     assert response.status_code == 302
+    page = client.get(reverse("home"))
+    assert page.status_code == 403 and b"no role" in page.content  # signed in, but in no role yet
+    user.groups.add(Group.objects.get(name="Viewer"))
     page = client.get(reverse("home"))
     assert page.status_code == 200
     assert b"Overview" in page.content

@@ -63,9 +63,11 @@ def server(tmp_path_factory):
     env = production_env(tmp)
     manage("collectstatic", "--no-input", "-v", "0", env=env)
     manage("migrate", "--no-input", "-v", "0", env=env)
-    token = manage("shell", "-c", f"from django.contrib.auth.models import User; "
+    # The Marketer group comes from the migration and its post_migrate handler (messaging.roles).
+    token = manage("shell", "-c", f"from django.contrib.auth.models import Group, User; "
                                   f"from messaging.models import ProviderAccount; "
-                                  f"User.objects.create_user('marketer', password='{PASSWORD}'); "
+                                  f"User.objects.create_user('marketer', password='{PASSWORD}')"
+                                  f".groups.add(Group.objects.get(name='Marketer')); "
                                   f"print(ProviderAccount.objects.create(name='P', api_key='k').callback_token)",
                    env=env).split()[-1]
     port = free_port()
