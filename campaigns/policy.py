@@ -574,6 +574,8 @@ class Outlook:
     zones: list[ZoneForecast]
     india: int  # recipients with a +91 number
     dlt_missing: list[str]  # the DLT ids a +91 message lacks
+    plan: Plan | None = None  # MessageWhiz broadcasts: who goes now, in which scheduled part, or not at all
+    refusal: str | None = None  # why it can't go as planned (a smart broadcast is not split)
 
     @property
     def later(self) -> int:
@@ -607,7 +609,11 @@ def broadcast_outlook(broadcast: Broadcast) -> Outlook | None:
     dlt = dlt_values(broadcast)
     missing = [name for name, key in (("DLT template id", "DltTemplateId"), ("DLT entity id", "DltEntityId"))
                if not dlt[key]] if india[0] else []
-    return Outlook(zones, india[0], missing)
+    plan = refusal = None
+    if broadcast.account.kind == broadcast.account.Kind.MESSAGEWHIZ and broadcast.type != Broadcast.Type.SINGLE:
+        plan = broadcast_plan(broadcast, at=at)
+        refusal = smart_refusal(plan) if broadcast.type == Broadcast.Type.SMART else None
+    return Outlook(zones, india[0], missing, plan, refusal)
 
 
 def broadcast_sent_record(broadcast: Broadcast, *, at: datetime) -> None:

@@ -22,30 +22,52 @@ def failed_total(counters) -> int:
     return sum(get(name) or 0 for name in FAILED_COUNTERS)
 
 
+# Counters a broadcast's page sums over the broadcast and the broadcasts derived from it (its
+# scheduled parts, retries, variants: `Broadcast.parent`).
+ROLLED_UP = ("recipients_count", "sent", *OUTCOMES, "cost", "clicks_total", "clicks_unique", "held", "capped",
+             "opted_out")
+
+
+def family_counters(broadcast: Broadcast) -> dict:
+    """The broadcast's counters with its children's added (one aggregate), how many children it
+    has and how many of them are not final yet (`children`, `open_children`)."""
+    counters = {name: getattr(broadcast, name) for name in ROLLED_UP}
+    sums = Broadcast.objects.filter(parent_id=broadcast.pk).aggregate(
+        **{name: Sum(name) for name in ROLLED_UP}, children=Count("pk"), open_children=Count("pk", filter=~Q(
+            state__in=(Broadcast.State.COMPLETED, Broadcast.State.FAILED, Broadcast.State.CANCELLED))))
+    return {**{name: counters[name] + (sums[name] or 0) for name in ROLLED_UP},
+            "children": sums["children"], "open_children": sums["open_children"]}
+
+
 def broadcast_figures(broadcast: Broadcast) -> dict:
-    """Funnel and status breakdown from the broadcast's own counters (one row read)."""
-    final = sum(getattr(broadcast, name) for name in OUTCOMES)
-    in_flight = max(0, broadcast.sent - final)
+    """Funnel and status breakdown from the counters of the broadcast and its children (its row and
+    one aggregate over its children, never over messages)."""
+    c = family_counters(broadcast)
+    final = sum(c[name] for name in OUTCOMES)
+    in_flight = max(0, c["sent"] - final)
     # A provider that sends no delivery reports (Message Central) leaves "delivered" at 0: say so
     # rather than show a 0% delivery rate.
     generic = getattr(broadcast.account, "generic", None)
     reports = generic is None or generic.has_dlr
     return {
-        "recipients": broadcast.recipients_count,
-        "funnel": [("Submitted", broadcast.sent), *([("Delivered", broadcast.delivered)] if reports else []),
-                   ("Clicked", broadcast.clicks_unique)],
-        "breakdown": [("In flight", in_flight), *((name.capitalize(), getattr(broadcast, name)) for name in OUTCOMES)],
-        "failed": failed_total(broadcast),
+        "recipients": c["recipients_count"],
+        "sent": c["sent"], "delivered": c["delivered"], "clicks_unique": c["clicks_unique"],
+        "held": c["held"], "capped": c["capped"], "opted_out": c["opted_out"],
+        "funnel": [("Submitted", c["sent"]), *([("Delivered", c["delivered"])] if reports else []),
+                   ("Clicked", c["clicks_unique"])],
+        "breakdown": [("In flight", in_flight), *((name.capitalize(), c[name]) for name in OUTCOMES)],
+        "failed": failed_total(c),
         "delivery_reports": reports,
-        "delivery_rate": _percent(broadcast.delivered, broadcast.sent) if reports else None,
-        "click_rate": _percent(broadcast.clicks_unique, broadcast.delivered or broadcast.sent),
-        "cost": broadcast.cost,
+        "delivery_rate": _percent(c["delivered"], c["sent"]) if reports else None,
+        "click_rate": _percent(c["clicks_unique"], c["delivered"] or c["sent"]),
+        "cost": c["cost"],
         "currency": broadcast.account.currency,
         # What the confirmed estimate said, beside what the reports say it cost.
         "estimated_cost": reconciled_estimate(broadcast)["cost"] if broadcast.estimate else None,
-        "clicks_total": broadcast.clicks_total,
+        "clicks_total": c["clicks_total"],
         "state": broadcast.state,
-        "is_final": broadcast.is_final,
+        "is_final": broadcast.is_final and not c["open_children"],
+        "rolled_up": bool(c["children"]),
     }
 
 

@@ -1,7 +1,7 @@
 """MessageWhiz broadcasts whose recipients span closed sending windows go out in parts, against the
 sandbox over HTTP with a fake clock: one broadcast now to a list of the open recipients only, and a
 scheduled child broadcast per later opening with a list of its own, at the right instant across
-DST; nobody gets a message outside 08:00–21:00 their time; retries make nothing twice; opted-out
+DST; nobody gets a message outside 08:00 to 21:00 their time; retries make nothing twice; opted-out
 and capped numbers are in no uploaded list."""
 
 from datetime import UTC, datetime, timedelta
@@ -58,7 +58,7 @@ def clock(monkeypatch):
 
 @pytest.fixture
 def world(mw_account, mw):
-    """An 08:00–21:00 policy, a campaign, a sender and a list of 8 numbers in four zones (with
+    """An 08:00 to 21:00 policy, a campaign, a sender and a list of 8 numbers in four zones (with
     first names), in the sandbox and mirrored here."""
     from campaigns.models import Campaign
     from messaging.models import Sender
@@ -108,7 +108,7 @@ def send_the_parts(parent, clock):
 
 
 def assert_nobody_messaged_outside_their_window(sandbox, sent_at):
-    """Every message the sandbox holds, at the instant its broadcast was told to go: 08:00–21:00
+    """Every message the sandbox holds, at the instant its broadcast was told to go: 08:00 to 21:00
     in the recipient's zone."""
     ours = {b.remote_id: b for b in Broadcast.objects.exclude(remote_id=None)}
     messages = sandbox.state("messages")
