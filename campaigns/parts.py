@@ -36,6 +36,7 @@ from recipients.models import Recipient, RecipientList
 from .models import Broadcast, BroadcastEvent
 from .policy import Part, Plan
 from .scheduling import CLONED_RELATIONS, WAITING, broadcast_clone, broadcast_schedule
+from .states import broadcast_transition_or_raise
 
 logger = logging.getLogger(__name__)
 
@@ -119,13 +120,13 @@ def _move(broadcast: Broadcast, first: Part) -> None:
     """Nobody may get it at the send time: the broadcast itself waits for the first opening."""
     reason = (f"Nobody's sending window is open at the send time: it goes when the first opens, "
               f"{first.opens:%Y-%m-%d %H:%M} UTC ({first.count} recipients {first.label})")
+    Broadcast.objects.filter(pk=broadcast.pk).update(send_at=first.opens)
+    broadcast.send_at = first.opens
     if broadcast.state == S.SCHEDULED:
-        Broadcast.objects.filter(pk=broadcast.pk).update(send_at=first.opens)
-        broadcast.send_at = first.opens
         BroadcastEvent.objects.create(broadcast=broadcast, from_state=S.SCHEDULED, to_state=S.SCHEDULED,
                                       reason=reason)
     else:
-        broadcast_schedule(broadcast, send_at=first.opens, time_zone=broadcast.time_zone)
+        broadcast_transition_or_raise(broadcast, S.SCHEDULED, reason=reason)
 
 
 def part_lists_push(broadcast: Broadcast) -> str | None:
