@@ -66,6 +66,10 @@ def parts_split(broadcast: Broadcast, plan: Plan, *, tag: str) -> bool:
     first = None if plan.now else parts.pop(0)
     root = broadcast.parent or broadcast
     with transaction.atomic():
+        # A cancel waits for the split, and then finds its parts to cancel with it; or came first.
+        state = Broadcast.objects.select_for_update().filter(pk=broadcast.pk).values_list("state", flat=True).first()
+        if state not in WAITING:
+            raise PartsProblem(f"It became {Broadcast.State(state).label.lower()} meanwhile: nothing was split.")
         if first is None:
             own = _part_list(broadcast, plan.now_ids, "at the send time", tag=tag)
         else:
