@@ -121,7 +121,8 @@ def assert_nobody_messaged_outside_their_window(sandbox, sent_at):
 
 
 @pytest.mark.parametrize("day", DAYS)
-def test_a_broadcast_spanning_closed_windows_goes_in_parts_at_each_opening(world, sandbox, mw, clock, day):
+def test_a_broadcast_spanning_closed_windows_goes_in_parts_at_each_opening(world, sandbox, mw, clock, day,
+                                                                          admin_client):
     now, open_now, later = DAYS[day]
     clock["now"] = now
     parent = submit(world["make"]())
@@ -152,6 +153,8 @@ def test_a_broadcast_spanning_closed_windows_goes_in_parts_at_each_opening(world
         assert request["json"]["recipient_list_ids"] == str(child.part_list.remote_id)
         assert (child.recipients_count, child.held) == (len(later[child.send_at]), 0)
     assert_nobody_messaged_outside_their_window(sandbox, {parent.pk: now})
+    page = admin_client.get(reverse("campaigns:broadcast_detail", args=[parent.pk])).content.decode()
+    assert f'<span class="stat-value">{len(ZONES)}</span><span class="stat-label">Submitted</span>' in page
 
 
 def test_nobody_open_at_the_send_time_moves_the_broadcast_to_the_first_opening(world, sandbox, mw, clock):
@@ -244,7 +247,11 @@ def test_review_and_broadcast_pages_show_the_parts_and_cancel_cancels_the_waitin
     page = admin_client.get(reverse("campaigns:broadcast_detail", args=[broadcast.pk])).content.decode()
     assert "Scheduled parts" in page
     assert page.count("(part at 2026-03-08") == 2
-    assert "Held for quiet hours" in page
+    assert '<span class="stat-value">4</span><span class="stat-label">Held for quiet hours</span>' in page
+
+    smart = world["make"](type=Broadcast.Type.SMART, eb_type=Broadcast.SmartType.MANUAL, first_segment_size=2)
+    page = admin_client.get(reverse("campaigns:broadcast_review", args=[smart.pk])).content.decode()
+    assert "A smart broadcast is not split" in page
 
     admin_client.post(reverse("campaigns:broadcast_cancel", args=[broadcast.pk]))
     assert [p.state for p in parts(broadcast)] == [S.CANCELLED, S.CANCELLED]
