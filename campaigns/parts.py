@@ -26,7 +26,7 @@ is one transaction, made under the broadcast's preparation lease (campaigns.send
 
 import logging
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from messaging.mirror import SyncState
@@ -101,10 +101,18 @@ def _part_list(broadcast: Broadcast, ids, label: str, *, tag: str, columns: dict
     part_list = RecipientList.objects.create(
         account=broadcast.account, name=broadcast.name[:NAME_MAX - len(suffix)].rstrip() + suffix,
         recipient_count=len(ids), column_names=columns if columns is not None else _column_names(broadcast))
-    for start in range(0, len(ids), COPY_CHUNK):
-        rows = Recipient.objects.filter(pk__in=ids[start:start + COPY_CHUNK].tolist()).order_by("pk")
-        Recipient.objects.bulk_create([Recipient(recipient_list=part_list, **row)
-                                       for row in rows.values(*COPIED_FIELDS)])
+    table = Recipient._meta.db_table
+    columns = ", ".join(COPIED_FIELDS)
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), COPY_CHUNK):
+            batch = ids[start:start + COPY_CHUNK].tolist()
+            # One INSERT … SELECT per batch: a million recipients are copied in seconds, not minutes.
+            if connection.vendor == "postgresql":
+                where, params = "id = ANY(%s)", [batch]
+            else:
+                where, params = f"id IN ({', '.join(['%s'] * len(batch))})", batch
+            cursor.execute(f"INSERT INTO {table} (recipient_list_id, {columns}) "  # noqa: S608
+                           f"SELECT %s, {columns} FROM {table} WHERE {where} ORDER BY id", [part_list.pk, *params])
     return part_list
 
 

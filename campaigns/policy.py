@@ -40,7 +40,7 @@ from django.utils import timezone
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
-from recipients.consent import sending_policy_for, suppressed_phones
+from recipients.consent import sending_policy_for, suppressed_among, suppressed_phones
 from recipients.models import Recipient
 from recipients.selectors import phones_for_send, recipients_for_send
 
@@ -494,10 +494,13 @@ def broadcast_plan(broadcast: Broadcast, *, at: datetime | None = None) -> Plan:
     windows = Windows(broadcast.account, broadcast=broadcast)
     is_open = windows.checker(at)
     policy = sending_policy_for(broadcast.account)
+    suppressed_of = suppressed_among(account_id=broadcast.account_id)
+    sent_counts = _cap_counts(broadcast.account_id, policy, at)
+    openings: dict[int, Part | None] = {}  # per rule: the part its closed numbers join (one next_open each)
     rows = rows.iterator(chunk_size=PLAN_CHUNK)
     while chunk := list(islice(rows, PLAN_CHUNK)):
         plan.total += len(chunk)
-        suppressed = suppressed_phones(account_id=broadcast.account_id, phones=[phone for _, phone, _ in chunk])
+        suppressed = suppressed_of([phone for _, phone, _ in chunk])
         going = []
         for pk, phone, zone in chunk:
             if phone in suppressed:
@@ -506,25 +509,40 @@ def broadcast_plan(broadcast: Broadcast, *, at: datetime | None = None) -> Plan:
                 going.append((pk, phone))
             else:
                 rule = windows.rule(phone, zone)
-                opens = rule.next_open(at)
-                if opens is None:
+                if id(rule) not in openings:
+                    opens = rule.next_open(at)
+                    openings[id(rule)] = None if opens is None else plan.parts.setdefault(
+                        opens, Part(opens, _on_date(rule, opens)))
+                part = openings[id(rule)]
+                if part is None:
                     plan.never += 1
                     plan.never_zones.add(", ".join(rule.names[:3]))
-                    continue
-                part = plan.parts.get(opens)
-                if part is None:
-                    part = plan.parts[opens] = Part(opens, _on_date(rule, opens))
-                part.ids.append(pk)
-        if policy.cap_messages is not None and going:
-            counts = dict(SendRecord.objects.filter(
-                account_id=broadcast.account_id, phone__in=[phone for _, phone in going],
-                sent_at__gt=at - timedelta(hours=policy.cap_hours or 24), sent_at__lte=at,
-            ).values_list("phone").annotate(n=Count("pk")).values_list("phone", "n"))
+                else:
+                    part.ids.append(pk)
+        if sent_counts is not None and going:
+            counts = sent_counts([phone for _, phone in going])
             kept = [(pk, phone) for pk, phone in going if counts.get(phone, 0) < policy.cap_messages]
             plan.capped += len(going) - len(kept)
             going = kept
         plan.now_ids.extend(pk for pk, _ in going)
     return plan
+
+
+def _cap_counts(account_id: int, policy, at: datetime, limit: int = 200_000):
+    """`counts(phones) -> {phone: messages in the cap's window up to at}` (None: no cap). The
+    window's records are read once when there are at most `limit` of them, else per chunk."""
+    if policy.cap_messages is None:
+        return None
+    records = SendRecord.objects.filter(account_id=account_id, sent_at__lte=at,
+                                        sent_at__gt=at - timedelta(hours=policy.cap_hours or 24))
+
+    def counted(query) -> dict[str, int]:
+        return dict(query.values_list("phone").annotate(n=Count("pk")).values_list("phone", "n"))
+
+    if records[:limit + 1].count() > limit:
+        return lambda phones: counted(records.filter(phone__in=phones))
+    known = counted(records)
+    return lambda phones: {phone: known[phone] for phone in phones if phone in known}
 
 
 def _on_date(rule: Rule, opens: datetime) -> str:
