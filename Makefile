@@ -41,6 +41,7 @@ bench: install
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/broadcast_scale.py --rows 1000000
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/dispatch.py
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/compliance.py
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/webhooks.py
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python bench/callbacks.py --seconds 60
 
 clean:

@@ -55,6 +55,7 @@ from . import buffer, parsing
 from .matching import CHUNK, among, chunks, db_chunks, message_references, references, resolve, stored_parse
 from .models import BroadcastLink, BroadcastMinute, CallbackEvent, Click, EventReference
 from .selectors import BUCKETS, PENDING_MAX_AGE, report_figure
+from .webhooks import applied_emit
 
 logger = logging.getLogger(__name__)
 
@@ -284,6 +285,7 @@ def _apply(events: list[CallbackEvent], *, then, parsed: list[parsing.Parsed] | 
     _write_figures([m for m in messages.values() if m.rank == m.was[1] and m.figures_changed()])
     Click.objects.bulk_create(new_clicks, batch_size=CHUNK)
     _write_clicks([m for m in messages.values() if m.clicks != m.was[3]])
+    applied_emit(changed, new_clicks, messages)  # outbound webhooks, in this transaction
     then(waiting)
     _write_counters(messages.values())
     _write_timeline(timeline)

@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from campaigns.models import Broadcast
+from messaging import audit
 from messaging.models import ProviderAccount
 from messaging.permissions import CALLBACK_URLS
 
@@ -84,6 +85,9 @@ def settings_page(request):
     pending = selectors.pending_counts()
     rows = [{"account": account, "urls": selectors.callback_urls(account), "pending": pending.get(account.pk, 0)}
             for account in ProviderAccount.objects.order_by("name")]
+    # The URLs carry the tokens that authenticate delivery reports: seeing them is seeing a secret.
+    audit.record("secret_view", None, object_type="messaging.provideraccount", object_repr="Callback URLs",
+                 detail=f"Callback URLs of {len(rows)} account{'s' if len(rows) != 1 else ''}")
     try:
         backlog = buffer.backlog()
     except redis.RedisError:

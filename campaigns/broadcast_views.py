@@ -4,6 +4,7 @@ import hashlib
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,13 +12,15 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
+from messaging import audit
 from messaging.models import ProviderAccount
 
 from . import dispatch
+from .abtests import abtest_of, abtest_results, abtest_stop, with_children_figures
 from .compose import ContinueSegmentForm
 from .compose_views import describe_recurrence
 from .exports import broadcast_export_rows, export_csv, export_xlsx
-from .models import Broadcast, Message, RecurringBroadcast
+from .models import AbTest, Broadcast, Message, RecurringBroadcast
 from .parts import parts_of
 from .scheduling import WAITING, broadcast_cancel
 from .segments import continue_problem, segment_check, segment_continue, segment_estimate, segment_remaining
@@ -68,7 +71,12 @@ def _live_context(request, broadcast: Broadcast) -> dict:
                                 count=known).get_page(request.GET.get("page"))
         page.object_list = list(page.object_list)
     query = {name: request.GET[name] for name in ("status", "phone", "page") if request.GET.get(name)}
-    return {"broadcast": broadcast, "figures": broadcast_figures(broadcast), "page": page,
+    broadcast = with_children_figures(broadcast)
+    figures = broadcast_figures(broadcast)
+    # A finished broadcast whose parts still go keeps its figures polling.
+    figures["is_final"] = figures["is_final"] and not broadcast.children.filter(state__in=(
+        *WAITING, Broadcast.State.SUBMITTING, Broadcast.State.SUBMITTED)).exists()
+    return {"broadcast": broadcast, "figures": figures, "page": page,
             "waiting_parts": parts_of(broadcast).filter(state__in=WAITING).count(),
             "events": broadcast.events.select_related("actor"), "status": status, "phone": phone,
             "live_query": f"?{urlencode(query)}" if query else ""}
@@ -82,6 +90,7 @@ def broadcast_detail(request, pk):
         "parts": parts_of(broadcast),
         "filters": _filters(context["status"], context["phone"]),
         "test_sends": broadcast.test_sends.order_by("-created_at")[:10],
+        "ab": abtest_results(test) if (test := abtest_of(broadcast)) is not None else None,
     })
 
 
@@ -103,6 +112,7 @@ def broadcast_export(request, pk, fmt):
     status, phone = request.GET.get("status", ""), request.GET.get("phone", "")
     messages_ = broadcast_messages(broadcast, status=status, phone=phone)
     filename = f"broadcast-{broadcast.pk}-messages.{fmt}"
+    audit.record("export", broadcast, detail=f"Messages as {fmt.upper()}{_filters(status, phone)}")
     if fmt == "xlsx":
         if messages_.order_by()[:XLSX_MAX_ROWS + 1].count() > XLSX_MAX_ROWS:
             messages.error(request, f"An XLSX file holds at most {XLSX_MAX_ROWS:,} messages and this export has "
@@ -167,6 +177,17 @@ def broadcast_cancel_view(request, pk):
         messages.success(request, f"Cancelled “{broadcast}”{parts}. Nothing will be sent." if was_waiting else
                          f"Cancelled the {cancelled} part{'s' if cancelled > 1 else ''} of “{broadcast}” not sent "
                          "yet; what was submitted already goes on.")
+    return redirect("campaigns:broadcast_detail", pk=pk)
+
+
+@require_POST
+@permission_required("campaigns.change_abtest", raise_exception=True)
+def abtest_stop_view(request, pk):
+    test = get_object_or_404(AbTest.objects.select_related("broadcast"), broadcast_id=pk)
+    if abtest_stop(test, actor=request.user):
+        messages.success(request, "Stopped the A/B test: no winner will be sent.")
+    else:
+        messages.error(request, "The test is not waiting for its decision any more: it was decided or stopped.")
     return redirect("campaigns:broadcast_detail", pk=pk)
 
 

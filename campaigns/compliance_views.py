@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from messaging import audit
 from messaging.api_auth import api_token_required
 from messaging.models import ProviderAccount, SendingPolicy
 from recipients.consent import (
@@ -116,6 +117,7 @@ def consent_export(request, pk):
     except PhoneRejected as exc:
         messages.error(request, f"The number: {exc}")
         return redirect("campaigns:compliance", pk=account.pk)
+    audit.record("export", account, detail=f"Consent records of {phone} as CSV")
     response = HttpResponse(consent_export_csv(phone=phone, account=account), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="consent-{phone}.csv"'
     return response
@@ -158,7 +160,7 @@ def consent_erase_view(request, pk):
 
 
 # --- outside the dashboard: the API and the unsubscribe link -----------------------------------------
-@api_token_required
+@api_token_required(scope="consent:write")
 @require_POST
 def api_consent(request):
     """`POST /api/consent` {"account": name, "phone": …, "kind": "opt_in" | "opt_out", "evidence": {…}}:

@@ -3,7 +3,8 @@
 import json
 import re
 import zoneinfo
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django import forms
 from django.conf import settings
@@ -14,8 +15,9 @@ from recipients.models import RecipientList, UnsubscribeList
 from recipients.selectors import column_tokens
 
 from . import policy, rendering
+from .abtests import MAX_VARIANTS, MIN_VARIANTS
 from .estimates import text_parts_problem, typical_token_values
-from .models import Broadcast, Campaign, Template, Trigger, WordSpinner
+from .models import AbTest, Broadcast, Campaign, Template, Trigger, WordSpinner
 
 WHEN_CHOICES = [("now", "Send now"), ("later", "At a date and time"), ("trigger", "When a trigger fires"),
                 ("recurring", "On a recurring schedule")]
@@ -51,10 +53,15 @@ def default_account(accounts):
     return config.account if config else None
 
 
-def counted_tokens(textarea: forms.Widget, spinners) -> None:
+def counted_tokens(textarea: forms.Widget, spinners, *, any_account: bool = False) -> None:
     """Have the live counter count tokens at the lengths the estimate assumes (static/js/sms-counter.js),
-    and flag a text over MAX_MESSAGE_PARTS as it is typed."""
+    and flag a text over MAX_MESSAGE_PARTS as it is typed. With `any_account`, static/js/compose.js
+    also gets the lengths for HTTP providers, whose links are Textcast's own, to switch to when
+    such an account is chosen."""
     textarea.attrs["data-token-values"] = json.dumps(typical_token_values(spinners))
+    if any_account:
+        textarea.attrs["data-provider-token-values"] = textarea.attrs["data-token-values"]
+        textarea.attrs["data-own-token-values"] = json.dumps(typical_token_values(spinners, own_links=True))
     textarea.attrs["data-max-parts"] = settings.MAX_MESSAGE_PARTS
 
 
@@ -102,6 +109,36 @@ def clean_later_or_trigger(form: forms.Form, data: dict, *, what: str) -> None:
         form.add_error("trigger", f"Choose the trigger that releases the {what}.")
 
 
+class VariantForm(forms.Form):
+    """Variant B, C or D of an A/B test: its own text or template, and optionally its own senders."""
+
+    body = forms.CharField(required=False, label="Message",
+                           widget=forms.Textarea(attrs={"rows": 3}))
+    template = forms.ModelChoiceField(Template.objects.none(), required=False)
+    senders = forms.ModelMultipleChoiceField(Sender.objects.none(), required=False,
+                                             widget=forms.SelectMultiple(attrs={"size": 3}),
+                                             help_text="Empty: variant A's senders")
+    sender_lists = forms.ModelMultipleChoiceField(SenderList.objects.none(), required=False,
+                                                  widget=forms.SelectMultiple(attrs={"size": 3}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["template"].queryset = _enabled(Template)
+        self.fields["senders"].queryset = _enabled(Sender)
+        self.fields["sender_lists"].queryset = _enabled(SenderList)
+        self.fields["body"].widget.attrs["data-sms-counter"] = f"{self.prefix}-count"
+
+    def content(self) -> dict:
+        data = self.cleaned_data
+        return {"body": data["body"].strip(), "template": data["template"], "senders": list(data["senders"]),
+                "sender_lists": list(data["sender_lists"])}
+
+
+# Variants B to D are shown; a fourth form posted (five variants) is read and refused, not ignored.
+VariantFormSet = forms.formset_factory(VariantForm, extra=MAX_VARIANTS - 1, max_num=MAX_VARIANTS - 1,
+                                       absolute_max=MAX_VARIANTS)
+
+
 class ComposeForm(forms.ModelForm):
     when = forms.ChoiceField(choices=WHEN_CHOICES, initial="now", widget=forms.RadioSelect, label="When")
     local_time = forms.DateTimeField(required=False, label="Send at (local time)",
@@ -109,6 +146,15 @@ class ComposeForm(forms.ModelForm):
     zone = forms.ChoiceField(label="Time zone", initial="UTC", choices=ZONE_CHOICES)
     repeat_days = forms.ChoiceField(choices=WEEKDAYS, required=False, initial="1", label="Repeat on")
     repeat_time = forms.TimeField(required=False, label="At", widget=forms.TimeInput(attrs={"type": "time"}))
+    ab_test = forms.BooleanField(required=False, label="A/B test this broadcast",
+                                 help_text="The message above is variant A; write 1 to 3 more below")
+    ab_share = forms.IntegerField(required=False, initial=10, label="Test share (%)",
+                                  help_text="Of the recipients, split evenly between the variants; the rest get the "
+                                            "winner")
+    ab_metric = forms.ChoiceField(choices=AbTest.Metric.choices, initial=AbTest.Metric.CTR, label="Winner by",
+                                  required=False)
+    ab_hours = forms.DecimalField(required=False, initial=4, decimal_places=2, label="Choose the winner after (hours)",
+                                  help_text="Counted from when the variants go out")
 
     class Meta:
         model = Broadcast
@@ -143,9 +189,18 @@ class ComposeForm(forms.ModelForm):
     def smart_fields(self):
         return [self[name] for name in self.SMART]
 
-    def __init__(self, *args, user=None, **kwargs):
+    AB = ("ab_share", "ab_metric", "ab_hours")
+    AB_MAX_HOURS = 24 * 30
+
+    def ab_fields(self):
+        return [self[name] for name in self.AB]
+
+    def __init__(self, *args, user=None, variants_initial=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user  # who saves it: widening the account's window needs a permission
+        # Posted variants stand on their own: with initial values, an unchanged extra form would be skipped.
+        self.variants = VariantFormSet(self.data or None, prefix="variant",
+                                       initial=None if self.is_bound else variants_initial)
         f = self.fields
         f["window_start"].help_text = "Empty: the account's sending window (its Compliance page)"
         accounts = ProviderAccount.objects.filter(is_active=True)
@@ -166,7 +221,7 @@ class ComposeForm(forms.ModelForm):
         f["whatsapp_template"].help_text = "WhatsApp providers: the approved template to send"
         f["type"].choices = [(v, label) for v, label in Broadcast.Type.choices]
         spinners = WordSpinner.objects.filter(enabled=True, remote_id__isnull=False)
-        counted_tokens(f["body"].widget, {spinner.remote_id: spinner for spinner in spinners})
+        counted_tokens(f["body"].widget, {spinner.remote_id: spinner for spinner in spinners}, any_account=True)
 
     def clean(self):
         data = super().clean()
@@ -213,7 +268,72 @@ class ComposeForm(forms.ModelForm):
                                         "template above.")
         self._clean_when(data)
         self._clean_window(data, account)
+        if data.get("ab_test"):
+            self._clean_ab_test(data, account)
         return data
+
+    def _clean_ab_test(self, data: dict, account) -> None:
+        """2 to 4 variants, a share that leaves someone on both sides, a decision after sending."""
+        if self.user is not None and not self.user.has_perm("campaigns.add_abtest"):
+            self.add_error("ab_test", "Running A/B tests needs the “Can add A/B test” permission.")
+        if data.get("type") not in (None, Broadcast.Type.BASE):
+            self.add_error("type", "An A/B test sends base broadcasts: choose “Base broadcast”.")
+        if data.get("when") in ("trigger", "recurring"):
+            self.add_error("when", "An A/B test is sent now or at a date and time.")
+        if data.get("whatsapp_template"):
+            self.add_error("whatsapp_template", "A/B tests compare texts; a WhatsApp template can't be tested.")
+        if not data.get("ab_metric"):
+            self.add_error("ab_metric", "Choose how the winner is chosen.")
+        share = data.get("ab_share")
+        if share is None:
+            self.add_error("ab_share", "Give the share of recipients the variants go to, 1 to 99%.")
+        elif not 1 <= share <= 99:
+            self.add_error("ab_share", "The test share must be 1 to 99%: 0% tests no one, 100% leaves no one for the "
+                                       "winner.")
+        hours = data.get("ab_hours")
+        if hours is None:
+            self.add_error("ab_hours", "Give how many hours after sending the winner is chosen.")
+        elif hours <= 0:
+            self.add_error("ab_hours", "That decision time is in the past: the winner is chosen after the variants go "
+                                       "out, so give a number of hours above 0.")
+        elif hours > self.AB_MAX_HOURS:
+            self.add_error("ab_hours", f"Choose the winner within {self.AB_MAX_HOURS} hours (30 days).")
+        else:
+            data["ab_decide_after"] = timedelta(hours=float(Decimal(hours)))
+        if not self.variants.is_valid():
+            # More forms than absolute_max (or a broken management form): refused, never cut short.
+            management = self.variants.management_form
+            posted = management.cleaned_data.get("TOTAL_FORMS") if management.is_valid() else None
+            self.add_error("ab_test", f"An A/B test has {MIN_VARIANTS} to {MAX_VARIANTS} variants"
+                                      f"{f'; this one has {1 + posted}' if posted else ''}.")
+            return
+        filled = [form for form in self.variants.forms if any(form.cleaned_data.get(name) for name in form.fields)]
+        count = 1 + len(filled)
+        if count < MIN_VARIANTS:
+            self.add_error("ab_test", f"An A/B test has {MIN_VARIANTS} to {MAX_VARIANTS} variants: write variant B "
+                                      "below.")
+        elif count > MAX_VARIANTS:
+            self.add_error("ab_test", f"An A/B test has {MIN_VARIANTS} to {MAX_VARIANTS} variants; this one has "
+                                      f"{count}.")
+        for form in filled:
+            self._clean_variant(form, data, account)
+        data["ab_variants"] = [form.content() for form in filled if not form.errors]
+
+    def _clean_variant(self, form: VariantForm, data: dict, account) -> None:
+        variant = form.cleaned_data
+        if not (variant["body"].strip() or variant["template"]):
+            form.add_error("body", "Write this variant's message or choose a template.")
+            self.add_error("ab_test", "Each variant needs a message or a template.")
+            return
+        for name, text in (("body", variant["body"]), ("template", getattr(variant["template"], "body", ""))):
+            if text and (problem := text_parts_problem(text, account=account)):
+                form.add_error(name, problem)
+        if variant["body"] and data.get("recipient_lists"):
+            variant["body"], problem = columns_as_tokens(variant["body"], data["recipient_lists"])
+            if problem:
+                form.add_error("body", problem)
+        if form.errors:
+            self.add_error("ab_test", "A variant below needs fixing.")
 
     def _clean_window(self, data: dict, account) -> None:
         """A broadcast's window may narrow the account's; widening it needs the permission that
@@ -270,6 +390,7 @@ class ContinueSegmentForm(forms.Form):
                                       "sender_lists": list(broadcast.sender_lists.all())})
         super().__init__(*args, **kwargs)
         self.account = broadcast.account
+        self.broadcast = broadcast
         self.remaining = remaining
         self.fields["size"].help_text = f"At most {remaining:,}: the recipients who have not had a message yet"
 
@@ -297,8 +418,11 @@ class ContinueSegmentForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("body") and (problem := text_parts_problem(data["body"], account=self.account)):
-            self.add_error("body", problem)
+        if data.get("body"):
+            # A segment goes to the broadcast's lists: their named columns ({{city}}) as on compose.
+            data["body"], problem = columns_as_tokens(data["body"], self.broadcast.recipient_lists.all())
+            if problem := problem or text_parts_problem(data["body"], account=self.account):
+                self.add_error("body", problem)
         clean_later_or_trigger(self, data, what="segment")
         return data
 

@@ -14,13 +14,14 @@ from recipients.models import RecipientList
 from recipients.selectors import column_tokens, recipients_for_send
 
 from . import policy, rendering, sms, tracking
+from .abtests import abtest_of, abtest_remove, abtest_save
 from .compose import WEEKDAYS, ComposeForm, SendTestForm
 from .drafts import (
     DraftProblem,
+    broadcast_compose_save,
     broadcast_delete,
     broadcast_duplicate,
     broadcast_test_send,
-    broadcast_update,
     draft_problem,
     sending_profile,
 )
@@ -33,8 +34,8 @@ from .estimates import (
     token_objects,
 )
 from .models import Broadcast, RecurringBroadcast
-from .scheduling import broadcast_schedule, recurring_broadcast_save, recurring_broadcast_stop
-from .states import TransitionRefused, broadcast_transition_or_raise
+from .scheduling import CONFIRMED_RECURRING, CONFIRMED_SCHEDULED, broadcast_confirm, recurring_broadcast_stop
+from .states import TransitionRefused
 from .tasks import estimate_broadcast, submit_broadcast
 
 PREVIEW_RECIPIENTS = 3
@@ -48,41 +49,40 @@ def compose(request, pk=None):
         if problem := draft_problem(editing):
             messages.error(request, problem)
             return redirect("campaigns:broadcast_detail", pk=pk)
-    form = ComposeForm(request.POST or None, instance=editing, initial=_when_initial(editing), user=request.user)
+    test = abtest_of(editing) if editing else None
+    form = ComposeForm(request.POST or None, instance=editing, initial={**_when_initial(editing), **_ab_initial(test)},
+                       user=request.user, variants_initial=_variants_initial(test))
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
-            broadcast = form.save(commit=False)
-            broadcast.send_at = form.cleaned_data.get("send_at")
-            broadcast.time_zone = form.cleaned_data["zone"]
-            if form.cleaned_data["when"] != "trigger":
-                broadcast.trigger, broadcast.delay = None, None
-            if editing is None:
-                broadcast.created_by = request.user
-                broadcast.save()
-                form.save_m2m()
+            try:
+                broadcast = broadcast_compose_save(form, actor=request.user, editing=editing)
+            except DraftProblem as problem:
+                messages.error(request, str(problem))
+                return redirect("campaigns:broadcast_detail", pk=pk)
+            data = form.cleaned_data
+            if data["ab_test"]:
+                abtest_save(broadcast, share=data["ab_share"], metric=data["ab_metric"],
+                            decide_after=data["ab_decide_after"], variants=data["ab_variants"])
             else:
-                try:
-                    broadcast_update(form, actor=request.user)
-                except DraftProblem as problem:
-                    messages.error(request, str(problem))
-                    return redirect("campaigns:broadcast_detail", pk=pk)
-            # A schedule not started yet (draft_problem refuses started ones) follows the form.
-            recurrence = RecurringBroadcast.objects.filter(definition=broadcast).first() if editing else None
-            if form.cleaned_data["when"] == "recurring":
-                at = form.cleaned_data["repeat_time"]
-                recurrence = recurrence or RecurringBroadcast(definition=broadcast, created_by=request.user)
-                recurrence.minute, recurrence.hour = str(at.minute), str(at.hour)
-                recurrence.day_of_week = form.cleaned_data["repeat_days"] or "*"
-                recurrence.time_zone, recurrence.enabled = broadcast.time_zone, False
-                recurrence.save()
-            elif recurrence is not None:  # no longer recurring: the schedule and its (disabled) beat entry go
-                task = recurrence.periodic_task
-                recurrence.delete()
-                if task is not None:
-                    task.delete()
+                abtest_remove(broadcast)
             transaction.on_commit(lambda: estimate_broadcast.delay(broadcast.pk, request.user.pk))
         return redirect("campaigns:broadcast_review", pk=broadcast.pk)
     return render(request, "campaigns/compose.html", {"form": form, "tokens": _token_picker(), "editing": editing})
+
+
+def _ab_initial(test) -> dict:
+    if test is None:
+        return {}
+    return {"ab_test": True, "ab_share": test.share, "ab_metric": test.metric,
+            "ab_hours": round(test.decide_after.total_seconds() / 3600, 2)}
+
+
+def _variants_initial(test) -> list[dict] | None:
+    """Variants B to D of a draft's test as the compose form shows them (A is the broadcast itself)."""
+    if test is None:
+        return None
+    return [{"body": v.body, "template": v.template, "senders": list(v.senders.all()),
+             "sender_lists": list(v.sender_lists.all())} for v in test.variants.exclude(label="A")]
 
 
 def _when_initial(broadcast: Broadcast | None) -> dict:
@@ -189,6 +189,7 @@ def review(request, pk):
         "own_links": tracking.uses_own_links(broadcast.account) and any(
             token.name in tracking.REDIRECTED | {tracking.OPT_OUT} for token in rendering.parse(body)),
         "outlook": policy.broadcast_outlook(broadcast),
+        "ab": abtest_of(broadcast),
     })
 
 
@@ -207,25 +208,20 @@ def confirm(request, pk):
     if problem := confirm_problem(broadcast):
         messages.error(request, problem)
         return redirect("campaigns:broadcast_review", pk=pk)
-    recurrence = RecurringBroadcast.objects.filter(definition=broadcast).first()
     try:
-        if recurrence is not None:
-            recurrence.enabled = True
-            recurring_broadcast_save(recurrence)
-            messages.success(request, f"“{broadcast}” will go out {describe_recurrence(recurrence)}.")
-            return redirect("campaigns:broadcast_list")
-        if broadcast.send_at:
-            broadcast_schedule(broadcast, send_at=broadcast.send_at, time_zone=broadcast.time_zone, actor=request.user)
-            messages.success(request, f"Scheduled “{broadcast}”. You can cancel it until shortly before it goes out.")
-        else:
-            # Claimed first (a conditional update), so a second click or a replayed POST is refused
-            # here instead of queuing a second submission.
-            broadcast_transition_or_raise(broadcast, Broadcast.State.SCHEDULED, actor=request.user,
-                                          reason="Confirmed: sending now")
-            transaction.on_commit(lambda: submit_broadcast.delay(broadcast.pk, request.user.pk))
-            messages.success(request, f"Sending “{broadcast}”.")
+        outcome = broadcast_confirm(broadcast, actor=request.user)
     except TransitionRefused as problem:
         messages.error(request, str(problem))
+        return redirect(reverse("campaigns:broadcast_detail", args=[pk]))
+    if outcome == CONFIRMED_RECURRING:
+        recurrence = RecurringBroadcast.objects.get(definition=broadcast)
+        messages.success(request, f"“{broadcast}” will go out {describe_recurrence(recurrence)}.")
+        return redirect("campaigns:broadcast_list")
+    if outcome == CONFIRMED_SCHEDULED:
+        messages.success(request, f"Scheduled “{broadcast}”. You can cancel it until shortly before it goes out.")
+    else:
+        transaction.on_commit(lambda: submit_broadcast.delay(broadcast.pk, request.user.pk))
+        messages.success(request, f"Sending “{broadcast}”.")
     return redirect(reverse("campaigns:broadcast_detail", args=[pk]))
 
 

@@ -50,6 +50,40 @@ def _locked_editable(broadcast: Broadcast) -> Broadcast:
     return current
 
 
+def broadcast_compose_save(form, *, actor, editing: Broadcast | None = None) -> Broadcast:
+    """A valid compose form as a new draft (or, with `editing`, as that draft's changes), with its
+    recurring schedule (disabled until confirmed) following the form's "when". The caller queues
+    the estimate on commit. DraftProblem if `editing` can no longer be changed."""
+    data = form.cleaned_data
+    with transaction.atomic():
+        broadcast = form.save(commit=False)
+        broadcast.send_at = data.get("send_at")
+        broadcast.time_zone = data["zone"]
+        if data["when"] != "trigger":
+            broadcast.trigger, broadcast.delay = None, None
+        if editing is None:
+            broadcast.created_by = actor
+            broadcast.save()
+            form.save_m2m()
+        else:
+            broadcast_update(form, actor=actor)
+        # A schedule not started yet (draft_problem refuses started ones) follows the form.
+        recurrence = RecurringBroadcast.objects.filter(definition=broadcast).first() if editing else None
+        if data["when"] == "recurring":
+            at = data["repeat_time"]
+            recurrence = recurrence or RecurringBroadcast(definition=broadcast, created_by=actor)
+            recurrence.minute, recurrence.hour = str(at.minute), str(at.hour)
+            recurrence.day_of_week = data["repeat_days"] or "*"
+            recurrence.time_zone, recurrence.enabled = broadcast.time_zone, False
+            recurrence.save()
+        elif recurrence is not None:  # no longer recurring: the schedule and its (disabled) beat entry go
+            task = recurrence.periodic_task
+            recurrence.delete()
+            if task is not None:
+                task.delete()
+    return broadcast
+
+
 def broadcast_update(form, *, actor=None) -> Broadcast:
     """Save the compose form's changes to its draft and take it back to draft for a new estimate.
     Only the form's own fields are written: never the state, which only the state machine moves."""

@@ -109,11 +109,13 @@ def text_parts_problem(body: str, *, account=None) -> str:
     return parts_problem(sms.count_parts(text))
 
 
-def typical_token_values(spinners) -> dict[str, str]:
+def typical_token_values(spinners, *, own_links: bool = False) -> dict[str, str]:
     """What the live counter puts in place of each token: the text the estimate renders for
-    TYPICAL_RECIPIENT (longest word for spinners). Keys are token names, `name:*` for any id
-    (links), and `word_spinner:ID` for each of `spinners` (remote id → spinner)."""
-    context = rendering.RenderContext(spinners=spinners, worst_case=True)
+    TYPICAL_RECIPIENT (longest word for spinners), with links as MessageWhiz's short links or, with
+    `own_links`, as the Textcast links we send through HTTP providers ourselves. Keys are token
+    names, `name:*` for any id (links), and `word_spinner:ID` for each of `spinners` (remote id → spinner)."""
+    context = (tracking.render_context(spinners=spinners, worst_case=True) if own_links
+               else rendering.RenderContext(spinners=spinners, worst_case=True))
 
     def text(token: str) -> str:
         return rendering.render("{{" + token + "}}", TYPICAL_RECIPIENT, context=context)

@@ -32,19 +32,27 @@ REPORTS_STALE_AFTER = timedelta(hours=72)
 # Ours are among the newest broadcasts; don't walk an account's whole history for a lost one.
 MAX_LISTED = 2000
 MAX_STATES_KEPT = 20
+# Clicks keep coming after the last delivery report: follow MessageWhiz's click counts that long.
+CLICKS_FOLLOWED_FOR = timedelta(days=7)
 
 
 def broadcasts_refresh(*, account) -> int:
-    """Refresh every submitted broadcast of `account`; returns how many completed."""
-    pending = {b.remote_id: b for b in Broadcast.objects.filter(
-        account=account, state=Broadcast.State.SUBMITTED, remote_id__isnull=False)}
-    if not pending:
+    """Refresh every submitted broadcast of `account`, and the click counts of those completed
+    lately (people still click after the last report); returns how many completed."""
+    now = timezone.now()
+    followed = Broadcast.objects.filter(account=account, remote_id__isnull=False)
+    pending = {b.remote_id: b for b in followed.filter(state=Broadcast.State.SUBMITTED)}
+    clicking = dict(followed.filter(state=Broadcast.State.COMPLETED, completed_at__gte=now - CLICKS_FOLLOWED_FOR)
+                    .values_list("remote_id", "pk"))
+    if not pending and not clicking:
         return 0
     completed = 0
-    now = timezone.now()
     with MessageWhizClient.from_account(account) as client:
-        listed = _listed(client, set(pending))
+        listed = _listed(client, {*pending, *clicking})
+        for remote_id, pk in clicking.items():
+            _record_clicks(pk, listed.get(remote_id))
         for remote_id, broadcast in pending.items():
+            _record_clicks(broadcast.pk, listed.get(remote_id))
             try:
                 rows = client.delivery_report(remote_id)
             except MessageWhizError as exc:
@@ -58,6 +66,19 @@ def broadcasts_refresh(*, account) -> int:
             if done and broadcast_transition(broadcast, Broadcast.State.COMPLETED, reason=reason):
                 completed += 1
     return completed
+
+
+def _record_clicks(pk: int, item: dict | None) -> None:
+    """MessageWhiz's click counts for the broadcast, when its answer has them as whole numbers."""
+    conversion = (item or {}).get("broadcastConversion")
+    if not isinstance(conversion, dict):
+        return
+    counts = {"reported_clicks_unique": conversion.get("uniqueClicks"),
+              "reported_clicks_total": conversion.get("totalClicks")}
+    counts = {name: value for name, value in counts.items()
+              if isinstance(value, int) and not isinstance(value, bool) and value >= 0}
+    if counts:
+        Broadcast.objects.filter(pk=pk).update(**counts)
 
 
 def remote_state_text(value) -> str:

@@ -13,10 +13,11 @@ from django.db import transaction
 
 from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import MessageWhizError
+from messaging.models import ProviderAccount, Sender
 
 from . import policy
 from .estimates import text_parts_problem
-from .models import Broadcast, Message
+from .models import Broadcast, Campaign, Message, Template
 from .singles import outcome_unknown, send_accepted, send_failed
 from .states import broadcast_transition
 
@@ -49,6 +50,44 @@ def _rate_limit(action: str, phone: str, limit: int) -> None:
     if count > limit:
         minutes = max(1, window // 60)
         raise OtpProblem(f"Too many attempts for {phone}; try again in {minutes} minutes.", status=429)
+
+
+def messagewhiz_account(name: str | None) -> ProviderAccount:
+    """The active MessageWhiz account named `name`, or the only one when no name is given."""
+    accounts = ProviderAccount.objects.filter(is_active=True, kind=ProviderAccount.Kind.MESSAGEWHIZ)
+    if name:
+        account = accounts.filter(name=name).first()
+        if account is None:
+            raise OtpProblem(f"No active MessageWhiz account named “{name}”.")
+        return account
+    if accounts.count() != 1:
+        raise OtpProblem("Name the provider account to use (\"account\").")
+    return accounts.get()
+
+
+def otp_objects(account, *, sender, campaign, template=None) -> dict:
+    """otp_send's sender (by name), campaign and template (by id) of `account`, or OtpProblem."""
+    sender_obj = Sender.objects.filter(account=account, name=str(sender or ""), enabled=True).first()
+    if sender_obj is None:
+        raise OtpProblem("Give \"sender\": the name of an enabled sender of this account.")
+    if campaign is None:
+        raise OtpProblem("Give \"campaign\": the id of the campaign to send the code under.")
+    campaign_obj = Campaign.objects.filter(account=account, enabled=True, pk=_int(campaign, "campaign")).first()
+    if campaign_obj is None:
+        raise OtpProblem("No such campaign (enabled, of this account).")
+    template_obj = None
+    if template is not None:
+        template_obj = Template.objects.filter(account=account, pk=_int(template, "template")).first()
+        if template_obj is None:
+            raise OtpProblem("No such template.")
+    return {"sender": sender_obj, "campaign": campaign_obj, "template": template_obj}
+
+
+def _int(value, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise OtpProblem(f"\"{name}\" must be a number.") from None
 
 
 def otp_send(*, account, campaign, sender, phone: str, body: str = "", template=None, actor=None) -> OtpSent:

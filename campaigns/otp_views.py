@@ -3,7 +3,8 @@
 POST /api/otp/send    {"phone": "380501234567", "sender": "ShopCo", "message": "Code: {{verification_code}}",
                        "campaign": 12, "template": 3?, "account": "Main"?}  → 200 {"broadcast": id}
 POST /api/otp/verify  {"phone": "380501234567", "code": "1234", "account": "Main"?} → 200 {"valid": bool}
-Authenticated with `Authorization: Bearer <API token>` (tokens are issued in the admin).
+Authenticated with `Authorization: Bearer <API token>` with the scope otp:send (tokens: the "API tokens" page).
+The same, with idempotency keys and field-path errors: /api/v1/otp/send and /api/v1/otp/verify.
 """
 
 
@@ -17,21 +18,9 @@ from messaging import safejson
 from messaging.api_auth import api_token_required
 from messaging.models import ProviderAccount, Sender
 
-from .models import Campaign, Template
-from .otp import OtpProblem, otp_send, otp_verify
+from .models import Campaign
+from .otp import OtpProblem, messagewhiz_account, otp_objects, otp_send, otp_verify
 from .singles import FAST, MAX_PASTED, TINY, SingleProblem, pasted_send, single_send
-
-
-def _account(name: str | None) -> ProviderAccount:
-    accounts = ProviderAccount.objects.filter(is_active=True, kind=ProviderAccount.Kind.MESSAGEWHIZ)
-    if name:
-        account = accounts.filter(name=name).first()
-        if account is None:
-            raise OtpProblem(f"No active MessageWhiz account named “{name}”.")
-        return account
-    if accounts.count() != 1:
-        raise OtpProblem("Name the provider account to use (\"account\").")
-    return accounts.get()
 
 
 class OtpSendForm(forms.Form):
@@ -90,21 +79,21 @@ def otp_page(request):
 
 
 def _send_single(request, data):
-    message = single_send(account=_account(None), sender=data["sender"], phone=data["phone"], text=data["text"],
-                          endpoint=data["endpoint"], actor=request.user)
+    message = single_send(account=messagewhiz_account(None), sender=data["sender"], phone=data["phone"],
+                          text=data["text"], endpoint=data["endpoint"], actor=request.user)
     return _sent(request, message.broadcast, f"Message to {message.phone} sent; its delivery report will show on "
                                              f"“{message.broadcast}”.")
 
 
 def _send_pasted(request, data):
-    broadcast = pasted_send(account=_account(None), sender=data["sender"], numbers=data["numbers"],
+    broadcast = pasted_send(account=messagewhiz_account(None), sender=data["sender"], numbers=data["numbers"],
                             text=data["text"], name=data["name"], actor=request.user)
     return _sent(request, broadcast, f"Sent to {broadcast.recipients_count} numbers; delivery reports will show on "
                                      f"“{broadcast}”.")
 
 
 def _send_code(request, data):
-    account = data["account"] or _account(None)
+    account = data["account"] or messagewhiz_account(None)
     if data["campaign"].account_id != account.pk:
         raise OtpProblem(f"The campaign “{data['campaign']}” belongs to another account.")
     sent = otp_send(account=account, campaign=data["campaign"],
@@ -114,7 +103,7 @@ def _send_code(request, data):
 
 
 def _verify_code(request, data):
-    valid = otp_verify(account=_account(None), phone=data["phone"], code=data["code"])
+    valid = otp_verify(account=messagewhiz_account(None), phone=data["phone"], code=data["code"])
     level = messages.SUCCESS if valid else messages.ERROR
     messages.add_message(request, level, "The code is valid." if valid else "The code is not valid.")
     return redirect("campaigns:otp")
@@ -149,7 +138,7 @@ def _json_body(request) -> dict:
 
 
 def _api(handler):
-    @api_token_required
+    @api_token_required(scope="otp:send")
     @require_POST
     def view(request):
         try:
@@ -162,33 +151,14 @@ def _api(handler):
 
 @_api
 def api_otp_send(request, body):
-    account = _account(body.get("account"))
-    sender = Sender.objects.filter(account=account, name=str(body.get("sender") or ""), enabled=True).first()
-    if sender is None:
-        raise OtpProblem("Give \"sender\": the name of an enabled sender of this account.")
-    if body.get("campaign") is None:
-        raise OtpProblem("Give \"campaign\": the id of the campaign to send the code under.")
-    campaign = Campaign.objects.filter(account=account, enabled=True, pk=_int(body["campaign"], "campaign")).first()
-    if campaign is None:
-        raise OtpProblem("No such campaign (enabled, of this account).")
-    template = None
-    if body.get("template") is not None:
-        template = Template.objects.filter(account=account, pk=_int(body["template"], "template")).first()
-        if template is None:
-            raise OtpProblem("No such template.")
-    sent = otp_send(account=account, campaign=campaign, sender=sender, phone=str(body.get("phone") or ""),
-                    body=str(body.get("message") or ""), template=template, actor=request.user)
+    account = messagewhiz_account(body.get("account"))
+    sent = otp_send(account=account, **otp_objects(account, sender=body.get("sender"), campaign=body.get("campaign"),
+                                                    template=body.get("template")),
+                    phone=str(body.get("phone") or ""), body=str(body.get("message") or ""), actor=request.user)
     return {"broadcast": sent.broadcast.pk, "remote_id": sent.remote_id}
 
 
 @_api
 def api_otp_verify(request, body):
-    return {"valid": otp_verify(account=_account(body.get("account")), phone=str(body.get("phone") or ""),
+    return {"valid": otp_verify(account=messagewhiz_account(body.get("account")), phone=str(body.get("phone") or ""),
                                 code=str(body.get("code") or ""))}
-
-
-def _int(value, name: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise OtpProblem(f"\"{name}\" must be a number.") from None

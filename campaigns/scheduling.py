@@ -11,8 +11,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
+from .estimates import confirm_problem
 from .models import Broadcast, RecurringBroadcast
-from .states import broadcast_transition, broadcast_transition_or_raise
+from .states import TransitionRefused, broadcast_transition, broadcast_transition_or_raise
 
 
 def due_broadcast_ids() -> list[int]:
@@ -30,6 +31,29 @@ def broadcast_schedule(broadcast: Broadcast, *, send_at, time_zone: str, actor=N
     local = timezone.localtime(send_at, timezone=zoneinfo.ZoneInfo(time_zone))
     broadcast_transition_or_raise(broadcast, Broadcast.State.SCHEDULED, actor=actor,
                                   reason=f"Scheduled for {local:%Y-%m-%d %H:%M} {time_zone}")
+
+
+CONFIRMED_NOW, CONFIRMED_SCHEDULED, CONFIRMED_RECURRING = "sending", "scheduled", "recurring"
+
+
+def broadcast_confirm(broadcast: Broadcast, *, actor=None) -> str:
+    """Confirm an estimated broadcast: start its recurring schedule, keep it for its send time, or
+    claim it to send now (CONFIRMED_NOW: the caller queues campaigns.tasks.submit_broadcast on
+    commit). The claim is a conditional update, so a second confirmation (a double click, a
+    replayed request) raises TransitionRefused instead of sending twice; so does a broadcast that
+    can't be confirmed as it stands (estimates.confirm_problem)."""
+    if problem := confirm_problem(broadcast):
+        raise TransitionRefused(problem)
+    recurrence = RecurringBroadcast.objects.filter(definition=broadcast).first()
+    if recurrence is not None:
+        recurrence.enabled = True
+        recurring_broadcast_save(recurrence)
+        return CONFIRMED_RECURRING
+    if broadcast.send_at:
+        broadcast_schedule(broadcast, send_at=broadcast.send_at, time_zone=broadcast.time_zone, actor=actor)
+        return CONFIRMED_SCHEDULED
+    broadcast_transition_or_raise(broadcast, Broadcast.State.SCHEDULED, actor=actor, reason="Confirmed: sending now")
+    return CONFIRMED_NOW
 
 
 WAITING = (Broadcast.State.DRAFT, Broadcast.State.ESTIMATED, Broadcast.State.SCHEDULED)

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, Greatest
 
 from .estimates import reconciled_estimate
 from .models import Broadcast, Message
@@ -14,6 +15,9 @@ OUTCOMES = ("delivered", "undelivered", "expired", "rejected", "failed", "unknow
 # us or the provider, undelivered, expired, rejected; callbacks count "deleted" as undelivered).
 # Unknown is left out: a late report may still deliver it.
 FAILED_COUNTERS = ("failed", "undelivered", "expired", "rejected")
+# Clicks as Broadcast.clicked counts them: ours, or MessageWhiz's count where that is higher.
+CLICKED = Greatest("clicks_unique", Coalesce("reported_clicks_unique", 0))
+CLICKS = Greatest("clicks_total", Coalesce("reported_clicks_total", 0))
 
 
 def failed_total(counters) -> int:
@@ -22,52 +26,30 @@ def failed_total(counters) -> int:
     return sum(get(name) or 0 for name in FAILED_COUNTERS)
 
 
-# Counters a broadcast's page sums over the broadcast and the broadcasts derived from it (its
-# scheduled parts, retries, variants: `Broadcast.parent`).
-ROLLED_UP = ("recipients_count", "sent", *OUTCOMES, "cost", "clicks_total", "clicks_unique", "held", "capped",
-             "opted_out")
-
-
-def family_counters(broadcast: Broadcast) -> dict:
-    """The broadcast's counters with its children's added (one aggregate), how many children it
-    has and how many of them are not final yet (`children`, `open_children`)."""
-    counters = {name: getattr(broadcast, name) for name in ROLLED_UP}
-    sums = Broadcast.objects.filter(parent_id=broadcast.pk).aggregate(
-        **{name: Sum(name) for name in ROLLED_UP}, children=Count("pk"), open_children=Count("pk", filter=~Q(
-            state__in=(Broadcast.State.COMPLETED, Broadcast.State.FAILED, Broadcast.State.CANCELLED))))
-    return {**{name: counters[name] + (sums[name] or 0) for name in ROLLED_UP},
-            "children": sums["children"], "open_children": sums["open_children"]}
-
-
 def broadcast_figures(broadcast: Broadcast) -> dict:
-    """Funnel and status breakdown from the counters of the broadcast and its children (its row and
-    one aggregate over its children, never over messages)."""
-    c = family_counters(broadcast)
-    final = sum(c[name] for name in OUTCOMES)
-    in_flight = max(0, c["sent"] - final)
+    """Funnel and status breakdown from the broadcast's own counters (one row read)."""
+    final = sum(getattr(broadcast, name) for name in OUTCOMES)
+    in_flight = max(0, broadcast.sent - final)
     # A provider that sends no delivery reports (Message Central) leaves "delivered" at 0: say so
     # rather than show a 0% delivery rate.
     generic = getattr(broadcast.account, "generic", None)
     reports = generic is None or generic.has_dlr
     return {
-        "recipients": c["recipients_count"],
-        "sent": c["sent"], "delivered": c["delivered"], "clicks_unique": c["clicks_unique"],
-        "held": c["held"], "capped": c["capped"], "opted_out": c["opted_out"],
-        "funnel": [("Submitted", c["sent"]), *([("Delivered", c["delivered"])] if reports else []),
-                   ("Clicked", c["clicks_unique"])],
-        "breakdown": [("In flight", in_flight), *((name.capitalize(), c[name]) for name in OUTCOMES)],
-        "failed": failed_total(c),
+        "recipients": broadcast.recipients_count,
+        "funnel": [("Submitted", broadcast.sent), *([("Delivered", broadcast.delivered)] if reports else []),
+                   ("Clicked", broadcast.clicked)],
+        "breakdown": [("In flight", in_flight), *((name.capitalize(), getattr(broadcast, name)) for name in OUTCOMES)],
+        "failed": failed_total(broadcast),
         "delivery_reports": reports,
-        "delivery_rate": _percent(c["delivered"], c["sent"]) if reports else None,
-        "click_rate": _percent(c["clicks_unique"], c["delivered"] or c["sent"]),
-        "cost": c["cost"],
+        "delivery_rate": _percent(broadcast.delivered, broadcast.sent) if reports else None,
+        "click_rate": _percent(broadcast.clicked, broadcast.delivered or broadcast.sent),
+        "cost": broadcast.cost,
         "currency": broadcast.account.currency,
         # What the confirmed estimate said, beside what the reports say it cost.
         "estimated_cost": reconciled_estimate(broadcast)["cost"] if broadcast.estimate else None,
-        "clicks_total": c["clicks_total"],
+        "clicks_total": max(broadcast.clicks_total, broadcast.reported_clicks_total or 0),
         "state": broadcast.state,
-        "is_final": broadcast.is_final and not c["open_children"],
-        "rolled_up": bool(c["children"]),
+        "is_final": broadcast.is_final,
     }
 
 
@@ -83,7 +65,7 @@ def campaign_figures(campaign) -> dict:
     """
     totals = Broadcast.objects.filter(campaign=campaign, recurrence__isnull=True).aggregate(
         broadcasts=Count("pk"), recipients=Sum("recipients_count"), sent=Sum("sent"),
-        **{name: Sum(name) for name in (*OUTCOMES, "cost", "clicks_total", "clicks_unique")},
+        **{name: Sum(name) for name in (*OUTCOMES, "cost")}, clicks_total=Sum(CLICKS), clicks_unique=Sum(CLICKED),
     )
     figures = {name: value or 0 for name, value in totals.items()}
     figures["cost"] = Decimal(figures["cost"])
@@ -158,7 +140,7 @@ def overview(*, days: int) -> dict:
 
     since = timezone.now() - timedelta(days=days)
     totals = Broadcast.objects.filter(submitted_at__gte=since).aggregate(
-        sent=Sum("sent"), delivered=Sum("delivered"), clicked=Sum("clicks_unique"), cost=Sum("cost"),
+        sent=Sum("sent"), delivered=Sum("delivered"), clicked=Sum(CLICKED), cost=Sum("cost"),
         **{name: Sum(name) for name in FAILED_COUNTERS},
     )
     totals = {name: value or 0 for name, value in totals.items()}
@@ -215,7 +197,7 @@ def overview_trend(*, since) -> list[dict]:
     rows = (Broadcast.objects.filter(submitted_at__gte=since)
             .annotate(day=TruncDate("submitted_at", tzinfo=timezone.get_current_timezone()))
             .values("day").order_by("day")
-            .annotate(sent=Sum("sent"), delivered=Sum("delivered"), clicked=Sum("clicks_unique"),
+            .annotate(sent=Sum("sent"), delivered=Sum("delivered"), clicked=Sum(CLICKED),
                       **{name: Sum(name) for name in FAILED_COUNTERS}))
     by_day = {row["day"]: row for row in rows}
     first = timezone.localdate(since)

@@ -8,6 +8,9 @@ in an allowed source state, so two workers can't both claim it) and leaves a Bro
 from django.db import transaction
 from django.utils import timezone
 
+from messaging import audit
+from messaging.webhooks.events import emit, subscribed
+
 from .models import Broadcast, BroadcastEvent
 
 S = Broadcast.State
@@ -22,6 +25,30 @@ ALLOWED_FROM = {
     S.FAILED: {S.SUBMITTING, S.SUBMITTED},
     S.CANCELLED: {S.DRAFT, S.ESTIMATED, S.SCHEDULED},
 }
+
+
+# Outbound webhook events for the ends a receiver cares about (messaging.webhooks), emitted in the
+# transaction of the move.
+WEBHOOK_EVENTS = {S.COMPLETED: "broadcast.completed", S.FAILED: "broadcast.failed"}
+
+
+def _webhook_emit(broadcast_id: int, event_type: str, reason: str) -> None:
+    if not subscribed(event_type):
+        return
+    row = Broadcast.objects.filter(pk=broadcast_id).values(
+        "id", "name", "state", "parent_id", "role", "remote_id", "submitted_at", "completed_at", "recipients_count",
+        "sent", "delivered", "failed", "clicks_unique", "cost").first()
+    if row:
+        emit(event_type, {**row, "reason": reason[:500]})
+
+
+# Moves someone makes happen, for the audit trail: sending (once, when it leaves the drafts) and cancelling.
+_AUDITED = {S.SCHEDULED: "send", S.SUBMITTING: "send", S.CANCELLED: "cancel"}
+
+
+def _audited(previous: str | None, to_state: str) -> str:
+    action = _AUDITED.get(to_state, "")
+    return "" if action == "send" and previous not in (S.DRAFT, S.ESTIMATED) else action
 
 
 class TransitionRefused(Exception):
@@ -48,6 +75,11 @@ def broadcast_transition(broadcast: Broadcast, to_state: str, *, actor=None, rea
         if moved:
             BroadcastEvent.objects.create(broadcast_id=broadcast.pk, from_state=previous or "", to_state=to_state,
                                           actor=actor, reason=reason[:2000])
+            if action := _audited(previous, to_state):
+                audit.record(action, broadcast, user=actor, detail=reason,
+                             changes={"state": [previous, to_state]})
+            if to_state in WEBHOOK_EVENTS:
+                _webhook_emit(broadcast.pk, WEBHOOK_EVENTS[to_state], reason)
     if moved:
         broadcast.state = to_state
         for name, value in fields.items():

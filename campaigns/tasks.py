@@ -1,6 +1,10 @@
+from contextlib import suppress
+
 from celery import shared_task
 from django.contrib.auth import get_user_model
+from django.db import transaction
 
+from .abtests import abtest_complete_finished, abtest_decide_due, abtest_of, abtest_start
 from .models import Broadcast, Link
 from .scheduling import due_broadcast_ids
 from .sending import SubmissionProblem, broadcast_submit, submission_due_ids
@@ -26,12 +30,29 @@ def submit_broadcast(broadcast_id: int, actor_id: int | None = None):
     broadcast = Broadcast.objects.select_related("account", "campaign", "template", "trigger").get(pk=broadcast_id)
     if broadcast.state not in SUBMITTABLE:
         return
+    if abtest_of(broadcast) is not None:  # it sends nothing itself: its variants, then its winner
+        with suppress(TransitionRefused):  # cancelled meanwhile, or another task started it
+            _submit_all(abtest_start(broadcast, actor=get_user_model().objects.filter(pk=actor_id).first()))
+        return
     try:
         broadcast_submit(broadcast, actor=get_user_model().objects.filter(pk=actor_id).first())
     except SubmissionProblem:
         return  # recorded on the broadcast for the user to fix
     except TransitionRefused:
         return  # another task claimed it first and is sending it
+
+
+def _submit_all(broadcast_ids: list[int]) -> None:
+    for broadcast_id in broadcast_ids:
+        transaction.on_commit(lambda pk=broadcast_id: submit_broadcast.delay(pk))
+
+
+@shared_task(soft_time_limit=300)
+def abtest_sweep():
+    """Beat, every minute: choose the winner of A/B tests whose decision time has come and send it
+    to the rest (once: campaigns.abtests), and complete tests whose sends are all final."""
+    _submit_all(abtest_decide_due())
+    abtest_complete_finished()
 
 
 @shared_task(soft_time_limit=120)

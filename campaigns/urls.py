@@ -52,6 +52,7 @@ urlpatterns = [
     path("broadcasts/<int:pk>/messages.<str:fmt>", broadcast_views.broadcast_export, name="broadcast_export"),
     path("broadcasts/<int:pk>/cancel/", broadcast_views.broadcast_cancel_view, name="broadcast_cancel"),
     path("broadcasts/<int:pk>/sending/", broadcast_views.broadcast_dispatch, name="broadcast_dispatch"),
+    path("broadcasts/<int:pk>/abtest/stop/", broadcast_views.abtest_stop_view, name="abtest_stop"),
     path("broadcasts/<int:pk>/continue/", broadcast_views.broadcast_continue, name="broadcast_continue"),
     path("accounts/<int:pk>/compliance/", compliance_views.compliance_page, name="compliance"),
     path("accounts/<int:pk>/compliance/consent.csv", compliance_views.consent_export, name="consent_export"),

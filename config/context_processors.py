@@ -13,7 +13,8 @@ NAVIGATION = (
                  ("Triggers", "campaigns:trigger_list"))),
     ("Setup", (("Senders", "messaging:sender_list"), ("Sender lists", "messaging:senderlist_list"),
                ("Provider accounts", "messaging:account_list"), ("HTTP providers", "providers:list"),
-               ("Callback URLs", "callbacks:settings"))),
+               ("Callback URLs", "callbacks:settings"), ("API tokens", "messaging:api_tokens"),
+               ("Audit trail", "messaging:audit"), ("Webhooks", "webhooks:list"))),
 )
 
 # Entries shown only to users with a permission (the pages answer 403 to the others).
@@ -21,6 +22,9 @@ PERMISSIONS = {
     "messaging:account_list": "messaging.view_provideraccount",
     "providers:list": "messaging.view_genericproviderconfig",
     "callbacks:settings": CALLBACK_URLS,
+    "messaging:audit": "messaging.view_auditevent",
+    "messaging:api_tokens": "messaging.add_apitoken",
+    "webhooks:list": "messaging.view_webhookendpoint",
 }
 
 

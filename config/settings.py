@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "ninja",  # /api/v1: its bundled Swagger UI files (no CDN)
     "messaging",
     "recipients",
     "campaigns",
@@ -67,6 +68,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # The signed-in user and address become the actor of what the request records (messaging.audit).
+    "messaging.audit.AuditContextMiddleware",
     # Every page needs a login unless its view is marked @login_not_required (callbacks).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "config.middleware.RejectNulMiddleware",
@@ -172,6 +175,20 @@ MESSAGEWHIZ_MAX_RETRIES = env_number("int", "MESSAGEWHIZ_MAX_RETRIES", 4)
 # written in their URLs ("sms.internal", "10.0.0.5:8443", "[fd00::5]:443").
 OUTBOUND_ALLOW_PRIVATE_NETWORKS = env.bool("OUTBOUND_ALLOW_PRIVATE_NETWORKS", default=False)
 OUTBOUND_ALLOWED_HOSTS = env.list("OUTBOUND_ALLOWED_HOSTS", default=[])
+# Outbound webhooks (messaging.webhooks): retries with capped, jittered exponential backoff for
+# the window, then failed; after BREAKER_FAILURES consecutive failed requests an endpoint pauses
+# (PAUSE_SECONDS, doubling per pause up to an hour) and one probe request decides.
+WEBHOOK_RETRY_BASE_SECONDS = env_number("float", "WEBHOOK_RETRY_BASE_SECONDS", 10.0)
+WEBHOOK_RETRY_MAX_SECONDS = env_number("float", "WEBHOOK_RETRY_MAX_SECONDS", 7200.0)
+WEBHOOK_RETRY_WINDOW_SECONDS = env_number("int", "WEBHOOK_RETRY_WINDOW_SECONDS", 86400)
+WEBHOOK_BREAKER_FAILURES = env_number("int", "WEBHOOK_BREAKER_FAILURES", 10)
+WEBHOOK_BREAKER_PAUSE_SECONDS = env_number("float", "WEBHOOK_BREAKER_PAUSE_SECONDS", 60.0)
+WEBHOOK_TIMEOUT_SECONDS = env_number("float", "WEBHOOK_TIMEOUT_SECONDS", 10.0)
+WEBHOOK_CONCURRENCY = env_number("int", "WEBHOOK_CONCURRENCY", 16)
+WEBHOOK_LEASE_SECONDS = env_number("int", "WEBHOOK_LEASE_SECONDS", 300)
+WEBHOOK_KICK_INTERVAL = env_number("float", "WEBHOOK_KICK_INTERVAL", 0.5)
+WEBHOOK_DRAIN_LINGER_SECONDS = env_number("float", "WEBHOOK_DRAIN_LINGER_SECONDS", 1.0)
+WEBHOOK_LOG_DAYS = env_number("int", "WEBHOOK_LOG_DAYS", 14)
 # Scheduled broadcasts are handed to MessageWhiz this long before their send time (MessageWhiz
 # starts them exactly on time); until then they can still be cancelled here.
 SCHEDULE_LEAD_SECONDS = env_number("int", "SCHEDULE_LEAD_SECONDS", 600)
@@ -198,6 +215,10 @@ if MAX_MESSAGE_PARTS < 1:
 # One-time passwords: at most this many sends / verification attempts per phone number per window.
 OTP_WINDOW_SECONDS = env_number("int", "OTP_WINDOW_SECONDS", 600)
 OTP_SENDS_PER_WINDOW = env_number("int", "OTP_SENDS_PER_WINDOW", 3)
+# The JSON APIs: requests per token per window, and how long an Idempotency-Key's first answer is kept.
+API_RATE_LIMIT = env_number("int", "API_RATE_LIMIT", 120)
+API_RATE_WINDOW_SECONDS = env_number("int", "API_RATE_WINDOW_SECONDS", 60)
+API_IDEMPOTENCY_HOURS = env_number("int", "API_IDEMPOTENCY_HOURS", 24)
 OTP_VERIFIES_PER_WINDOW = env_number("int", "OTP_VERIFIES_PER_WINDOW", 5)
 
 # --- Auth -----------------------------------------------------------------------------
@@ -287,6 +308,8 @@ CELERY_BEAT_SCHEDULE = {
     "pull-mirrors": {"task": "messaging.tasks.pull_mirrors",
                      "schedule": env_number("int", "SYNC_PULL_INTERVAL", 900)},
     "submit-due-broadcasts": {"task": "campaigns.tasks.submit_due_broadcasts", "schedule": 60.0},
+    # A/B tests whose decision time has come send their winner to the rest (campaigns.abtests).
+    "abtest-sweep": {"task": "campaigns.tasks.abtest_sweep", "schedule": 60.0},
     # Generic-provider broadcasts whose sending worker died are taken over (campaigns.dispatch).
     "dispatch-sweep": {"task": "campaigns.tasks.dispatch_sweep", "schedule": 60.0},
     "refresh-broadcasts": {"task": "campaigns.tasks.refresh_broadcasts",
@@ -294,4 +317,7 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-link-conversions": {"task": "campaigns.tasks.refresh_link_conversions",
                                  "schedule": env_number("int", "LINK_CONVERSION_INTERVAL", 3600)},
     "discard-stale-uploads": {"task": "recipients.tasks.discard_stale_uploads", "schedule": 3600.0},
+    # Outbound webhooks: the safety net behind the kick each emit queues, and retries coming due.
+    "deliver-webhooks": {"task": "messaging.tasks.deliver_webhooks", "schedule": 10.0},
+    "expire-webhooks": {"task": "messaging.tasks.expire_webhooks", "schedule": 3600.0},
 }

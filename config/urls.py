@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from callbacks import views as callback_views
+from campaigns import api as api_v1
 from campaigns import views as campaign_views
 from config import two_factor, views
 from config.login import SignInView
@@ -17,6 +18,7 @@ urlpatterns = [
     path("favicon.ico", views.favicon, name="favicon"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", api_v1.urls()),
     path("", include("messaging.urls")),
     path("", include("campaigns.urls")),
     path("", include("recipients.urls")),
@@ -26,4 +28,5 @@ urlpatterns = [
     path("u/<str:token>", callback_views.optout, name="optout"),
     path("providers/cb/", include("callbacks.provider_urls")),
     path("providers/", include("messaging.providers.urls")),
+    path("webhooks/", include("messaging.webhooks.urls")),
 ]

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 
 from .forms import ProviderAccountForm
 from .mirror_admin import MemberInline, MirroredAdmin
-from .models import ApiToken, ProviderAccount, Sender, SenderList
+from .models import ApiToken, AuditEvent, ProviderAccount, Sender, SenderList
 
 
 @admin.register(ProviderAccount)
@@ -48,13 +48,13 @@ class SenderListAdmin(MirroredAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["name", "prefix", "user", "is_active", "created_at", "last_used_at"]
     list_filter = ["is_active"]
-    fields = ["name", "user", "is_active", "prefix", "created_at", "last_used_at"]
+    fields = ["name", "user", "scopes", "is_active", "prefix", "created_at", "last_used_at"]
     readonly_fields = ["prefix", "created_at", "last_used_at"]
 
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
-        token, key = ApiToken.issue(name=obj.name, user=obj.user)
+        token, key = ApiToken.issue(name=obj.name, user=obj.user, scopes=obj.scopes)
         obj.pk, obj.prefix, obj.key_hash = token.pk, token.prefix, token.key_hash
         # Shown once: only its hash is kept.
         self.message_user(request, f"New token for {obj.name}: {key} — copy it now, it won't be shown again.",
@@ -96,3 +96,21 @@ class InboundMessageAdmin(admin.ModelAdmin):
     show_full_result_count = False
     readonly_fields = ["account", "phone", "text", "provider_message_id", "raw", "received_at", "opted_out",
                        "auto_replied"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read only: the trail is append-only (its page is /audit/)."""
+
+    list_display = ["at", "actor_name", "action", "object_type", "object_repr", "ip"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["actor_name", "object_repr", "detail"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -5,4 +5,7 @@ class MessagingConfig(AppConfig):
     name = "messaging"
 
     def ready(self):
-        from . import mirrors  # noqa: F401 - registers the mirrored resources
+        from . import audit, mirrors  # noqa: F401 - registers the mirrored resources
+
+        audit.connect()
+        audit.connect_auth()

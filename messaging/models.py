@@ -89,8 +89,28 @@ class SenderList(MirroredModel):
         return self.name
 
 
+# What a token may be used for, and the Django permissions its user needs for each: a token's
+# effective rights are its scopes intersected with what its user may do in the dashboard.
+API_SCOPES = {
+    "lists:read": ("Read recipient lists and imports", ("recipients.view_recipientlist",)),
+    "lists:write": ("Create lists, append numbers, import files",
+                    ("recipients.add_recipientlist", "recipients.change_recipientlist")),
+    "broadcasts:read": ("Read broadcasts, their estimates and figures", ("campaigns.view_broadcast",)),
+    "broadcasts:write": ("Create broadcasts and estimate them", ("campaigns.add_broadcast",)),
+    "broadcasts:send": ("Confirm (send or schedule) and cancel broadcasts", ("campaigns.change_broadcast",)),
+    "messages:send": ("Send single messages and one text to pasted numbers", ("campaigns.add_broadcast",)),
+    "otp:send": ("Send and verify one-time passwords", ("campaigns.add_broadcast",)),
+    "consent:read": ("Look up a number's consent history", ("recipients.view_consentevent",)),
+    "consent:write": ("Record opt-ins and opt-outs", ("recipients.add_consentevent",)),
+}
+
+
+def all_scopes() -> list[str]:
+    return list(API_SCOPES)
+
+
 class ApiToken(models.Model):
-    """A bearer token with which a back-office system calls Textcast's small JSON API.
+    """A bearer token with which a back-office system calls Textcast's JSON API.
 
     Only a SHA-256 of the token is stored; the token itself is shown once, when it is created.
     """
@@ -99,6 +119,7 @@ class ApiToken(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     prefix = models.CharField(max_length=8, editable=False, help_text="First characters, to tell tokens apart")
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(default=all_scopes, blank=True, help_text="What the token may be used for")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -111,10 +132,34 @@ class ApiToken(models.Model):
         return hashlib.sha256(key.encode()).hexdigest()
 
     @classmethod
-    def issue(cls, *, name: str, user) -> tuple["ApiToken", str]:
+    def issue(cls, *, name: str, user, scopes=None) -> tuple["ApiToken", str]:
         key = "tc_" + secrets.token_urlsafe(32)
-        return cls.objects.create(name=name, user=user, prefix=key[:8], key_hash=cls.hash(key)), key
+        scopes = all_scopes() if scopes is None else [scope for scope in API_SCOPES if scope in set(scopes)]
+        return cls.objects.create(name=name, user=user, prefix=key[:8], key_hash=cls.hash(key), scopes=scopes), key
 
+    def allows(self, scope: str) -> bool:
+        """The token has the scope and its user (still) has the permissions the scope needs."""
+        return scope in (self.scopes or []) and self.user.has_perms(API_SCOPES[scope][1])
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a sending API request made with an `Idempotency-Key` header, kept so
+    that a client retrying the same request (same key, same body) gets it again instead of sending
+    twice. A row without a status is a request still running."""
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="idempotency_keys")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body")
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["token", "key"], name="idempotency_key_per_token")]
+
+    def __str__(self):
+        return self.key
 
 
 # Whole-message opt-out words (folded as messaging.providers.inbound folds a reply): the CTIA set,
@@ -346,3 +391,45 @@ class SendingPolicy(models.Model):
 
     def __str__(self):
         return f"Sending policy of {self.account}"
+
+
+class AuditEvent(models.Model):
+    """One entry of the audit trail (messaging.audit): append-only, refused by the database itself
+    on UPDATE (migration 0010). The actor is kept by name too, so the entry outlives the user."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # No constraint: deleting a user must not rewrite (SET NULL) the entries they left.
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+                              db_constraint=False, related_name="+")
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=40, db_index=True)
+    object_type = models.CharField(max_length=100, blank=True, db_index=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=255, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    detail = models.TextField(blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self):
+        return f"{self.actor_name or 'system'} {self.action} {self.object_repr}".strip()
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    @property
+    def action_label(self) -> str:
+        return self.action.replace("_", " ")
+
+    def change_lines(self) -> list[tuple[str, str]]:
+        from .audit import describe
+
+        return describe(self.changes)
+
+
+from .webhooks.models import WebhookAttempt, WebhookEndpoint, WebhookMessage  # noqa: E402, F401 - the app's models

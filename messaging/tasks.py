@@ -1,6 +1,7 @@
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
@@ -102,3 +103,21 @@ def push_pending():
         claimed = resource.model.objects.filter(pk__in=pks, next_push_at=now).values_list("pk", flat=True)
         for pk in list(claimed):
             push_mirror.delay(resource.model._meta.label, pk)
+
+
+@shared_task(soft_time_limit=90, time_limit=120)
+def deliver_webhooks():
+    """Drain the webhook outbox (queued after every emit, and by beat every 10 s). Any number may
+    run at once: rows are leased (messaging.webhooks.delivery)."""
+    from .webhooks.delivery import drain
+
+    return drain(seconds=60, linger=settings.WEBHOOK_DRAIN_LINGER_SECONDS)
+
+
+@shared_task(soft_time_limit=600, time_limit=660)
+def expire_webhooks():
+    """Fail webhook events past their retry window, and prune the delivery log."""
+    from .webhooks.delivery import expire, log_prune
+
+    expire()
+    log_prune()

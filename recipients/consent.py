@@ -24,6 +24,7 @@ from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from messaging.models import ProviderAccount, SendingPolicy
+from messaging.webhooks.events import emit_many, subscribed
 
 from .models import ConsentEvent, Recipient, Suppression, UnsubscribeList, UnsubscribeNumber
 
@@ -54,7 +55,26 @@ def consent_record(*, account: ProviderAccount, phones: Iterable[str], kind: str
         else:
             Suppression.objects.filter(account=account, phone__in=phones).delete()
             _mirror_optins(account, phones)
+        _webhook_emit(kind, [(e.account_id, e.phone, e.source, e.created_at) for e in events])
     return len(phones)
+
+
+WEBHOOK_EVENTS = {Kind.OPT_OUT: "optout.created", Kind.OPT_IN: "optin.created"}
+
+
+def _webhook_emit(kind: str, rows) -> None:
+    """Outbound webhooks for consent events (messaging.webhooks), in the ledger's transaction.
+    `rows`: (account id, phone, source, created_at), or a query yielding them."""
+    event_type = WEBHOOK_EVENTS[kind]
+    if not subscribed(event_type):
+        return
+    batch = []
+    for account_id, phone, source, created_at in rows:
+        batch.append({"account_id": account_id, "phone": phone, "source": source, "created_at": created_at})
+        if len(batch) == 5000:
+            emit_many(event_type, batch)
+            batch = []
+    emit_many(event_type, batch)
 
 
 def consent_list_record(*, target, source: str, evidence: dict, actor=None) -> int:
@@ -86,6 +106,10 @@ def consent_list_record(*, target, source: str, evidence: dict, actor=None) -> i
                 f"FROM {events} e WHERE e.account_id = %s AND e.created_at = %s AND e.kind = %s AND NOT EXISTS "
                 f"(SELECT 1 FROM {supp} s WHERE s.account_id = e.account_id AND s.phone = e.phone)",
                 [account_id, at, kind])
+        if written:
+            _webhook_emit(kind, ConsentEvent.objects.filter(account_id=account_id, created_at=at, kind=kind,
+                                                           source=source).values_list(
+                "account_id", "phone", "source", "created_at").iterator(chunk_size=5000))
     return written
 
 

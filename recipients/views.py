@@ -17,6 +17,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
+from messaging import audit
 from messaging.selectors import mirror_accounts
 
 from . import exports, services
@@ -144,6 +145,7 @@ def list_download(request, kind, pk, fmt):
             exports.unsubscribe_list_export_xlsx(unsubscribe_list=obj, output=response)
     else:
         raise Http404("Downloads are CSV or XLSX.")
+    audit.record("export", obj, detail=f"Download as {fmt.upper()}")
     response["Content-Disposition"] = content_disposition_header(True, f"{obj.name}.{fmt}")
     return response
 
@@ -249,5 +251,6 @@ def import_job_rejects(request, pk):
     job = get_object_or_404(ImportJob, pk=pk)
     if not job.rejects:
         raise Http404("This import rejected no rows.")
+    audit.record("export", job, detail="Rejected rows as CSV")
     return FileResponse(job.rejects.open("rb"), as_attachment=True,
                         filename=f"rejected-rows-{os.path.splitext(job.source_name)[0] or job.pk}.csv")

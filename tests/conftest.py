@@ -19,6 +19,8 @@ import redis
 import requests
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# The outbound-webhook receiver and endpoints (tests/messaging, tests/callbacks).
+pytest_plugins = ["tests.messaging.webhook_fixtures"]
 SANDBOX_API_KEY = "test-sandbox-key"
 
 

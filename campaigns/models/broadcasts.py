@@ -116,6 +116,11 @@ class Broadcast(models.Model):
     cost = models.DecimalField(max_digits=14, decimal_places=4, default=0)
     clicks_total = models.PositiveIntegerField(default=0)
     clicks_unique = models.PositiveIntegerField(default=0)
+    # MessageWhiz's own click counts for the broadcast (broadcastConversion). Its click callbacks
+    # name a broadcast's messages by an id its delivery reports never carry, so ours can stay
+    # behind; the figures show the larger of the two (see `clicked`).
+    reported_clicks_unique = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    reported_clicks_total = models.PositiveIntegerField(null=True, blank=True, editable=False)
     conversion = models.FloatField(null=True, blank=True, help_text="% of recipients who clicked")
     # The sending policy's figures (campaigns.policy): held = waiting for the recipient's window now.
     held = models.PositiveIntegerField("held for quiet hours", default=0)
@@ -152,10 +157,23 @@ class Broadcast(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["account", "state"])]
+        constraints = [
+            # An A/B test's winner is sent once: a second decision cannot make another winner send.
+            models.UniqueConstraint(fields=["parent"], condition=models.Q(role="winner"), name="broadcast_one_winner"),
+        ]
         permissions = [("widen_sending_window", "Can send outside the account's sending window")]
 
     def __str__(self):
         return self.name
+
+    @property
+    def clicked(self) -> int:
+        """Recipients who clicked: counted from click callbacks, or MessageWhiz's count if higher."""
+        return max(self.clicks_unique, self.reported_clicks_unique or 0)
+
+    @property
+    def clicks_by_provider(self) -> bool:
+        return (self.reported_clicks_unique or 0) > self.clicks_unique
 
     @property
     def is_final(self) -> bool:

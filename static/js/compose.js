@@ -64,6 +64,13 @@
     if (smart) smart.disabled = !messagewhiz;
     const trigger = document.querySelector("input[name=when][value=trigger]");
     if (trigger) show(trigger.closest("label"), messagewhiz);
+    // HTTP providers get Textcast's own links, longer or shorter than MessageWhiz's: count those.
+    const body = document.getElementById("id_body");
+    const values = body && body.dataset[messagewhiz ? "providerTokenValues" : "ownTokenValues"];
+    if (values && values !== body.dataset.tokenValues) {
+      body.dataset.tokenValues = values;
+      body.dispatchEvent(new Event("input", { bubbles: true }));
+    }
   }
 
   document.addEventListener("change", (event) => {

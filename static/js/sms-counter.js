@@ -194,9 +194,10 @@
       const output = doc.getElementById(textarea.dataset.smsCounter);
       if (!output) continue;
       if (!output.hasAttribute("aria-live")) output.setAttribute("aria-live", "polite");
-      const values = textarea.dataset.tokenValues ? JSON.parse(textarea.dataset.tokenValues) : null;
-      textarea.addEventListener("input", () => show(textarea, output, values));
-      show(textarea, output, values);
+      // Read on every input: compose.js swaps the values when the account (and so the links) changes.
+      const values = () => (textarea.dataset.tokenValues ? JSON.parse(textarea.dataset.tokenValues) : null);
+      textarea.addEventListener("input", () => show(textarea, output, values()));
+      show(textarea, output, values());
     }
   }
 

@@ -145,3 +145,26 @@ def worker(live_server, transactional_db, settings, tmp_path):
     finally:
         app.conf.task_always_eager, app.conf.task_default_queue = before
         worker.stop()  # before the database is emptied for the next test
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """`make run`'s own stack (tests/browser/stack.py), shared by a module's tests."""
+    from tests.browser.stack import Stack
+
+    stack = Stack(tmp_path_factory.mktemp("stack"))
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def marketer(browser, stack):
+    """A browser signed in to the stack as the admin its start-up created."""
+    from tests.browser.stack import sign_in
+
+    page = sign_in(browser, stack)
+    yield page
+    page.context.close()

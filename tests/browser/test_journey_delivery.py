@@ -4,23 +4,14 @@ connected the sandbox, recipients of a broadcast sent through an HTTP provider g
 of their own, their clicks reach the broadcast's figures, and a broadcast whose reports never came
 is flagged. Asserted on what the pages show and on the text the sandbox received."""
 
-import contextlib
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
-import requests
 
-from tests.config.test_run_command import BASE_DIR, Output, descendants, processes, wait_for_groups_to_exit
-from tests.conftest import free_port, wait_for_http
+from tests.browser.stack import LATE_SECONDS, figure, reloaded, wait_until
 
 pytestmark = pytest.mark.slow
 
-LATE_SECONDS = 5  # DELIVERY_REPORTS_LATE_SECONDS on this stack: "Needs attention" after 5 s without reports
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/[ru]/\S+")
 
 # Run inside the stack's environment (`manage.py shell`): an HTTP-provider account configured as
@@ -46,95 +37,6 @@ Recipient.objects.bulk_create(
     Recipient(recipient_list=people, phone=f"38050700000{i}", first_name=name, url=os.environ["PUBLIC_BASE_URL"]
               + f"/healthz?cart={i}") for i, name in enumerate(["Ann", "Bob", "Olga"]))
 """
-
-
-class Stack:
-    def __init__(self, tmp_path):
-        self.web_port, self.sandbox_port = free_port(), free_port()
-        self.base = f"http://127.0.0.1:{self.web_port}"
-        self.sandbox = f"http://127.0.0.1:{self.sandbox_port}"
-        self.env = {key: value for key, value in os.environ.items()
-                    if key not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "CELERY_TASK_ALWAYS_EAGER", "DEBUG"}}
-        self.env.update(VAR_DIR=str(tmp_path), WEB_PORT=str(self.web_port), SANDBOX_PORT=str(self.sandbox_port),
-                        RUNSERVER_FLAGS="--noreload", PYTHONUNBUFFERED="1",
-                        DELIVERY_REPORTS_LATE_SECONDS=str(LATE_SECONDS))
-        self.tmp_path = tmp_path
-        self.proc = subprocess.Popen(["bin/dev"], cwd=BASE_DIR, env=self.env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        self.output = Output(self.proc.stdout)
-
-    def start(self):
-        self.password = self.output.wait_for(r"password: \S+", timeout=180).split("password:")[1].strip()
-        wait_for_http(f"{self.base}/accounts/login/", timeout=90, proc=self.proc)
-        wait_for_http(f"{self.sandbox}/_sandbox/health", timeout=60, proc=self.proc)
-        self.output.wait_for(r"Task messaging\.tasks\.connect_sandbox\[.*\] succeeded", timeout=120)
-        dev_env = dict(line.split("=", 1) for line in (self.tmp_path / "dev.env").read_text().splitlines() if line)
-        self.api_key = dev_env["SANDBOX_API_KEY"]
-        self.manage_env = {**self.env, **dev_env, "DEBUG": "true", "PUBLIC_BASE_URL": self.base,
-                           "MESSAGEWHIZ_BASE_URL": self.sandbox}
-
-    def manage(self, *args: str) -> str:
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=self.manage_env,
-                              capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    def control(self, method: str, path: str, **kwargs):
-        response = requests.request(method, f"{self.sandbox}/_sandbox/{path}", timeout=10, **kwargs)
-        response.raise_for_status()
-        return response.json()
-
-    def stop(self):
-        groups = {self.proc.pid} | {group for group, _ in descendants(self.proc.pid).values()}
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGINT)
-        alive = wait_for_groups_to_exit(self.proc, groups, timeout=30)
-        for group in alive:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(group, signal.SIGKILL)
-        assert not [cmd for _, group, cmd in processes().values() if group in alive]
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    stack = Stack(tmp_path_factory.mktemp("stack"))
-    try:
-        stack.start()
-        yield stack
-    finally:
-        stack.stop()
-
-
-@pytest.fixture
-def marketer(browser, stack):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    page.goto(f"{stack.base}/accounts/login/")
-    page.get_by_label("Username").fill("admin")
-    page.get_by_label("Password").fill(stack.password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{stack.base}/")
-    yield page
-    context.close()
-
-
-def figure(page, label: str) -> str:
-    return page.locator(".stat", has_text=label).locator(".stat-value").first.inner_text()
-
-
-def wait_until(page, condition, what: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        page.wait_for_timeout(500)
-    raise AssertionError(f"waited {seconds}s for {what}")
-
-
-def reloaded(page, check) -> bool:
-    page.reload()
-    return check()
 
 
 def send_tiny_single(page, stack, phone: str, text: str) -> None:

@@ -3,6 +3,7 @@
 The sandbox reports `state` as opaque values that change from one look to the next (2 while sending,
 never 2 once done), as the reference never says what they mean."""
 
+import re
 import time
 from datetime import timedelta
 
@@ -152,3 +153,38 @@ def test_new_figures_restart_the_quiet_clock(make_broadcast, sandbox, mw_account
     assert broadcasts_refresh(account=mw_account) == 0
     broadcast.refresh_from_db()
     assert broadcast.state == Broadcast.State.SUBMITTED
+
+
+def test_clicks_messagewhiz_counts_on_a_broadcast_reach_its_figures_even_after_it_completes(
+        make_broadcast, sandbox, mw_account, admin_client):
+    """MessageWhiz's click callbacks name a broadcast's messages by an id its reports never carry,
+    so the broadcast's figures take MessageWhiz's own counts, and keep following them once it is done."""
+    from campaigns.selectors import campaign_figures
+
+    sandbox.callbacks(delay_ms=0, statuses={"DELIVRD": 1.0}, click_rate=0.0)
+    broadcast = run_task(make_broadcast(body="Hi {{first_name}}, 20% off: https://shop.example/sale"))
+    deliver_everything(sandbox)
+    deadline = time.monotonic() + 10
+    while broadcasts_refresh(account=mw_account) == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    broadcast.refresh_from_db()
+    assert broadcast.state == Broadcast.State.COMPLETED and broadcast.clicked == 0
+
+    # Two recipients click after the last report, one of them twice.
+    first, second = [m["message_id"] for m in sandbox.state("messages")][:2]
+    for message_id in (first, first, second):
+        sandbox.control("POST", f"messages/{message_id}/click")
+    broadcasts_refresh(account=mw_account)
+    broadcast.refresh_from_db()
+    assert (broadcast.clicked, broadcast.clicks_unique) == (2, 0)  # none of the callbacks named a known message
+    figures = campaign_figures(broadcast.campaign)
+    assert (figures["clicks_unique"], figures["clicks_total"]) == (2, 3)
+    page = admin_client.get(reverse("campaigns:broadcast_figures", args=[broadcast.pk])).content.decode()
+    assert re.search(r'stat-value">2</span><span class="stat-label">Clicked · [\d.]+% · by MessageWhiz', page)
+
+    # A week after completion MessageWhiz's counts are no longer asked for.
+    Broadcast.objects.filter(pk=broadcast.pk).update(completed_at=timezone.now() - timedelta(days=8))
+    sandbox.control("POST", f"messages/{second}/click")
+    broadcasts_refresh(account=mw_account)
+    broadcast.refresh_from_db()
+    assert broadcast.reported_clicks_total == 3

@@ -158,3 +158,17 @@ def test_a_segment_refuses_token_fallbacks_messagewhiz_cannot_fill(manual, sandb
     with pytest.raises(SubmissionProblem, match="has no fallbacks"):
         segment_continue(manual, size=1, body="Hi {{first_name|there}}", senders=[audience["sender"]])
     assert sandbox.requests(method="POST", path=SEGMENTS) == []
+
+
+def test_a_segment_writes_named_columns_as_the_token_messagewhiz_fills(admin_client, manual, sandbox, audience):
+    from recipients.models import RecipientList
+
+    RecipientList.objects.filter(pk=audience["list"].pk).update(column_names={"custom2": "city"})
+    url = reverse("campaigns:broadcast_continue", args=[manual.pk])
+    post = {"size": "1", "body": "Still in {{ city }}?", "when": "now", "zone": "UTC",
+            "senders": [audience["sender"].pk]}
+    page = admin_client.post(url, post).content.decode()
+    key = re.search(r'name="estimate_key" value="(\w+)"', page)[1]
+    admin_client.post(url, {**post, "confirm": "1", "estimate_key": key})
+    [request] = sandbox.requests(method="POST", path=SEGMENTS)
+    assert request["json"]["message_body"] == "Still in {{custom2}}?"

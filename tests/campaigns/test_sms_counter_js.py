@@ -140,3 +140,20 @@ def test_browser_counter_counts_a_fallback_where_it_is_longer_than_the_typical_v
     texts = ["Hi {{first_name|there}}", "Hi {{ first_name | dear valued customer }}"]
     node = run_node({"corpus": [], "sweep": [], "tokens": texts, "values": values})
     assert [t["length"] for t in node["tokens"]] == [3 + 9, 3 + len("dear valued customer")]
+
+
+def test_browser_counter_counts_textcast_links_for_http_providers(settings):
+    """HTTP providers get Textcast's own links (PUBLIC_BASE_URL/r/…), not MessageWhiz's short
+    ones: the counter counts the link the recipient really gets, as the estimate does."""
+    from campaigns import tracking
+
+    settings.PUBLIC_BASE_URL = "https://textcast.example-company.com"
+    text = "Sale: {{link:1}} — stop: {{unsubscription_link}}"
+    values = typical_token_values({}, own_links=True)
+    assert values["link:*"].startswith("https://textcast.example-company.com/r/")
+    [js] = run_node({"corpus": [], "sweep": [], "tokens": [text], "values": values})["tokens"]
+    python = sms.count(rendering.render(text, TYPICAL_RECIPIENT,
+                                        context=tracking.render_context(spinners={}, worst_case=True)))
+    assert (js["length"], js["parts"]) == (python.length, python.parts)
+    [provider] = run_node({"corpus": [], "sweep": [], "tokens": [text], "values": typical_token_values({})})["tokens"]
+    assert js["length"] - provider["length"] == 2 * (len(values["link:*"]) - len(rendering.SHORT_LINK))

@@ -3,6 +3,8 @@ import re
 import pytest
 from django.urls import URLResolver, get_resolver, resolve, reverse
 
+from campaigns.api import operation_names
+
 # Reachable without signing in, each for a reason. Static files are served by whitenoise before
 # URL routing and are not URL patterns.
 PUBLIC = {
@@ -19,6 +21,9 @@ PUBLIC = {
     # Back-office systems call these with a bearer token (messaging.api_auth).
     "campaigns:api_otp_send", "campaigns:api_otp_verify", "campaigns:api_consent",
 }
+# The REST API's operations, likewise (tests/campaigns/test_api.py: 401 without a token).
+API_V1 = {f"api-v1:{name}" for name in operation_names()}
+PUBLIC |= API_V1
 SAMPLE = {"int": "1", "str": "x", "path": "x", "slug": "x", "uuid": "00000000-0000-0000-0000-000000000000"}
 
 
@@ -63,7 +68,7 @@ def test_every_page_redirects_anonymous_users_to_login(client, name, url):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("name", sorted(PUBLIC - {"password_reset_confirm", "admin:login"}))
+@pytest.mark.parametrize("name", sorted(PUBLIC - API_V1 - {"password_reset_confirm", "admin:login"}))
 def test_public_endpoints_answer_without_login(client, name):
     with_token = name.startswith(("callbacks:", "provider_callbacks:")) or name in (
         "link_redirect", "optout")

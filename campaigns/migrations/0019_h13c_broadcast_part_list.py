@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0016_broadcast_parent_role'),
+        ('campaigns', '0018_h14d_abtests'),
         ('recipients', '0006_h12b_upload_counts'),
     ]
 
