@@ -22,7 +22,8 @@ from .compose import ContinueSegmentForm
 from .compose_views import describe_recurrence
 from .exports import broadcast_export_rows, export_csv, export_xlsx
 from .models import AbTest, Broadcast, Message, RecurringBroadcast
-from .scheduling import broadcast_cancel
+from .parts import parts_of
+from .scheduling import WAITING, broadcast_cancel
 from .segments import continue_problem, segment_check, segment_continue, segment_estimate, segment_remaining
 from .selectors import (
     broadcast_figures,
@@ -79,8 +80,12 @@ def _live_context(request, broadcast: Broadcast) -> dict:
         page.object_list = list(page.object_list)
     query = {name: request.GET[name] for name in ("status", "phone", "page") if request.GET.get(name)}
     broadcast = with_children_figures(broadcast)
-    return {"broadcast": broadcast, "figures": broadcast_figures(broadcast), "routes": broadcast_routes(broadcast),
-            "page": page,
+    figures = broadcast_figures(broadcast)
+    # A finished broadcast whose parts still go keeps its figures polling.
+    figures["is_final"] = figures["is_final"] and not broadcast.children.filter(state__in=(
+        *WAITING, Broadcast.State.SUBMITTING, Broadcast.State.SUBMITTED)).exists()
+    return {"broadcast": broadcast, "figures": figures, "routes": broadcast_routes(broadcast), "page": page,
+            "waiting_parts": parts_of(broadcast).filter(state__in=WAITING).count(),
             "events": broadcast.events.select_related("actor"), "status": status, "phone": phone,
             "live_query": f"?{urlencode(query)}" if query else ""}
 
@@ -91,6 +96,7 @@ def broadcast_detail(request, pk):
     context = _live_context(request, broadcast)
     return render(request, "campaigns/broadcast_detail.html", {
         **context, "segments": broadcast.segments.all(), "statuses": Message.Status.choices,
+        "parts": parts_of(broadcast),
         "filters": _filters(context["status"], context["phone"]),
         "test_sends": broadcast.test_sends.order_by("-created_at")[:10],
         "ab": abtest_results(test) if (test := abtest_of(broadcast)) is not None else None,
@@ -173,12 +179,17 @@ def broadcast_continue(request, pk):
 @require_POST
 def broadcast_cancel_view(request, pk):
     broadcast = get_object_or_404(Broadcast, pk=pk)
+    was_waiting = broadcast.state in WAITING
     try:
-        broadcast_cancel(broadcast, actor=request.user, reason=request.POST.get("reason", "").strip() or "Cancelled")
+        cancelled = broadcast_cancel(broadcast, actor=request.user,
+                                     reason=request.POST.get("reason", "").strip() or "Cancelled")
     except TransitionRefused as problem:
         messages.error(request, str(problem))
     else:
-        messages.success(request, f"Cancelled “{broadcast}”. Nothing will be sent.")
+        parts = f" and its {cancelled} scheduled part{'s' if cancelled > 1 else ''}" if cancelled else ""
+        messages.success(request, f"Cancelled “{broadcast}”{parts}. Nothing will be sent." if was_waiting else
+                         f"Cancelled the {cancelled} part{'s' if cancelled > 1 else ''} of “{broadcast}” not sent "
+                         "yet; what was submitted already goes on.")
     return redirect("campaigns:broadcast_detail", pk=pk)
 
 

@@ -7,10 +7,12 @@ Every send path asks this module before a message leaves:
   numbers whose window is closed go back unclaimed with `not_before` = when their window opens:
   the claim skips them until then, and the broadcast stays "sending" (the every-minute dispatch
   sweep, or the countdown the sender re-queues itself with, wakes it at the opening);
-- MessageWhiz broadcasts (campaigns.sending): MessageWhiz sends a broadcast to its lists at one
-  time, so the account's opt-out list is added to its unsubscribe lists and `broadcast_refusal`
-  refuses a broadcast with any recipient outside its window at the send time, naming the zones
-  and when each opens (split the list per zone and schedule each part then);
+- MessageWhiz broadcasts (campaigns.sending, campaigns.parts): MessageWhiz sends a broadcast to
+  its lists at one time, so `broadcast_plan` sorts the recipients before it is submitted: those
+  who may get it at the send time, those whose window is closed then (grouped by the instant it
+  next opens: each group becomes a scheduled part of its own), the opted-out and those over the
+  cap (left out, counted). A smart broadcast is not split (`smart_refusal`); the account's opt-out
+  list is added to every broadcast's unsubscribe lists as well;
 - single messages and pasted numbers (campaigns.singles): `single_refusal`, `pasted_split`.
   One-time passwords are exempt from quiet hours and caps (the recipient asked for the code a
   moment ago) but not from an opt-out.
@@ -27,8 +29,10 @@ so a million numbers take well under two seconds (bench/compliance.py).
 """
 
 import functools
+from array import array
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from itertools import islice
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import Count, F
@@ -36,9 +40,9 @@ from django.utils import timezone
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
-from recipients.consent import sending_policy_for, suppressed_phones
+from recipients.consent import sending_policy_for, suppressed_among, suppressed_phones
 from recipients.models import Recipient
-from recipients.selectors import phones_for_send
+from recipients.selectors import phones_for_send, recipients_for_send
 
 from .models import Broadcast, Message, SendRecord
 from .models.broadcasts import STATUS_RANK
@@ -432,6 +436,133 @@ def broadcast_refusal(broadcast: Broadcast, phones, at: datetime | None = None) 
             "broadcast at one time, so send each zone's recipients as their own broadcast at their opening.")
 
 
+# --- MessageWhiz broadcasts: who goes now, who in a later part, who not at all ---------------------
+PLAN_CHUNK = 5000
+
+
+@dataclass
+class Part:
+    """Recipients whose window is closed at the send time and opens at `opens` (a scheduled part)."""
+
+    opens: datetime
+    label: str  # "on Sun 8 Mar at 08:00 their time"
+    ids: array = field(default_factory=lambda: array("q"))  # Recipient ids (the row whose fields they get)
+
+    @property
+    def count(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class Plan:
+    at: datetime
+    now_ids: array = field(default_factory=lambda: array("q"))
+    parts: dict[datetime, Part] = field(default_factory=dict)
+    opted_out: int = 0
+    capped: int = 0
+    never: int = 0  # no common opening of their window within a week
+    never_zones: set[str] = field(default_factory=set)
+    total: int = 0
+
+    @property
+    def now(self) -> int:
+        return len(self.now_ids)
+
+    @property
+    def later(self) -> int:
+        return sum(part.count for part in self.parts.values())
+
+    @property
+    def whole(self) -> bool:
+        """Everyone may get it at the send time: the broadcast goes as it is."""
+        return self.now == self.total
+
+    def ordered_parts(self) -> list[Part]:
+        return [self.parts[opens] for opens in sorted(self.parts)]
+
+
+def broadcast_plan(broadcast: Broadcast, *, at: datetime | None = None) -> Plan:
+    """The sending policy for a MessageWhiz broadcast, applied to each recipient of its lists (less
+    its unsubscribe lists) at the send time `at`: opted out, outside the window (which part, by
+    when it opens), over the frequency cap, or going now. Caps are counted for those going now;
+    a later part's are counted when it is submitted (its own plan), as its opt-outs are again."""
+    at = at or max(broadcast.send_at or now(), now())
+    plan = Plan(at)
+    list_ids = list(broadcast.recipient_lists.values_list("pk", flat=True))
+    rows = recipients_for_send(recipient_list_ids=list_ids, unsubscribe_list_ids=list(
+        broadcast.unsubscribe_lists.values_list("pk", flat=True))).values_list("pk", "phone", "timezone")
+    windows = Windows(broadcast.account, broadcast=broadcast)
+    is_open = windows.checker(at)
+    policy = sending_policy_for(broadcast.account)
+    suppressed_of = suppressed_among(account_id=broadcast.account_id)
+    sent_counts = _cap_counts(broadcast.account_id, policy, at)
+    openings: dict[int, Part | None] = {}  # per rule: the part its closed numbers join (one next_open each)
+    rows = rows.iterator(chunk_size=PLAN_CHUNK)
+    while chunk := list(islice(rows, PLAN_CHUNK)):
+        plan.total += len(chunk)
+        suppressed = suppressed_of([phone for _, phone, _ in chunk])
+        going = []
+        for pk, phone, zone in chunk:
+            if phone in suppressed:
+                plan.opted_out += 1
+            elif is_open(phone, zone):
+                going.append((pk, phone))
+            else:
+                rule = windows.rule(phone, zone)
+                if id(rule) not in openings:
+                    opens = rule.next_open(at)
+                    openings[id(rule)] = None if opens is None else plan.parts.setdefault(
+                        opens, Part(opens, _on_date(rule, opens)))
+                part = openings[id(rule)]
+                if part is None:
+                    plan.never += 1
+                    plan.never_zones.add(", ".join(rule.names[:3]))
+                else:
+                    part.ids.append(pk)
+        if sent_counts is not None and going:
+            counts = sent_counts([phone for _, phone in going])
+            kept = [(pk, phone) for pk, phone in going if counts.get(phone, 0) < policy.cap_messages]
+            plan.capped += len(going) - len(kept)
+            going = kept
+        plan.now_ids.extend(pk for pk, _ in going)
+    return plan
+
+
+def _cap_counts(account_id: int, policy, at: datetime, limit: int = 200_000):
+    """`counts(phones) -> {phone: messages in the cap's window up to at}` (None: no cap). The
+    window's records are read once when there are at most `limit` of them, else per chunk."""
+    if policy.cap_messages is None:
+        return None
+    records = SendRecord.objects.filter(account_id=account_id, sent_at__lte=at,
+                                        sent_at__gt=at - timedelta(hours=policy.cap_hours or 24))
+
+    def counted(query) -> dict[str, int]:
+        return dict(query.values_list("phone").annotate(n=Count("pk")).values_list("phone", "n"))
+
+    if records[:limit + 1].count() > limit:
+        return lambda phones: counted(records.filter(phone__in=phones))
+    known = counted(records)
+    return lambda phones: {phone: known[phone] for phone in phones if phone in known}
+
+
+def _on_date(rule: Rule, opens: datetime) -> str:
+    local = opens.astimezone(rule.zones[0])
+    return f"on {local:%a} {local.day} {local:%b} at {local:%H:%M} their time"
+
+
+def smart_refusal(plan: Plan) -> str | None:
+    """Smart broadcasts are not split into parts: MessageWhiz sends their later segments itself
+    (at a CTR threshold, or when continued), at times Textcast does not choose, and a part of its
+    own would be a separate test with its own segments and threshold."""
+    if not plan.parts:
+        return None
+    parts = "; ".join(f"{part.count} {part.label}" for part in plan.ordered_parts()[:5])
+    return (f"{plan.later} recipients are outside their sending hours at the send time ({parts}). A smart "
+            "broadcast is not split into scheduled parts, because MessageWhiz sends its later segments itself, "
+            "at times Textcast does not choose: send it when every recipient's window is open, or make it a "
+            "base broadcast, which goes out in parts automatically.")
+
+
 def pasted_split(*, account, phones: list[str]) -> tuple[list[str], dict[str, int]]:
     """Pasted numbers less the opted-out and the over-cap ones, and how many of each were left out."""
     suppressed = suppressed_phones(account_id=account.pk, phones=phones)
@@ -461,6 +592,8 @@ class Outlook:
     zones: list[ZoneForecast]
     india: int  # recipients with a +91 number
     dlt_missing: list[str]  # the DLT ids a +91 message lacks
+    plan: Plan | None = None  # MessageWhiz broadcasts: who goes now, in which scheduled part, or not at all
+    refusal: str | None = None  # why it can't go as planned (a smart broadcast is not split)
 
     @property
     def later(self) -> int:
@@ -494,4 +627,19 @@ def broadcast_outlook(broadcast: Broadcast) -> Outlook | None:
     dlt = dlt_values(broadcast)
     missing = [name for name, key in (("DLT template id", "DltTemplateId"), ("DLT entity id", "DltEntityId"))
                if not dlt[key]] if india[0] else []
-    return Outlook(zones, india[0], missing)
+    plan = refusal = None
+    if broadcast.account.kind == broadcast.account.Kind.MESSAGEWHIZ and broadcast.type != Broadcast.Type.SINGLE:
+        plan = broadcast_plan(broadcast, at=at)
+        refusal = smart_refusal(plan) if broadcast.type == Broadcast.Type.SMART else None
+    return Outlook(zones, india[0], missing, plan, refusal)
+
+
+def broadcast_sent_record(broadcast: Broadcast, *, at: datetime) -> None:
+    """What a frequency cap counts for a MessageWhiz broadcast sent to all of its recipients at `at`
+    (its Message rows; a retried submission records none twice)."""
+    if sending_policy_for(broadcast.account).cap_messages is None:
+        return
+    rows = Message.objects.filter(broadcast=broadcast).values_list("pk", "phone").iterator(chunk_size=PLAN_CHUNK)
+    while chunk := list(islice(rows, PLAN_CHUNK)):
+        SendRecord.objects.bulk_create([SendRecord(account_id=broadcast.account_id, phone=phone, message_id=pk,
+                                                   sent_at=at) for pk, phone in chunk], ignore_conflicts=True)

@@ -14,7 +14,7 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from .approvals import approval_needed, broadcast_request_approval
 from .estimates import confirm_problem
 from .models import Broadcast, RecurringBroadcast
-from .states import TransitionRefused, broadcast_transition_or_raise
+from .states import TransitionRefused, broadcast_transition, broadcast_transition_or_raise
 
 
 def due_broadcast_ids() -> list[int]:
@@ -62,8 +62,20 @@ def broadcast_confirm(broadcast: Broadcast, *, actor=None) -> str:
     return CONFIRMED_NOW
 
 
-def broadcast_cancel(broadcast: Broadcast, *, actor=None, reason: str = "Cancelled") -> None:
-    broadcast_transition_or_raise(broadcast, Broadcast.State.CANCELLED, actor=actor, reason=reason)
+WAITING = (Broadcast.State.DRAFT, Broadcast.State.ESTIMATED, Broadcast.State.SCHEDULED)
+
+
+def broadcast_cancel(broadcast: Broadcast, *, actor=None, reason: str = "Cancelled") -> int:
+    """Cancel the broadcast and its scheduled parts (campaigns.parts) not submitted yet; a broadcast
+    already submitted still cancels its waiting parts. Returns how many parts were cancelled."""
+    parts = broadcast.children.filter(role=Broadcast.Role.WINDOW, state__in=WAITING)
+    if broadcast.state in WAITING or not parts.exists():
+        broadcast_transition_or_raise(broadcast, Broadcast.State.CANCELLED, actor=actor, reason=reason)
+    cancelled = 0
+    for part in parts:
+        cancelled += broadcast_transition(part, Broadcast.State.CANCELLED, actor=actor, held=0,
+                                          reason=f"{reason} (with “{broadcast}”)")
+    return cancelled
 
 
 CLONED_FIELDS = ("account", "campaign", "type", "eb_type", "first_segment_size", "next_segment_size",

@@ -32,12 +32,12 @@ from django.utils import timezone
 
 from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import AmbiguousRequestError, MessageWhizError
-from messaging.sync.push import cannot_reenable
+from messaging.sync.push import TransientSyncError, cannot_reenable
 from recipients.consent import optout_list_for, suppressed_phones
 from recipients.phones import phone_country
 from recipients.selectors import phones_for_send
 
-from . import policy, rendering
+from . import parts, policy, rendering
 from .costs import CountryMap
 from .estimates import broadcast_problems, problems_summary
 from .models import Broadcast, Message, Segment
@@ -204,8 +204,11 @@ def broadcast_submit(broadcast: Broadcast, *, actor=None) -> None:
                 return
         else:
             try:
+                if broadcast.part_list_id is None:
+                    broadcast_request(broadcast)  # all in order before any part is made
+                if not _policy_fit(broadcast):
+                    return
                 request = broadcast_request(broadcast)
-                _quiet_hours_check(broadcast)
             except SubmissionProblem as problem:
                 _note(broadcast, str(problem))
                 raise
@@ -226,22 +229,54 @@ def broadcast_submit(broadcast: Broadcast, *, actor=None) -> None:
     _mark_submitted(broadcast, result, reason="Accepted by MessageWhiz")
 
 
-def _quiet_hours_check(broadcast: Broadcast) -> None:
-    """MessageWhiz sends to all of a broadcast's lists at its one send time: refused while any
-    recipient's window is closed then (a trigger's time is not known, so it is not checked)."""
-    if broadcast.type == T.SINGLE:
-        if suppressed_phones(account_id=broadcast.account_id, phones=[broadcast.recipient]):
-            raise SubmissionProblem("This number has opted out of messages from this account.")
-        phones = [broadcast.recipient]
-    else:
-        phones = phones_for_send(recipient_list_ids=list(broadcast.recipient_lists.values_list("pk", flat=True)),
-                                 unsubscribe_list_ids=list(broadcast.unsubscribe_lists.values_list("pk", flat=True)))
-        phones = phones.iterator(chunk_size=5000)
+def _policy_fit(broadcast: Broadcast) -> bool:
+    """The sending policy before MessageWhiz gets the broadcast: a single is refused outside its
+    window or when opted out; a broadcast to lists goes to those who may get it at the send time,
+    the rest in scheduled parts (campaigns.parts; a trigger's time is not known, so it is not
+    checked). False: not to be submitted now (moved to a later opening, its list still on its way
+    to MessageWhiz, or another attempt is preparing it)."""
+    at = max(broadcast.send_at or policy.now(), policy.now())
+    if broadcast.type == T.SINGLE and suppressed_phones(account_id=broadcast.account_id,
+                                                        phones=[broadcast.recipient]):
+        raise SubmissionProblem("This number has opted out of messages from this account.")
     if broadcast.trigger_id:
-        return
-    refusal = policy.broadcast_refusal(broadcast, phones, at=max(broadcast.send_at or policy.now(), policy.now()))
-    if refusal:
-        raise SubmissionProblem(refusal)
+        return True
+    if broadcast.type == T.SINGLE:
+        if refusal := policy.broadcast_refusal(broadcast, [broadcast.recipient], at=at):
+            raise SubmissionProblem(refusal)
+        return True
+    lease = _prepare_lease_take(broadcast)
+    if lease is None:
+        logger.info("Broadcast %s: another attempt is preparing it", broadcast.pk)
+        return False
+    try:
+        plan = policy.broadcast_plan(broadcast, at=at)
+        if broadcast.type == T.SMART and (refusal := policy.smart_refusal(plan)):
+            raise SubmissionProblem(refusal)
+        now = plan.whole or parts.parts_split(broadcast, plan, tag=remote_tag(broadcast))
+        try:
+            problem = parts.part_lists_push(broadcast)
+        except TransientSyncError as exc:
+            _note(broadcast, f"Its recipient list is on its way to MessageWhiz; will try again ({exc})")
+            return False
+        if problem:
+            raise SubmissionProblem(problem)
+        return now
+    except parts.PartsProblem as problem:
+        raise SubmissionProblem(str(problem)) from problem
+    finally:
+        Broadcast.objects.filter(pk=broadcast.pk, submission_lease=lease).exclude(state=S.SUBMITTING).update(
+            submission_lease=None)
+
+
+def _prepare_lease_take(broadcast: Broadcast):
+    """Before it is submitting: one attempt at a time plans, splits and uploads (the lease's end
+    is its token); a dead attempt's lease runs out."""
+    now, lease = timezone.now(), _lease_end()
+    taken = Broadcast.objects.filter(Q(submission_lease__isnull=True) | Q(submission_lease__lt=now),
+                                     pk=broadcast.pk, state__in=(S.DRAFT, S.ESTIMATED, S.SCHEDULED)).update(
+        submission_lease=lease)
+    return lease if taken else None
 
 
 def submission_due_ids() -> list[int]:
@@ -336,7 +371,9 @@ def _mark_submitted(broadcast: Broadcast, result: dict, *, reason: str) -> None:
             return
         count = messages_create(broadcast, status=status)
         sent = count if sends_all else 0
-        Broadcast.objects.filter(pk=broadcast.pk).update(recipients_count=count, sent=sent)
+        Broadcast.objects.filter(pk=broadcast.pk).update(recipients_count=count, sent=sent, held=0)
+        if sends_all and broadcast.type == T.BASE:
+            policy.broadcast_sent_record(broadcast, at=max(broadcast.send_at or policy.now(), policy.now()))
         if broadcast.type == T.SMART:
             Segment.objects.create(broadcast=broadcast, remote_id=segment_id, body=broadcast.body,
                                    size=min(broadcast.first_segment_size or count, count))

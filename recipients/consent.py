@@ -194,6 +194,25 @@ def suppressed_phones(*, account_id: int, phones: Iterable[str]) -> set[str]:
     return found
 
 
+def suppressed_among(*, account_id: int, limit: int = 200_000):
+    """`check(phones) -> set` of the suppressed ones, for a run over many chunks (a broadcast's
+    plan): the account's suppressions are read once when there are at most `limit` of them, so a
+    chunk costs set lookups instead of a query; more, and each chunk asks `suppressed_phones`."""
+    suppressions = Suppression.objects.filter(account_id=account_id)
+    if suppressions[:limit + 1].count() > limit:
+        return lambda phones: suppressed_phones(account_id=account_id, phones=phones)
+    known = set(suppressions.values_list("phone", flat=True))
+    erased = any(phone.startswith(ERASED_PREFIX) for phone in known)
+
+    def check(phones) -> set[str]:
+        found = {phone for phone in phones if phone in known}
+        if erased:
+            found.update(phone for phone in phones if erased_hash(phone) in known)
+        return found
+
+    return check
+
+
 def suppressions_rebuild(*, account: ProviderAccount) -> int:
     """Recompute the account's suppression from the ledger (latest event per number wins)."""
     latest = ConsentEvent.objects.filter(account=account, phone=OuterRef("phone")).order_by("-created_at", "-pk")

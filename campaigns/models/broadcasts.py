@@ -146,6 +146,10 @@ class Broadcast(RetryPolicy):
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children",
                                editable=False)
     role = models.CharField(max_length=8, choices=Role.choices, blank=True, editable=False)
+    # MessageWhiz broadcasts (campaigns.parts): the recipient list Textcast made for this broadcast
+    # alone, of the recipients the sending policy lets it reach at its send time.
+    part_list = models.ForeignKey("recipients.RecipientList", null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+", editable=False)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")

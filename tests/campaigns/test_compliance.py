@@ -49,15 +49,16 @@ def test_a_broadcast_leaves_out_opted_out_numbers_through_the_mirrored_list(make
     assert str(mirror.remote_id) in request["json"]["unsubscriber_list_ids"]
 
 
-def test_a_broadcast_with_recipients_outside_their_window_is_refused(make_broadcast, sandbox, mw_account, clock):
+def test_a_broadcast_whose_recipients_are_all_outside_their_window_waits_for_its_opening(
+        make_broadcast, sandbox, mw_account, clock):
     SendingPolicy.objects.create(account=mw_account)
     clock["now"] = NIGHT_IN_KYIV
     broadcast = make_broadcast()
     submit_broadcast.apply(args=[broadcast.pk], throw=True)
     broadcast.refresh_from_db()
-    assert broadcast.state == Broadcast.State.DRAFT
-    assert "3 recipients are outside their sending hours" in broadcast.last_error
-    assert "Europe/Kyiv (today at 08:00 their time)" in broadcast.last_error
+    assert broadcast.state == Broadcast.State.SCHEDULED
+    assert broadcast.send_at == datetime(2026, 6, 1, 5, 0, tzinfo=UTC)  # 08:00 in Kyiv
+    assert "Nobody's sending window is open at the send time" in broadcast.events.last().reason
     assert broadcast_posts(sandbox) == []
 
     clock["now"] = DAY_IN_KYIV
