@@ -130,6 +130,12 @@ class VariantForm(forms.Form):
         self.fields["senders"].queryset = _enabled(Sender)
         self.fields["sender_lists"].queryset = _enabled(SenderList)
         self.fields["body"].widget.attrs["data-sms-counter"] = f"{self.prefix}-count"
+        # Labels of their own, so that each field says which variant it belongs to (screen readers too).
+        letter = "BCDEFG"[int(self.prefix.rsplit("-", 1)[-1])] if self.prefix and self.prefix[-1].isdigit() else ""
+        if letter:
+            for name, label in (("body", "message"), ("template", "template"), ("senders", "senders"),
+                                ("sender_lists", "sender lists")):
+                self.fields[name].label = f"Variant {letter} {label}"
 
     def content(self) -> dict:
         data = self.cleaned_data

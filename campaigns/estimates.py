@@ -10,6 +10,7 @@ from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.utils import timezone
 
 from messaging.messagewhiz.client import MessageWhizClient
@@ -170,8 +171,12 @@ def parts_distribution(broadcast: Broadcast, body: str, *, spinners, countries: 
         count = None  # counted while rendering, rather than by a second pass over the lists
         recipients = selected.values(*RECIPIENT_FIELDS).iterator(chunk_size=10_000)
         if countries is not None:
-            numbers = CountryMap(*selected.values("phone").query.sql_with_params())
-            by_country, country_of = numbers.by_country(), numbers.of
+            try:
+                numbers = CountryMap(*selected.values("phone").query.sql_with_params())
+            except EmptyResultSet:  # no list chosen: nobody to count
+                by_country, country_of = {}, phone_country
+            else:
+                by_country, country_of = numbers.by_country(), numbers.of
     if renderer.static_text is not None:
         count = selected.count() if count is None else count
         parts = sms.count_parts(renderer.static_text)

@@ -167,6 +167,10 @@ class Dispatcher:
         with self._cond:
             self._heap.clear()
             self._generation += 1
+        # Wait for the callback being posted now, if any: once reset answers, nothing more arrives
+        # (a test's database may be emptied right after).
+        with self._run_lock:
+            pass
         with self.store.lock:
             self._webhook.clear()
         self.log.clear()

@@ -72,9 +72,9 @@ def compose(page, stack, name, body, people):
     page.goto(f"{stack.base}/broadcasts/new/")
     page.get_by_label("Name").fill(name)
     page.get_by_label("Campaign").select_option(label="Autumn")
-    page.get_by_label("Senders").select_option(label="ShopCo")
+    page.get_by_label("Senders", exact=True).select_option(label="ShopCo")
     page.get_by_label("Recipient lists").select_option(label=people)
-    page.get_by_label("Message").fill(body)
+    page.get_by_label("Message", exact=True).fill(body)
 
 
 def review(page, stack, name, people, body=BODY):
@@ -136,7 +136,7 @@ def test_a_smart_broadcast_confirms_and_continues_with_what_is_left(marketer, cu
     page.reload()
     page.get_by_role("link", name="Continue with another segment").click()
     page.get_by_label("Recipients in the segment").fill("5")
-    page.get_by_label("Message").fill("Last pairs of boots, {{first_name}}!")
+    page.get_by_label("Message", exact=True).fill("Last pairs of boots, {{first_name}}!")
     page.get_by_role("button", name="Estimate the segment").click()
     page.wait_for_selector("text=Only 2 recipients have not had a message yet: a segment can have at most 2.")
     assert not page.locator("#segment-estimate").is_visible()
@@ -197,8 +197,8 @@ def test_drafts_are_edited_test_sent_duplicated_and_deleted(marketer, customers,
     review(page, stack, "Draft coats", customers, "Hi {{first_name}}, coats are in")
     page.get_by_role("link", name="Edit").click()
     page.wait_for_url(re.compile(r"/broadcasts/\d+/edit/"))
-    assert page.get_by_label("Message").input_value() == "Hi {{first_name}}, coats are in"
-    page.get_by_label("Message").fill("Hi {{first_name}}, boots are in too")
+    assert page.get_by_label("Message", exact=True).input_value() == "Hi {{first_name}}, coats are in"
+    page.get_by_label("Message", exact=True).fill("Hi {{first_name}}, boots are in too")
     page.get_by_role("button", name="Preview and estimate").click()
     page.wait_for_selector("text=Estimated cost", timeout=30_000)
     assert page.get_by_text("Hi Ann, boots are in too").is_visible()
@@ -269,7 +269,7 @@ def test_token_fallbacks_and_the_links_each_provider_sends(marketer, customers, 
     # MessageWhiz short link, or Textcast's own for an HTTP provider.
     page.goto(f"{stack.base}/broadcasts/new/")
     page.get_by_label("Account").select_option(label="Sandbox")
-    page.get_by_label("Message").fill("Stop: {{unsubscription_link}}")
+    page.get_by_label("Message", exact=True).fill("Stop: {{unsubscription_link}}")
     assert page.locator("#sms-count").inner_text().startswith(f"{len('Stop: https://0nz0.com/xxxxx')} characters")
     page.get_by_label("Account").select_option(label="Sandbox SMS")
     wait_until(page, lambda: page.locator("#sms-count").inner_text().startswith(
@@ -278,7 +278,7 @@ def test_token_fallbacks_and_the_links_each_provider_sends(marketer, customers, 
     # An HTTP provider: we render, so the recipient without a name gets the fallback.
     page.get_by_label("Name").fill("Fallback via HTTP")
     page.get_by_label("Recipient lists").select_option(label="Named and not")
-    page.get_by_label("Message").fill("Hi {{first_name|there}}, coats are in")
+    page.get_by_label("Message", exact=True).fill("Hi {{first_name|there}}, coats are in")
     page.get_by_role("button", name="Preview and estimate").click()
     page.wait_for_selector(".confirm", timeout=30_000)
     assert page.get_by_text("Hi there, coats are in").is_visible()

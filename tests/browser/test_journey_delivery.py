@@ -75,7 +75,8 @@ def test_http_provider_broadcast_carries_working_links_and_counts_their_clicks(b
     page.get_by_label("Name").fill("Cart reminder")
     page.get_by_label("Account").select_option(label="MW via HTTP")
     page.get_by_label("Recipient lists").select_option(label="HTTP customers")
-    page.get_by_label("Message").fill("Hi {{first_name}}, your cart: {{shorten_url}} Stop: {{unsubscription_link}}")
+    page.get_by_label("Message", exact=True).fill(
+        "Hi {{first_name}}, your cart: {{shorten_url}} Stop: {{unsubscription_link}}")
     page.get_by_role("button", name="Preview and estimate").click()
     page.wait_for_url(re.compile(r"/broadcasts/\d+/review/"))
     preview = page.locator(".preview").first.inner_text()

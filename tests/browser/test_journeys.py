@@ -82,9 +82,9 @@ def compose(page, live_server, name, body):
     page.goto(f"{live_server.url}/broadcasts/new/")
     page.get_by_label("Name").fill(name)
     page.get_by_label("Campaign").select_option(label="Autumn")
-    page.get_by_label("Senders").select_option(label="ShopCo")
+    page.get_by_label("Senders", exact=True).select_option(label="ShopCo")
     page.get_by_label("Recipient lists").select_option(label="Customers")
-    page.get_by_label("Message").fill(body)
+    page.get_by_label("Message", exact=True).fill(body)
 
 
 def test_import_compose_estimate_send(signed_in, live_server, workspace, worker, sandbox, tmp_path, shot):
@@ -123,7 +123,7 @@ def test_import_compose_estimate_send(signed_in, live_server, workspace, worker,
 
     # Compose with a token from the picker; the counter follows the text as it is typed.
     compose(page, live_server, "Autumn sale", "Hi ")
-    body = page.get_by_label("Message")
+    body = page.get_by_label("Message", exact=True)
     page.get_by_role("button", name="first_name", exact=True).click()
     body.press("End")
     body.type(", 20% off in {{custom}} today")
