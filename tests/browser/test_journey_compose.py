@@ -268,10 +268,10 @@ def test_token_fallbacks_and_the_links_each_provider_sends(marketer, customers, 
     # The counter counts a link as long as the one the chosen provider's recipients get: a
     # MessageWhiz short link, or Textcast's own for an HTTP provider.
     page.goto(f"{stack.base}/broadcasts/new/")
-    page.get_by_label("Account").select_option(label="Sandbox")
+    page.get_by_label("Account", exact=True).select_option(label="Sandbox")
     page.get_by_label("Message", exact=True).fill("Stop: {{unsubscription_link}}")
     assert page.locator("#sms-count").inner_text().startswith(f"{len('Stop: https://0nz0.com/xxxxx')} characters")
-    page.get_by_label("Account").select_option(label="Sandbox SMS")
+    page.get_by_label("Account", exact=True).select_option(label="Sandbox SMS")
     wait_until(page, lambda: page.locator("#sms-count").inner_text().startswith(
         f"{len('Stop: ') + len(own_link)} characters"), "the counter to count Textcast's link", seconds=10)
 

@@ -73,7 +73,7 @@ def test_http_provider_broadcast_carries_working_links_and_counts_their_clicks(b
     page = marketer
     page.goto(f"{stack.base}/broadcasts/new/")
     page.get_by_label("Name").fill("Cart reminder")
-    page.get_by_label("Account").select_option(label="MW via HTTP")
+    page.get_by_label("Account", exact=True).select_option(label="MW via HTTP")
     page.get_by_label("Recipient lists").select_option(label="HTTP customers")
     page.get_by_label("Message", exact=True).fill(
         "Hi {{first_name}}, your cart: {{shorten_url}} Stop: {{unsubscription_link}}")
