@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from .forms import RETRY_POLICY_FIELDS, ProviderAccountForm
-from .mirror_admin import MemberInline, MirroredAdmin
+from .mirror_admin import MemberInline, MirroredAdmin, Unchangeable
 from .models import ApiToken, AuditEvent, FailoverRoute, ProviderAccount, Sender, SenderList
 
 
@@ -121,18 +121,9 @@ class InboundMessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(Unchangeable, admin.ModelAdmin):
     """Read only: the trail is append-only (its page is /audit/)."""
 
     list_display = ["at", "actor_name", "action", "object_type", "object_repr", "ip"]
     list_filter = ["action", "object_type"]
     search_fields = ["actor_name", "object_repr", "detail"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

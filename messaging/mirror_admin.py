@@ -151,3 +151,16 @@ class MemberInline(admin.TabularInline):
         formset = super().get_formset(request, obj, **kwargs)
         formset.member_field = self.member_field
         return formset
+
+
+class Unchangeable:
+    """An admin that only shows rows: services write them (a ledger, a trail)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

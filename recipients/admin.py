@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from messaging.mirror_admin import MirroredAdmin
+from messaging.mirror_admin import MirroredAdmin, Unchangeable
 
 from .consent import ERASED_PREFIX, consent_erase
 from .models import ConsentEvent, ImportJob, RecipientList, Suppression, UnsubscribeList
@@ -38,21 +38,8 @@ class ImportJobAdmin(admin.ModelAdmin):
         return False
 
 
-class _Unchangeable:
-    """Nothing here adds, changes or deletes rows: services write them."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(_Unchangeable, admin.ModelAdmin):
+class ConsentEventAdmin(Unchangeable, admin.ModelAdmin):
     """The consent ledger: read-only and append-only (no delete); GDPR erasure is the one rewrite."""
 
     list_display = ["created_at", "account", "phone", "kind", "source", "actor"]
@@ -74,7 +61,7 @@ class ConsentEventAdmin(_Unchangeable, admin.ModelAdmin):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(_Unchangeable, admin.ModelAdmin):
+class SuppressionAdmin(Unchangeable, admin.ModelAdmin):
     """Derived from the ledger (recipients.consent.suppressions_rebuild): read-only here."""
 
     list_display = ["phone", "account", "event"]

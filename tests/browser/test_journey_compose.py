@@ -10,6 +10,7 @@ import re
 import pytest
 
 from tests.browser.stack import figure, reloaded, wait_until
+from tests.browser.test_journeys import import_file
 
 pytestmark = pytest.mark.slow
 
@@ -49,14 +50,7 @@ def customers(marketer, autumn, tmp_path):
     name = f"Customers {next(LISTS)}"
     path = tmp_path / "customers.csv"
     path.write_text(CSV)
-    page.goto(f"{stack.base}/import/recipients/")
-    page.set_input_files("input[type=file]", str(path))
-    page.get_by_role("button", name="Upload and preview").click()
-    page.wait_for_url(re.compile(r"/import/recipients/[0-9a-f]{32}/"))
-    page.get_by_label("Name of the new list").fill(name)
-    page.get_by_role("button", name="Import").click()
-    page.wait_for_url(re.compile(r"/imports/\d+/"))
-    page.wait_for_selector("text=Done.", timeout=60_000)
+    import_file(page, stack, path, name)  # the stack's `url` is where the page lives
     wait_until(page, lambda: broadcast_field(stack, name, "remote_id", model="recipients.RecipientList"),
                "the list to reach MessageWhiz")
     return name
