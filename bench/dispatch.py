@@ -161,6 +161,8 @@ def main():
     parser.add_argument("--breaker-messages", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--breaker-only", action="store_true", help="only the breaker off/on comparison")
+    parser.add_argument("--only", choices=("fast", "slow", "breaker", "capped"), action="append",
+                        help="run only these scenarios (repeatable)")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", "")
@@ -231,35 +233,37 @@ def main():
         finally:
             sender.close()
 
-    ports = {"fast": 18731, "slow": 18732, "capped": 18733}
+    ports = {"fast": 18401, "slow": 18402, "capped": 18403}
     sinks = [start_sink(ports["fast"], 0.0), start_sink(ports["slow"], 0.2), start_sink(ports["capped"], 0.0)]
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     try:
-        if args.breaker_only:
+        only = set(args.only or ()) or ({"breaker"} if args.breaker_only else {"fast", "slow", "breaker", "capped"})
+        if "fast" in only:
+            account = account_for("bench zero latency", urls["fast"], max_concurrency=100)
+            sink = sink_capacity(ports["fast"], args.messages, 100)
+            cap = ceiling(account.generic, args.messages)
+            rate, _ = run(account, args.messages, urls["fast"])
+            print(f"zero-latency sink, concurrency 100: {rate:8.0f} msg/s end to end "
+                  f"(target ≥ 2000; sink alone {sink:.0f} req/s; sink+our sender {cap:.0f} msg/s)")
+
+        if "slow" in only:
+            account = account_for("bench 200 ms", urls["slow"], max_concurrency=500)
+            sink = sink_capacity(ports["slow"], args.latency_messages, 500)
+            cap = ceiling(account.generic, args.latency_messages)
+            rate, _ = run(account, args.latency_messages, urls["slow"])
+            bound = 500 / 0.2
+            print(f"200 ms sink, concurrency 500:       {rate:8.0f} msg/s end to end = {rate / bound:.0%} of the "
+                  f"{bound:.0f} msg/s bound (target ≥ 80%; sink alone {sink:.0f} req/s; "
+                  f"sink+our sender {cap:.0f} msg/s)")
+
+        if "breaker" in only:
             breaker_figures(settings, account_for, run, urls["fast"], args.breaker_messages, args.rounds)
-            return
-        account = account_for("bench zero latency", urls["fast"], max_concurrency=100)
-        sink = sink_capacity(ports["fast"], args.messages, 100)
-        cap = ceiling(account.generic, args.messages)
-        rate, _ = run(account, args.messages, urls["fast"])
-        print(f"zero-latency sink, concurrency 100: {rate:8.0f} msg/s end to end "
-              f"(target ≥ 2000; sink alone {sink:.0f} req/s; sink+our sender {cap:.0f} msg/s)")
 
-        account = account_for("bench 200 ms", urls["slow"], max_concurrency=500)
-        sink = sink_capacity(ports["slow"], args.latency_messages, 500)
-        cap = ceiling(account.generic, args.latency_messages)
-        rate, _ = run(account, args.latency_messages, urls["slow"])
-        bound = 500 / 0.2
-        print(f"200 ms sink, concurrency 500:       {rate:8.0f} msg/s end to end = {rate / bound:.0%} of the "
-              f"{bound:.0f} msg/s bound (target ≥ 80%; sink alone {sink:.0f} req/s; "
-              f"sink+our sender {cap:.0f} msg/s)")
-
-        breaker_figures(settings, account_for, run, urls["fast"], args.breaker_messages, args.rounds)
-
-        account = account_for("bench capped", urls["capped"], max_concurrency=100, rate_limit=100)
-        rate, stats = run(account, args.capped_messages, urls["capped"])
-        print(f"100 msg/s cap:                      {rate:8.1f} msg/s overall; busiest 1-second window at the "
-              f"sink: {max_window(stats['times'])} requests (limit 105)")
+        if "capped" in only:
+            account = account_for("bench capped", urls["capped"], max_concurrency=100, rate_limit=100)
+            rate, stats = run(account, args.capped_messages, urls["capped"])
+            print(f"100 msg/s cap:                      {rate:8.1f} msg/s overall; busiest 1-second window at the "
+                  f"sink: {max_window(stats['times'])} requests (limit 105)")
     finally:
         for proc in sinks:
             proc.terminate()

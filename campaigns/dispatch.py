@@ -35,7 +35,10 @@ the latter UNKNOWN with `RECONCILE_NOTE` instead of sending them again — a lat
 $$MessageID) still moves them forward. When the provider does de-duplicate, they are resent.
 """
 
+import contextlib
 import logging
+import queue
+import threading
 import time
 import uuid
 from collections import defaultdict, deque
@@ -83,6 +86,7 @@ S = Broadcast.State
 M = Message.Status
 RUNNING, PAUSED, CANCELLED, DONE, LOST = "running", "paused", "cancelled", "done", "lost"
 HELD = "held"  # only messages waiting for their recipients' sending window are left
+CLAIM = "claim"  # some claimed messages went back: claim again
 CHUNK = 2000
 START_BATCH = 200  # claimed messages handed to the sender at a time, at most
 STATE_CHECK_SECONDS = 0.5
@@ -405,7 +409,7 @@ class _Pump:
         self.probe: str | None = None
         self.next_route_check = 0.0
         self.blocked = False
-        self.sender = None
+        self.sender = self.starter = None
         self._use(routes[0])
         self.backlog: deque = deque()  # jobs of claimed messages, built, not started
         self.backlog_messages = 0
@@ -428,8 +432,7 @@ class _Pump:
 
     def _use(self, route: _Route) -> None:
         """Send through `route` from now on (nothing of the previous one is in flight)."""
-        if self.sender is not None:
-            self.sender.close()
+        self._close()
         self.route, self.template = route, route.template
         config, rate = route.config, route.config.rate_limit
         # A claim is at most ~10 s of sending at the rate cap.
@@ -439,7 +442,14 @@ class _Pump:
         # Small batches ahead of the wire keep pause and cancel prompt (what is handed over is sent
         # unless a halt withdraws it at its go); under a rate cap, a fifth of a second's worth.
         self.start_batch = max(1, min(START_BATCH, config.max_concurrency // 2, rate // 5 if rate else START_BATCH))
-        self.sender = AsyncSender(config, deadline=self.deadline, gated=True)
+        # PostgreSQL: admitted requests get their go from a thread of their own (_Starter), so they
+        # never wait for this thread's claims, rendering and records. SQLite: from this thread
+        # (a second writer there would only queue for the same lock).
+        ready = queue.SimpleQueue() if connection.vendor == "postgresql" else None
+        self.sender = AsyncSender(config, deadline=self.deadline, gated=True, ready=ready)
+        if ready is not None:
+            self.starter = _Starter(ready, self.sender, self.lease, route.account.pk,
+                                    halted=lambda: self.stop is not None)
         self.fed = 0  # messages handed to this sender (compared with its own count of departures)
         self.attempts = self.sender.max_attempts
         # A new provider: no backoff for the previous one's answers (the broadcast's outage, if any,
@@ -522,7 +532,14 @@ class _Pump:
                     return self.stop or self._held() or "done"
                 self._take(self.sender.collect(timeout=self._idle_seconds()))
         finally:
+            self._close()
+
+    def _close(self) -> None:
+        if self.sender is not None:
             self.sender.close()
+        if self.starter is not None:
+            self.starter.close()
+        self.sender = self.starter = None
 
     def _held(self) -> str | None:
         """Everything else sent, some messages wait for their recipients' window: the broadcast
@@ -614,9 +631,12 @@ class _Pump:
 
     def _take(self, outcomes: list) -> None:
         """Give the admitted requests their go first, then record what came back (batched)."""
+        if self.starter is not None:
+            self.starter.events_apply(self._on)  # before the WITHDRAWN outcomes that follow them
         ready = [key for key, outcome in outcomes if outcome.kind == READY]
         if ready:
-            self._start(ready)
+            _give_go(ready, self.sender, self.lease, self.route.account.pk, halted=self.stop is not None,
+                     on_event=self._on)
         withdrawn = [key for key, outcome in outcomes if outcome.kind == WITHDRAWN]
         self.in_flight -= sum(len(_pks(key)) for key in withdrawn)
         self.answered += [(key, outcome) for key, outcome in outcomes if outcome.kind not in (READY, WITHDRAWN)]
@@ -625,39 +645,17 @@ class _Pump:
             answered, self.answered, self.recorded_at = self.answered, [], now
             self._record(answered)
 
-    def _start(self, keys: list) -> None:
-        """Mark the messages of requests about to be written SENDING, then let those go out."""
-        if self.stop is not None:
-            self.sender.admit(keys, go=False)  # halted meanwhile: unclaimed like the backlog
-            self._unclaim([pk for key in keys for pk in _pks(key)])
-            return
-        started = _start([pk for key in keys for pk in _pks(key)], self.lease, self.route.account.pk)
-        if not started and not self.lease.ours():
-            self.sender.admit(keys, go=False)
+    def _on(self, event) -> None:
+        """What giving requests their go asks of this run (_give_go)."""
+        if isinstance(event, BaseException):
+            raise event
+        if event == LOST:
             self._halt(LOST)  # nothing was marked; the new holder reconciles the claims
-            return
-        # A delivery report may have moved a claimed message meanwhile (with a deduplicating
-        # provider, the late report of a send that reconciliation queued again): it reached the
-        # provider, so it is not sent again, and the rest of its batch request goes back to be
-        # claimed without it.
-        go, refused, back = [], [], []
-        for key in keys:
-            pks = _pks(key)
-            if started.issuperset(pks):
-                go.append(key)
-            else:
-                refused.append(key)
-                back += [pk for pk in pks if pk in started]
-        self.sender.admit(go, go=True)
-        if refused:
-            self.sender.admit(refused, go=False)
-            Message.objects.filter(pk__in=back, status=M.SENDING).filter(self.lease.held()).update(
-                status=M.QUEUED, submitted_at=None)
+        elif event == CLAIM:
             self.claiming = True
 
     def _unclaim(self, pks: list[int]) -> None:
-        for chunk in _chunks(pks, 5000):
-            Message.objects.filter(pk__in=chunk, status=M.QUEUED).filter(self.lease.held()).update(submitted_at=None)
+        _unclaim(pks, self.lease)
 
     def _idle_seconds(self) -> float:
         """How long to wait for outcomes: a moment while there is work to hand over, else until the
@@ -729,6 +727,98 @@ def _pks(key) -> tuple:
     return key if isinstance(key, tuple) else (key,)
 
 
+def _unclaim(pks: list[int], lease: _Lease) -> None:
+    for chunk in _chunks(pks, 5000):
+        Message.objects.filter(pk__in=chunk, status=M.QUEUED).filter(lease.held()).update(submitted_at=None)
+
+
+def _give_go(keys: list, sender: AsyncSender, lease: _Lease, account_id: int, *, halted: bool, on_event) -> None:
+    """Mark the messages of admitted requests SENDING, then let those go out. What the run must
+    do about it goes to `on_event` (LOST, CLAIM) before the refused requests come back WITHDRAWN,
+    so a run that sees nothing left in flight has heard it already."""
+    pks = [pk for key in keys for pk in _pks(key)]
+    if halted:  # unclaimed like the backlog
+        _unclaim(pks, lease)
+        sender.admit(keys, go=False)
+        return
+    started = _start(pks, lease, account_id)
+    if not started and not lease.ours():
+        on_event(LOST)
+        sender.admit(keys, go=False)
+        return
+    # A delivery report may have moved a claimed message meanwhile (with a deduplicating
+    # provider, the late report of a send that reconciliation queued again): it reached the
+    # provider, so it is not sent again, and the rest of its batch request goes back to be
+    # claimed without it.
+    go, refused, back = [], [], []
+    for key in keys:
+        pks = _pks(key)
+        if started.issuperset(pks):
+            go.append(key)
+        else:
+            refused.append(key)
+            back += [pk for pk in pks if pk in started]
+    sender.admit(go, go=True)
+    if refused:
+        Message.objects.filter(pk__in=back, status=M.SENDING).filter(lease.held()).update(
+            status=M.QUEUED, submitted_at=None)
+        on_event(CLAIM)
+        sender.admit(refused, go=False)
+
+
+class _Starter:
+    """PostgreSQL: a thread, with its own database connection, that gives admitted requests their
+    go (_give_go) as soon as the sender asks, in one statement for all that asked meanwhile. What
+    the run must hear is queued for it (`events_apply`), an error included: the requests it was
+    for are withdrawn, and the run raises it."""
+
+    _STOP = object()
+
+    def __init__(self, ready: queue.SimpleQueue, sender: AsyncSender, lease: _Lease, account_id: int, *, halted):
+        self.ready, self.sender, self.lease, self.account_id, self.halted = ready, sender, lease, account_id, halted
+        self.events: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="dispatch-start", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            stopping = False
+            while not stopping:
+                keys = []
+                item = self.ready.get()
+                while True:
+                    if item is self._STOP:
+                        stopping = True
+                    else:
+                        keys.append(item[0])
+                    try:
+                        item = self.ready.get_nowait()
+                    except queue.Empty:
+                        break
+                if keys:
+                    try:
+                        _give_go(keys, self.sender, self.lease, self.account_id, halted=self.halted(),
+                                 on_event=self.events.put)
+                    except Exception as exc:
+                        self.events.put(exc)
+                        with contextlib.suppress(RuntimeError):  # the sender's loop may be closed already
+                            self.sender.admit(keys, go=False)
+        finally:
+            connection.close()  # this thread's own
+
+    def events_apply(self, handle) -> None:
+        while True:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                return
+            handle(event)
+
+    def close(self) -> None:
+        self.ready.put(self._STOP)
+        self.thread.join(timeout=30)
+
+
 def _claim(broadcast_id: int, size: int, lease: _Lease) -> list[tuple[int, str, str]]:
     """Stamp up to `size` unclaimed QUEUED messages as claimed (only while `lease` is ours);
     returns (pk, phone, client_ref)."""
@@ -753,12 +843,15 @@ def _start(pks: list[int], lease: _Lease, account_id: int) -> set[int]:
     `lease` is ours); returns those marked: a delivery report may have moved some of them since
     they were claimed."""
     table, broadcasts = Message._meta.db_table, Broadcast._meta.db_table
-    placeholders = ", ".join(["%s"] * len(pks))
+    # PostgreSQL: one array parameter, so the statement text (and its plan) is the same for any
+    # batch; this runs for every request's go, while admitted requests wait.
+    ids, params = ("= ANY(%s)", [list(pks)]) if connection.vendor == "postgresql" else (
+        f"IN ({', '.join(['%s'] * len(pks))})", pks)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET status = %s, account_id = %s WHERE id IN ({placeholders}) AND status = %s "  # noqa: S608
+            f"UPDATE {table} SET status = %s, account_id = %s WHERE id {ids} AND status = %s "  # noqa: S608
             f"AND EXISTS (SELECT 1 FROM {broadcasts} WHERE id = %s AND dispatch_owner = %s) RETURNING id",
-            [M.SENDING, account_id, *pks, M.QUEUED, lease.broadcast_id, lease.token],
+            [M.SENDING, account_id, *params, M.QUEUED, lease.broadcast_id, lease.token],
         )
         return {pk for (pk,) in cursor.fetchall()}
 
@@ -834,7 +927,9 @@ def _record(broadcast_id: int, outcomes: list, *, account_id: int | None = None)
     counts = {"sent": 0, "failed": 0, "unknown": 0}
     with transaction.atomic():
         todo = Message.objects.filter(status_rank=0)
-        for chunk in _chunks(sorted(provider_ids.items())):
+        # PostgreSQL takes them all in one statement of two arrays; SQLite, VALUES of 500 rows.
+        for chunk in _chunks(sorted(provider_ids.items()),
+                             max(1, len(provider_ids)) if connection.vendor == "postgresql" else 500):
             counts["sent"] += _mark_sent_with_ids(chunk, now)
         plain = [pk for pk in sent if pk not in provider_ids]
         for chunk in _chunks(plain, 5000):
@@ -862,20 +957,23 @@ def _record(broadcast_id: int, outcomes: list, *, account_id: int | None = None)
 
 
 def _mark_sent_with_ids(rows: list[tuple[int, str]], now) -> int:
-    """SUBMITTED + the provider's id for each row still at rank 0, in one UPDATE … FROM (VALUES …)
-    (PostgreSQL; SQLite ≥ 3.33): a CASE with a branch per row costs far more to build and plan.
+    """SUBMITTED + the provider's id for each row still at rank 0, in one UPDATE … FROM unnest(…)
+    (PostgreSQL) or FROM (VALUES …) (SQLite ≥ 3.33): a CASE with a branch per row costs far more
+    to build and plan.
     No WITH clause: Python's sqlite3 reports no rowcount for statements that do not start with UPDATE."""
     table = Message._meta.db_table
-    values = ", ".join(["(CAST(%s AS BIGINT), %s)"] * len(rows))
     if connection.vendor == "postgresql":
-        source, row_id, pid = f"(VALUES {values}) AS v (id, pid)", "v.id", "v.pid"
+        # Two array parameters whatever the batch: no statement text (nor plan) per row count.
+        source, row_id, pid = "unnest(%s::bigint[], %s::text[]) AS v (id, pid)", "v.id", "v.pid"
+        values = [[pk for pk, _ in rows], [provider_id for _, provider_id in rows]]
     else:
-        source, row_id, pid = f"(VALUES {values}) AS v", "v.column1", "v.column2"
+        source = f"(VALUES {', '.join(['(CAST(%s AS BIGINT), %s)'] * len(rows))}) AS v"
+        row_id, pid, values = "v.column1", "v.column2", [x for row in rows for x in row]
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET status = %s, status_rank = %s, submitted_at = %s, provider_message_id = {pid} "  # noqa: S608
             f"FROM {source} WHERE {table}.id = {row_id} AND {table}.status_rank = 0",
-            [M.SUBMITTED, STATUS_RANK[M.SUBMITTED], now, *(x for row in rows for x in row)],
+            [M.SUBMITTED, STATUS_RANK[M.SUBMITTED], now, *values],
         )
         return cursor.rowcount
 

@@ -26,6 +26,8 @@ With `gated=True` a job that the rate cap and a free connection admit is not wri
 comes out of `collect()` as a READY outcome, and it waits until the caller answers with `admit()`
 (go: it is written now; no go: WITHDRAWN, never sent). campaigns.dispatch marks a message
 "sending" there, so what a crash leaves "sending" is only what was on its way to the socket.
+`ready=` takes those READY outcomes to a queue of their own, for a caller that answers them in
+another thread than the one collecting the rest.
 
 Only method, status and duration are logged, never URLs, headers or bodies (they carry keys).
 """
@@ -89,7 +91,8 @@ class AsyncSender:
 
     def __init__(self, config, *, concurrency: int | None = None, rate: float | None = None,
                  max_attempts: int = 5, backoff_base: float = 0.25, backoff_cap: float = 20.0,
-                 max_retry_after: float = 60.0, deadline: float = math.inf, gated: bool = False):
+                 max_retry_after: float = 60.0, deadline: float = math.inf, gated: bool = False,
+                 ready: queue.SimpleQueue | None = None):
         self.config = config
         self.concurrency = concurrency or config.max_concurrency
         self.rate = rate if rate is not None else config.rate_limit
@@ -105,6 +108,7 @@ class AsyncSender:
         # the loop thread only, so the caller can read how many it fed are still queued here.
         self.departed = 0
         self.outcomes: queue.SimpleQueue = queue.SimpleQueue()
+        self.ready = self.outcomes if ready is None else ready  # gated: where READY outcomes go
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="dispatch-loop", daemon=True)
         self.thread.start()
@@ -148,7 +152,7 @@ class AsyncSender:
     async def _through_gate(self, key: Hashable) -> bool:
         gate = self.loop.create_future()
         self.gates[key] = gate
-        self.outcomes.put((key, Outcome(READY)))
+        self.ready.put((key, Outcome(READY)))
         try:
             return await gate
         finally:
