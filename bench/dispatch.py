@@ -239,12 +239,16 @@ def main():
                                              body="Hi {{first_name}}, your code is 1234 & more")
         broadcast.recipient_lists.set([recipient_list])
         sink_call("POST", f"{sink_url}/_reset")
-        started = time.perf_counter()
+        started, wall = time.perf_counter(), time.time()
         submit_broadcast(broadcast.pk)
         elapsed = time.perf_counter() - started
         broadcast.refresh_from_db()
         stats = sink_call("GET", f"{sink_url}/_stats")
         checks.append(correctness(broadcast, count, stats["count"]))
+        if stats["times"]:  # where the time went: before the first request, sending, after the last answer
+            first, last = min(stats["times"]) - wall, max(stats["times"]) - wall
+            print(f"  {count} messages in {elapsed:.2f} s: first request at the sink after {first:.2f} s "
+                  f"(fan-out, first claim), last at {last:.2f} s")
         return count / elapsed, stats
 
     def ceiling(config, count):

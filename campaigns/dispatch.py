@@ -592,7 +592,11 @@ class _Pump:
         # Pause and cancel stop the next claim at once, not only at the next check.
         if Broadcast.objects.filter(pk=self.broadcast_id).values_list("dispatch_state", flat=True).get() != RUNNING:
             return
-        rows = _claim(self.broadcast_id, self.claim_size, self.lease)
+        # The first claim of a run is what fills the connections once: sending starts without
+        # waiting for a whole claim to be rendered; the next ones are rendered while it goes out.
+        size = self.claim_size if self.fed else min(self.claim_size, max(2 * self.start_batch,
+                                                                         self.route.config.max_concurrency))
+        rows = _claim(self.broadcast_id, size, self.lease)
         if not rows:
             self.claiming = False
             return
