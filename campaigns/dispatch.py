@@ -444,8 +444,10 @@ class _Pump:
         self.start_batch = max(1, min(START_BATCH, config.max_concurrency // 2, rate // 5 if rate else START_BATCH))
         # PostgreSQL: admitted requests get their go from a thread of their own (_Starter), so they
         # never wait for this thread's claims, rendering and records. SQLite: from this thread
-        # (a second writer there would only queue for the same lock).
-        ready = queue.SimpleQueue() if connection.vendor == "postgresql" else None
+        # (a second writer there would only queue for the same lock); so too inside a transaction,
+        # whose rows another connection could not see.
+        threaded = connection.vendor == "postgresql" and not connection.in_atomic_block
+        ready = queue.SimpleQueue() if threaded else None
         self.sender = AsyncSender(config, deadline=self.deadline, gated=True, ready=ready)
         if ready is not None:
             self.starter = _Starter(ready, self.sender, self.lease, route.account.pk,

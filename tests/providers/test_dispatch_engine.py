@@ -476,3 +476,21 @@ def test_pause_resume_cancel(stub, make_account, make_broadcast, settings):
     assert len(stub.requests) < 50
     assert statuses(broadcast)["queued"] == 50 - len(stub.requests)
     assert max(refs_at_stub(stub).values()) == 1
+
+
+def test_the_go_comes_from_its_own_thread_on_postgresql_only_outside_a_transaction(stub, make_account,
+                                                                                 make_broadcast, monkeypatch):
+    """PostgreSQL: admitted requests are marked SENDING by the starter thread (its own connection),
+    so they never wait for the claims and records; elsewhere, by the run's own thread. Either way
+    every message is sent once and recorded."""
+    marked_by = []
+    start = dispatch._start
+    monkeypatch.setattr(dispatch, "_start", lambda *args: marked_by.append(threading.current_thread().name)
+                        or start(*args))
+    account = make_account(max_concurrency=10)
+    broadcast, _ = make_broadcast(account, 60)
+    submit_broadcast(broadcast.pk)
+    expected = {"dispatch-start"} if connection.vendor == "postgresql" else {threading.current_thread().name}
+    assert set(marked_by) == expected
+    assert statuses(broadcast) == {"submitted": 60}
+    assert sorted(refs_at_stub(stub).values()) == [1] * 60
