@@ -34,6 +34,7 @@ from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import AmbiguousRequestError, MessageWhizError
 from messaging.sync.push import TransientSyncError, cannot_reenable
 from recipients.consent import optout_list_for, suppressed_phones
+from recipients.models import Recipient
 from recipients.phones import phone_country
 from recipients.selectors import phones_for_send
 
@@ -393,10 +394,9 @@ def messages_create(broadcast: Broadcast, *, status: str) -> int:
                       "submitted_at": submitted_at, "country": phone_country(broadcast.recipient)},
         )
         return 1
-    phones = phones_for_send(
-        recipient_list_ids=list(broadcast.recipient_lists.values_list("pk", flat=True)),
-        unsubscribe_list_ids=list(broadcast.unsubscribe_lists.values_list("pk", flat=True)),
-    )
+    list_ids = list(broadcast.recipient_lists.values_list("pk", flat=True))
+    phones = phones_for_send(recipient_list_ids=list_ids,
+                             unsubscribe_list_ids=list(broadcast.unsubscribe_lists.values_list("pk", flat=True)))
     select_sql, params = phones.query.sql_with_params()
     table = Message._meta.db_table
     # client_ref: broadcast id and row number as a UUID. Ordered, so its unique index is appended
@@ -406,7 +406,9 @@ def messages_create(broadcast: Broadcast, *, status: str) -> int:
         client_ref = "(lpad(to_hex(%s), 12, '0') || lpad(to_hex(row_number() OVER ()), 20, '0'))::uuid"
     else:
         client_ref = "printf('%%012x%%020x', %s, row_number() OVER ())"
-    country, joins = CountryMap(select_sql, params).sql("phones")
+    # Countries by groups of the lists' rows as they are: grouping them skips the de-duplication.
+    country, joins = CountryMap(*Recipient.objects.filter(recipient_list_id__in=list_ids).values("phone")
+                                .query.sql_with_params()).sql("phones")
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (account_id, broadcast_id, phone, client_ref, provider_message_id, status, "  # noqa: S608
