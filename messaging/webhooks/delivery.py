@@ -217,6 +217,7 @@ ATTEMPT_COLUMNS = ("endpoint_id", "webhook_id", "events", "request_headers", "re
                    "response_body", "error", "duration_ms", "created_at")
 
 
+@transaction.atomic  # the log and the outcome together, and one commit (one WAL flush) per run
 def _record(endpoint: WebhookEndpoint, results: list[Result], *, probe: bool, released: list[Unit]) -> None:
     now = timezone.now()
     copy_rows(WebhookAttempt, ATTEMPT_COLUMNS, [
