@@ -3,10 +3,11 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/textcast_bench \\
         .venv/bin/python bench/broadcast_scale.py --rows 1000000
 
-Loads --rows recipients with COPY (setup, not measured), then measures, each next to a baseline
-from the same run:
-* the local pre-estimate (render + count SMS parts per recipient) vs. only reading the rows;
-* creating one message per recipient at submission (INSERT … SELECT) vs. a bare COUNT(*);
+Loads --rows recipients with COPY (1% of them opted out; setup, not measured), then measures,
+each next to a baseline from the same run (ESTIMATE and FAN-OUT lines: figure, ceiling, ratio,
+target for 1M, PASS/FAIL, then their correctness checks):
+* the local estimate vs. COPY of the same columns TO STDOUT, checked against a recount one by one;
+* creating one message per recipient at submission vs. COPY of the same rows into the message table;
 * rendering the broadcast, broadcast-list and overview pages (pre-aggregated counters) vs. the
   login page, with a million messages in the table;
 * the DLR timeline endpoint the broadcast page polls every 5 s (pre-aggregated per minute and
@@ -61,12 +62,15 @@ def main():
     from campaigns.models import Broadcast, Campaign, Message
     from campaigns.sending import messages_create
     from messaging.models import ProviderAccount
-    from recipients.models import Recipient, RecipientList
-    from recipients.selectors import recipients_for_send
+    from recipients.models import Recipient, RecipientList, UnsubscribeList
 
     account, _ = ProviderAccount.objects.get_or_create(name="Bench", defaults={"api_key": "bench"})
     Broadcast.objects.filter(account=account).delete()
     RecipientList.objects.filter(account=account).delete()
+    UnsubscribeList.objects.filter(account=account).delete()
+    # The last run's messages are dead rows until vacuumed (autovacuum is off here): every insert
+    # would check them in the unique indexes, and the figures would depend on how often it ran.
+    connection.cursor().execute(f"VACUUM ANALYZE {Message._meta.db_table}")
     campaign, _ = Campaign.objects.get_or_create(account=account, name="Bench", defaults={"remote_id": 1})
     recipient_list = RecipientList.objects.create(account=account, name="Bench list", recipient_count=args.rows)
 
@@ -82,30 +86,58 @@ def main():
                 seen.add(number)
                 copy.write_row((recipient_list.pk, number, rnd.choice(FIRST), f"order-{len(seen)}"))
     connection.cursor().execute(f"ANALYZE {table}")
+    # 1% opted out: the estimate and the messages leave them out.
+    optouts = UnsubscribeList.objects.create(account=account, name="Bench opt-outs")
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO recipients_unsubscribenumber (unsubscribe_list_id, phone) "  # noqa: S608
+                       f"SELECT %s, phone FROM {table} WHERE recipient_list_id = %s AND id %% 100 = 7",
+                       [optouts.pk, recipient_list.pk])
+        cursor.execute("ANALYZE recipients_unsubscribenumber")
+        cursor.execute(f"SELECT count(*) FROM {table} r WHERE recipient_list_id = %s AND NOT EXISTS ("  # noqa: S608
+                       "SELECT 1 FROM recipients_unsubscribenumber u WHERE u.unsubscribe_list_id = %s "
+                       "AND u.phone = r.phone)", [recipient_list.pk, optouts.pk])
+        expected = cursor.fetchone()[0]
 
-    broadcast = Broadcast.objects.create(account=account, campaign=campaign, name="Bench broadcast",
-                                         body="Hi {{first_name}}, your order {{custom}} ships today! €5 off: "
-                                              "{{shorten_url}}")
+    body = "Hi {{first_name}}, your order {{custom}} ships today! €5 off: {{shorten_url}}"
+    broadcast = Broadcast.objects.create(account=account, campaign=campaign, name="Bench broadcast", body=body)
     broadcast.recipient_lists.set([recipient_list])
+    broadcast.unsubscribe_lists.set([optouts])
 
-    print(f"\n{args.rows:,} recipients")
-    ids = [recipient_list.pk]
-    read, _ = timed("baseline: read every recipient's fields",
-                    lambda: sum(1 for _ in recipients_for_send(recipient_list_ids=ids).values(*RECIPIENT_FIELDS)
-                                .iterator(chunk_size=10_000)))
+    print(f"\n{args.rows:,} recipients, {args.rows - expected:,} of them opted out")
+    columns = ", ".join(RECIPIENT_FIELDS)
+
+    def copy_out():
+        size = 0
+        with connection.cursor() as cursor, cursor.copy(
+                f"COPY (SELECT {columns} FROM {table} WHERE recipient_list_id = {recipient_list.pk}) TO STDOUT"  # noqa: S608
+        ) as copy:
+            for block in copy:
+                size += len(block)
+        return size
+
+    read, _ = timed("ceiling: COPY the recipients' fields TO STDOUT", copy_out)
     estimate, result = timed("local estimate (dedupe, render, count parts)", lambda: local_estimate(broadcast))
-    print(f"    → {result['recipients']:,} recipients, parts {result['parts']}; "
-          f"{estimate / read:.2f}x the bare read")
+    print(f"    → {result['recipients']:,} recipients, parts {result['parts']}, {len(result['countries'])} countries")
+    verdict("ESTIMATE", f"{estimate:.3f} s", read, estimate, target=2.0 * args.rows / 1_000_000,
+            passed=estimate <= 2.0 * args.rows / 1_000_000, unit="s")
+    sample_ok = estimate_recount_matches(broadcast, recipient_list, optouts)
+    check("estimate: recipients == recipients after opt-outs", result["recipients"] == expected,
+          f"{result['recipients']:,} vs {expected:,}")
+    check("estimate: a 20,000-recipient sample's parts and countries == a recount one by one", sample_ok)
 
-    count, _ = timed("baseline: SELECT count(*) of the recipients",
-                     lambda: Recipient.objects.filter(recipient_list=recipient_list).count())
-    create, created = timed("create one message per recipient (INSERT … SELECT)",
+    ceiling_broadcast = Broadcast.objects.create(account=account, campaign=campaign, name="Bench ceiling", body=body)
+    ceiling = copy_into_messages(ceiling_broadcast, recipient_list)
+    create, created = timed("create one message per recipient (messages_create)",
                             lambda: messages_create(broadcast, status=Message.Status.SUBMITTED))
-    print(f"    → {created:,} messages, {created / create:,.0f} rows/s; {create / count:.0f}x the bare count")
+    print(f"    → {created:,} messages, {created / create:,.0f} rows/s")
+    verdict("FAN-OUT", f"{created / create:,.0f} rows/s", ceiling, create, target=200_000,
+            passed=created / create >= 200_000, unit="rows/s")
+    check("fan-out: messages == recipients after opt-outs", created == expected == Message.objects.filter(
+        broadcast=broadcast).count(), f"{created:,} vs {expected:,}")
+    check("fan-out: each message's country == the number's own (every 50th)", countries_match(broadcast))
     from campaigns.costs import CountryMap, cost_rows
-    from recipients.selectors import phones_for_send
 
-    select = phones_for_send(recipient_list_ids=ids).query.sql_with_params()
+    select = Recipient.objects.filter(recipient_list=recipient_list).values("phone").query.sql_with_params()
     _, numbers = timed("  of which: each number's country (CountryMap)", lambda: CountryMap(*select))
     print(f"    → {len(numbers.heads):,} groups by first digits, {len(numbers.exact):,} numbers decided one by one")
     Broadcast.objects.filter(pk=broadcast.pk).update(state="submitted", recipients_count=created, sent=created,
@@ -146,6 +178,107 @@ def main():
     timed("baseline: messages counted per minute (before)", count_per_minute, repeat=2)
     timed("cost by country, uncached (GROUP BY the messages)",
           lambda: cost_rows(Message.objects.filter(broadcast=broadcast)), repeat=2)
+
+
+def verdict(label, figure, ceiling, elapsed, *, target, passed, unit):
+    """The row's line: figure, same-run ceiling, their ratio, target and PASS/FAIL."""
+    bound = f">= {target:,.0f}" if unit == "rows/s" else f"<= {target:.2f}"
+    print(f"  {label}: {figure}; ceiling {ceiling:.3f} s, this takes {elapsed / ceiling:.2f}x the ceiling's time; "
+          f"target {bound} {unit}: {'PASS' if passed else 'FAIL'}", flush=True)
+
+
+def check(label, ok, detail=""):
+    print(f"  check {label}: {'ok' if ok else 'WRONG'}{f' ({detail})' if detail else ''}", flush=True)
+
+
+def estimate_recount_matches(broadcast, recipient_list, optouts, size=20_000):
+    """The estimate of a broadcast to a sample of the recipients (plus a copy of some of them in a
+    second list, and the opt-outs) against rendering and counting each recipient on its own."""
+    from collections import Counter
+
+    from django.db import connection
+
+    from campaigns import rendering, sms
+    from campaigns.estimates import RECIPIENT_FIELDS, local_estimate, render_context, token_objects
+    from campaigns.models import Broadcast
+    from recipients.models import Recipient, RecipientList
+    from recipients.phones import phone_country
+    from recipients.selectors import recipients_for_send
+
+    lists = [RecipientList.objects.create(account=broadcast.account, name=f"Bench sample {n}") for n in (1, 2)]
+    table, columns = Recipient._meta.db_table, ", ".join(RECIPIENT_FIELDS)
+    with connection.cursor() as cursor:
+        for sample, every in zip(lists, (1, 3), strict=True):  # the second: every 3rd of them again
+            cursor.execute(f"INSERT INTO {table} (recipient_list_id, {columns}) SELECT %s, {columns} "  # noqa: S608
+                           f"FROM {table} WHERE recipient_list_id = %s AND id %% %s = 0 ORDER BY id LIMIT %s",
+                           [sample.pk, recipient_list.pk, every, size // every])
+        cursor.execute(f"UPDATE {table} SET first_name = 'Zoë' WHERE recipient_list_id = %s AND id %% 7 = 0",  # noqa: S608
+                       [lists[1].pk])  # the first list's row is the one that counts
+    sample = Broadcast.objects.create(account=broadcast.account, campaign=broadcast.campaign, name="Bench sample",
+                                      body=broadcast.body)
+    sample.recipient_lists.set(lists)
+    sample.unsubscribe_lists.set([optouts])
+    estimate = local_estimate(sample)
+    renderer = rendering.compile(sample.body, context=render_context(sample.account, spinners=token_objects(
+        sample.account)["spinners"], worst_case=True))
+    parts, countries = Counter(), {}
+    for row in recipients_for_send(recipient_list_ids=[x.pk for x in lists],
+                                   unsubscribe_list_ids=[optouts.pk]).values(*RECIPIENT_FIELDS):
+        n = sms.count_parts(renderer(row))
+        parts[str(n)] += 1
+        figures = countries.setdefault(phone_country(row["phone"]), {"recipients": 0, "parts": 0})
+        figures["recipients"] += 1
+        figures["parts"] += n
+    sample.delete()
+    RecipientList.objects.filter(pk__in=[x.pk for x in lists]).delete()
+    return estimate["parts"] == dict(parts) and estimate["countries"] == countries
+
+
+def copy_into_messages(ceiling_broadcast, recipient_list) -> float:
+    """The fan-out's ceiling: COPY the same rows into the message table (committed, so its foreign
+    keys are checked as the fan-out's are), then take them out again (not timed)."""
+    import tempfile
+
+    from django.db import connection
+
+    from campaigns.models import Message
+
+    table = Message._meta.db_table
+    columns = ("account_id, broadcast_id, phone, client_ref, provider_message_id, status, status_rank, error, "
+               "clicks, submitted_at, country")
+    with tempfile.TemporaryFile() as spool:
+        with connection.cursor() as cursor, cursor.copy(
+                f"COPY (SELECT {ceiling_broadcast.account_id}, {ceiling_broadcast.pk}, phone, "  # noqa: S608
+                f"(lpad(to_hex({ceiling_broadcast.pk}), 12, '0') || "
+                "lpad(to_hex(row_number() OVER (ORDER BY phone)), 20, '0'))::uuid, '', "
+                "'submitted', 1, '', 0, now(), 'GB' FROM recipients_recipient "
+                f"WHERE recipient_list_id = {recipient_list.pk} ORDER BY phone) TO STDOUT") as copy:
+            for block in copy:
+                spool.write(block)
+
+        def copy_in():
+            spool.seek(0)
+            with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                while block := spool.read(1 << 20):
+                    copy.write(block)
+
+        elapsed, _ = timed("ceiling: COPY the same rows into the message table", copy_in)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE broadcast_id = %s", [ceiling_broadcast.pk])  # noqa: S608
+        cursor.execute(f"VACUUM ANALYZE {table}")
+    ceiling_broadcast.delete()
+    return elapsed
+
+
+def countries_match(broadcast) -> bool:
+    from django.db.models import F
+
+    from campaigns.models import Message
+    from recipients.phones import phone_country
+
+    rows = (Message.objects.filter(broadcast=broadcast).annotate(every=F("id") % 50).filter(every=0)
+            .values_list("phone", "country"))
+    return all(country == phone_country(phone) for phone, country in rows)
 
 
 def spread_statuses(broadcast):

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import orjson
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Case, F, FloatField, Value, When
 from django.db.models.functions import Cast
@@ -391,8 +392,10 @@ def _update_from_rows(assignments: str, condition: str, rows: list[dict], column
         source = f"(SELECT {picks} FROM json_each(%s)) AS v"  # noqa: S608 - our own column names
     sql = (f"UPDATE {table} SET {assignments} FROM {source} "  # noqa: S608 - no user input in the SQL text
            f"WHERE {table}.id = v.id AND {condition}").replace("{table}", table)
+    # orjson: several times faster than json for thousands of rows, and writes datetimes itself.
+    payload = orjson.dumps(rows).decode() if connection.vendor == "postgresql" else json.dumps(rows)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [json.dumps(rows)])
+        cursor.execute(sql, [payload])
         return cursor.rowcount
 
 
@@ -400,8 +403,12 @@ def _db_time():
     """datetime → text as the database stores it, for the JSON rows (SQLite keeps naive UTC text).
     Looked up once per batch: `connection` is a thread-local proxy, costly per row."""
     if connection.vendor == "postgresql":
-        return datetime.isoformat
+        return _as_is  # the JSON encoder writes ISO 8601 with the offset
     return connection.ops.adapt_datetimefield_value
+
+
+def _as_is(value):
+    return value
 
 
 def _write_clicks(messages: list[_Message]) -> None:

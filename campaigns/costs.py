@@ -24,7 +24,7 @@ from recipients.phones import PhoneRegions, phone_country
 
 from .models import Broadcast, Message
 
-HEAD = 6  # digits by which numbers are grouped when their countries are decided in SQL
+HEADS = PhoneRegions.LEVELS  # first digits by which numbers are grouped when their countries are decided
 
 
 def country_name(code: str) -> str:
@@ -34,68 +34,72 @@ def country_name(code: str) -> str:
 # --- each message's country ------------------------------------------------------------------------
 class CountryMap:
     """The countries of the numbers a query selects, decided per group of numbers sharing their
-    length and first digits (recipients.phones.PhoneRegions), so a million numbers cost one GROUP
-    BY and a few thousand decisions; numbers whose group does not settle it are decided one by one.
+    length and first digits (recipients.phones.PhoneRegions: the first 6, else the first 9), so a
+    million numbers cost one GROUP BY and a few thousand decisions; numbers whose 9 first digits
+    do not settle it are decided one by one. Only the groups are used (`sql`), never the counts, so
+    `select_sql` may select more numbers than get messages (e.g. the lists' rows before de-duplication
+    and opt-outs), which is cheaper to group.
 
-    `select_sql` must select a `phone` column (recipients.selectors.phones_for_send)."""
+    `select_sql` must select a `phone` column."""
 
     def __init__(self, select_sql: str, params):
-        regions = PhoneRegions()
-        self.heads: dict[tuple[str, int], str] = {}  # (first digits, length) → country
-        self.counts: dict[tuple[str, int], int] = {}
-        self.exact: dict[str, str] = {}  # phone → country, for groups not settled by their head
-        open_heads = []
+        self.heads: dict[tuple[str, int], str] = {}  # (first 6 or 9 digits, length) → country
+        self.exact: dict[str, str] = {}  # phone → country, for numbers no group settles
+        open_heads: list[str] = []
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT substr(p.phone, 1, {HEAD}), length(p.phone), count(*) "  # noqa: S608
-                           f"FROM ({select_sql}) AS p GROUP BY 1, 2", params)
-            for head, length, n in cursor.fetchall():
-                self.counts[head, length] = n
-                found = regions.head(head, length) if head.isdigit() else ""
-                if found is None:
-                    open_heads.append(head)
-                else:
-                    self.heads[head, length] = found
-            for start in range(0, len(open_heads), 500):
-                chunk = open_heads[start:start + 500]
-                cursor.execute(f"SELECT p.phone FROM ({select_sql}) AS p "  # noqa: S608
-                               f"WHERE substr(p.phone, 1, {HEAD}) IN ({', '.join(['%s'] * len(chunk))})",
-                               [*params, *chunk])
-                for (phone,) in cursor.fetchall():
-                    self.exact[phone] = regions(phone)
-
-    def of(self, phone: str) -> str:
-        found = self.heads.get((phone[:HEAD], len(phone)))
-        return found if found is not None else self.exact.get(phone, "")
-
-    def by_country(self) -> dict[str, int]:
-        """How many of the numbers are in each country."""
-        totals: dict[str, int] = {}
-        for key, n in self.counts.items():
-            if key in self.heads:
-                totals[self.heads[key]] = totals.get(self.heads[key], 0) + n
-        for country in self.exact.values():
-            totals[country] = totals.get(country, 0) + 1
-        return totals
+            for index, level in enumerate(HEADS):
+                query = (f"SELECT substr(p.phone, 1, {level}), length(p.phone) FROM ({select_sql}) AS p "  # noqa: S608
+                         "{where} GROUP BY 1, 2")
+                found = []
+                for where, chunk_params in _within(open_heads, size=HEADS[index - 1] if index else None):
+                    cursor.execute(query.format(where=where), [*params, *chunk_params])
+                    found += cursor.fetchall()
+                open_heads = []
+                for head, length in found:
+                    country = phone_country.head(head, length) if head.isdigit() else ""
+                    if country is None:
+                        open_heads.append(head)
+                    else:
+                        self.heads[head, length] = country
+                if not open_heads:
+                    return
+            for where, chunk_params in _within(open_heads, size=HEADS[-1]):
+                cursor.execute(f"SELECT DISTINCT p.phone FROM ({select_sql}) AS p {where}",  # noqa: S608
+                               [*params, *chunk_params])
+                self.exact.update((phone, phone_country(phone)) for (phone,) in cursor.fetchall())
 
     def sql(self, alias: str) -> tuple[str, str]:
-        """(the country expression, the joins) for an INSERT … SELECT over `alias`.phone.
+        """(the country expression, the joins) for a SELECT over `alias`.phone.
 
         The values are digits and region codes decided above, written as literals: a list of
         thousands of groups would pass SQLite's and psycopg's parameter limits."""
         joins, found = [], []
-        if self.heads:
-            rows = ", ".join(f"('{head}', {length}, '{country}')" for (head, length), country in self.heads.items()
-                             if head.isdigit() and country.isalpha())
-            if rows:
-                joins.append(f"LEFT JOIN (VALUES {rows}) AS country_heads ON country_heads.column1 = "
-                             f"substr({alias}.phone, 1, {HEAD}) AND country_heads.column2 = length({alias}.phone)")
-                found.append("country_heads.column3")
         exact = ", ".join(f"('{phone}', '{country}')" for phone, country in self.exact.items()
                           if phone.isdigit() and country.isalpha())
         if exact:
-            joins.insert(0, f"LEFT JOIN (VALUES {exact}) AS country_exact ON country_exact.column1 = {alias}.phone")
-            found.insert(0, "country_exact.column2")
+            joins.append(f"LEFT JOIN (VALUES {exact}) AS country_exact ON country_exact.column1 = {alias}.phone")
+            found.append("country_exact.column2")
+        for level in reversed(HEADS):
+            rows = ", ".join(f"('{head}', {length}, '{country}')" for (head, length), country in self.heads.items()
+                             if len(head) == level and head.isdigit() and country.isalpha())
+            if rows:
+                name = f"country_heads{level}"
+                joins.append(f"LEFT JOIN (VALUES {rows}) AS {name} ON {name}.column1 = "
+                             f"substr({alias}.phone, 1, {level}) AND {name}.column2 = length({alias}.phone)")
+                found.append(f"{name}.column3")
         return "COALESCE(" + ", ".join([*found, "''"]) + ")", " ".join(joins)
+
+
+def _within(heads: list[str], *, size: int | None):
+    """(WHERE clause, params) per chunk of the groups still open at the previous level (their
+    first `size` digits; shorter numbers are their own head), the only ones looked at more
+    closely; the first level (`size` None) looks at every number."""
+    if size is None:
+        yield "", []
+        return
+    for start in range(0, len(heads), 500):
+        chunk = heads[start:start + 500]
+        yield f"WHERE substr(p.phone, 1, {size}) IN ({', '.join(['%s'] * len(chunk))})", chunk
 
 
 # --- generic messages priced when sent --------------------------------------------------------------

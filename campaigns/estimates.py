@@ -1,8 +1,9 @@
 """Before anything is sent: token checks, our own pre-estimate, and MessageWhiz's estimate.
 
-The pre-estimate renders the message for every recipient the broadcast would reach (after
-de-duplication across lists and unsubscribe exclusion), worst case for word spinners, and counts
-SMS parts per recipient. A body without personal tokens is counted once.
+The pre-estimate counts SMS parts for every recipient the broadcast would reach (after
+de-duplication across lists and unsubscribe exclusion), worst case for word spinners. Recipients
+whose texts must cost the same are grouped in the database and rendered once per group
+(`recipient_groups`); a body without personal tokens is counted once.
 """
 
 import dataclasses
@@ -11,10 +12,13 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import MessageWhizError
+from recipients.models import Recipient, UnsubscribeNumber
 from recipients.phones import phone_country
 from recipients.selectors import recipients_for_send
 
@@ -156,44 +160,85 @@ def parts_distribution(broadcast: Broadcast, body: str, *, spinners, countries: 
     per country ({"GB": {"recipients": 2, "parts": 3}}; "" for numbers of no country)."""
     renderer = rendering.compile(body, context=render_context(broadcast.account, spinners=spinners,
                                                               worst_case=True))
-    country_of = None
     if broadcast.type == Broadcast.Type.SINGLE:
-        recipients = [{"phone": broadcast.recipient}]
-        count = 1
-        if countries is not None:
-            by_country = {phone_country(broadcast.recipient): 1}
-            country_of = phone_country
+        groups = [(phone_country(broadcast.recipient), {"phone": broadcast.recipient}, 1)]
     else:
-        selected = recipients_for_send(
+        groups = recipient_groups(
             recipient_list_ids=list(broadcast.recipient_lists.values_list("pk", flat=True)),
             unsubscribe_list_ids=list(broadcast.unsubscribe_lists.values_list("pk", flat=True)),
-        )
-        count = None  # counted while rendering, rather than by a second pass over the lists
-        recipients = selected.values(*RECIPIENT_FIELDS).iterator(chunk_size=10_000)
+            fields=() if renderer.static_text is not None else fields_read(body), by_country=countries is not None)
+    distribution = Counter()
+    for country, recipient, n in groups:
+        parts = sms.count_parts(renderer(recipient))
+        distribution[parts] += n
         if countries is not None:
-            try:
-                numbers = CountryMap(*selected.values("phone").query.sql_with_params())
-            except EmptyResultSet:  # no list chosen: nobody to count
-                by_country, country_of = {}, phone_country
-            else:
-                by_country, country_of = numbers.by_country(), numbers.of
-    if renderer.static_text is not None:
-        count = selected.count() if count is None else count
-        parts = sms.count_parts(renderer.static_text)
-        distribution = Counter({parts: count}) if count else Counter()
-        if countries is not None:
-            countries.update({c: {"recipients": n, "parts": n * parts} for c, n in by_country.items()})
-    elif countries is None:
-        distribution = sms.parts_distribution(renderer(recipient) for recipient in recipients)
-    else:
-        pairs = Counter((country_of(r["phone"]), sms.count_parts(renderer(r))) for r in recipients)
-        distribution = Counter()
-        for (country, parts), n in pairs.items():
-            distribution[parts] += n
             figures = countries.setdefault(country, {"recipients": 0, "parts": 0})
             figures["recipients"] += n
             figures["parts"] += n * parts
     return distribution, renderer
+
+
+def fields_read(body: str) -> tuple[str, ...]:
+    """The recipient fields an estimate's rendering of `body` reads (worst case: spinners and
+    random symbols read nothing, links are placeholders, {{shorten_url}} only asks whether there is a url)."""
+    names = {"url" if token.name == "shorten_url" else token.name for token in rendering.parse(body)}
+    return tuple(sorted(names & set(RECIPIENT_FIELDS) - {"phone"}))
+
+
+# A value of only these characters counts as many septets (or UCS-2 units) as it has characters, and
+# never decides the encoding or where a part ends: any such value of the same length gives the same
+# parts, so recipients are grouped by its length alone (PostgreSQL; other values by themselves).
+_BASIC_VALUE = "^[" + sms.GSM_BASIC.replace("-", "") + "-]*$"
+_BASIC_STANDIN = "x"
+
+
+def recipient_groups(*, recipient_list_ids: list[int], unsubscribe_list_ids: list[int], fields: tuple[str, ...],
+                     by_country: bool) -> list[tuple[str, dict, int]]:
+    """(country, fields, how many) per group of the recipients a broadcast reaches (as
+    recipients.selectors.recipients_for_send picks them) whose texts cost the same parts: the
+    same country (with `by_country`, else "") and, per field, the same value or, for values
+    of plain GSM characters, the same length (the group's fields then hold a stand-in of that
+    length). One GROUP BY in the database: a million recipients sharing a few thousand
+    first names and value lengths are rendered a few thousand times, and never leave it."""
+    members = Recipient.objects.filter(recipient_list_id__in=recipient_list_ids)
+    if len(recipient_list_ids) == 1:
+        # A list holds each phone once (its unique constraint): nothing to de-duplicate.
+        selected = members
+        if unsubscribe_list_ids:
+            selected = members.filter(~Exists(UnsubscribeNumber.objects.filter(
+                unsubscribe_list_id__in=unsubscribe_list_ids, phone=OuterRef("phone"))))
+    else:
+        selected = recipients_for_send(recipient_list_ids=recipient_list_ids,
+                                       unsubscribe_list_ids=unsubscribe_list_ids).order_by()
+    try:
+        select_sql, select_params = selected.values("phone", *fields).query.sql_with_params()
+    except EmptyResultSet:  # no list chosen: nobody to count
+        return []
+    columns, params, joins = [], [], ""
+    if by_country:
+        # Decided per group of first digits over the lists' rows as they are (cheaper to group).
+        country, joins = CountryMap(*members.order_by().values("phone").query.sql_with_params()).sql("r")
+        columns.append(country)
+    postgres = connection.vendor == "postgresql"
+    for name in fields:
+        if postgres:
+            columns += [f"CASE WHEN r.{name} ~ %s THEN NULL ELSE r.{name} END", f"length(r.{name})"]
+            params.append(_BASIC_VALUE)
+        else:
+            columns += [f"r.{name}", f"length(r.{name})"]
+    keys = ", ".join(str(n) for n in range(1, len(columns) + 1))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join([*columns, 'count(*)'])} FROM ({select_sql}) AS r {joins} "  # noqa: S608
+                       f"{'GROUP BY ' + keys if keys else ''}", [*params, *select_params])
+        rows = cursor.fetchall()
+    groups = []
+    for row in rows:
+        values = row[1:] if by_country else row
+        recipient = {name: _BASIC_STANDIN * length if value is None else value
+                     for name, value, length in zip(fields, values[0:-1:2], values[1:-1:2], strict=True)}
+        if row[-1]:
+            groups.append((row[0] if by_country else "", recipient, row[-1]))
+    return groups
 
 
 def remote_estimate(broadcast: Broadcast) -> dict:

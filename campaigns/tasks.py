@@ -150,3 +150,11 @@ def retry_sweep():
 
     for broadcast_id in retry_due_ids():
         retry_undelivered.delay(broadcast_id)
+
+
+@shared_task(soft_time_limit=300)
+def prune_idempotency_keys():
+    """Beat, hourly: drop expired API idempotency keys."""
+    from .api.base import idempotency_keys_prune
+
+    return idempotency_keys_prune()

@@ -334,4 +334,5 @@ CELERY_BEAT_SCHEDULE = {
     # Outbound webhooks: the safety net behind the kick each emit queues, and retries coming due.
     "deliver-webhooks": {"task": "messaging.tasks.deliver_webhooks", "schedule": 10.0},
     "expire-webhooks": {"task": "messaging.tasks.expire_webhooks", "schedule": 3600.0},
+    "prune-idempotency-keys": {"task": "campaigns.tasks.prune_idempotency_keys", "schedule": 3600.0},
 }

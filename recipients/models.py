@@ -236,8 +236,11 @@ class ConsentEvent(models.Model):
         MANUAL = "manual", "Manual change"
         API = "api", "API"
 
-    account = models.ForeignKey("messaging.ProviderAccount", on_delete=models.PROTECT, related_name="+")
-    phone = models.CharField(max_length=80, db_index=True)  # digits, or "erased:<sha256>" after erasure
+    # Indexes: each one is paid on every row a million-row import writes here, so no more than the
+    # reads need (by account and phone: consent_account_phone, which also serves the account alone).
+    account = models.ForeignKey("messaging.ProviderAccount", on_delete=models.PROTECT, related_name="+",
+                                db_index=False)
+    phone = models.CharField(max_length=80)  # digits, or "erased:<sha256>" after erasure
     kind = models.CharField(max_length=7, choices=Kind.choices)
     source = models.CharField(max_length=7, choices=Source.choices)
     # What proves it: the file and job, the inbound message, the link, the API token, a note.
@@ -248,7 +251,11 @@ class ConsentEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
-        indexes = [models.Index(fields=["account", "phone", "created_at"], name="consent_account_phone")]
+        indexes = [
+            models.Index(fields=["account", "phone", "created_at"], name="consent_account_phone"),
+            # A number's history across accounts (GDPR lookup and erasure); no LIKE index with it.
+            models.Index(fields=["phone"], name="consent_phone"),
+        ]
         permissions = [("erase_consentevent", "Can erase a number from the consent ledger (GDPR)")]
 
     def __str__(self):

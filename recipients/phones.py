@@ -504,6 +504,8 @@ class PhoneNormalizer:
         # [national?][level][length] → {first digits: outcome}. Digits with a '+' and digits as
         # dialled in the default country are different questions, hence separate memos.
         self._memos = [[{} for _ in self.LEVELS] for _ in (False, True)]
+        # The same memos as ((memo by length, prefix size), …) per national?, for the fast path.
+        self._fast = [tuple(zip(memos, self.LEVELS, strict=True)) for memos in self._memos]
         self._remembered = 0
 
     def __call__(self, raw: str) -> str:
@@ -516,6 +518,23 @@ class PhoneNormalizer:
         if not national and not plus and digits[:2] == "00":
             digits = digits[2:]
         length = len(digits)
+        # Most numbers of a big file fall in a group seen before and settled by its first digits:
+        # answer those with lookups alone (`_general` is the same search, deciding new groups).
+        # A level's memo for a length exists only if the length is longer than its prefix.
+        for memo, size in self._fast[national]:
+            groups = memo.get(length)
+            if groups is None:
+                break
+            outcome = groups.get(digits[:size])
+            if outcome is _AS_IS:
+                return digits
+            if outcome is not None:
+                if not outcome.valid:
+                    raise PhoneRejected("not a valid phone number")
+                return outcome.keep + digits[outcome.cut :]
+        return self._general(plus, digits, national, length)
+
+    def _general(self, plus: bool, digits: str, national: bool, length: int) -> str:
         if length >= _MIN_FAST:
             memos = self._memos[national]
             for level, size in enumerate(self.LEVELS):

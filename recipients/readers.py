@@ -262,7 +262,10 @@ def _open_spreadsheet(path: str, kind: str, sheet) -> Table:
         pad = [""] * (worksheet.start or (0, 0))[1]
         try:
             for number, cells in enumerate(worksheet.iter_rows(), start=1):
-                row = pad + [_cell_text(value) for value in cells]
+                # Most cells are text already; only the others go through a function call.
+                row = [value if type(value) is str else _cell_text(value) for value in cells]
+                if pad:
+                    row = pad + row
                 if row and max(map(len, row)) > MAX_CELL_CHARS:
                     _refuse_long_cell(number, row)
                 yield number, row
@@ -320,6 +323,8 @@ def _sheet_index(sheet, names: list[str]) -> int:
 
 
 def _cell_text(value) -> str:
+    if type(value) is float:  # every number Excel stores, phones included
+        return str(int(value)) if value.is_integer() else _float_text(value)
     if isinstance(value, str):
         return value
     if isinstance(value, bool):

@@ -154,6 +154,13 @@ IdempotencyKeyHeader = Header(..., alias="Idempotency-Key", min_length=1, max_le
 _NOT_KEPT = {401, 403, 429}
 
 
+def idempotency_keys_prune(*, now=None) -> int:
+    """Delete every expired key (a claim only clears its own token's; a token no longer used would
+    keep its keys for ever); returns how many. Beat runs it hourly."""
+    deleted, _ = IdempotencyKey.objects.filter(expires_at__lt=now or timezone.now()).delete()
+    return deleted
+
+
 def _claim(token: ApiToken, key: str, fingerprint: str) -> IdempotencyKey | HttpResponse:
     now = timezone.now()
     IdempotencyKey.objects.filter(token=token, expires_at__lt=now).delete()

@@ -13,9 +13,15 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.handlers.wsgi import WSGIRequest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from django.test import Client
+from django.test.client import ClientHandler
 from django.urls import reverse
 
 from callbacks import buffer, selectors
+from callbacks import wsgi as callbacks_wsgi
 from campaigns.models import Broadcast, Message
 from campaigns.models.broadcasts import STATUS_RANK
 from messaging.models import ProviderAccount
@@ -33,6 +39,33 @@ def _fresh_token_cache():
     selectors.token_cache_clear()
     yield
     selectors.token_cache_clear()
+
+
+class ServedLikeGunicorn(ClientHandler):
+    """The callback endpoints answered by callbacks.wsgi, the way config/wsgi.py routes them under
+    gunicorn (no middleware); every other URL by Django as usual."""
+
+    def __call__(self, environ):
+        if callbacks_wsgi.ROUTE.fullmatch(environ["PATH_INFO"]) is None:
+            return super().__call__(environ)
+        # As ClientHandler: the test's database connection must survive the request signals.
+        request_started.disconnect(close_old_connections)
+        request_finished.disconnect(close_old_connections)
+        try:
+            response = callbacks_wsgi.serve(environ, lambda status, headers: None)
+            response.close()
+            response.wsgi_request = WSGIRequest(environ)  # what the test client looks at afterwards
+        finally:
+            request_started.connect(close_old_connections)
+            request_finished.connect(close_old_connections)
+        return response
+
+
+@pytest.fixture
+def client():
+    client = Client()
+    client.handler = ServedLikeGunicorn()
+    return client
 
 
 @pytest.fixture

@@ -322,3 +322,20 @@ def test_a_key_still_running_is_409_and_an_expired_one_is_forgotten(client, bear
     IdempotencyKey.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     assert post(client, "/messages/single", body, headers, key="k1").status_code == 201
     assert len(sandbox.requests(method="POST", path="^/sms$")) == 2
+
+
+def test_expired_idempotency_keys_are_pruned_by_beat_whatever_the_token(developer, db):
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from campaigns.tasks import prune_idempotency_keys
+
+    idle, _ = ApiToken.issue(name="Idle", user=developer)  # never used again: its own claims never clear it
+    now = timezone.now()
+    IdempotencyKey.objects.create(token=idle, key="old", fingerprint="x", status=201, expires_at=now - timedelta(1))
+    IdempotencyKey.objects.create(token=idle, key="live", fingerprint="x", status=201, expires_at=now + timedelta(1))
+    assert "campaigns.tasks.prune_idempotency_keys" in {e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert prune_idempotency_keys.apply().get() == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["live"]

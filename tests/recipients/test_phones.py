@@ -121,3 +121,26 @@ def test_fast_path_serves_repeated_prefixes_from_its_memo(monkeypatch):
     monkeypatch.setattr("recipients.phones._reference", lambda *args: calls.append(args))
     assert [normalize(f"3805012{i:05d}") for i in range(1000)] == [f"3805012{i:05d}" for i in range(1000)]
     assert calls == []
+
+
+@pytest.mark.parametrize("region", [None, "UA", "GB", "DE", "US"])
+def test_memo_lookups_agree_with_phonenumbers_on_a_second_pass(region):
+    """The lookup-only fast path (groups already decided, at 6 or at 9 digits) gives the same
+    answers as deciding them: the second pass over a sample is served from the memo."""
+    rnd = random.Random(f"second-pass-{region}")
+    normalize = PhoneNormalizer(region)
+    sample = [raw for digits in _sample(rnd, 2000) for raw in (digits, "+" + digits, "0" + digits[2:])]
+    first = [_fast(normalize, raw) for raw in sample]
+    second = [_fast(normalize, raw) for raw in sample]
+    assert second == first == [_reference(raw, region) for raw in sample]
+
+
+def test_groups_settled_only_by_nine_digits_are_served_from_the_memo(monkeypatch):
+    # UK mobiles: "447400" + 6 digits is not settled by its first 6 digits, but is by its first 9.
+    normalize = PhoneNormalizer()
+    normalize("447400123456")
+    assert normalize._memos[False][0][12]["447400"] is None
+    calls = []
+    monkeypatch.setattr(normalize, "_general", lambda *args: calls.append(args))
+    assert [normalize(f"447400123{i:03d}") for i in range(1000)] == [f"447400123{i:03d}" for i in range(1000)]
+    assert calls == []

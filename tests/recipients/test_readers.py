@@ -163,3 +163,13 @@ def test_content_decides_the_format_not_the_name(write_xlsx, tmp_path, settings)
     text = tmp_path / "really-text.xls"
     text.write_text("phone\n380501234567\n", "utf-8")
     assert open_table(text).kind == "csv"
+
+
+def test_float_cells_read_as_before():
+    """The float fast path of _cell_text (every Excel number) equals the general conversion."""
+    from recipients.readers import _cell_text, _float_text
+
+    for value in (380501234567.0, -0.0, 0.0, 1e20, 1.5, 0.1, 12345678901234567.0, 1e-7, float("nan"),
+                  float("inf"), float("-inf"), -447400123456.0, 2.5e15):
+        assert _cell_text(value) == _float_text(value)
+    assert _cell_text(380501234567.0) == "380501234567"
