@@ -201,6 +201,7 @@ def main():
         os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'bench_dispatch.sqlite3'}"
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"  # submit_broadcast → dispatch_broadcast inline
     os.environ["OUTBOUND_ALLOWED_HOSTS"] = "127.0.0.1"  # the local sink (the address guard refuses loopback)
+    os.environ["SENDING_WINDOW"] = "00:00-23:59:59"  # figures that do not depend on the hour it runs at
     setup_django()
 
     from django.conf import settings

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from tests.conftest import BASE_DIR
@@ -110,7 +111,9 @@ class Worker:
 
     def start(self, timeout: float = 90) -> None:
         env = {**os.environ, "DATABASE_URL": live_database_url(), "CELERY_TASK_ALWAYS_EAGER": "false",
-               "PUBLIC_BASE_URL": self.public_url, "PYTHONUNBUFFERED": "1"}
+               "PUBLIC_BASE_URL": self.public_url, "PYTHONUNBUFFERED": "1",
+               # As tests/conftest.py gives the test process: these journeys send at any hour.
+               "SENDING_WINDOW": settings.SENDING_WINDOW}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen([sys.executable, "-c", WORKER, self.queue], cwd=BASE_DIR, env=env,
                                             stdout=log, stderr=subprocess.STDOUT)
