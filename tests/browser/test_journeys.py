@@ -111,6 +111,7 @@ def test_import_compose_estimate_send(signed_in, live_server, workspace, worker,
     assert page.locator("#import-progress").get_attribute("value") is None
     assert "Waiting for a worker" in page.locator("#import-stage").inner_text()
     wait_until(page, lambda: len(polls) >= 2, "the progress bar to poll")
+    assert "Waiting for a worker" in page.locator("#import-stage").inner_text()  # as the polls see it too
     shot(page, "04-import-waiting")
     worker.start()
     # The polling sees the job finish and reloads the page once, with the result.
