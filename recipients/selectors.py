@@ -55,6 +55,7 @@ def import_job_progress(*, job_id: int) -> dict:
     return {
         "status": job.status,
         "stage": job.stage,
+        "stage_label": job.get_stage_display(),  # the page's words for it, from the model's choices
         "rows_done": job.rows_done,
         "rows_estimated": job.rows_estimated,
         "progress": job.progress,

@@ -13,8 +13,7 @@
       if (job.progress !== null) bar.value = job.progress; else bar.removeAttribute("value");
       const total = job.rows_estimated ? ` of about ${job.rows_estimated.toLocaleString()}` : "";
       // As the page renders it: a job no worker has taken yet has no stage.
-      const label = { reading: "Reading and checking rows…", saving: "Saving the list…" }[job.stage] ||
-        "Waiting for a worker…";
+      const label = job.stage_label ? `${job.stage_label}…` : "Waiting for a worker…";
       stage.textContent = `${label} ${job.rows_done.toLocaleString()}${total} rows`;
     } catch (error) {
       stage.textContent = "Lost contact with the server; retrying…";
