@@ -29,12 +29,12 @@ Two drainers are the default: one spends about half its time in Python (parsing,
 waiting for PostgreSQL (the status UPDATEs), so a second one overlaps the two on two cores
 (production: run `manage.py drain_callbacks` twice, or more on more cores).
 
-Server settings, chosen for 2 cores: gthread workers keep connections alive (the sync worker
-closes every connection, and a TCP handshake per request costs more than the view); the DLR
-view (no middleware since callbacks/wsgi.py) spends about half its time waiting for its Redis round
-trip, so 8 threads per process (config/gunicorn.conf.py's default) cover that wait: with 4, 1,800
-req/s at p99 52 ms, with 8, 2,276 at p99 39 ms on the same loaded machine; more processes than
-cores only add context switches. --workers/--threads change it.
+Server: gunicorn with production's config/gunicorn.conf.py (its worker class, config/gunicorn_worker.py,
+a gthread worker: kept-alive connections, whereas a TCP handshake per request costs more than the
+view), without its access log, on --port (default $BENCH_PORT, else any free port) of 127.0.0.1.
+The DLR view (no middleware since callbacks/wsgi.py) waits for its Redis XADD, which a process's
+threads share (callbacks.buffer._Adder), so 8 threads per process cover the wait; more processes
+than cores only add context switches. --workers/--threads change it.
 """
 
 import argparse
@@ -76,6 +76,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes")
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per process")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", "0")),
+                        help="gunicorn's port on 127.0.0.1 (default: $BENCH_PORT, else any free one)")
     parser.add_argument("--drainers", type=int, default=2, help="drain_callbacks processes")
     parser.add_argument("--warm-up", type=float, default=5, help="seconds of load on each view before measuring")
     parser.add_argument("--messages", type=int, default=50_000, help="messages for single DLRs")
@@ -101,7 +103,7 @@ def main() -> int:
     setup_django()
 
     data = create_data(args)
-    port = free_port()
+    port = args.port or free_port()
     processes = start_processes(args, env, port)
     report: dict = {"settings": {k: getattr(args, k) for k in ("seconds", "connections", "workers", "threads",
                                                                  "drainers", "batch_size", "messages",
@@ -234,11 +236,13 @@ def free_port() -> int:
 
 
 def start_processes(args, env, port) -> list[subprocess.Popen]:
+    # Production's settings and worker class (config/gunicorn.conf.py), with the bench's address,
+    # process counts and a keep-alive longer than a phase; no access log (nginx keeps that).
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread",
-         "--workers", str(args.workers), "--threads", str(args.threads), "--keep-alive", "75", "--backlog", "2048",
-         "--log-level", "warning"],
-        cwd=ROOT, env=env)
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "-c", "config/gunicorn.conf.py",
+         "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers), "--threads", str(args.threads),
+         "--keep-alive", "75", "--backlog", "2048", "--log-level", "warning"],
+        cwd=ROOT, env={**env, "WEB_ACCESS_LOG": ""})
     drainers = [subprocess.Popen([sys.executable, "manage.py", "drain_callbacks"], cwd=ROOT,
                                  env=env, stdout=subprocess.DEVNULL) for _ in range(args.drainers)]
     return [server, *drainers]

@@ -21,4 +21,4 @@ graceful_timeout = 30
 keepalive = 5
 limit_request_line = 8190
 limit_request_fields = 100
-accesslog = "-"
+accesslog = os.environ.get("WEB_ACCESS_LOG", "-") or None  # "-": stdout; empty: none

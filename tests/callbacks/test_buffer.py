@@ -1,8 +1,11 @@
 """The Redis stream in front of the database: acknowledged only once stored, never stored twice."""
 
+import threading
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from callbacks import buffer
 from callbacks.models import CallbackEvent
@@ -104,3 +107,40 @@ def test_a_vanished_stream_is_reported(bhook, make_message, caplog):
     bhook.ok("dlr", dlr(make_message()))
     bhook.settle()
     assert "vanished" in caplog.text
+
+
+def test_concurrent_requests_each_get_their_own_entry_once_redis_has_it(buffered):
+    # A gunicorn process's threads share one pipeline (buffer._Adder): each push returns only
+    # once its own entry is in the stream, whoever sent it.
+    threads, start = 40, threading.Barrier(40)
+    answers: dict[int, str] = {}
+
+    def request(n):
+        start.wait()
+        answers[n] = buffer.push(account_id=n, kind="dlr", dedupe_key=f"k{n}", body=f'{{"n":{n}}}',
+                                 received_at=timezone.now())
+        assert buffer.client().xrange(buffered, answers[n], answers[n])  # there when answered
+
+    workers = [threading.Thread(target=request, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(set(answers.values())) == threads
+    stored = {entry_id.decode(): fields for entry_id, fields in buffer.client().xrange(buffered)}
+    assert set(stored) == set(answers.values())
+    assert {int(stored[entry][b"a"]): stored[entry][b"b"].decode() for entry in stored} == {
+        n: f'{{"n":{n}}}' for n in range(threads)}
+
+
+def test_a_refused_append_is_a_503_and_the_next_request_goes_through(bhook, make_message):
+    message = make_message()
+    buffer.client().set(buffer.stream(), "not a stream")  # Redis answers XADD with WRONGTYPE
+    response = bhook.post("dlr", dlr(message))
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    buffer.client().delete(buffer.stream())
+    bhook.ok("dlr", dlr(message))
+    bhook.settle()
+    assert CallbackEvent.objects.count() == 1
+    assert Message.objects.get(pk=message.pk).status == Message.Status.DELIVERED
