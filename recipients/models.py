@@ -238,15 +238,20 @@ class ConsentEvent(models.Model):
 
     # Indexes: each one is paid on every row a million-row import writes here, so no more than the
     # reads need (by account and phone: consent_account_phone, which also serves the account alone).
+    # No database constraints on the two foreign keys: PostgreSQL checks one with a query per row
+    # at commit, which cost a million-row import more time than writing its ledger. Deleting an
+    # account or a user goes through Django, which still protects the one and nulls the other
+    # (nothing deletes either in raw SQL), so the references stay as sound as the constraint made them.
     account = models.ForeignKey("messaging.ProviderAccount", on_delete=models.PROTECT, related_name="+",
-                                db_index=False)
+                                db_index=False, db_constraint=False)
     phone = models.CharField(max_length=80)  # digits, or "erased:<sha256>" after erasure
     kind = models.CharField(max_length=7, choices=Kind.choices)
     source = models.CharField(max_length=7, choices=Source.choices)
     # What proves it: the file and job, the inbound message, the link, the API token, a note.
     evidence = models.JSONField(default=dict, blank=True)
+    # No index: only deleting a user reads by actor (to null it), a rare scan of the ledger.
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
+                              related_name="+", db_index=False, db_constraint=False)
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
