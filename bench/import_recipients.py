@@ -242,6 +242,7 @@ def main() -> None:
         from django.db import connection
 
         call_command("migrate", verbosity=0)
+        from campaigns.models import Message
         from recipients.models import (
             ConsentEvent,
             ImportJob,
@@ -254,8 +255,10 @@ def main() -> None:
 
         # Each run starts from empty tables, so runs are comparable: the consent ledger too, so
         # every run is a first import of its numbers (an opt-in row each, as in production).
+        # CASCADE takes the broadcasts made from the lists along; their messages are named too,
+        # the message table has no foreign-key constraints (campaigns.models.Message).
         tables = [model._meta.db_table for model in (Recipient, ImportJob, RecipientList, UnsubscribeNumber,
-                                                      UnsubscribeList, Suppression, ConsentEvent)]
+                                                      UnsubscribeList, Suppression, ConsentEvent, Message)]
         with connection.cursor() as cursor:
             cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
             cursor.execute(f"VACUUM ANALYZE {Recipient._meta.db_table}")

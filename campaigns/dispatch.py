@@ -76,7 +76,7 @@ from . import costs, policy, rendering, sms, tracking
 from .models import Broadcast, BroadcastRoute, Message
 from .models.broadcasts import STATUS_RANK
 from .selectors import FAILED_COUNTERS, OUTCOMES, failed_total
-from .sending import SubmissionProblem
+from .sending import SubmissionProblem, client_ref_sql, messages_lock_parents, rows_insert
 from .signals import messages_identified_announce
 from .states import broadcast_reopen, broadcast_transition, broadcast_transition_or_raise
 
@@ -189,6 +189,7 @@ def _enqueue(broadcast_id: int, countdown: float | None = None) -> None:
 
 def _messages_create_queued(broadcast: Broadcast) -> int:
     """One QUEUED message per recipient in one INSERT … SELECT; safe to repeat (unique per phone)."""
+    messages_lock_parents(broadcast)
     if Message.objects.filter(broadcast=broadcast).exists():
         return Message.objects.filter(broadcast=broadcast).count()
     if broadcast.type == Broadcast.Type.SINGLE:
@@ -204,22 +205,12 @@ def _messages_create_queued(broadcast: Broadcast) -> int:
     if broadcast.recipient_cap:
         phones = phones[: broadcast.recipient_cap]
     select_sql, params = phones.query.sql_with_params()
-    table = Message._meta.db_table
-    # Ordered client refs (broadcast id + row number), as campaigns.sending makes them.
-    if connection.vendor == "postgresql":
-        client_ref = "(lpad(to_hex(%s), 12, '0') || lpad(to_hex(row_number() OVER ()), 20, '0'))::uuid"
-    else:
-        client_ref = "printf('%%012x%%020x', %s, row_number() OVER ())"
     country, joins = costs.CountryMap(select_sql, params).sql("phones")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (account_id, broadcast_id, phone, client_ref, provider_message_id, status, "  # noqa: S608
-            "status_rank, error, clicks, country) "
-            f"SELECT %s, %s, phones.phone, {client_ref}, '', %s, 0, '', 0, {country} FROM ({select_sql}) AS phones "
-            f"{joins}",
-            [broadcast.account_id, broadcast.pk, broadcast.pk, M.QUEUED, *params],
-        )
-        return cursor.rowcount
+    rows = (f"SELECT %s, %s, phones.phone, {client_ref_sql()}, '', %s, 0, '', 0, {country} "  # noqa: S608
+            f"FROM ({select_sql}) AS phones {joins}")
+    return rows_insert(Message._meta.db_table, "account_id, broadcast_id, phone, client_ref, provider_message_id, "
+                       "status, status_rank, error, clicks, country", rows,
+                       [broadcast.account_id, broadcast.pk, broadcast.pk, M.QUEUED, *params])
 
 
 # --- pause, resume, cancel ---------------------------------------------------------------------------

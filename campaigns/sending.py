@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from messaging.messagewhiz.client import MessageWhizClient
 from messaging.messagewhiz.errors import AmbiguousRequestError, MessageWhizError
+from messaging.models import ProviderAccount
 from messaging.sync.push import TransientSyncError, cannot_reenable
 from recipients.consent import optout_list_for, suppressed_phones
 from recipients.models import Recipient
@@ -388,6 +389,7 @@ def _mark_submitted(broadcast: Broadcast, result: dict, *, reason: str) -> None:
 def messages_create(broadcast: Broadcast, *, status: str) -> int:
     """One message per recipient, made in the database in one statement (`rows_insert`)."""
     submitted_at = timezone.now() if status == Message.Status.SUBMITTED else None
+    messages_lock_parents(broadcast)
     if broadcast.type == T.SINGLE:
         Message.objects.get_or_create(
             broadcast=broadcast, phone=broadcast.recipient,
@@ -400,13 +402,7 @@ def messages_create(broadcast: Broadcast, *, status: str) -> int:
                              unsubscribe_list_ids=list(broadcast.unsubscribe_lists.values_list("pk", flat=True)))
     select_sql, params = phones.query.sql_with_params()
     table = Message._meta.db_table
-    # client_ref: broadcast id and row number as a UUID. Ordered, so its unique index is appended
-    # to rather than scattered into (a random UUID per row made this insert several times slower);
-    # it only has to be stable and unique, callbacks are authenticated by the URL token.
-    if connection.vendor == "postgresql":
-        client_ref = "(lpad(to_hex(%s), 12, '0') || lpad(to_hex(row_number() OVER ()), 20, '0'))::uuid"
-    else:
-        client_ref = "printf('%%012x%%020x', %s, row_number() OVER ())"
+    client_ref = client_ref_sql()
     # Countries by groups of the lists' rows as they are: grouping them skips the de-duplication.
     country, joins = CountryMap(*Recipient.objects.filter(recipient_list_id__in=list_ids).values("phone")
                                 .query.sql_with_params()).sql("phones")
@@ -416,6 +412,32 @@ def messages_create(broadcast: Broadcast, *, status: str) -> int:
             f"FROM ({select_sql}) AS phones {joins}")
     return rows_insert(table, columns, rows, [broadcast.account_id, broadcast.pk, broadcast.pk, status,
                                               STATUS_RANK[status], submitted_at, *params])
+
+
+def client_ref_sql() -> str:
+    """SQL for a message's client_ref from the broadcast id (one %s) and its row number.
+
+    Ordered, so its unique index is appended to rather than scattered into (a random UUID per row
+    made the fan-out several times slower); it only has to be stable and unique, callbacks are
+    authenticated by the URL token."""
+    if connection.vendor == "postgresql":
+        return "(lpad(to_hex(%s), 12, '0') || lpad(to_hex(row_number() OVER ()), 20, '0'))::uuid"
+    return "printf('%%012x%%020x', %s, row_number() OVER ())"
+
+
+def messages_lock_parents(broadcast: Broadcast) -> None:
+    """Hold the broadcast and its account FOR KEY SHARE until the transaction ends: the message
+    table has no foreign-key constraints (models.Message), so this is what keeps a concurrent
+    delete of either from leaving the messages being inserted without them (it waits instead)."""
+    if connection.vendor != "postgresql":
+        return  # SQLite writes one transaction at a time
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {Broadcast._meta.db_table} WHERE id = %s FOR KEY SHARE", [broadcast.pk])  # noqa: S608
+        found = cursor.fetchone()
+        cursor.execute(f"SELECT 1 FROM {ProviderAccount._meta.db_table} WHERE id = %s FOR KEY SHARE",  # noqa: S608
+                       [broadcast.account_id])
+        if found is None or cursor.fetchone() is None:
+            raise Broadcast.DoesNotExist("The broadcast or its provider account was deleted.")
 
 
 def rows_insert(table: str, columns: str, select_sql: str, params) -> int:

@@ -77,6 +77,15 @@ def test_base_broadcast_exact_body_and_messages(make_broadcast, sandbox, audienc
     assert [e.to_state for e in broadcast.events.all()] == [S.SUBMITTING, S.SUBMITTED]
 
 
+def test_deleting_a_sent_broadcast_deletes_its_messages_only(make_broadcast, sandbox, audience):
+    # The message table has no foreign-key constraints: the ORM's cascade is what removes them.
+    kept, deleted = run_task(make_broadcast(name="Kept")), run_task(make_broadcast(name="Deleted"))
+    assert Message.objects.filter(broadcast=deleted).count() == 3
+    Broadcast.objects.filter(pk=deleted.pk).delete()
+    assert not Message.objects.filter(broadcast_id=deleted.pk).exists()
+    assert Message.objects.filter(broadcast=kept).count() == 3
+
+
 def test_unsubscribed_numbers_get_no_message(make_broadcast, sandbox, unsubscribed):
     broadcast = make_broadcast()
     broadcast.unsubscribe_lists.set([unsubscribed])
