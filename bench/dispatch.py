@@ -189,6 +189,8 @@ def main():
     parser.add_argument("--capped-messages", type=int, default=1_000)
     parser.add_argument("--breaker-messages", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--port-base", type=int, default=int(os.environ.get("BENCH_PORT_BASE", 18401)),
+                        help="the sinks listen on this port and the next two (env BENCH_PORT_BASE)")
     parser.add_argument("--breaker-only", action="store_true", help="only the breaker off/on comparison")
     parser.add_argument("--only", choices=("fast", "slow", "breaker", "capped"), action="append",
                         help="run only these scenarios (repeatable)")
@@ -265,7 +267,7 @@ def main():
         finally:
             sender.close()
 
-    ports = {"fast": 18401, "slow": 18402, "capped": 18403}
+    ports = {"fast": args.port_base, "slow": args.port_base + 1, "capped": args.port_base + 2}
     sinks = [start_sink(ports["fast"], 0.0), start_sink(ports["slow"], 0.2), start_sink(ports["capped"], 0.0)]
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     try:

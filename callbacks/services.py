@@ -145,7 +145,10 @@ def apply_pending_for(*, message_ids=(), broadcast_remote_ids=()) -> Outcome:
     """Apply what was waiting for these messages (or for every message of these MessageWhiz
     broadcasts), and only that: call after creating messages or storing their provider ids (outside
     the transaction that did it, so the rows are visible). Costs a lookup of the messages' keys,
-    however many other events are waiting."""
+    however many other events are waiting; one indexed probe when none is (the sender calls this
+    for every batch it learns provider ids for)."""
+    if not EventReference.objects.exists():
+        return Outcome()
     keys = {f"B:{remote_id}" for remote_id in broadcast_remote_ids}
     for chunk in chunks(sorted(set(message_ids))):
         keys |= message_references(Message.objects.filter(pk__in=chunk).values_list(

@@ -433,6 +433,10 @@ class _Pump:
         # Small batches ahead of the wire keep pause and cancel prompt (what is handed over is sent
         # unless a halt withdraws it at its go); under a rate cap, a fifth of a second's worth.
         self.start_batch = max(1, min(START_BATCH, config.max_concurrency // 2, rate // 5 if rate else START_BATCH))
+        # Without a rate cap the sender holds a whole claim: this thread then feeds it a few times per
+        # claim instead of every turn, and what it holds unstarted is taken back (_take_back) on a
+        # pause, a cancel, a lost lease, an outage or a route switch, so none of it is sent then.
+        self.ahead = 2 * self.start_batch if rate else max(2 * self.start_batch, self.claim_size)
         # PostgreSQL: admitted requests get their go from a thread of their own (_Starter), so they
         # never wait for this thread's claims, rendering and records. SQLite: from this thread
         # (a second writer there would only queue for the same lock); so too inside a transaction,
@@ -490,6 +494,7 @@ class _Pump:
         self.allowed = True
 
     def _give_back(self) -> None:
+        self._take_back()
         self._unclaim([pk for key, _, _ in self.backlog for pk in _pks(key)])
         self.backlog.clear()
         self.backlog_messages = 0
@@ -575,11 +580,24 @@ class _Pump:
         """Start nothing more: the backlog goes back unclaimed, retries give their messages back."""
         self.stop = stop
         self.sender.stop_retrying()
+        self._take_back()
         self._unclaim([pk for key, _, _ in self.backlog for pk in _pks(key)])
         self.backlog.clear()
+        self.backlog_messages = 0
+
+    def _take_back(self) -> None:
+        """The jobs the sender has not started go back to the front of the backlog."""
+        jobs = self.sender.take_back()
+        if jobs:
+            count = sum(size for _, _, size in jobs)
+            self.backlog.extendleft(reversed(jobs))
+            self.backlog_messages += count
+            self.fed -= count
+            self.in_flight -= count
 
     def _claim(self) -> None:
-        if not self.allowed or not self.claiming or self.backlog_messages > self.claim_size // 2 or \
+        waiting = self.backlog_messages + self.fed - self.sender.departed  # claimed, not started
+        if not self.allowed or not self.claiming or waiting > max(self.claim_size // 2, self.ahead) or \
                 time.monotonic() < self.hold_until:
             return
         # Pause and cancel stop the next claim at once, not only at the next check.
@@ -613,7 +631,7 @@ class _Pump:
             return
         probing = self.outage_since is not None or self.probe is not None
         batch_size = 1 if probing else self.start_batch
-        room = 2 * batch_size - (self.fed - self.sender.departed)
+        room = (2 if probing else self.ahead) - (self.fed - self.sender.departed)
         if room < batch_size or (probing and self.in_flight):
             return
         batch, count = [], 0
@@ -684,6 +702,7 @@ class _Pump:
             return  # what is given back now waits for the next run, not for the provider
         deferred = [outcome for _, outcome in outcomes if outcome.kind == DEFERRED]
         if deferred:
+            self._take_back()  # not sent into the outage: they wait for the hold (and a probe) to end
             self.claiming = True  # the given-back messages are claimed again after the hold
             wait = max(self.backoff, *(min(o.retry_after or 0, 3600) for o in deferred))
             self.hold_until = max(self.hold_until, now + wait)
@@ -746,7 +765,7 @@ def _give_go(keys: list, sender: AsyncSender, lease: _Lease, account_id: int, *,
     # A delivery report may have moved a claimed message meanwhile (with a deduplicating
     # provider, the late report of a send that reconciliation queued again): it reached the
     # provider, so it is not sent again, and the rest of its batch request goes back to be
-    # claimed without it.
+    # claimed without it. A pause or cancel refuses them all: they go back unclaimed.
     go, refused, back = [], [], []
     for key in keys:
         pks = _pks(key)
@@ -754,10 +773,10 @@ def _give_go(keys: list, sender: AsyncSender, lease: _Lease, account_id: int, *,
             go.append(key)
         else:
             refused.append(key)
-            back += [pk for pk in pks if pk in started]
+            back += pks
     sender.admit(go, go=True)
     if refused:
-        Message.objects.filter(pk__in=back, status=M.SENDING).filter(lease.held()).update(
+        Message.objects.filter(pk__in=back, status__in=(M.SENDING, M.QUEUED)).filter(lease.held()).update(
             status=M.QUEUED, submitted_at=None)
         on_event(CLAIM)
         sender.admit(refused, go=False)
@@ -837,8 +856,8 @@ def _claim(broadcast_id: int, size: int, lease: _Lease) -> list[tuple[int, str, 
 
 def _start(pks: list[int], lease: _Lease, account_id: int) -> set[int]:
     """Mark claimed messages SENDING through `account_id` (the route that carries them; only while
-    `lease` is ours); returns those marked: a delivery report may have moved some of them since
-    they were claimed."""
+    `lease` is ours and the broadcast runs: a pause or cancel refuses the very next go); returns
+    those marked: a delivery report may have moved some of them since they were claimed."""
     table, broadcasts = Message._meta.db_table, Broadcast._meta.db_table
     # PostgreSQL: one array parameter, so the statement text (and its plan) is the same for any
     # batch; this runs for every request's go, while admitted requests wait.
@@ -847,8 +866,9 @@ def _start(pks: list[int], lease: _Lease, account_id: int) -> set[int]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET status = %s, account_id = %s WHERE id {ids} AND status = %s "  # noqa: S608
-            f"AND EXISTS (SELECT 1 FROM {broadcasts} WHERE id = %s AND dispatch_owner = %s) RETURNING id",
-            [M.SENDING, account_id, *params, M.QUEUED, lease.broadcast_id, lease.token],
+            f"AND EXISTS (SELECT 1 FROM {broadcasts} WHERE id = %s AND dispatch_owner = %s AND dispatch_state = %s) "
+            "RETURNING id",
+            [M.SENDING, account_id, *params, M.QUEUED, lease.broadcast_id, lease.token, RUNNING],
         )
         return {pk for (pk,) in cursor.fetchall()}
 

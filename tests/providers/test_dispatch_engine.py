@@ -480,6 +480,27 @@ def test_pause_resume_cancel(stub, make_account, make_broadcast, settings):
     assert max(refs_at_stub(stub).values()) == 1
 
 
+def test_a_pause_sends_nothing_of_the_claim_the_sender_holds(stub, make_account, make_broadcast):
+    """Without a rate cap the sender holds a whole claim ahead; a pause lets out only the requests
+    already on their way (two connections: the one being answered and the next), not the rest."""
+    account = make_account(max_concurrency=2)
+    broadcast, _ = make_broadcast(account, 50)
+    stub.on_request = lambda r: in_thread(lambda: dispatch.dispatch_pause(broadcast)) if len(stub.requests) == 5 \
+        else None
+    submit_broadcast(broadcast.pk)
+    broadcast.refresh_from_db()
+    assert broadcast.dispatch_state == "paused"
+    assert 5 <= len(stub.requests) <= 6
+    assert statuses(broadcast) == {"submitted": len(stub.requests), "queued": 50 - len(stub.requests)}
+    assert not Message.objects.filter(broadcast=broadcast, status="queued", submitted_at__isnull=False).exists()
+
+    stub.on_request = None
+    assert dispatch.dispatch_resume(broadcast)
+    broadcast.refresh_from_db()
+    assert broadcast.state == "completed" and broadcast.sent == 50
+    assert sorted(refs_at_stub(stub).values()) == [1] * 50
+
+
 def test_the_go_comes_from_its_own_thread_on_postgresql_only_outside_a_transaction(stub, make_account,
                                                                                  make_broadcast, monkeypatch):
     """PostgreSQL: admitted requests are marked SENDING by the starter thread (its own connection),

@@ -158,6 +158,17 @@ class AsyncSender:
         finally:
             del self.gates[key]
 
+    def take_back(self) -> list[tuple[Hashable, Prepared, int]]:
+        """Remove and return the jobs fed that no worker has picked up yet: nothing of them was
+        written, no Outcome comes for them, and `departed` does not count them."""
+        return asyncio.run_coroutine_threadsafe(self._take_back(), self.loop).result()
+
+    async def _take_back(self) -> list:
+        taken = []
+        while not self.jobs.empty():
+            taken.append(self.jobs.get_nowait())
+        return taken
+
     def stop_retrying(self) -> None:
         """From now on a job that needs another attempt is DEFERRED instead."""
         self.deadline = time.monotonic()

@@ -143,7 +143,7 @@ class Pool:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.idle: dict[tuple, list[_Protocol]] = {}
-        self.ssl_context = ssl.create_default_context()
+        self._ssl_context: ssl.SSLContext | None = None  # made on the first https connection (loading CAs costs ms)
 
     async def request(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> Response:
         parts = urlsplit(url)
@@ -190,7 +190,7 @@ class Pool:
         loop = asyncio.get_running_loop()
         try:
             _, protocol = await asyncio.wait_for(
-                loop.create_connection(_Protocol, host, port, ssl=self.ssl_context if https else None),
+                loop.create_connection(_Protocol, host, port, ssl=self._ssl() if https else None),
                 self.connect_timeout)
         except ssl.SSLCertVerificationError as exc:
             raise NotSent(f"{type(exc).__name__}: {exc}", permanent=True) from None
@@ -202,6 +202,11 @@ class Pool:
             protocol.transport.close()
             raise NotSent(str(exc), permanent=True) from None
         return protocol
+
+    def _ssl(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context()
+        return self._ssl_context
 
     def close(self) -> None:
         for connections in self.idle.values():
